@@ -1,0 +1,152 @@
+"""The catalog contract: what every backend (embedded SQLite, PostgreSQL) provides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicom.values import FieldType
+
+
+class CatalogError(Exception):
+    """A catalog cannot be opened or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SeriesHeader:
+    """The header document of one representative instance of a series."""
+
+    series_uid: str
+    study_uid: str
+    patient_id: str | None
+    modality: str | None
+    source_location: str
+    fields: dict[str, Any]
+    types: dict[str, FieldType]
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be ingested, and why."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass
+class IngestBatch:
+    """What one catalog transaction writes during ingest."""
+
+    instances: list[InstanceRecord] = field(default_factory=list)
+    headers: list[SeriesHeader] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.instances) + len(self.errors)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch changed: new or changed instance files, new series."""
+
+    new_instances: int
+    changed_instances: int
+    new_series: int
+    new_errors: int
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One entry of the field registry."""
+
+    name: str
+    type: FieldType
+    series_count: int
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """Counts of what a catalog holds."""
+
+    patients: int
+    studies: int
+    series: int
+    instances: int
+    files: int
+    errors: int
+    dirty_series: int
+    by_modality: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {
+            "patients": self.patients,
+            "studies": self.studies,
+            "series": self.series,
+            "instances": self.instances,
+            "files": self.files,
+            "errors": self.errors,
+            "dirty_series": self.dirty_series,
+            "by_modality": dict(self.by_modality),
+        }
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A file the catalog already has (as an instance or as an error), by its stat."""
+
+    size: int
+    mtime_ns: int
+    is_error: bool
+
+
+@runtime_checkable
+class CatalogBackend(Protocol):
+    """The index of series, instances and fields; one implementation per engine."""
+
+    url: str
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def schema_version(self) -> int:
+        """The applied schema version."""
+
+    def known_files(self, directory: str) -> dict[str, KnownFile]:
+        """Files directly inside ``directory`` already in the catalog, by source path."""
+
+    def write_batch(self, batch: IngestBatch) -> BatchResult:
+        """Write instances, candidate headers and errors in one transaction; mark series dirty."""
+
+    def dirty_series(self, limit: int = 1000) -> list[str]:
+        """Series whose facts must be recomputed (after writes or an interrupted ingest)."""
+
+    def finalize_series(self, series_uids: Sequence[str]) -> int:
+        """Recompute series facts from their instance rows; returns how many were updated."""
+
+    def instances(self, series_uid: str) -> list[InstanceRecord]:
+        """The instance rows of one series."""
+
+    def series_document(self, series_uid: str) -> dict[str, Any] | None:
+        """The full document of a series (header + derived facts), or None."""
+
+    def iter_series_documents(self, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every series document, in SeriesInstanceUID order."""
+
+    def errors(self, limit: int | None = None) -> list[FileError]:
+        """Files that could not be ingested."""
+
+    def fields(self) -> list[FieldInfo]:
+        """The field registry: every field name seen, its type and how many series have it."""
+
+    def info(self) -> CatalogInfo:
+        """Counts."""
+
+    def __enter__(self) -> CatalogBackend: ...
+
+    def __exit__(self, *exc: object) -> None: ...

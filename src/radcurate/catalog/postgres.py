@@ -1,0 +1,55 @@
+"""The server catalog: PostgreSQL (``postgresql://user:pass@host/db``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from radcurate.catalog.base import CatalogError
+from radcurate.catalog.sql import SQLCatalog
+from radcurate.optional import import_optional
+
+#: any constant: all radcurate processes serialise schema migrations on it
+_MIGRATION_LOCK_ID = 0x7261_6463  # "radc"
+
+
+class PostgresCatalog(SQLCatalog):
+    """A catalog in a PostgreSQL database; many processes may read and write at once."""
+
+    dialect = "postgresql"
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        self._psycopg = import_optional("psycopg", "a PostgreSQL catalog")
+        super().__init__(url)
+
+    def _connect(self) -> Any:
+        dsn = "postgresql://" + self.url.split("://", 1)[1]
+        try:
+            return self._psycopg.connect(dsn, autocommit=True)
+        except self._psycopg.OperationalError as exc:
+            raise CatalogError(
+                f"cannot connect to PostgreSQL catalog {_redact(self.url)}: "
+                f"{str(exc).strip().splitlines()[0]}. "
+                "Is the server running and the database created?"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    def _lock_for_migration(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_ID,))
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    scheme, _, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

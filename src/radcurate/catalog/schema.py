@@ -1,0 +1,117 @@
+"""Versioned catalog schema: an ordered list of migrations per SQL dialect.
+
+A migration is applied once, in a transaction, and recorded in
+``schema_migrations``. Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step."""
+
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgresql: tuple[str, ...]
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        """The statements for ``dialect`` (``sqlite`` or ``postgresql``)."""
+        return self.sqlite if dialect == "sqlite" else self.postgresql
+
+
+def _both(
+    statements: str, *, json_type_sqlite: str = "TEXT", json_type_pg: str = "JSONB"
+) -> dict[str, tuple[str, ...]]:
+    parts = [s.strip() for s in statements.split(";") if s.strip()]
+    return {
+        "sqlite": tuple(
+            p.replace("{JSON}", json_type_sqlite).replace("{REAL}", "REAL") for p in parts
+        ),
+        "postgresql": tuple(
+            p.replace("{JSON}", json_type_pg).replace("{REAL}", "DOUBLE PRECISION") for p in parts
+        ),
+    }
+
+
+_INITIAL = _both(
+    """
+    CREATE TABLE series (
+        series_uid TEXT PRIMARY KEY,
+        study_uid TEXT NOT NULL,
+        patient_id TEXT,
+        modality TEXT,
+        header {JSON} NOT NULL,
+        header_source TEXT NOT NULL,
+        header_problems {JSON},
+        facts {JSON},
+        instance_count INTEGER NOT NULL DEFAULT 0,
+        dirty INTEGER NOT NULL DEFAULT 1,
+        created_at {REAL} NOT NULL,
+        updated_at {REAL} NOT NULL
+    );
+    CREATE INDEX series_study ON series (study_uid);
+    CREATE INDEX series_patient ON series (patient_id);
+    CREATE INDEX series_modality ON series (modality);
+    CREATE INDEX series_dirty ON series (dirty);
+    CREATE TABLE instances (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        source TEXT NOT NULL UNIQUE,
+        source_dir TEXT NOT NULL,
+        location TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        study_uid TEXT NOT NULL,
+        series_uid TEXT NOT NULL,
+        sop_uid TEXT NOT NULL,
+        sop_class_uid TEXT,
+        instance_number INTEGER,
+        pos_x {REAL},
+        pos_y {REAL},
+        pos_z {REAL},
+        orientation {JSON},
+        transfer_syntax TEXT,
+        image_rows INTEGER,
+        image_columns INTEGER,
+        frames INTEGER,
+        attrs {JSON}
+    );
+    CREATE INDEX instances_series ON instances (series_uid);
+    CREATE INDEX instances_sop ON instances (sop_uid);
+    CREATE INDEX instances_dir ON instances (source_dir);
+    CREATE TABLE ingest_errors (
+        source TEXT PRIMARY KEY,
+        source_dir TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        mtime_ns BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        at {REAL} NOT NULL
+    );
+    CREATE INDEX ingest_errors_dir ON ingest_errors (source_dir);
+    CREATE TABLE fields (
+        name TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        series_count BIGINT NOT NULL DEFAULT 0
+    )
+    """
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="series, instances, ingest errors, field registry",
+        sqlite=tuple(s.replace("{AUTOINCREMENT}", "AUTOINCREMENT") for s in _INITIAL["sqlite"]),
+        postgresql=tuple(
+            s.replace(
+                "INTEGER PRIMARY KEY {AUTOINCREMENT}",
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            )
+            for s in _INITIAL["postgresql"]
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

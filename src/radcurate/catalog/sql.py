@@ -1,0 +1,515 @@
+"""The SQL catalog shared by the SQLite and PostgreSQL backends.
+
+Subclasses supply connections, the dialect name and the placeholder style;
+everything else (schema migrations, batched upserts, series finalisation,
+the field registry) is the same SQL on both engines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from radcurate.catalog.base import (
+    BatchResult,
+    CatalogBackend,
+    CatalogInfo,
+    FieldInfo,
+    FileError,
+    IngestBatch,
+    KnownFile,
+    SeriesHeader,
+)
+from radcurate.catalog.fields import derived_types, field_paths
+from radcurate.catalog.schema import LATEST_VERSION, MIGRATIONS
+from radcurate.dicom.document import referenced_series
+from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicom.series import derived_header_fields, series_facts
+from radcurate.dicom.values import FieldType
+
+#: rows per IN (...) list
+_CHUNK = 500
+
+_INSTANCE_COLUMNS = (
+    "source, source_dir, location, size, mtime_ns, study_uid, series_uid, sop_uid, "
+    "sop_class_uid, instance_number, pos_x, pos_y, pos_z, orientation, transfer_syntax, "
+    "image_rows, image_columns, frames, attrs"
+)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for catalog columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _loads(value: Any) -> Any:
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    return json.loads(value)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SQLCatalog:
+    """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
+
+    dialect: str = ""
+    placeholder: str = "?"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this object opened."""
+        with self._lock:
+            for conn in self._connections:
+                with suppress(Exception):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> CatalogBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self._conn()
+        cur = conn.cursor()
+        try:
+            cur.execute(self._sql(sql), tuple(params))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        self._end_read(conn)
+        return [tuple(r) for r in rows]
+
+    def _end_read(self, conn: Any) -> None:
+        """Finish an implicit read transaction so later reads see new commits."""
+
+    # -- schema ------------------------------------------------------------------------
+    def _lock_for_migration(self, cur: Any) -> None:
+        """Serialise concurrent migrations (each engine has its own lock)."""
+
+    def _migrate(self) -> None:
+        with self._transaction() as cur:
+            self._lock_for_migration(cur)
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            current = int(cur.fetchone()[0])
+            if current > LATEST_VERSION:
+                raise _too_new(self.url, current)
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    cur.execute(statement)
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO schema_migrations (version, description, applied_at) "
+                        "VALUES (?, ?, ?)"
+                    ),
+                    (migration.version, migration.description, time.time()),
+                )
+
+    def schema_version(self) -> int:
+        """The applied schema version."""
+        return int(self._read("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0])
+
+    # -- ingest ------------------------------------------------------------------------
+    def known_files(self, directory: str) -> dict[str, KnownFile]:
+        """Files directly inside ``directory`` already in the catalog."""
+        known: dict[str, KnownFile] = {}
+        for source, size, mtime in self._read(
+            "SELECT source, size, mtime_ns FROM instances WHERE source_dir = ?", (directory,)
+        ):
+            known[source] = KnownFile(int(size), int(mtime), False)
+        for source, size, mtime in self._read(
+            "SELECT source, size, mtime_ns FROM ingest_errors WHERE source_dir = ?", (directory,)
+        ):
+            known.setdefault(source, KnownFile(int(size), int(mtime), True))
+        return known
+
+    def write_batch(self, batch: IngestBatch) -> BatchResult:
+        """Write one batch atomically; series touched are marked dirty."""
+        now = time.time()
+        fields_delta: Counter[str] = Counter()
+        field_types: dict[str, FieldType] = {}
+        dirty: set[str] = set()
+        new_instances = changed = new_series = 0
+        with self._transaction() as cur:
+            sources = [r.source for r in batch.instances] + [e.source for e in batch.errors]
+            previous: dict[str, str] = {}
+            for chunk in _chunks(sources):
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    self._sql(
+                        f"SELECT source, series_uid FROM instances WHERE source IN ({marks})"
+                    ),
+                    tuple(chunk),
+                )
+                previous.update({row[0]: row[1] for row in cur.fetchall()})
+            dirty.update(previous.values())
+            for record in batch.instances:
+                if record.source in previous:
+                    changed += 1
+                else:
+                    new_instances += 1
+            if batch.instances:
+                cur.executemany(
+                    self._sql(
+                        f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES "
+                        f"({','.join('?' * 19)}) ON CONFLICT (source) DO UPDATE SET "
+                        + ", ".join(
+                            f"{c.strip()} = excluded.{c.strip()}"
+                            for c in _INSTANCE_COLUMNS.split(",")[1:]
+                        )
+                    ),
+                    [_instance_row(r) for r in batch.instances],
+                )
+                dirty.update(r.series_uid for r in batch.instances)
+            error_sources = [e.source for e in batch.errors]
+            for chunk in _chunks(error_sources):
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    self._sql(f"DELETE FROM instances WHERE source IN ({marks})"), tuple(chunk)
+                )
+            ok_sources = [r.source for r in batch.instances]
+            for chunk in _chunks(ok_sources):
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    self._sql(f"DELETE FROM ingest_errors WHERE source IN ({marks})"), tuple(chunk)
+                )
+            if batch.errors:
+                cur.executemany(
+                    self._sql(
+                        "INSERT INTO ingest_errors "
+                        "(source, source_dir, size, mtime_ns, reason, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
+                        "source_dir = excluded.source_dir, size = excluded.size, "
+                        "mtime_ns = excluded.mtime_ns, reason = excluded.reason, at = excluded.at"
+                    ),
+                    [
+                        (e.source, os.path.dirname(e.source), e.size, e.mtime_ns, e.reason, now)
+                        for e in batch.errors
+                    ],
+                )
+            for header in _best_headers(batch.headers):
+                new_series += self._put_header(cur, header, now, fields_delta, field_types)
+            for chunk in _chunks(sorted(dirty)):
+                marks = ",".join("?" * len(chunk))
+                cur.execute(
+                    self._sql(f"UPDATE series SET dirty = 1 WHERE series_uid IN ({marks})"),
+                    tuple(chunk),
+                )
+            self._apply_field_delta(cur, fields_delta, field_types)
+        return BatchResult(new_instances, changed, new_series, len(batch.errors))
+
+    def _put_header(
+        self,
+        cur: Any,
+        header: SeriesHeader,
+        now: float,
+        fields_delta: Counter[str],
+        field_types: dict[str, FieldType],
+    ) -> int:
+        cur.execute(
+            self._sql("SELECT header, header_source FROM series WHERE series_uid = ?"),
+            (header.series_uid,),
+        )
+        row = cur.fetchone()
+        new_paths = field_paths(header.fields)
+        field_types.update({p: t for p, t in header.types.items() if p in new_paths})
+        values = (
+            header.study_uid,
+            header.patient_id,
+            header.modality,
+            dumps(header.fields),
+            header.source_location,
+            dumps(list(header.problems)) if header.problems else None,
+        )
+        if row is None:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO series (series_uid, study_uid, patient_id, modality, header, "
+                    "header_source, header_problems, dirty, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
+                ),
+                (header.series_uid, *values, now, now),
+            )
+            fields_delta.update(new_paths)
+            return 1
+        if header.source_location > row[1]:
+            return 0  # the representative is the instance with the smallest location
+        old_paths = field_paths(_loads(row[0]))
+        fields_delta.update(new_paths - old_paths)
+        fields_delta.subtract(old_paths - new_paths)
+        cur.execute(
+            self._sql(
+                "UPDATE series SET study_uid = ?, patient_id = ?, modality = ?, header = ?, "
+                "header_source = ?, header_problems = ?, dirty = 1, updated_at = ? "
+                "WHERE series_uid = ?"
+            ),
+            (*values, now, header.series_uid),
+        )
+        return 0
+
+    def _apply_field_delta(
+        self, cur: Any, delta: Counter[str], types: dict[str, FieldType]
+    ) -> None:
+        rows = [
+            (name, types.get(name, FieldType.KEYWORD).value, count)
+            for name, count in sorted(delta.items())
+            if count
+        ]
+        if rows:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO fields (name, type, series_count) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET "
+                    "series_count = fields.series_count + excluded.series_count"
+                ),
+                rows,
+            )
+
+    def dirty_series(self, limit: int = 1000) -> list[str]:
+        """Series waiting for their facts to be recomputed."""
+        return [
+            r[0]
+            for r in self._read(
+                "SELECT series_uid FROM series WHERE dirty = 1 ORDER BY series_uid LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def finalize_series(self, series_uids: Sequence[str]) -> int:
+        """Recompute facts of the given series from their instance rows, in one transaction."""
+        updated = 0
+        now = time.time()
+        delta: Counter[str] = Counter()
+        types: dict[str, FieldType] = {}
+        with self._transaction() as cur:
+            for uid in series_uids:
+                cur.execute(
+                    self._sql("SELECT header, facts FROM series WHERE series_uid = ?"), (uid,)
+                )
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                header, old_facts = _loads(row[0]), _loads(row[1]) or {}
+                cur.execute(
+                    self._sql(
+                        f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? "
+                        "ORDER BY source"
+                    ),
+                    (uid,),
+                )
+                records = [_record_from_row(r) for r in cur.fetchall()]
+                old_paths = field_paths(old_facts)
+                if not records:
+                    cur.execute(self._sql("DELETE FROM series WHERE series_uid = ?"), (uid,))
+                    delta.subtract(old_paths | field_paths(header))
+                    continue
+                facts = series_facts(records)
+                facts.update(derived_header_fields(header))
+                refs = referenced_series(header, uid)
+                if refs:
+                    facts["referenced_series"] = refs
+                new_paths = field_paths(facts)
+                types.update(derived_types(facts))
+                delta.update(new_paths - old_paths)
+                delta.subtract(old_paths - new_paths)
+                cur.execute(
+                    self._sql(
+                        "UPDATE series SET facts = ?, instance_count = ?, dirty = 0, "
+                        "updated_at = ? WHERE series_uid = ?"
+                    ),
+                    (dumps(facts), facts["instance_count"], now, uid),
+                )
+                updated += 1
+            self._apply_field_delta(cur, delta, types)
+        return updated
+
+    # -- reading -----------------------------------------------------------------------
+    def instances(self, series_uid: str) -> list[InstanceRecord]:
+        """Instance rows of a series, ordered by source path."""
+        rows = self._read(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? ORDER BY source",
+            (series_uid,),
+        )
+        return [_record_from_row(r) for r in rows]
+
+    def series_document(self, series_uid: str) -> dict[str, Any] | None:
+        """The document of one series."""
+        rows = self._read(
+            "SELECT header, facts, header_problems FROM series WHERE series_uid = ?", (series_uid,)
+        )
+        return _document(rows[0]) if rows else None
+
+    def iter_series_documents(self, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every series document, in SeriesInstanceUID order, read in keyset pages."""
+        last = ""
+        while True:
+            rows = self._read(
+                "SELECT series_uid, header, facts, header_problems FROM series "
+                "WHERE series_uid > ? ORDER BY series_uid LIMIT ?",
+                (last, batch_size),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _document(row[1:])
+            last = rows[-1][0]
+
+    def errors(self, limit: int | None = None) -> list[FileError]:
+        """Files that could not be ingested, by path."""
+        sql = "SELECT source, size, mtime_ns, reason FROM ingest_errors ORDER BY source"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        return [FileError(r[0], int(r[1]), int(r[2]), r[3]) for r in self._read(sql, params)]
+
+    def fields(self) -> list[FieldInfo]:
+        """The field registry, most common first."""
+        rows = self._read(
+            "SELECT name, type, series_count FROM fields WHERE series_count > 0 "
+            "ORDER BY series_count DESC, name"
+        )
+        return [FieldInfo(r[0], FieldType(r[1]), int(r[2])) for r in rows]
+
+    def info(self) -> CatalogInfo:
+        """Counts of patients, studies, series, instances, files, errors."""
+        (patients, studies, series, instances, dirty) = self._read(
+            "SELECT COUNT(DISTINCT patient_id), COUNT(DISTINCT study_uid), COUNT(*), "
+            "COALESCE(SUM(instance_count), 0), COALESCE(SUM(dirty), 0) FROM series"
+        )[0]
+        files = self._read("SELECT COUNT(*) FROM instances")[0][0]
+        errors = self._read("SELECT COUNT(*) FROM ingest_errors")[0][0]
+        modalities = self._read(
+            "SELECT COALESCE(modality, ''), COUNT(*) FROM series GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        return CatalogInfo(
+            patients=int(patients),
+            studies=int(studies),
+            series=int(series),
+            instances=int(instances),
+            files=int(files),
+            errors=int(errors),
+            dirty_series=int(dirty),
+            by_modality={m: int(c) for m, c in modalities},
+        )
+
+
+def _too_new(url: str, version: int) -> Exception:
+    from radcurate.catalog.base import CatalogError
+
+    return CatalogError(
+        f"catalog {url} has schema version {version}, newer than this radcurate understands "
+        f"({LATEST_VERSION}); upgrade radcurate"
+    )
+
+
+def _best_headers(headers: Sequence[SeriesHeader]) -> list[SeriesHeader]:
+    best: dict[str, SeriesHeader] = {}
+    for header in headers:
+        current = best.get(header.series_uid)
+        if current is None or header.source_location < current.source_location:
+            best[header.series_uid] = header
+    return [best[k] for k in sorted(best)]
+
+
+def _instance_row(r: InstanceRecord) -> tuple[Any, ...]:
+    pos = r.position or (None, None, None)
+    return (
+        r.source,
+        os.path.dirname(r.source),
+        r.location,
+        r.size,
+        r.mtime_ns,
+        r.study_uid,
+        r.series_uid,
+        r.sop_uid,
+        r.sop_class_uid,
+        r.instance_number,
+        pos[0],
+        pos[1],
+        pos[2],
+        dumps(list(r.orientation)) if r.orientation else None,
+        r.transfer_syntax,
+        r.rows,
+        r.columns,
+        r.frames,
+        dumps(r.attrs) if r.attrs else None,
+    )
+
+
+def _record_from_row(row: Sequence[Any]) -> InstanceRecord:
+    orientation = _loads(row[13])
+    position = (row[10], row[11], row[12]) if row[10] is not None else None
+    return InstanceRecord(
+        source=row[0],
+        location=row[2],
+        size=int(row[3]),
+        mtime_ns=int(row[4]),
+        study_uid=row[5],
+        series_uid=row[6],
+        sop_uid=row[7],
+        sop_class_uid=row[8],
+        instance_number=row[9],
+        position=position,
+        orientation=tuple(orientation) if orientation else None,
+        transfer_syntax=row[14],
+        rows=row[15],
+        columns=row[16],
+        frames=row[17],
+        attrs=_loads(row[18]) or {},
+    )
+
+
+def _document(row: Sequence[Any]) -> dict[str, Any]:
+    document: dict[str, Any] = dict(_loads(row[0]))
+    document.update(_loads(row[1]) or {})
+    problems = _loads(row[2])
+    if problems:
+        document["header_problems"] = problems
+    return document

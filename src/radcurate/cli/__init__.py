@@ -1,0 +1,38 @@
+"""The ``radcurate`` command line: one module per subcommand."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+#: subcommand name -> "module:function" (loaded lazily so ``radcurate --help`` stays fast)
+SUBCOMMANDS: dict[str, str] = {
+    "demo": "radcurate.cli.demo:demo",
+    "ingest": "radcurate.cli.ingest:ingest",
+    "info": "radcurate.cli.info:info",
+    "show": "radcurate.cli.show:show",
+    "errors": "radcurate.cli.errors:errors",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="radcurate")
+def main() -> None:
+    """radcurate: curate DICOM collections into ML-ready datasets."""

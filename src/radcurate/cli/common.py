@@ -1,0 +1,52 @@
+"""Options and helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from radcurate.catalog import CatalogBackend, CatalogError, open_catalog
+from radcurate.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def catalog_option(func: F) -> F:
+    """``--catalog URL`` (default: $RADCURATE_CATALOG, else ~/.radcurate/catalog.sqlite)."""
+    return click.option(
+        "--catalog",
+        "catalog_url",
+        metavar="URL",
+        default=None,
+        help="Catalog URL: sqlite:///path, postgresql://user@host/db, or a file path. "
+        "Default: $RADCURATE_CATALOG, else sqlite in $RADCURATE_HOME (~/.radcurate).",
+    )(func)
+
+
+def settings() -> Settings:
+    """Settings from the environment."""
+    return Settings.from_env()
+
+
+def open_or_exit(url: str | None) -> CatalogBackend:
+    """Open the catalog or exit with a clear message (exit code 2)."""
+    target = url or settings().catalog_url
+    try:
+        return open_catalog(target)
+    except CatalogError as exc:
+        err_console().print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+def console() -> Console:
+    """The stdout console."""
+    return Console(highlight=False)
+
+
+def err_console() -> Console:
+    """The stderr console."""
+    return Console(stderr=True, highlight=False)

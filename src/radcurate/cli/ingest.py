@@ -1,0 +1,121 @@
+"""``radcurate ingest``: index DICOM files and folders into the catalog."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from radcurate.cli.common import catalog_option, console, err_console, open_or_exit, settings
+from radcurate.ingest import ingest as run_ingest
+from radcurate.ingest.pipeline import IngestProgress, IngestSummary
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@catalog_option
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    default=None,
+    help="Where --copy puts files (file:///path). "
+    "Default: $RADCURATE_STORE, else ~/.radcurate/store.",
+)
+@click.option(
+    "--in-place/--copy",
+    "in_place",
+    default=True,
+    show_default=True,
+    help="Reference files where they are, or copy them into the store.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes reading headers (default: all cores).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def ingest(
+    paths: tuple[str, ...],
+    catalog_url: str | None,
+    store_url: str | None,
+    in_place: bool,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Index DICOM files, folders (recursively) or DICOMDIRs.
+
+    Headers are read without pixel data on every core; unchanged files are
+    skipped, so running the same command twice changes nothing. Files that
+    cannot be read are listed by `radcurate errors`.
+    """
+    catalog = open_or_exit(catalog_url)
+    store = None if in_place else (store_url or settings().store_url)
+    with catalog:
+        if quiet or as_json:
+            summary = run_ingest(paths, catalog, store_url=store, workers=workers)
+        else:
+            summary = _with_progress(paths, catalog, store, workers)
+        info = catalog.info()
+    if as_json:
+        click.echo(json.dumps({"run": summary.to_dict(), "catalog": info.to_dict()}, indent=2))
+        return
+    _print_summary(summary, info.to_dict())
+
+
+def _with_progress(
+    paths: tuple[str, ...], catalog: object, store: str | None, workers: int | None
+) -> IngestSummary:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.0f} files/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console(), transient=False) as bar:
+        task = bar.add_task("scanning", total=None, rate=0.0)
+
+        def update(p: IngestProgress) -> None:
+            bar.update(
+                task,
+                description="scanning + reading" if p.scanning else "reading",
+                completed=p.done + p.skipped_unchanged,
+                total=None if p.scanning else p.discovered,
+                rate=p.rate,
+            )
+
+        return run_ingest(paths, catalog, store_url=store, workers=workers, on_progress=update)  # type: ignore[arg-type]
+
+
+def _print_summary(summary: IngestSummary, info: dict[str, object]) -> None:
+    out = console()
+    if not summary.changed_anything:
+        out.print(
+            f"Nothing changed: all {summary.unchanged} files were already in the catalog "
+            "(unchanged size and modification time)."
+        )
+    else:
+        out.print(
+            f"Ingested {summary.new_instances} new and {summary.changed_instances} changed files "
+            f"in {summary.seconds:.1f} s ({summary.files_per_second:.0f} files/s); "
+            f"{summary.unchanged} unchanged; {summary.new_series} new series; "
+            f"{summary.errors} skipped."
+        )
+    table = Table(title="Catalog", show_header=True)
+    for name in ("patients", "studies", "series", "instances", "files", "errors"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(str(info[k]) for k in ("patients", "studies", "series", "instances", "files", "errors"))
+    )
+    out.print(table)
+    if summary.errors:
+        out.print(f"[yellow]{summary.errors} files skipped[/yellow], e.g.:")
+        for error in summary.error_samples[:5]:
+            out.print(f"  {error.source}: {error.reason}")
+        out.print("Run [bold]radcurate errors[/bold] for the full list.")

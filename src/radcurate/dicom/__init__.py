@@ -1,0 +1,1 @@
+"""DICOM knowledge: headers to documents, value typing by VR, geometry."""

@@ -1,0 +1,116 @@
+"""Reading DICOM headers from files: sniffing, parsing without pixel data, clear reasons."""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+#: Media Storage Directory Storage: a DICOMDIR, an index rather than an image
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+#: groups a data set without preamble plausibly starts with
+_FIRST_GROUPS = frozenset({0x0002, 0x0008})
+
+
+class UnreadableDicomError(Exception):
+    """A file that cannot be ingested; the message is the one-line reason shown to users."""
+
+
+def _looks_like_raw_dataset(head: bytes) -> bool:
+    """True when the first bytes look like a data set without preamble (old ACR-NEMA style)."""
+    if len(head) < 8:
+        return False
+    group_le = struct.unpack("<H", head[:2])[0]
+    group_be = struct.unpack(">H", head[:2])[0]
+    return group_le in _FIRST_GROUPS or group_be in _FIRST_GROUPS
+
+
+def read_header(path: str | os.PathLike[str]) -> Dataset:
+    """Parse a file's header without its pixel data.
+
+    Raises
+    ------
+    UnreadableDicomError
+        With a one-line reason: not DICOM, truncated, missing the UIDs that
+        place it in a series, and so on.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+            if len(head) == 0:
+                raise UnreadableDicomError("empty file")
+            has_marker = head[128:132] == b"DICM"
+            if not has_marker and not _looks_like_raw_dataset(head):
+                raise UnreadableDicomError(
+                    "not a DICOM file (no 'DICM' marker and no data set at the start)"
+                )
+            handle.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dataset = dcmread(handle, stop_before_pixels=True, force=not has_marker)
+                # touch every top-level element now so a truncated header fails here
+                _ = list(dataset.keys())
+                for required in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
+                    dataset.get(required)
+    except UnreadableDicomError:
+        raise
+    except InvalidDicomError as exc:
+        raise UnreadableDicomError(f"not a valid DICOM file: {exc}") from exc
+    except (EOFError, struct.error) as exc:
+        raise UnreadableDicomError(f"truncated header: {exc or 'unexpected end of file'}") from exc
+    except OSError as exc:
+        raise UnreadableDicomError(f"cannot read file: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        raise UnreadableDicomError(f"corrupt header: {type(exc).__name__}: {exc}") from exc
+    return dataset
+
+
+def is_dicomdir(dataset: Dataset) -> bool:
+    """True for a DICOMDIR (Media Storage Directory): it indexes files, it holds no image."""
+    meta = getattr(dataset, "file_meta", None)
+    sop_class = getattr(meta, "MediaStorageSOPClassUID", None) if meta is not None else None
+    return str(sop_class) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in dataset
+
+
+def dicomdir_references(path: Path) -> tuple[list[Path], list[str]]:
+    """Files a DICOMDIR references (resolved next to it), and the ones that are missing."""
+    dataset = read_header(path)
+    base = path.parent
+    found: list[Path] = []
+    missing: list[str] = []
+    for record in dataset.get("DirectoryRecordSequence", []):
+        parts = record.get("ReferencedFileID")
+        if not parts:
+            continue
+        components = [parts] if isinstance(parts, str) else list(parts)
+        target = base.joinpath(*[str(c) for c in components])
+        if target.is_file():
+            found.append(target)
+        else:
+            # DICOMDIRs are written in upper case; filesystems may differ
+            alt = _case_insensitive(base, [str(c) for c in components])
+            if alt is not None:
+                found.append(alt)
+            else:
+                missing.append(str(target))
+    return found, missing
+
+
+def _case_insensitive(base: Path, components: list[str]) -> Path | None:
+    current = base
+    for part in components:
+        try:
+            names = {p.name.upper(): p for p in current.iterdir()}
+        except OSError:
+            return None
+        nxt = names.get(part.upper())
+        if nxt is None:
+            return None
+        current = nxt
+    return current if current.is_file() else None

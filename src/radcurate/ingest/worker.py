@@ -1,0 +1,101 @@
+"""The per-process part of ingest: parse a chunk of files into catalog rows."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+from radcurate.catalog.base import FileError, SeriesHeader
+from radcurate.dicom.document import header_document
+from radcurate.dicom.instance import InstanceRecord, instance_record
+from radcurate.dicom.reading import UnreadableDicomError, is_dicomdir, read_header
+from radcurate.storage import StorageBackend, open_storage
+
+#: reason recorded for a DICOMDIR met while walking a folder
+DICOMDIR_REASON = "DICOMDIR: a directory index, not an image (the files it lists are ingested)"
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to read, with the stat the scanner saw."""
+
+    source: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ChunkResult:
+    """What a worker made of a chunk of files."""
+
+    instances: list[InstanceRecord] = field(default_factory=list)
+    headers: list[SeriesHeader] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        """Files handled (ingested or recorded as errors)."""
+        return len(self.instances) + len(self.errors)
+
+
+def process_chunk(tasks: list[FileTask], store_url: str | None = None) -> ChunkResult:
+    """Read each file's header; one header document per series (its first file in the chunk).
+
+    Files are handled in the given (sorted) order so the representative
+    instance of a series is always the one with the smallest path.
+    """
+    store: StorageBackend | None = open_storage(store_url) if store_url else None
+    result = ChunkResult()
+    documented: set[str] = set()
+    with warnings.catch_warnings():
+        # pydicom warns about every non-conforming value; the document keeps them as found
+        warnings.simplefilter("ignore")
+        for task in sorted(tasks, key=lambda t: t.source):
+            _process_one(task, store, documented, result)
+    return result
+
+
+def _process_one(
+    task: FileTask, store: StorageBackend | None, documented: set[str], result: ChunkResult
+) -> None:
+    try:
+        dataset = read_header(task.source)
+        if is_dicomdir(dataset):
+            reason = DICOMDIR_REASON
+            result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
+            return
+        record = instance_record(
+            dataset,
+            location=task.source,
+            source=task.source,
+            size=task.size,
+            mtime_ns=task.mtime_ns,
+        )
+        if store is not None:
+            record.location = store.put(
+                task.source, record.study_uid, record.series_uid, record.sop_uid
+            )
+        if record.series_uid not in documented:
+            document = header_document(dataset)
+            result.headers.append(
+                SeriesHeader(
+                    series_uid=record.series_uid,
+                    study_uid=record.study_uid,
+                    patient_id=record.patient_id,
+                    modality=record.modality,
+                    source_location=task.source,
+                    fields=document.fields,
+                    types=document.types,
+                    problems=tuple(document.problems),
+                )
+            )
+            documented.add(record.series_uid)
+        result.instances.append(record)
+    except UnreadableDicomError as exc:
+        result.errors.append(FileError(task.source, task.size, task.mtime_ns, str(exc)))
+    except OSError as exc:
+        reason = f"cannot store file: {exc.strerror or exc}"
+        result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
+    except Exception as exc:
+        reason = f"unexpected error reading header: {type(exc).__name__}: {exc}"
+        result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
