@@ -20,6 +20,8 @@ from radcurate.dicom.values import FieldType, field_type_for_vr, typed_value
 #: elements never copied into documents: pixel data and its large siblings
 SKIPPED_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009, 0xFFFAFFFA, 0xFFFCFFFC})
 
+_REPEATING_GROUP_PREFIXES = frozenset({0x50, 0x60})
+
 #: nesting below this depth is cut (real headers rarely go past 6)
 MAX_DEPTH = 12
 
@@ -35,7 +37,8 @@ def field_name(tag: BaseTag) -> str:
     >>> field_name(Tag(0x0009, 0x1001))
     '00091001'
     """
-    if not tag.is_private:
+    # repeating groups (curves 50xx, overlays 60xx) would collide under one keyword
+    if not tag.is_private and (tag.group >> 8) not in _REPEATING_GROUP_PREFIXES:
         keyword = keyword_for_tag(tag)
         if keyword:
             return keyword
