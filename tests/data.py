@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def shipped_dicom_roots() -> list[Path]:
-    """The folders of DICOM test files that pydicom and pydicom-data ship (walked, never downloaded)."""
+    """Folders of the DICOM files pydicom and pydicom-data ship (walked, never downloaded)."""
     import data_store
     import pydicom.data
 

@@ -89,53 +89,100 @@ class InstanceRecord:
         return asdict(self)
 
 
-def _uid(dataset: Dataset, keyword: str, tag_text: str) -> str:
-    value = dataset.get(keyword)
-    text = str(value).strip(" \x00") if value is not None else ""
-    if not text:
-        raise UnreadableDicomError(f"missing {keyword} {tag_text}; cannot place it in a series")
-    return text
+#: every keyword an instance record is built from
+RECORD_KEYWORDS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            "StudyInstanceUID",
+            "SeriesInstanceUID",
+            "SOPInstanceUID",
+            "SOPClassUID",
+            "PatientID",
+            "Modality",
+            "InstanceNumber",
+            "ImagePositionPatient",
+            "ImageOrientationPatient",
+            "Rows",
+            "Columns",
+            "NumberOfFrames",
+            *VARYING_CANDIDATES,
+        )
+    )
+)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    try:
-        numbers = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return numbers if len(numbers) == count else None
-
-
-def instance_record(
-    dataset: Dataset, *, location: str, source: str, size: int, mtime_ns: int
-) -> InstanceRecord:
-    """The compact record of one instance.
-
-    Raises
-    ------
-    UnreadableDicomError
-        When the header lacks the UIDs that place it in a study and series.
-    """
-    study, series, sop = (_uid(dataset, kw, tag) for kw, tag in REQUIRED_UIDS)
-    meta = getattr(dataset, "file_meta", None)
-    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    position = _floats(dataset.get("ImagePositionPatient"), 3)
-    attrs: dict[str, Any] = {}
-    for keyword in VARYING_CANDIDATES:
+def record_values(dataset: Dataset) -> dict[str, Any]:
+    """Typed values of :data:`RECORD_KEYWORDS` from a pydicom data set."""
+    values: dict[str, Any] = {}
+    for keyword in RECORD_KEYWORDS:
         if keyword in dataset:
             try:
                 value = typed_value(dataset[keyword])
             except Exception:
                 continue
             if value is not None:
-                attrs[keyword] = value
-    patient = dataset.get("PatientID")
+                values[keyword] = value
+    return values
+
+
+def _uid(values: dict[str, Any], keyword: str, tag_text: str) -> str:
+    value = values.get(keyword)
+    text = value if isinstance(value, str) else ("\\".join(map(str, value)) if value else "")
+    if not text:
+        raise UnreadableDicomError(f"missing {keyword} {tag_text}; cannot place it in a series")
+    return text
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    if not isinstance(value, list) or len(value) != count:
+        return None
+    if not all(isinstance(v, (int, float)) for v in value):
+        return None
+    return tuple(float(v) for v in value)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def instance_record(
+    dataset: Dataset, *, location: str, source: str, size: int, mtime_ns: int
+) -> InstanceRecord:
+    """The compact record of one instance read by pydicom (see :func:`record_from_values`)."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    return record_from_values(
+        record_values(dataset),
+        str(syntax) if syntax else None,
+        location=location,
+        source=source,
+        size=size,
+        mtime_ns=mtime_ns,
+    )
+
+
+def record_from_values(
+    values: dict[str, Any],
+    transfer_syntax: str | None,
+    *,
+    location: str,
+    source: str,
+    size: int,
+    mtime_ns: int,
+) -> InstanceRecord:
+    """The compact record of one instance from the typed values of :data:`RECORD_KEYWORDS`.
+
+    Raises
+    ------
+    UnreadableDicomError
+        When the header lacks the UIDs that place it in a study and series.
+    """
+    study, series, sop = (_uid(values, kw, tag) for kw, tag in REQUIRED_UIDS)
+    position = _floats(values.get("ImagePositionPatient"), 3)
     return InstanceRecord(
         location=location,
         source=source,
@@ -144,15 +191,15 @@ def instance_record(
         study_uid=study,
         series_uid=series,
         sop_uid=sop,
-        sop_class_uid=str(dataset.get("SOPClassUID") or "") or None,
-        patient_id=str(patient).strip() if patient is not None else None,
-        modality=str(dataset.get("Modality") or "") or None,
-        instance_number=_int(dataset.get("InstanceNumber")),
+        sop_class_uid=_text(values.get("SOPClassUID")),
+        patient_id=_text(values.get("PatientID")),
+        modality=_text(values.get("Modality")),
+        instance_number=_int(values.get("InstanceNumber")),
         position=position,  # type: ignore[arg-type]
-        orientation=_floats(dataset.get("ImageOrientationPatient"), 6),
-        transfer_syntax=str(syntax) if syntax else None,
-        rows=_int(dataset.get("Rows")),
-        columns=_int(dataset.get("Columns")),
-        frames=_int(dataset.get("NumberOfFrames")),
-        attrs=attrs,
+        orientation=_floats(values.get("ImageOrientationPatient"), 6),
+        transfer_syntax=transfer_syntax or None,
+        rows=_int(values.get("Rows")),
+        columns=_int(values.get("Columns")),
+        frames=_int(values.get("NumberOfFrames")),
+        attrs={k: values[k] for k in VARYING_CANDIDATES if k in values},
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -84,20 +83,29 @@ def _geometry(records: list[InstanceRecord]) -> dict[str, Any]:
 
 
 def _varying(records: list[InstanceRecord]) -> dict[str, list[Any]]:
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, dict[Any, Any]] = {}
     missing: Counter[str] = Counter()
     for record in records:
         for key, value in record.attrs.items():
             bucket = seen.setdefault(key, {})
             if len(bucket) <= MAX_DISTINCT:
-                bucket.setdefault(json.dumps(value, sort_keys=True), value)
+                bucket.setdefault(_frozen(value), value)
     for key in seen:
         missing[key] = sum(1 for r in records if key not in r.attrs)
     out: dict[str, list[Any]] = {}
     for key, bucket in sorted(seen.items()):
         if len(bucket) > 1 or (missing[key] and len(records) > 1):
-            out[key] = [bucket[k] for k in sorted(bucket)][:MAX_DISTINCT]
+            out[key] = [bucket[k] for k in sorted(bucket, key=_order)][:MAX_DISTINCT]
     return out
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a typed value (lists become tuples)."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value
 
 
 def derived_header_fields(header: dict[str, Any]) -> dict[str, Any]:
@@ -109,3 +117,12 @@ def derived_header_fields(header: dict[str, Any]) -> dict[str, Any]:
         if years is not None:
             out["age_years"] = round(years, 4)
     return out
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    """Numbers by value, then strings, then anything else by its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    return (2, repr(value))

@@ -210,6 +210,22 @@ def binary_value(value: Any) -> str | dict[str, int] | None:
     return None
 
 
+def typed_raw(vr: str, values: list[Any]) -> Any:
+    """Type raw values (already split on backslashes) of one element; None when all are empty.
+
+    Examples
+    --------
+    >>> typed_raw("DS", ["0.5", "0.5"])
+    [0.5, 0.5]
+    >>> typed_raw("CS", ["", "AXIAL"])
+    'AXIAL'
+    """
+    kept = [v for v in (_scalar(vr, v) for v in values) if v is not None]
+    if not kept:
+        return None
+    return kept if len(kept) > 1 else kept[0]
+
+
 def typed_value(element: DataElement) -> Any:
     """The document value of a non-sequence element, typed by its VR.
 
@@ -222,11 +238,7 @@ def typed_value(element: DataElement) -> Any:
     if value is None or value == "":
         return None
     if isinstance(value, (MultiValue, list, tuple)):
-        items = [_scalar(vr, v) for v in value]
-        kept = [v for v in items if v is not None]
-        if not kept:
-            return None
-        return kept if len(kept) > 1 else kept[0]
+        return typed_raw(vr, list(value))
     if isinstance(value, (bytes, bytearray)) and vr not in TEXT_VRS and vr != "LO":
         return binary_value(value) if not value.isascii() else _scalar(vr, value)
     return _scalar(vr, value)

@@ -22,7 +22,7 @@ from radcurate.ingest.scan import scan
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk
 
 #: files per worker task: big enough to amortise pickling, small enough to balance
-CHUNK_FILES = 64
+CHUNK_FILES = 256
 #: files per catalog transaction
 BATCH_FILES = 2000
 #: longest time results wait before they are written
@@ -219,7 +219,7 @@ def _run_parallel(
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     in_flight: deque[tuple[Future[ChunkResult], list[FileError]]] = deque()
-    limit = workers * 3  # bounded: memory stays flat whatever the corpus size
+    limit = workers * 2  # bounded: memory stays flat whatever the corpus size
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for files, errors in chunks:
             if files:

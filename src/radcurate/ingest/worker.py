@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 
 from radcurate.catalog.base import FileError, SeriesHeader
 from radcurate.dicom.document import header_document
-from radcurate.dicom.instance import InstanceRecord, instance_record
+from radcurate.dicom.fastheader import read_selected
+from radcurate.dicom.instance import (
+    RECORD_KEYWORDS,
+    InstanceRecord,
+    instance_record,
+    record_from_values,
+)
 from radcurate.dicom.reading import UnreadableDicomError, is_dicomdir, read_header
 from radcurate.storage import StorageBackend, open_storage
 
@@ -55,27 +61,50 @@ def process_chunk(tasks: list[FileTask], store_url: str | None = None) -> ChunkR
     return result
 
 
-def _process_one(
-    task: FileTask, store: StorageBackend | None, documented: set[str], result: ChunkResult
-) -> None:
+def _fast_record(task: FileTask) -> InstanceRecord | None:
+    """The record by the fast scanner, or None when pydicom must read the file."""
+    selected = read_selected(task.source, RECORD_KEYWORDS)
+    if selected is None:
+        return None
+    values, syntax = selected
     try:
-        dataset = read_header(task.source)
-        if is_dicomdir(dataset):
-            reason = DICOMDIR_REASON
-            result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
-            return
-        record = instance_record(
-            dataset,
+        return record_from_values(
+            values,
+            syntax,
             location=task.source,
             source=task.source,
             size=task.size,
             mtime_ns=task.mtime_ns,
         )
+    except UnreadableDicomError:
+        return None  # let pydicom give the precise reason (DICOMDIR, missing UIDs, ...)
+
+
+def _process_one(
+    task: FileTask, store: StorageBackend | None, documented: set[str], result: ChunkResult
+) -> None:
+    try:
+        record = _fast_record(task)
+        dataset = None
+        if record is None or record.series_uid not in documented:
+            dataset = read_header(task.source)
+            if is_dicomdir(dataset):
+                reason = DICOMDIR_REASON
+                result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
+                return
+            if record is None:
+                record = instance_record(
+                    dataset,
+                    location=task.source,
+                    source=task.source,
+                    size=task.size,
+                    mtime_ns=task.mtime_ns,
+                )
         if store is not None:
             record.location = store.put(
                 task.source, record.study_uid, record.series_uid, record.sop_uid
             )
-        if record.series_uid not in documented:
+        if record.series_uid not in documented and dataset is not None:
             document = header_document(dataset)
             result.headers.append(
                 SeriesHeader(

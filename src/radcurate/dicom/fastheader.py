@@ -1,0 +1,254 @@
+"""A fast reader for the few top-level elements ingest needs from every file.
+
+pydicom parses and converts every element (~1 ms for a CT header); ingest
+needs ~50 elements of each file and the full header of only one file per
+series. This scanner walks the raw elements of little-endian files (the
+transfer syntaxes nearly every archive uses), skips sequences by length or
+by their delimiters, and decodes only the wanted tags. Anything unusual
+(big endian, deflate, no preamble, inconsistent lengths) returns None and the
+caller falls back to pydicom, so this is an accelerator, never a second
+source of truth; a test checks both give identical records on every file
+pydicom ships.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+from radcurate.dicom.values import typed_raw
+
+IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_BE = "1.2.840.10008.1.2.2"
+DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
+
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+_STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_PIXEL_DATA = 0x7FE00010
+_CHARSET = 0x00080005
+_READ = 1 << 16
+#: strings that are never character-set encoded (no need to look at the charset)
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
+
+
+class _Abort(Exception):
+    """The file is not one this scanner handles; use pydicom."""
+
+
+@cache
+def wanted_tags(keywords: tuple[str, ...]) -> dict[int, str]:
+    """Tag number -> keyword for the keywords (cached; built on first use)."""
+    out: dict[int, str] = {}
+    for keyword in keywords:
+        tag = tag_for_keyword(keyword)
+        if tag is not None:
+            out[int(tag)] = keyword
+    return out
+
+
+class _Buffer:
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.data = handle.read(_READ)
+        self.eof = len(self.data) < _READ
+
+    def need(self, end: int) -> None:
+        while end > len(self.data):
+            if self.eof:
+                raise _Abort
+            more = self.handle.read(max(_READ, end - len(self.data)))
+            self.eof = len(more) == 0 or self.eof
+            if not more:
+                raise _Abort
+            self.data += more
+
+
+def read_selected(path: str, keywords: Iterable[str]) -> tuple[dict[str, Any], str] | None:
+    """Typed values of the wanted top-level keywords and the transfer syntax, or None.
+
+    None means "not a file this scanner handles": read it with pydicom.
+    """
+    wanted = wanted_tags(tuple(keywords))
+    try:
+        with open(path, "rb") as handle:
+            buf = _Buffer(handle)
+            if buf.data[128:132] != b"DICM":
+                return None
+            offset, syntax = _file_meta(buf)
+            if syntax == EXPLICIT_BE or syntax in DEFLATED:
+                return None
+            raw = _scan(buf, offset, syntax != IMPLICIT_LE, wanted)
+        charset = raw.pop(_CHARSET, None)
+        encodings = _encodings(charset)
+        values: dict[str, Any] = {}
+        for tag, (vr, data) in raw.items():
+            value = _decode(vr, data, encodings)
+            if value is not None:
+                values[wanted[tag]] = value
+    except (_Abort, struct.error, UnicodeDecodeError, ValueError, LookupError):
+        return None
+    return values, syntax
+
+
+def _file_meta(buf: _Buffer) -> tuple[int, str]:
+    offset = 132
+    syntax = ""
+    while True:
+        buf.need(offset + 8)
+        group, element = struct.unpack_from("<HH", buf.data, offset)
+        if group != 0x0002:
+            return offset, syntax
+        vr = buf.data[offset + 4 : offset + 6]
+        if vr in _LONG_VRS:
+            buf.need(offset + 12)
+            length = struct.unpack_from("<I", buf.data, offset + 8)[0]
+            start = offset + 12
+        else:
+            length = struct.unpack_from("<H", buf.data, offset + 6)[0]
+            start = offset + 8
+        if length == _UNDEFINED:
+            raise _Abort
+        buf.need(start + length)
+        if element == 0x0010:
+            syntax = buf.data[start : start + length].decode("ascii").strip(" \x00")
+        offset = start + length
+
+
+_EXPLICIT_SHORT = struct.Struct("<HH2sH")
+_IMPLICIT = struct.Struct("<HHI")
+_U32 = struct.Struct("<I")
+
+
+def _scan(
+    buf: _Buffer, offset: int, explicit: bool, wanted: dict[int, str]
+) -> dict[int, tuple[str, bytes]]:
+    found: dict[int, tuple[str, bytes]] = {}
+    data = buf.data
+    size = len(data)
+    long_vrs = _LONG_VRS
+    while True:
+        if offset + 12 > size:
+            if buf.eof and offset == size:
+                return found
+            buf.need(offset + 12 if not buf.eof else offset + 8)
+            data = buf.data
+            size = len(data)
+        if explicit:
+            group, element, vr_bytes, length = _EXPLICIT_SHORT.unpack_from(data, offset)
+            if vr_bytes in long_vrs:
+                length = _U32.unpack_from(data, offset + 8)[0]
+                start = offset + 12
+            elif vr_bytes.isalpha() and vr_bytes.isupper():
+                start = offset + 8
+            else:
+                raise _Abort
+        else:
+            group, element, length = _IMPLICIT.unpack_from(data, offset)
+            vr_bytes = b""
+            start = offset + 8
+        tag = (group << 16) | element
+        if tag == _PIXEL_DATA:
+            return found
+        if length == _UNDEFINED:
+            offset = _skip_undefined(buf, start, explicit)
+            data = buf.data
+            size = len(data)
+            continue
+        end = start + length
+        if tag in wanted or tag == _CHARSET:
+            if end > size:
+                buf.need(end)
+                data = buf.data
+                size = len(data)
+            vr = vr_bytes.decode("ascii") if vr_bytes else _implicit_vr(tag)
+            found[tag] = (vr, data[start:end])
+        offset = end
+
+
+def _implicit_vr(tag: int) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError as exc:
+        raise _Abort from exc
+
+
+def _skip_undefined(buf: _Buffer, offset: int, explicit: bool) -> int:
+    """Offset just after an undefined-length sequence (or encapsulated value) starting at offset."""
+    while True:
+        buf.need(offset + 8)
+        tag = (struct.unpack_from("<H", buf.data, offset)[0] << 16) | struct.unpack_from(
+            "<H", buf.data, offset + 2
+        )[0]
+        length = struct.unpack_from("<I", buf.data, offset + 4)[0]
+        offset += 8
+        if tag == _SEQ_END:
+            return offset
+        if tag != _ITEM:
+            raise _Abort
+        if length == _UNDEFINED:
+            offset = _skip_item(buf, offset, explicit)
+        else:
+            offset += length
+
+
+def _skip_item(buf: _Buffer, offset: int, explicit: bool) -> int:
+    """Offset just after an undefined-length item's delimiter."""
+    while True:
+        buf.need(offset + 8)
+        group, element = struct.unpack_from("<HH", buf.data, offset)
+        tag = (group << 16) | element
+        if tag == _ITEM_END:
+            return offset + 8
+        if explicit:
+            vr_bytes = buf.data[offset + 4 : offset + 6]
+            if vr_bytes in _LONG_VRS:
+                buf.need(offset + 12)
+                length = struct.unpack_from("<I", buf.data, offset + 8)[0]
+                start = offset + 12
+            else:
+                length = struct.unpack_from("<H", buf.data, offset + 6)[0]
+                start = offset + 8
+        else:
+            length = struct.unpack_from("<I", buf.data, offset + 4)[0]
+            start = offset + 8
+        offset = _skip_undefined(buf, start, explicit) if length == _UNDEFINED else start + length
+
+
+def _encodings(charset: tuple[str, bytes] | None) -> list[str] | None:
+    if charset is None:
+        return None
+    names = [p.strip(" \x00") for p in charset[1].decode("ascii").split("\\")]
+    if not any(names):
+        return None
+    return list(convert_encodings(names))
+
+
+def _decode(vr: str, data: bytes, encodings: list[str] | None) -> Any:
+    if vr in _STRUCT:
+        fmt = _STRUCT[vr]
+        count = len(data) // struct.calcsize(fmt)
+        if count == 0:
+            return None
+        return typed_raw(
+            vr, list(struct.unpack(f"<{count}{fmt}", data[: count * struct.calcsize(fmt)]))
+        )
+    if vr in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"):
+        raise _Abort  # not a wanted kind of value here: let pydicom decide
+    if data.isascii() or vr in _ASCII_VRS:
+        text = data.decode("latin-1")
+    elif encodings:
+        text = decode_bytes(data, encodings, set())
+    else:
+        text = data.decode("latin-1")
+    if vr in ("LT", "ST", "UT", "UR"):
+        return typed_raw(vr, [text])
+    return typed_raw(vr, text.split("\\"))
