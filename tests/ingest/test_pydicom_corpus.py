@@ -18,10 +18,10 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from tests.data import shipped_dicom_roots
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.ingest import ingest
+from tests.data import shipped_dicom_roots
 
 PRIVATE_KEY = re.compile(r"^[0-9A-F]{8}$")
 STRING_VRS = {"AE", "CS", "LO", "SH", "UI", "LT", "ST", "UT", "UC", "UR"}
