@@ -8,9 +8,10 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from radcurate.catalog import CatalogBackend
 from radcurate.cli.common import catalog_option, console, err_console, open_or_exit, settings
 from radcurate.ingest import ingest as run_ingest
-from radcurate.ingest.pipeline import IngestProgress, IngestSummary
+from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
 
 
 @click.command()
@@ -39,6 +40,7 @@ from radcurate.ingest.pipeline import IngestProgress, IngestSummary
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
     paths: tuple[str, ...],
     catalog_url: str | None,
@@ -47,6 +49,7 @@ def ingest(
     workers: int | None,
     as_json: bool,
     quiet: bool,
+    batch_files: int,
 ) -> None:
     """Index DICOM files, folders (recursively) or DICOMDIRs.
 
@@ -58,9 +61,11 @@ def ingest(
     store = None if in_place else (store_url or settings().store_url)
     with catalog:
         if quiet or as_json:
-            summary = run_ingest(paths, catalog, store_url=store, workers=workers)
+            summary = run_ingest(
+                paths, catalog, store_url=store, workers=workers, batch_files=batch_files
+            )
         else:
-            summary = _with_progress(paths, catalog, store, workers)
+            summary = _with_progress(paths, catalog, store, workers, batch_files)
         info = catalog.info()
     if as_json:
         click.echo(json.dumps({"run": summary.to_dict(), "catalog": info.to_dict()}, indent=2))
@@ -69,7 +74,11 @@ def ingest(
 
 
 def _with_progress(
-    paths: tuple[str, ...], catalog: object, store: str | None, workers: int | None
+    paths: tuple[str, ...],
+    catalog: CatalogBackend,
+    store: str | None,
+    workers: int | None,
+    batch_files: int,
 ) -> IngestSummary:
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -90,7 +99,14 @@ def _with_progress(
                 rate=p.rate,
             )
 
-        return run_ingest(paths, catalog, store_url=store, workers=workers, on_progress=update)  # type: ignore[arg-type]
+        return run_ingest(
+            paths,
+            catalog,
+            store_url=store,
+            workers=workers,
+            on_progress=update,
+            batch_files=batch_files,
+        )
 
 
 def _print_summary(summary: IngestSummary, info: dict[str, object]) -> None:

@@ -116,7 +116,7 @@ def _tasks(
 
 
 def _chunks(
-    tasks: Iterator[FileTask | FileError],
+    tasks: Iterator[FileTask | FileError], size: int
 ) -> Iterator[tuple[list[FileTask], list[FileError]]]:
     files: list[FileTask] = []
     errors: list[FileError] = []
@@ -125,7 +125,7 @@ def _chunks(
             errors.append(task)
         else:
             files.append(task)
-        if len(files) + len(errors) >= CHUNK_FILES:
+        if len(files) + len(errors) >= size:
             yield files, errors
             files, errors = [], []
     if files or errors:
@@ -139,6 +139,7 @@ def ingest(
     store_url: str | None = None,
     workers: int | None = None,
     on_progress: Callable[[IngestProgress], None] | None = None,
+    batch_files: int = BATCH_FILES,
 ) -> IngestSummary:
     """Ingest files and folders into ``catalog``.
 
@@ -152,6 +153,8 @@ def ingest(
         Processes that read headers (default: every core; 1 reads in this process).
     on_progress
         Called with an :class:`IngestProgress` after each chunk.
+    batch_files
+        Files per catalog transaction (smaller: more frequent commits).
 
     Examples
     --------
@@ -174,7 +177,7 @@ def ingest(
         batch.errors.extend(result.errors)
         batch.errors.extend(extra_errors)
         progress.done += result.files + len(extra_errors)
-        if len(batch) >= BATCH_FILES or time.monotonic() - last_write > BATCH_SECONDS:
+        if len(batch) >= batch_files or time.monotonic() - last_write > BATCH_SECONDS:
             flush()
         if on_progress is not None:
             on_progress(progress)
@@ -192,7 +195,7 @@ def ingest(
         batch = IngestBatch()
         last_write = time.monotonic()
 
-    chunks = _chunks(_tasks(paths, catalog, progress))
+    chunks = _chunks(_tasks(paths, catalog, progress), min(CHUNK_FILES, batch_files))
     if workers <= 1:
         for files, errors in chunks:
             absorb(process_chunk(files, store_url), errors)

@@ -1,0 +1,83 @@
+"""The command line as a user runs it (in-process through click's runner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from radcurate.cli import main
+from tests.data import shipped_dicom_roots
+
+SMALL = shipped_dicom_roots()[0] / "test_files" / "dicomdirtests"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A private RADCURATE_HOME so the default catalog location is exercised."""
+    return {"RADCURATE_HOME": str(tmp_path / "home"), "RADCURATE_CATALOG": ""}
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_ingest_info_show_errors(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = _run(env, "ingest", "--quiet", str(SMALL))
+    assert code == 0, out
+    assert "Ingested" in out and "skipped" in out
+    assert (tmp_path / "home" / "catalog.sqlite").exists()
+
+    code, out = _run(env, "ingest", "--quiet", str(SMALL))
+    assert code == 0
+    assert "Nothing changed" in out
+
+    code, out = _run(env, "info", "--json")
+    info = json.loads(out)
+    assert info["series"] > 0 and info["instances"] >= info["series"]
+    assert info["errors"] >= 1  # README.txt and the DICOMDIRs
+
+    code, out = _run(env, "errors", "--json")
+    reasons = [json.loads(line) for line in out.splitlines()]
+    assert any(r["path"].endswith("README.txt") for r in reasons)
+
+    from radcurate import open as open_catalog
+
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'home' / 'catalog.sqlite'}")
+    uid = next(catalog.iter_series_documents())["SeriesInstanceUID"]
+    code, out = _run(env, "show", uid, "--instances")
+    assert code == 0
+    document = json.loads(out)
+    assert document["SeriesInstanceUID"] == uid
+    assert len(document["instances"]) == document["file_count"]
+
+
+def test_json_summary(env: dict[str, str]) -> None:
+    code, out = _run(env, "ingest", "--json", str(SMALL / "77654033"))
+    assert code == 0
+    data = json.loads(out)
+    assert data["run"]["new_instances"] == data["catalog"]["files"] > 0
+
+
+def test_show_unknown_series_says_what_to_do(env: dict[str, str]) -> None:
+    code, out = _run(env, "show", "1.2.3.4")
+    assert code == 1
+    assert "no series '1.2.3.4'" in out and "radcurate info" in out
+
+
+def test_bad_catalog_url_is_a_clear_error(env: dict[str, str]) -> None:
+    code, out = _run(env, "info", "--catalog", "mysql://db/x")
+    assert code == 2
+    assert "unknown catalog URL scheme" in out
+
+
+def test_catalog_env_var_overrides_default(env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.sqlite"
+    env = {**env, "RADCURATE_CATALOG": f"sqlite:///{target}"}
+    code, _ = _run(env, "ingest", "--quiet", str(SMALL / "77654033"))
+    assert code == 0
+    assert target.exists()
+    assert not (tmp_path / "home" / "catalog.sqlite").exists()
