@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command: prepares the environment, then runs the tests and every static check.
+#   bash scripts/test.sh              # everything
+#   bash scripts/test.sh -k catalog   # arguments go to pytest; the checks still run
+# Exits non-zero if any step fails (all steps run, so one run shows every problem).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/test-env.sh || { echo "scripts/test-env.sh failed" >&2; exit 1; }
+# a URL already in the environment wins over the local server's
+given_pg_url=${RADCURATE_TEST_PG_URL:-}
+# shellcheck source=/dev/null
+. .ci/test-env
+[ -n "$given_pg_url" ] && export RADCURATE_TEST_PG_URL="$given_pg_url"
+
+failed=()
+step() {
+  local name=$1
+  shift
+  echo "== $name"
+  "$@" || failed+=("$name")
+}
+
+echo "== pytest"
+.venv/bin/python -m pytest -q "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure (wrong -k or path?)" >&2
+  failed+=("pytest (no tests collected)")
+elif [ "$rc" -ne 0 ]; then
+  failed+=("pytest (exit $rc)")
+fi
+step "ruff" .venv/bin/ruff check src tests bench
+step "mypy" .venv/bin/mypy
+step "lint-imports" .venv/bin/lint-imports
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "All tests and checks passed."
