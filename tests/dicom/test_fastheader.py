@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-from tests.data import shipped_dicom_roots
 
 from radcurate.dicom.fastheader import read_selected
 from radcurate.dicom.instance import RECORD_KEYWORDS, instance_record, record_from_values
 from radcurate.dicom.reading import UnreadableDicomError, read_header
+from tests.data import shipped_dicom_roots
 
 
 def _files() -> list[Path]:

@@ -1,0 +1,126 @@
+"""The phantom archive: expected counts, repeat runs, and kill-and-resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from radcurate.catalog import CatalogBackend, open_catalog
+from radcurate.demo import DemoManifest, generate_archive
+from radcurate.ingest import ingest
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> DemoManifest:
+    return generate_archive(tmp_path_factory.mktemp("phantom") / "archive", patients=10, seed=7)
+
+
+def _snapshot(catalog: CatalogBackend) -> dict[str, Any]:
+    """Everything a user can observe, for comparing two catalogs."""
+    return {
+        "info": catalog.info().to_dict(),
+        "documents": list(catalog.iter_series_documents()),
+        "fields": [(f.name, f.type, f.series_count) for f in catalog.fields()],
+        "errors": [(e.source, e.reason) for e in catalog.errors()],
+        "instances": sorted(
+            (r.source, r.sop_uid, r.series_uid)
+            for d in catalog.iter_series_documents()
+            for r in catalog.instances(d["SeriesInstanceUID"])
+        ),
+    }
+
+
+def test_counts_match_the_manifest(archive: DemoManifest, catalog_url: str) -> None:
+    with open_catalog(catalog_url) as catalog:
+        summary = ingest([archive.root], catalog, workers=2)
+        info = catalog.info()
+        assert info.patients == archive.patients
+        assert info.studies == archive.studies
+        assert info.series == archive.series
+        assert info.instances == archive.instances
+        assert info.files == archive.readable_files
+        assert summary.files_seen == archive.files
+        errors = {os.path.relpath(e.source, archive.root): e.reason for e in catalog.errors()}
+        assert set(errors) == set(archive.unreadable)
+        assert "not a DICOM file" in errors[archive.defects["non_dicom_file"]]
+        assert info.by_modality == archive.by_modality
+        assert info.dirty_series == 0
+
+        again = ingest([archive.root], catalog, workers=2)
+        assert not again.changed_anything
+        assert again.unchanged == archive.files
+
+
+def test_defects_show_in_the_documents(archive: DemoManifest, tmp_path: Path) -> None:
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        ingest([archive.root], catalog, workers=1)
+        gap = catalog.series_document(archive.defects["missing_slice_series"])
+        assert gap is not None
+        assert gap["slice_spacing_max"] == pytest.approx(2 * gap["slice_spacing_min"], rel=0.01)
+        duplicated = [d for d in catalog.iter_series_documents() if d["duplicate_files"]]
+        assert len(duplicated) == 1
+        documents = list(catalog.iter_series_documents())
+        assert len({d.get("Manufacturer") for d in documents} - {None}) >= 4
+        ct = [d for d in documents if d.get("Modality") == "CT"]
+        assert all(d["slice_count"] > 1 for d in ct if d.get("instance_count", 0) > 1)
+        linked = [d for d in catalog.iter_series_documents() if d.get("referenced_series")]
+        assert {d["Modality"] for d in linked} >= {"SEG", "RTSTRUCT"}
+        uids = {d["SeriesInstanceUID"] for d in catalog.iter_series_documents()}
+        assert all(set(d["referenced_series"]) <= uids for d in linked if d["Modality"] != "SR")
+
+
+def _count_files(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_and_resume_is_consistent(archive: DemoManifest, tmp_path: Path) -> None:
+    reference = tmp_path / "reference.sqlite"
+    with open_catalog(f"sqlite:///{reference}") as catalog:
+        ingest([archive.root], catalog, workers=1)
+        expected = _snapshot(catalog)
+
+    for attempt in range(5):
+        db = tmp_path / f"killed-{attempt}.sqlite"
+        command = [
+            sys.executable, "-c", "from radcurate.cli import main; main()",
+            "ingest", str(archive.root), "--catalog", f"sqlite:///{db}",
+            "--quiet", "--workers", "2", "--batch-files", "16",
+        ]  # fmt: skip
+        proc = subprocess.Popen(command, start_new_session=True)
+        committed = 0
+        while proc.poll() is None:
+            committed = _count_files(db)
+            if committed > 0:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                break
+            time.sleep(0.002)
+        if proc.returncode == -signal.SIGKILL and 0 < committed < archive.readable_files:
+            break
+    else:
+        pytest.fail("ingest always finished before it could be killed; make the archive larger")
+
+    with open_catalog(f"sqlite:///{db}") as catalog:
+        partial = catalog.info()
+        assert 0 < partial.files < archive.readable_files
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+        resumed = ingest([archive.root], catalog, workers=2)
+        assert resumed.new_instances == archive.readable_files - partial.files
+        assert _snapshot(catalog) == expected
