@@ -51,6 +51,7 @@ def test_counts_match_the_manifest(archive: DemoManifest, catalog_url: str) -> N
         errors = {os.path.relpath(e.source, archive.root): e.reason for e in catalog.errors()}
         assert set(errors) == set(archive.unreadable)
         assert "not a DICOM file" in errors[archive.defects["non_dicom_file"]]
+        assert errors[archive.defects["truncated_file"]].startswith("truncated header")
         assert info.by_modality == archive.by_modality
         assert info.dirty_series == 0
 

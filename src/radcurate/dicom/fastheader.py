@@ -21,6 +21,7 @@ from typing import Any
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
+from radcurate.dicom.reading import UnreadableDicomError
 from radcurate.dicom.values import typed_raw
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -44,6 +45,15 @@ class _Abort(Exception):
     """The file is not one this scanner handles; use pydicom."""
 
 
+class _Truncated(Exception):
+    """An element runs past the end of the file before the pixel data."""
+
+    def __init__(self, needed: int, size: int) -> None:
+        super().__init__(needed, size)
+        self.needed = needed
+        self.size = size
+
+
 @cache
 def wanted_tags(keywords: tuple[str, ...]) -> dict[int, str]:
     """Tag number -> keyword for the keywords (cached; built on first use)."""
@@ -61,21 +71,32 @@ class _Buffer:
         self.data = handle.read(_READ)
         self.eof = len(self.data) < _READ
 
-    def need(self, end: int) -> None:
-        while end > len(self.data):
-            if self.eof:
-                raise _Abort
+    def fill(self, end: int) -> None:
+        """Read until ``end`` bytes are buffered or the file ends."""
+        while end > len(self.data) and not self.eof:
             more = self.handle.read(max(_READ, end - len(self.data)))
-            self.eof = len(more) == 0 or self.eof
             if not more:
-                raise _Abort
+                self.eof = True
             self.data += more
+
+    def need(self, end: int) -> None:
+        """Like :meth:`fill`, but the file ending first means it is truncated."""
+        self.fill(end)
+        if end > len(self.data):
+            raise _Truncated(end, len(self.data))
 
 
 def read_selected(path: str, keywords: Iterable[str]) -> tuple[dict[str, Any], str] | None:
     """Typed values of the wanted top-level keywords and the transfer syntax, or None.
 
     None means "not a file this scanner handles": read it with pydicom.
+
+    Raises
+    ------
+    UnreadableDicomError
+        When the header is cut short: an element runs past the end of the
+        file before the pixel data (pydicom would silently return a partial
+        header for such a file).
     """
     wanted = wanted_tags(tuple(keywords))
     try:
@@ -94,6 +115,11 @@ def read_selected(path: str, keywords: Iterable[str]) -> tuple[dict[str, Any], s
             value = _decode(vr, data, encodings)
             if value is not None:
                 values[wanted[tag]] = value
+    except _Truncated as cut:
+        raise UnreadableDicomError(
+            f"truncated header: the file ends at byte {cut.size}, inside an element "
+            f"that needs {cut.needed} bytes"
+        ) from None
     except (_Abort, struct.error, UnicodeDecodeError, ValueError, LookupError):
         return None
     return values, syntax
@@ -137,11 +163,13 @@ def _scan(
     long_vrs = _LONG_VRS
     while True:
         if offset + 12 > size:
-            if buf.eof and offset == size:
-                return found
-            buf.need(offset + 12 if not buf.eof else offset + 8)
+            buf.fill(offset + 12)
             data = buf.data
             size = len(data)
+            if offset == size:
+                return found  # the data set ends cleanly (no pixel data)
+            if offset + 8 > size:
+                raise _Truncated(offset + 8, size)
         if explicit:
             group, element, vr_bytes, length = _EXPLICIT_SHORT.unpack_from(data, offset)
             if vr_bytes in long_vrs:
