@@ -40,7 +40,13 @@ def fresh_pg_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # tests may derive more databases from this one's name (name_suffix)
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname = %s OR datname LIKE %s",
+                (name, name + "\\_%"),
+            ).fetchall()
+            for (db,) in rows:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -78,34 +78,44 @@ def test_defects_show_in_the_documents(archive: DemoManifest, tmp_path: Path) ->
         assert all(set(d["referenced_series"]) <= uids for d in linked if d["Modality"] != "SR")
 
 
-def _count_files(db: Path) -> int:
+def _committed_files(url: str) -> int:
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        with open_catalog(url) as catalog:
+            return catalog.info().files
+    except Exception:  # noqa: BLE001 - not created yet, or locked for its first migration
         return 0
 
 
-def test_kill_and_resume_is_consistent(archive: DemoManifest, tmp_path: Path) -> None:
-    reference = tmp_path / "reference.sqlite"
-    with open_catalog(f"sqlite:///{reference}") as catalog:
+def _new_catalog_url(base: str, tmp_path: Path, attempt: int) -> str:
+    if base.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / f'killed-{attempt}.sqlite'}"
+    import psycopg
+
+    name = f"{base.rsplit('/', 1)[1]}_k{attempt}"
+    admin = os.environ["RADCURATE_TEST_PG_URL"]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base.rsplit('/', 1)[0]}/{name}"
+
+
+def test_kill_and_resume_is_consistent(
+    archive: DemoManifest, catalog_url: str, tmp_path: Path
+) -> None:
+    with open_catalog(catalog_url) as catalog:
         ingest([archive.root], catalog, workers=1)
         expected = _snapshot(catalog)
 
     for attempt in range(5):
-        db = tmp_path / f"killed-{attempt}.sqlite"
+        url = _new_catalog_url(catalog_url, tmp_path, attempt)
         command = [
             sys.executable, "-c", "from radcurate.cli import main; main()",
-            "ingest", str(archive.root), "--catalog", f"sqlite:///{db}",
+            "ingest", str(archive.root), "--catalog", url,
             "--quiet", "--workers", "2", "--batch-files", "16",
         ]  # fmt: skip
         proc = subprocess.Popen(command, start_new_session=True)
         committed = 0
         while proc.poll() is None:
-            committed = _count_files(db)
+            committed = _committed_files(url)
             if committed > 0:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -116,12 +126,13 @@ def test_kill_and_resume_is_consistent(archive: DemoManifest, tmp_path: Path) ->
     else:
         pytest.fail("ingest always finished before it could be killed; make the archive larger")
 
-    with open_catalog(f"sqlite:///{db}") as catalog:
+    with open_catalog(url) as catalog:
         partial = catalog.info()
         assert 0 < partial.files < archive.readable_files
-        conn = sqlite3.connect(db)
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.close()
+        if url.startswith("sqlite"):
+            conn = sqlite3.connect(url[len("sqlite:///") :])
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.close()
         resumed = ingest([archive.root], catalog, workers=2)
         assert resumed.new_instances == archive.readable_files - partial.files
         assert _snapshot(catalog) == expected
