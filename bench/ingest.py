@@ -132,7 +132,7 @@ def _describe(path: Path, patients: int | None, marker: Path) -> Archive:
         total += file.stat().st_size
         try:
             syntax = str(read_file_meta_info(file).TransferSyntaxUID)
-        except Exception:  # not DICOM (DICOMDIR is, README files are not): nothing to upload
+        except Exception:  # noqa: BLE001  # not DICOM (DICOMDIR is, README files are not)
             syntax = "unreadable"
         syntaxes.setdefault(syntax, []).append(str(file.relative_to(path)))
     CACHE.mkdir(exist_ok=True)

@@ -67,7 +67,7 @@ def scan(root: Path) -> Scan:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:
+        except Exception:  # noqa: BLE001
             result.unreadable.add(rel)
             continue
         if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds or "StudyInstanceUID" not in ds:

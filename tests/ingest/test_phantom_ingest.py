@@ -82,7 +82,7 @@ def _committed_files(url: str) -> int:
     try:
         with open_catalog(url) as catalog:
             return catalog.info().files
-    except Exception:  # noqa: BLE001 - not created yet, or locked for its first migration
+    except Exception:  # noqa: BLE001  # not created yet, or locked for its first migration
         return 0
 
 

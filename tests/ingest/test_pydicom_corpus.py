@@ -49,14 +49,14 @@ def _pydicom_reads(path: Path) -> Dataset | None:
         warnings.simplefilter("ignore")
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:
+        except Exception:  # noqa: BLE001
             try:
                 ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-            except Exception:
+            except Exception:  # noqa: BLE001
                 return None
         try:
             uids = [ds.get(k) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
-        except Exception:
+        except Exception:  # noqa: BLE001
             return None
     if "DirectoryRecordSequence" in ds or not all(uids):
         return None
@@ -151,7 +151,7 @@ def _compare(ds: Dataset, doc: dict[str, Any], where: str, problems: list[str]) 
         vr = str(element.VR)
         try:
             value = element.value
-        except Exception:
+        except Exception:  # noqa: BLE001
             continue
         if vr == "SQ":
             items = doc.get(name, [])

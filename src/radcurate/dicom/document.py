@@ -93,7 +93,7 @@ def _convert(
                 value: Any = items
             else:
                 value = typed_value(element)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  # a bad element must not sink the file
             problems.append(f"{_tag_text(tag)}: {type(exc).__name__}: {exc}")
             continue
         types.setdefault(path, field_type_for_vr(vr))

@@ -118,7 +118,7 @@ def record_values(dataset: Dataset) -> dict[str, Any]:
         if keyword in dataset:
             try:
                 value = typed_value(dataset[keyword])
-            except Exception:
+            except Exception:  # noqa: BLE001  # an undecodable value counts as absent
                 continue
             if value is not None:
                 values[keyword] = value

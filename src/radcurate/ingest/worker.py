@@ -125,6 +125,6 @@ def _process_one(
     except OSError as exc:
         reason = f"cannot store file: {exc.strerror or exc}"
         result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  # one odd file must not stop the others
         reason = f"unexpected error reading header: {type(exc).__name__}: {exc}"
         result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
