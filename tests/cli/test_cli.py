@@ -81,3 +81,14 @@ def test_catalog_env_var_overrides_default(env: dict[str, str], tmp_path: Path) 
     assert code == 0
     assert target.exists()
     assert not (tmp_path / "home" / "catalog.sqlite").exists()
+
+
+def test_fields_lists_the_registry(env: dict[str, str]) -> None:
+    _run(env, "ingest", "--quiet", str(SMALL / "77654033"))
+    code, out = _run(env, "fields", "--json", "--prefix", "modal")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and rows[0]["name"] == "Modality" and rows[0]["type"] == "keyword"
+    assert rows[0]["series"] >= 1
+    code, out = _run(env, "fields", "--prefix", "slice_")
+    assert "slice_positions" in out and "number" in out

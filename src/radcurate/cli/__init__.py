@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, str] = {
     "info": "radcurate.cli.info:info",
     "show": "radcurate.cli.show:show",
     "errors": "radcurate.cli.errors:errors",
+    "fields": "radcurate.cli.fields:fields",
 }
 
 
