@@ -195,7 +195,11 @@ def _scalar(vr: str, raw: Any) -> Any:
 def _string(raw: Any) -> str | None:
     if isinstance(raw, bytes):
         raw = raw.decode("latin-1")
-    text = str(raw).strip(" \x00")
+    # NUL is padding in DICOM, never content (and PostgreSQL's JSONB refuses it)
+    text = str(raw).replace("\x00", "").strip(" ")
+    if not text.isprintable():
+        # lone surrogates from undecodable bytes cannot be stored as UTF-8
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return text or None
 
 

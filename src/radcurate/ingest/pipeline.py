@@ -96,16 +96,27 @@ def _tasks(
     for folder in scan(paths):
         for missing, reason in folder.missing:
             progress.discovered += 1
-            yield FileError(missing, 0, 0, reason)
+            yield FileError(_printable(missing), 0, 0, reason)
         if not folder.files:
             continue
-        known = catalog.known_files(folder.path)
+        folder_ok = _storable(folder.path)
+        known = catalog.known_files(folder.path if folder_ok else _printable(folder.path))
         for path in folder.files:
             progress.discovered += 1
             try:
                 stat = os.stat(path)
             except OSError as exc:
-                yield FileError(path, 0, 0, f"cannot stat file: {exc.strerror}")
+                yield FileError(_printable(path), 0, 0, f"cannot stat file: {exc.strerror}")
+                continue
+            if not _storable(path):
+                seen = known.get(_printable(path))
+                if seen is not None and (seen.size, seen.mtime_ns) == (
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                ):
+                    progress.skipped_unchanged += 1
+                else:
+                    yield FileError(_printable(path), stat.st_size, stat.st_mtime_ns, _BAD_NAME)
                 continue
             seen = known.get(path)
             if seen is not None and seen.size == stat.st_size and seen.mtime_ns == stat.st_mtime_ns:
@@ -113,6 +124,23 @@ def _tasks(
                 continue
             yield FileTask(path, stat.st_size, stat.st_mtime_ns)
     progress.scanning = False
+
+
+_BAD_NAME = "file name is not valid UTF-8 (shown escaped); rename it to ingest it"
+
+
+def _storable(path: str) -> bool:
+    """True when a path can be stored as text (os.walk gives undecodable bytes as surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    """A path with undecodable bytes escaped, e.g. ``caf\\xe9.dcm``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _chunks(
