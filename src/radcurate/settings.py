@@ -27,7 +27,6 @@ class Settings:
     home: Path = field(default_factory=_default_home)
     catalog_url: str = ""
     store_url: str = ""
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
         if not self.catalog_url:

@@ -19,6 +19,7 @@ from typing import Any
 from radcurate.catalog.base import (
     BatchResult,
     CatalogBackend,
+    CatalogError,
     CatalogInfo,
     FieldInfo,
     FileError,
@@ -441,8 +442,6 @@ class SQLCatalog:
 
 
 def _too_new(url: str, version: int) -> Exception:
-    from radcurate.catalog.base import CatalogError
-
     return CatalogError(
         f"catalog {url} has schema version {version}, newer than this radcurate understands "
         f"({LATEST_VERSION}); upgrade radcurate"

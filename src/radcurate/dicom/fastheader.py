@@ -37,6 +37,9 @@ _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
 _CHARSET = 0x00080005
 _READ = 1 << 16
+_EXPLICIT_SHORT = struct.Struct("<HH2sH")
+_IMPLICIT = struct.Struct("<HHI")
+_U32 = struct.Struct("<I")
 #: strings that are never character-set encoded (no need to look at the charset)
 _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
 
@@ -125,33 +128,31 @@ def read_selected(path: str, keywords: Iterable[str]) -> tuple[dict[str, Any], s
     return values, syntax
 
 
+def _element_header(buf: _Buffer, offset: int, explicit: bool) -> tuple[int, int, int]:
+    """(tag, value length, value offset) of the element starting at ``offset``."""
+    buf.need(offset + 8)
+    group, element = struct.unpack_from("<HH", buf.data, offset)
+    if not explicit:
+        return (group << 16) | element, _U32.unpack_from(buf.data, offset + 4)[0], offset + 8
+    if buf.data[offset + 4 : offset + 6] in _LONG_VRS:
+        buf.need(offset + 12)
+        return (group << 16) | element, _U32.unpack_from(buf.data, offset + 8)[0], offset + 12
+    return (group << 16) | element, struct.unpack_from("<H", buf.data, offset + 6)[0], offset + 8
+
+
 def _file_meta(buf: _Buffer) -> tuple[int, str]:
     offset = 132
     syntax = ""
     while True:
-        buf.need(offset + 8)
-        group, element = struct.unpack_from("<HH", buf.data, offset)
-        if group != 0x0002:
+        tag, length, start = _element_header(buf, offset, True)
+        if tag >> 16 != 0x0002:
             return offset, syntax
-        vr = buf.data[offset + 4 : offset + 6]
-        if vr in _LONG_VRS:
-            buf.need(offset + 12)
-            length = struct.unpack_from("<I", buf.data, offset + 8)[0]
-            start = offset + 12
-        else:
-            length = struct.unpack_from("<H", buf.data, offset + 6)[0]
-            start = offset + 8
         if length == _UNDEFINED:
             raise _Abort
         buf.need(start + length)
-        if element == 0x0010:
+        if tag == 0x00020010:
             syntax = buf.data[start : start + length].decode("ascii").strip(" \x00")
         offset = start + length
-
-
-_EXPLICIT_SHORT = struct.Struct("<HH2sH")
-_IMPLICIT = struct.Struct("<HHI")
-_U32 = struct.Struct("<I")
 
 
 def _scan(
@@ -212,12 +213,8 @@ def _implicit_vr(tag: int) -> str:
 def _skip_undefined(buf: _Buffer, offset: int, explicit: bool) -> int:
     """Offset just after an undefined-length sequence (or encapsulated value) starting at offset."""
     while True:
-        buf.need(offset + 8)
-        tag = (struct.unpack_from("<H", buf.data, offset)[0] << 16) | struct.unpack_from(
-            "<H", buf.data, offset + 2
-        )[0]
-        length = struct.unpack_from("<I", buf.data, offset + 4)[0]
-        offset += 8
+        # item and delimiter tags carry no VR, whatever the transfer syntax
+        tag, length, offset = _element_header(buf, offset, False)
         if tag == _SEQ_END:
             return offset
         if tag != _ITEM:
@@ -231,23 +228,9 @@ def _skip_undefined(buf: _Buffer, offset: int, explicit: bool) -> int:
 def _skip_item(buf: _Buffer, offset: int, explicit: bool) -> int:
     """Offset just after an undefined-length item's delimiter."""
     while True:
-        buf.need(offset + 8)
-        group, element = struct.unpack_from("<HH", buf.data, offset)
-        tag = (group << 16) | element
+        tag, length, start = _element_header(buf, offset, explicit)
         if tag == _ITEM_END:
             return offset + 8
-        if explicit:
-            vr_bytes = buf.data[offset + 4 : offset + 6]
-            if vr_bytes in _LONG_VRS:
-                buf.need(offset + 12)
-                length = struct.unpack_from("<I", buf.data, offset + 8)[0]
-                start = offset + 12
-            else:
-                length = struct.unpack_from("<H", buf.data, offset + 6)[0]
-                start = offset + 8
-        else:
-            length = struct.unpack_from("<I", buf.data, offset + 4)[0]
-            start = offset + 8
         offset = _skip_undefined(buf, start, explicit) if length == _UNDEFINED else start + length
 
 
