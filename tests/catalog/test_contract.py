@@ -227,14 +227,13 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
 
 
 def test_catalog_from_a_newer_radcurate_is_refused(catalog_url: str) -> None:
-    with open_catalog(catalog_url) as catalog:
-        with catalog._transaction() as cur:  # type: ignore[attr-defined]
-            cur.execute(
-                catalog._sql(  # type: ignore[attr-defined]
-                    "INSERT INTO schema_migrations (version, description, applied_at) "
-                    "VALUES (?, ?, ?)"
-                ),
-                (LATEST_VERSION + 1, "from the future", 0.0),
-            )
+    catalog = open_catalog(catalog_url)
+    with catalog, catalog._transaction() as cur:  # type: ignore[attr-defined]
+        cur.execute(
+            catalog._sql(  # type: ignore[attr-defined]
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)"
+            ),
+            (LATEST_VERSION + 1, "from the future", 0.0),
+        )
     with pytest.raises(CatalogError, match="newer than this radcurate understands"):
         open_catalog(catalog_url)
