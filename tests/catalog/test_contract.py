@@ -237,3 +237,28 @@ def test_catalog_from_a_newer_radcurate_is_refused(catalog_url: str) -> None:
         )
     with pytest.raises(CatalogError, match="newer than this radcurate understands"):
         open_catalog(catalog_url)
+
+
+def test_results_are_kept_apart_and_validated(catalog_url: str) -> None:
+    with open_catalog(catalog_url) as catalog:
+        _ingest_series(catalog, "1.2.3.1", 2)
+        assert catalog.results("1.2.3.1") == {"ai": {}, "qc": {}}
+        catalog.set_results(
+            "1.2.3.1", "ai", {"bodypart": "chest", "structure": ["liver", "spleen"]}
+        )
+        catalog.set_results("1.2.3.1", "qc", {"missing_slices": True})
+        catalog.set_results("1.2.3.1", "ai", {"bodypart": "abdomen"})
+        assert catalog.results("1.2.3.1") == {
+            "ai": {"bodypart": "abdomen", "structure": ["liver", "spleen"]},
+            "qc": {"missing_slices": True},
+        }
+        doc = catalog.series_document("1.2.3.1")
+        assert doc is not None and "bodypart" not in doc and "ai" not in doc
+        with pytest.raises(ValueError, match="namespace must be one of ai, qc"):
+            catalog.set_results("1.2.3.1", "tags", {"x": 1})
+        with pytest.raises(ValueError, match="lower_snake"):
+            catalog.set_results("1.2.3.1", "ai", {"Body Part": 1})
+        assert catalog.clear_results("1.2.3.1", "ai", ["bodypart"]) == 1
+        assert catalog.results("1.2.3.1")["ai"] == {"structure": ["liver", "spleen"]}
+        assert catalog.clear_results("1.2.3.1", "qc") == 1
+        assert catalog.results("1.2.3.1")["qc"] == {}

@@ -14,6 +14,10 @@ class CatalogError(Exception):
     """A catalog cannot be opened or used; the message says what to do."""
 
 
+#: namespaces of derived results, never mixed with the DICOM document
+RESULT_NAMESPACES = ("ai", "qc")
+
+
 @dataclass(frozen=True)
 class SeriesHeader:
     """The header document of one representative instance of a series."""
@@ -146,6 +150,17 @@ class CatalogBackend(Protocol):
 
     def info(self) -> CatalogInfo:
         """Counts."""
+
+    def set_results(self, series_uid: str, namespace: str, values: dict[str, Any]) -> None:
+        """Store ``ai`` or ``qc`` results of a series (keys replaced one by one, others kept)."""
+
+    def clear_results(
+        self, series_uid: str, namespace: str, keys: Sequence[str] | None = None
+    ) -> int:
+        """Remove results (all of a namespace, or the given keys); returns how many."""
+
+    def results(self, series_uid: str) -> dict[str, dict[str, Any]]:
+        """``{"ai": {...}, "qc": {...}}`` for a series (empty dicts when none)."""
 
     def __enter__(self) -> CatalogBackend: ...
 

@@ -19,6 +19,7 @@ class PostgresCatalog(SQLCatalog):
 
     dialect = "postgresql"
     placeholder = "%s"
+    json_decoded = True
 
     def __init__(self, url: str) -> None:
         self._psycopg = import_optional("psycopg", "a PostgreSQL catalog")

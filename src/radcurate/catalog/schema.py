@@ -114,4 +114,28 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+_RESULTS = _both(
+    """
+    CREATE TABLE series_results (
+        series_uid TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value {JSON} NOT NULL,
+        updated_at {REAL} NOT NULL,
+        PRIMARY KEY (series_uid, namespace, key)
+    );
+    CREATE INDEX series_results_key ON series_results (namespace, key)
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=2,
+        description="ai.* and qc.* results, kept apart from the DICOM document",
+        sqlite=_RESULTS["sqlite"],
+        postgresql=_RESULTS["postgresql"],
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
