@@ -92,3 +92,16 @@ def test_fields_lists_the_registry(env: dict[str, str]) -> None:
     assert rows[0]["series"] >= 1
     code, out = _run(env, "fields", "--prefix", "slice_")
     assert "slice_positions" in out and "number" in out
+
+
+def test_missing_extra_names_the_pip_command(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(
+        sys.modules, "psycopg", None
+    )  # as if radcurate[postgres] were not installed
+    code, out = _run(env, "info", "--catalog", "postgresql://u@127.0.0.1/db")
+    assert code == 2
+    assert "pip install 'radcurate[postgres]'" in out.replace("\n", " ")

@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from radcurate.catalog import CatalogBackend, CatalogError, open_catalog
+from radcurate.optional import MissingDependencyError
 from radcurate.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,8 +39,8 @@ def open_or_exit(url: str | None) -> CatalogBackend:
     target = url or settings().catalog_url
     try:
         return open_catalog(target)
-    except CatalogError as exc:
-        err_console().print(f"[red]error:[/red] {exc}")
+    except (CatalogError, MissingDependencyError) as exc:
+        err_console().print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(2)
 
 

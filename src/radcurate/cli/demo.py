@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -42,10 +44,14 @@ def demo(out: Path, patients: int, seed: int) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            manifest = generate_archive(out, patients, seed, progress=progress)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)
+                manifest = generate_archive(out, patients, seed, progress=progress)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
     elapsed = time.perf_counter() - started
+    for note in dict.fromkeys(str(w.message) for w in caught):
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
 
     console.print(
         f"Wrote [bold]{manifest.root}[/]: {manifest.patients} patients, {manifest.studies} "

@@ -26,5 +26,5 @@ def errors(catalog_url: str | None, limit: int | None, as_json: bool) -> None:
         out.print("No skipped files.")
         return
     for row in rows:
-        out.print(f"{row.source}\t{row.reason}", soft_wrap=True)
+        out.print(f"{row.source}\t{row.reason}", soft_wrap=True, markup=False)
     out.print(f"{len(rows)} skipped files")

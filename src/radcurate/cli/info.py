@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from radcurate.cli.common import catalog_option, console, open_or_exit
@@ -24,7 +25,7 @@ def info(catalog_url: str | None, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     out = console()
-    out.print(f"[bold]{url}[/bold]")
+    out.print(f"[bold]{escape(url)}[/bold]")
     table = Table(show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -133,5 +133,5 @@ def _print_summary(summary: IngestSummary, info: dict[str, object]) -> None:
     if summary.errors:
         out.print(f"[yellow]{summary.errors} files skipped[/yellow], e.g.:")
         for error in summary.error_samples[:5]:
-            out.print(f"  {error.source}: {error.reason}")
+            out.print(f"  {error.source}: {error.reason}", markup=False)
         out.print("Run [bold]radcurate errors[/bold] for the full list.")

@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+from rich.markup import escape
 
 from radcurate.cli.common import catalog_option, err_console, open_or_exit
 
@@ -20,7 +21,7 @@ def show(series_uid: str, catalog_url: str | None, instances: bool) -> None:
         document = catalog.series_document(series_uid)
         if document is None:
             err_console().print(
-                f"[red]error:[/red] no series {series_uid!r} in {catalog.url}; "
+                f"[red]error:[/red] no series {escape(repr(series_uid))} in {escape(catalog.url)}; "
                 "`radcurate info` shows what the catalog holds"
             )
             sys.exit(1)
