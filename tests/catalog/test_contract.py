@@ -194,6 +194,31 @@ def test_concurrent_writers_in_processes_lose_nothing(catalog_url: str) -> None:
         assert {f.name: f.series_count for f in catalog.fields()}["Modality"] == 20
 
 
+def _write_same(url: str) -> None:
+    with open_catalog(url) as catalog:
+        for i in range(10):
+            _ingest_series(catalog, f"1.2.9.{i}", 5)
+            finalize_dirty(catalog)
+
+
+def test_two_ingests_of_the_same_series_at_once_stay_consistent(catalog_url: str) -> None:
+    open_catalog(catalog_url).close()  # migrate once, before the race
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_write_same, args=(catalog_url,)) for _ in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+        assert proc.exitcode == 0
+    with open_catalog(catalog_url) as catalog:
+        finalize_dirty(catalog)
+        info = catalog.info()
+        assert (info.series, info.files) == (10, 50)
+        counts = {f.name: f.series_count for f in catalog.fields()}
+        assert counts["Modality"] == 10
+        assert counts["instance_count"] == 10
+
+
 def test_threads_share_a_catalog_object(catalog_url: str) -> None:
     with open_catalog(catalog_url) as catalog:
         threads = [

@@ -20,6 +20,7 @@ class PostgresCatalog(SQLCatalog):
     dialect = "postgresql"
     placeholder = "%s"
     json_decoded = True
+    row_lock = " FOR UPDATE"
 
     def __init__(self, url: str) -> None:
         self._psycopg = import_optional("psycopg", "a PostgreSQL catalog")

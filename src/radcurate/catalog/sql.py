@@ -69,6 +69,9 @@ class SQLCatalog:
     placeholder: str = "?"
     #: True when the driver returns JSON columns already decoded (PostgreSQL JSONB)
     json_decoded: bool = False
+    #: appended to a SELECT whose rows a transaction is about to rewrite from what it read
+    #: (SQLite needs none: BEGIN IMMEDIATE already serialises writers)
+    row_lock: str = ""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -257,11 +260,6 @@ class SQLCatalog:
         fields_delta: Counter[str],
         field_types: dict[str, FieldType],
     ) -> int:
-        cur.execute(
-            self._sql("SELECT header, header_source FROM series WHERE series_uid = ?"),
-            (header.series_uid,),
-        )
-        row = cur.fetchone()
         new_paths = field_paths(header.fields)
         field_types.update({p: t for p, t in header.types.items() if p in new_paths})
         values = (
@@ -272,17 +270,25 @@ class SQLCatalog:
             header.source_location,
             dumps(list(header.problems)) if header.problems else None,
         )
-        if row is None:
-            cur.execute(
-                self._sql(
-                    "INSERT INTO series (series_uid, study_uid, patient_id, modality, header, "
-                    "header_source, header_problems, dirty, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
-                ),
-                (header.series_uid, *values, now, now),
-            )
+        # insert-or-nothing first: two ingests meeting the same new series never collide
+        cur.execute(
+            self._sql(
+                "INSERT INTO series (series_uid, study_uid, patient_id, modality, header, "
+                "header_source, header_problems, dirty, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (series_uid) DO NOTHING"
+            ),
+            (header.series_uid, *values, now, now),
+        )
+        if cur.rowcount == 1:
             fields_delta.update(new_paths)
             return 1
+        cur.execute(
+            self._sql(
+                "SELECT header, header_source FROM series WHERE series_uid = ?" + self.row_lock
+            ),
+            (header.series_uid,),
+        )
+        row = cur.fetchone()
         if header.source_location > row[1]:
             return 0  # the representative is the instance with the smallest location
         old_paths = field_paths(_loads(row[0]))
@@ -335,7 +341,10 @@ class SQLCatalog:
         with self._transaction() as cur:
             for uid in series_uids:
                 cur.execute(
-                    self._sql("SELECT header, facts FROM series WHERE series_uid = ?"), (uid,)
+                    self._sql(
+                        "SELECT header, facts FROM series WHERE series_uid = ?" + self.row_lock
+                    ),
+                    (uid,),
                 )
                 row = cur.fetchone()
                 if row is None:
