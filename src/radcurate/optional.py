@@ -17,6 +17,7 @@ EXTRAS: dict[str, str] = {
     "jpeg_ls": "demo",
     "openjpeg": "demo",
     "rle": "demo",
+    "PIL": "render",
     "pandas": "pandas",
     "nibabel": "nifti",
 }

@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, str] = {
     "show": "radcurate.cli.show:show",
     "errors": "radcurate.cli.errors:errors",
     "fields": "radcurate.cli.fields:fields",
+    "render": "radcurate.cli.render:render",
+    "thumbnails": "radcurate.cli.thumbnails:thumbnails",
 }
 
 

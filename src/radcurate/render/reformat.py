@@ -1,0 +1,128 @@
+"""Plane reformats of a volume for the viewer, streamed one slice at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.pixels.processing import apply_modality_lut
+
+from radcurate.dicom.geometry import position_along, slice_normal
+from radcurate.dicom.instance import InstanceRecord
+from radcurate.render.canvas import fit
+from radcurate.render.image import ImageRenderer, caption, series_slices
+from radcurate.render.pixels import to_display
+from radcurate.render.result import Rendering, RenderOptions, SeriesInput
+from radcurate.render.source import decode_frame, frame_attributes, read_dataset
+
+__all__ = ["PLANE_AXES", "check_volume", "render_plane"]
+
+#: plane -> index of the patient axis it is perpendicular to (x: sagittal, y: coronal, z: axial)
+PLANE_AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
+_NO_RESCALE = ("RescaleSlope", "RescaleIntercept", "ModalityLUTSequence")
+
+
+def check_volume(records: list[InstanceRecord]) -> tuple[float, ...]:
+    """The common orientation of a volume of consistent geometry.
+
+    Raises
+    ------
+    ValueError
+        When the series is not a stack of single-frame slices with one orientation,
+        one matrix size and a position for every slice.
+    """
+    if len(records) < 2:
+        raise ValueError("a reformat needs a series of at least two slices")
+    orientations = {tuple(round(v, 4) for v in r.orientation or ()) for r in records}
+    sizes = {(r.rows, r.columns) for r in records}
+    if len(orientations) != 1 or () in orientations:
+        raise ValueError("a reformat needs one ImageOrientationPatient for every slice")
+    if len(sizes) != 1 or any(r.position is None for r in records):
+        raise ValueError("a reformat needs one matrix size and a position for every slice")
+    if any((r.frames or 1) > 1 for r in records):
+        raise ValueError("reformats of multi-frame instances are not supported")
+    return next(iter(orientations))
+
+
+def _orient(
+    plane: npt.NDArray[Any], vertical: npt.NDArray[np.float64], horizontal: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[Any], bool]:
+    """Superior up, patient's left (or posterior) to the right; returns (array, transposed)."""
+    transposed = abs(horizontal[2]) > abs(vertical[2])
+    if transposed:
+        plane = plane.T
+        vertical, horizontal = horizontal, vertical
+    if vertical[2] > 0:
+        plane = plane[::-1]
+    main = int(np.argmax(np.abs(horizontal[:2])))
+    if horizontal[main] < 0:
+        plane = plane[:, ::-1]
+    return plane, transposed
+
+
+def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rendering:
+    """A sagittal, coronal or axial cut through a volume; each slice is read once and only
+    the row or column on the cut is kept."""
+    slices = series_slices(series)
+    records = [record for record, _ in slices]
+    iop = check_volume(records)
+    row_dir, col_dir = np.asarray(iop[:3]), np.asarray(iop[3:])
+    normal = np.asarray(slice_normal(iop) or (0.0, 0.0, 1.0))
+    axis = PLANE_AXES[options.plane]
+    strengths = [abs(normal[axis]), abs(row_dir[axis]), abs(col_dir[axis])]
+    along = int(np.argmax(strengths))
+    if along == 0:  # the acquired plane
+        native = RenderOptions(options.size, options.index, "native", options.window, options.level)
+        return ImageRenderer().render(series, native)
+    rows, cols = int(records[0].rows or 0), int(records[0].columns or 0)
+    # along == 1: cut perpendicular to the row direction, i.e. keep one column per slice
+    limit = cols if along == 1 else rows
+    cut = limit // 2 if options.index is None else options.index
+    if not 0 <= cut < limit:
+        raise IndexError(f"{options.plane} index {cut} out of range (0..{limit - 1})")
+    lines: list[npt.NDArray[np.float64]] = []
+    middle = len(records) // 2
+    mid_ds = mid_attrs = None
+    spacing: list[float] | None = None
+    for k, record in enumerate(records):
+        ds = read_dataset(record.location)
+        pixels = decode_frame(ds, 0, record.location)
+        attrs = frame_attributes(ds, 0)
+        line = pixels[:, cut] if along == 1 else pixels[cut, :]
+        lines.append(np.asarray(apply_modality_lut(line, attrs), dtype=np.float64))
+        if k == middle:
+            mid_ds, mid_attrs = ds, attrs
+            value = attrs.get("PixelSpacing")
+            spacing = [float(v) for v in value] if value is not None and len(value) == 2 else None
+        del ds, pixels
+    assert mid_ds is not None and mid_attrs is not None
+    for keyword in _NO_RESCALE:
+        if keyword in mid_attrs:
+            delattr(mid_attrs, keyword)
+    stack = np.stack(lines)  # (slices, in-plane)
+    display = to_display(
+        stack,
+        mid_ds,
+        mid_attrs,
+        modality=series.modality,
+        window=options.window,
+        level=options.level,
+    )
+    in_plane_dir = col_dir if along == 1 else row_dir
+    positions = [position_along(tuple(normal), r.position) for r in records]  # type: ignore[arg-type]
+    gaps = np.diff(positions)
+    slice_gap = float(np.median(gaps)) if gaps.size else 1.0
+    pixel_gap = (spacing[0] if along == 1 else spacing[1]) if spacing else 1.0
+    picture, transposed = _orient(display.pixels, normal, in_plane_dir)
+    pair = [pixel_gap, slice_gap] if transposed else [slice_gap, pixel_gap]
+    return Rendering(
+        image=fit(picture, options.size, pair if slice_gap > 0 else None),
+        renderer=name,
+        caption=caption(
+            series.document,
+            [f"{options.plane} reformat at {'column' if along == 1 else 'row'} {cut}", display.voi],
+        ),
+        slice_index=cut,
+        details={"slices_read": len(records), "cut": "column" if along == 1 else "row"},
+    )
