@@ -88,3 +88,20 @@ def test_undecodable_file_gives_a_flagged_card(renderings: dict[str, Any]) -> No
     assert card.undecodable and card.renderer == "undecodable"
     assert "less than expected" in (card.reason or "")
     assert card.image.size == (128, 128)
+
+
+def test_thumbnail_generation_flags_undecodable_series_in_qc(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from radcurate.render.cache import ThumbnailCache, generate_all
+
+    catalog = workspace.undecodable()
+    uid = find(catalog, Modality="MR")
+    report = generate_all(catalog, cache=ThumbnailCache(tmp_path / "thumbs"))
+    assert report.undecodable_series == [uid]
+    qc = catalog.results(uid)["qc"]
+    assert qc["undecodable"] is True
+    assert "less than expected" in qc["undecodable_reason"]
+    good = workspace.ct_uid()
+    generate_all(workspace.catalog, [good], cache=ThumbnailCache(tmp_path / "thumbs"))
+    assert workspace.catalog.results(good)["qc"] == {"undecodable": False}

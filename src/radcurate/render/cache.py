@@ -164,10 +164,21 @@ class ThumbnailCache:
                 report.cached += 1
                 continue
             report.generated += 1
+            _record_decodability(catalog, uid, meta)
             if meta.get("undecodable"):
                 report.undecodable += 1
                 report.undecodable_series.append(uid)
         return report
+
+
+def _record_decodability(catalog: CatalogBackend, uid: str, meta: dict[str, Any]) -> None:
+    """Set ``qc.undecodable`` (and its reason) on the series, so it can be filtered on."""
+    if meta.get("undecodable"):
+        reason = str(meta.get("reason") or "pixel data could not be decoded")
+        catalog.set_results(uid, "qc", {"undecodable": True, "undecodable_reason": reason})
+    else:
+        catalog.set_results(uid, "qc", {"undecodable": False})
+        catalog.clear_results(uid, "qc", ["undecodable_reason"])
 
 
 _WORKER_CATALOGS: dict[str, CatalogBackend] = {}
