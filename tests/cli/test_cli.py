@@ -105,3 +105,17 @@ def test_missing_extra_names_the_pip_command(
     code, out = _run(env, "info", "--catalog", "postgresql://u@127.0.0.1/db")
     assert code == 2
     assert "pip install 'radcurate[postgres]'" in out.replace("\n", " ")
+
+
+def test_search_lists_matches_and_explains_bad_queries(env: dict[str, str]) -> None:
+    _run(env, "ingest", "--quiet", str(SMALL))
+    code, out = _run(env, "search", "Modality:MR", "--json", "--limit", "0", "--fields", "Modality")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and all(r == {"Modality": "MR"} for r in rows)
+    code, out = _run(env, "search", "", "--json", "--limit", "0", "--fields", "SeriesInstanceUID")
+    assert len(out.splitlines()) == json.loads(_run(env, "info", "--json")[1])["series"]
+    code, out = _run(env, "search", "Modalty:MR")
+    assert code == 2 and "did you mean Modality?" in out
+    code, out = _run(env, "search", "Modality:(MR")
+    assert code == 2 and "at position 12: expected ')'" in out

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from radcurate.catalog.base import CatalogBackend, CatalogError
+from radcurate.catalog.base import CatalogBackend, CatalogError, SearchPage
 
-__all__ = ["CatalogBackend", "CatalogError", "normalize_catalog_url", "open_catalog"]
+__all__ = ["CatalogBackend", "CatalogError", "SearchPage", "normalize_catalog_url", "open_catalog"]
 
 
 def normalize_catalog_url(url: str) -> str:

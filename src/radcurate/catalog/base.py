@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.values import FieldType
+from radcurate.query.ast import Node
 
 
 class CatalogError(Exception):
@@ -109,6 +110,20 @@ class KnownFile:
     is_error: bool
 
 
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results.
+
+    ``documents`` are series documents (as :meth:`CatalogBackend.series_document`
+    gives them); ``next_cursor`` is the opaque ``after`` of the next page, None
+    on the last page; ``total`` counts every match of the query.
+    """
+
+    documents: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int
+
+
 @runtime_checkable
 class CatalogBackend(Protocol):
     """The index of series, instances and fields; one implementation per engine."""
@@ -161,6 +176,27 @@ class CatalogBackend(Protocol):
 
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:
         """``{"ai": {...}, "qc": {...}}`` for a series (empty dicts when none)."""
+
+    def count(self, query: str | Node) -> int:
+        """How many series match a query (text is parsed; a bad one raises ``QueryError``)."""
+
+    def search(
+        self,
+        query: str | Node,
+        *,
+        limit: int = 50,
+        after: str | None = None,
+        sort: str | None = None,
+    ) -> SearchPage:
+        """One page of matching series, ordered by ``sort`` (``-`` for descending), then UID.
+
+        ``after`` is the ``next_cursor`` of the previous page (same query and sort).
+        """
+
+    def iter_search(
+        self, query: str | Node, *, sort: str | None = None, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching series document, page by page, in the order of :meth:`search`."""
 
     def __enter__(self) -> CatalogBackend: ...
 

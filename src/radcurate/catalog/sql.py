@@ -27,14 +27,25 @@ from radcurate.catalog.base import (
     FileError,
     IngestBatch,
     KnownFile,
+    SearchPage,
     SeriesHeader,
 )
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.schema import LATEST_VERSION, MIGRATIONS
+from radcurate.catalog.search import (
+    Cursor,
+    SearchDialect,
+    SortSpec,
+    compile_where,
+    page_query,
+)
 from radcurate.dicom.document import referenced_series
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.series import derived_header_fields, series_facts
 from radcurate.dicom.values import FieldType
+from radcurate.query import parse
+from radcurate.query.ast import Node
+from radcurate.query.reference import DEFAULT_TEXT_FIELDS
 
 #: rows per IN (...) list
 _CHUNK = 500
@@ -69,6 +80,8 @@ class SQLCatalog:
     placeholder: str = "?"
     #: True when the driver returns JSON columns already decoded (PostgreSQL JSONB)
     json_decoded: bool = False
+    #: the document fields free text searches (tags, datasets and ai strings always)
+    search_text_fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS
     #: appended to a SELECT whose rows a transaction is about to rewrite from what it read
     #: (SQLite needs none: BEGIN IMMEDIATE already serialises writers)
     row_lock: str = ""
@@ -431,6 +444,104 @@ class SQLCatalog:
         )
         return [FieldInfo(r[0], FieldType(r[1]), int(r[2])) for r in rows]
 
+    # -- search ------------------------------------------------------------------------
+    def _search_dialect(self) -> SearchDialect:
+        """The engine's search SQL (see ``catalog/search*.py``)."""
+        raise NotImplementedError
+
+    def _search_read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run one search query (engines may tune the session for it)."""
+        return self._read(sql, params)
+
+    def _compile(self, query: str | Node) -> tuple[str, tuple[Any, ...]]:
+        tree = parse(query) if isinstance(query, str) else query
+        types = {f.name: f.type for f in self.fields()}
+        return compile_where(
+            tree, self._search_dialect(), field_types=types, text_fields=self.search_text_fields
+        )
+
+    def count(self, query: str | Node) -> int:
+        """How many series match ``query`` (query text or a tree).
+
+        Text is parsed with :func:`radcurate.query.parse`; a bad query raises its
+        :class:`~radcurate.query.QueryError` unchanged. Dates and times follow the
+        field registry's types (else the DICOM dictionary), like the reference.
+        """
+        return self._count_where(self._compile(query))
+
+    def _count_where(self, where: tuple[str, tuple[Any, ...]]) -> int:
+        """How many series satisfy a compiled condition (from ``catalog.search.compile_where``)."""
+        sql = f"SELECT COUNT(*) FROM series s WHERE {where[0]}"
+        return int(self._search_read(sql, where[1])[0][0])
+
+    def search(
+        self,
+        query: str | Node,
+        *,
+        limit: int = 50,
+        after: str | None = None,
+        sort: str | None = None,
+    ) -> SearchPage:
+        """One page of the series matching ``query``, in a stable order.
+
+        Parameters
+        ----------
+        query
+            Query text or a tree (a bad query raises ``QueryError``).
+        limit
+            The most documents on the page (at least 1).
+        after
+            ``next_cursor`` of the previous page; the same query and sort must be given.
+        sort
+            A field (``SliceThickness``, ``-StudyDate`` for descending, tag
+            numbers too). Series are ordered by the field's first value:
+            numbers, then strings (lowercased, code-point order), then
+            booleans, then series without a value (also when descending);
+            ties and the default (None) by SeriesInstanceUID.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        spec = SortSpec.parse(sort)
+        cursor = Cursor.decode(after, spec) if after else None
+        where = self._compile(query)
+        total = self._count_where(where)
+        documents, last = self._page(where, spec, cursor, limit)
+        return SearchPage(documents, None if last is None else last.encode(), total)
+
+    def _page(
+        self, where: tuple[str, tuple[Any, ...]], spec: SortSpec, cursor: Cursor | None, limit: int
+    ) -> tuple[list[dict[str, Any]], Cursor | None]:
+        """The documents of one page, and the cursor after it (None on the last page)."""
+        sql, params = page_query(self._search_dialect(), where, spec, cursor, limit + 1)
+        rows = self._search_read(sql, params)
+        documents = [_document(r[1:4]) for r in rows[:limit]]
+        if len(rows) <= limit:
+            return documents, None
+        uid, _, _, _, rank, number, text = rows[limit - 1]
+        if number is not None and not isinstance(number, int):
+            number = float(number)
+        return documents, Cursor(spec.text(), int(rank), number, text, uid)
+
+    def iter_search(
+        self, query: str | Node, *, sort: str | None = None, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every series matching ``query``, in :meth:`search` order, read page by page."""
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        spec = SortSpec.parse(sort)
+        where = self._compile(query)  # a bad query raises here, not at the first next()
+        return self._pages(where, spec, page_size)
+
+    def _pages(
+        self, where: tuple[str, tuple[Any, ...]], spec: SortSpec, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        cursor: Cursor | None = None
+        while True:
+            documents, cursor = self._page(where, spec, cursor, page_size)
+            yield from documents
+            if cursor is None:
+                return
+
     # -- ai.* / qc.* results -----------------------------------------------------------
     def set_results(self, series_uid: str, namespace: str, values: dict[str, Any]) -> None:
         """Store results of a series; they survive re-ingest (they are not in the document)."""
@@ -507,7 +618,7 @@ class SQLCatalog:
         )
 
 
-_RESULT_KEY = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+_RESULT_KEY = re.compile(r"^[a-z0-9_]+$")
 
 
 def _check_results(namespace: str, keys: Iterable[str]) -> None:
@@ -518,7 +629,8 @@ def _check_results(namespace: str, keys: Iterable[str]) -> None:
     for key in keys:
         if not _RESULT_KEY.match(key):
             raise ValueError(
-                f"result key {key!r} must be lower_snake words joined by dots, e.g. 'bodypart'"
+                f"result key {key!r} must be lower_snake, e.g. 'bodypart' "
+                "(nest values in a dict to reach them as ai.a.b)"
             )
 
 

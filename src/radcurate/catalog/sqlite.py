@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from radcurate.catalog.base import CatalogError
+from radcurate.catalog.search import SearchDialect
+from radcurate.catalog.search_sqlite import SQLiteSearch, register_functions
 from radcurate.catalog.sql import SQLCatalog
 
 #: how long a writer waits for another writer's transaction before giving up
@@ -70,7 +72,11 @@ class SQLiteCatalog(SQLCatalog):
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA cache_size = -65536")
+        register_functions(conn)  # search: Unicode lowercasing (SQLite's lower() is ASCII-only)
         return conn
+
+    def _search_dialect(self) -> SearchDialect:
+        return SQLiteSearch()
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:

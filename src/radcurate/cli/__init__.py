@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "errors": "radcurate.cli.errors:errors",
     "fields": "radcurate.cli.fields:fields",
     "render": "radcurate.cli.render:render",
+    "search": "radcurate.cli.search:search",
     "thumbnails": "radcurate.cli.thumbnails:thumbnails",
 }
 
