@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x .venv/bin/radcurate ] || [ pyproject.toml -nt .venv/bin/radcurate ]; then
   echo "[try] installing radcurate into .venv"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[demo]'
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[demo,render,server]'
 fi
 rc=.venv/bin/radcurate
 
