@@ -25,4 +25,5 @@ fi
 echo "[try] ingesting $archive"
 "$rc" ingest "$archive"
 "$rc" info
-echo "[try] next: $rc show SERIES_UID, $rc errors, $rc --help"
+echo "[try] next: $rc serve (HTTP API on http://127.0.0.1:8000/docs), $rc search 'Modality:CT',"
+echo "      $rc show SERIES_UID, $rc errors, $rc --help"

@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "fields": "radcurate.cli.fields:fields",
     "render": "radcurate.cli.render:render",
     "search": "radcurate.cli.search:search",
+    "serve": "radcurate.cli.serve:serve",
     "thumbnails": "radcurate.cli.thumbnails:thumbnails",
 }
 

@@ -1,0 +1,63 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from radcurate.catalog import CatalogBackend, open_catalog
+from radcurate.server.errors import install_error_handlers
+from radcurate.server.fieldnames import KnownFields
+from radcurate.server.routes import fields, info, search, series, thumbnails
+from radcurate.server.settings import ServerSettings
+
+API_PREFIX = "/api"
+
+
+def create_app(
+    settings: ServerSettings | None = None, catalog: CatalogBackend | None = None
+) -> FastAPI:
+    """Build the API.
+
+    Parameters
+    ----------
+    settings
+        Default: :meth:`ServerSettings.from_env`.
+    catalog
+        An open catalog to serve (the caller keeps and closes it); by default
+        the app opens ``settings.catalog_url`` at startup and closes it on shutdown.
+    """
+    settings = settings or ServerSettings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = catalog is None
+        app.state.catalog = open_catalog(settings.catalog_url) if catalog is None else catalog
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.catalog.close()
+
+    app = FastAPI(
+        title="radcurate",
+        summary="Search and browse a catalog of DICOM series.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.known_fields = KnownFields()
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["ETag"],
+        )
+    for module in (search, series, thumbnails, fields, info):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

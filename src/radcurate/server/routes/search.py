@@ -1,0 +1,97 @@
+"""``/api/search`` and ``/api/count``: the query language over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from radcurate.server.deps import CatalogDep, KnownFieldsDep
+from radcurate.server.errors import ERROR_RESPONSES
+from radcurate.server.schemas import (
+    MAX_PAGE_SIZE,
+    CountResponse,
+    SearchRequest,
+    SearchResponse,
+    SeriesItem,
+)
+
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+#: fields of each result when the request names none
+DEFAULT_FIELDS = (
+    "SeriesInstanceUID",
+    "Modality",
+    "StudyDate",
+    "SeriesDescription",
+    "instance_count",
+)
+
+
+def _field_names(text: str | None) -> list[str] | None:
+    """``a,b`` -> [a, b]; ``*`` -> None (whole documents); nothing -> the defaults."""
+    if text is None or not text.strip():
+        return list(DEFAULT_FIELDS)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return None if names == ["*"] else names
+
+
+def _page(
+    request: Request,
+    catalog: CatalogDep,
+    known: KnownFieldsDep,
+    query: str | dict[str, Any],
+    names: list[str] | None,
+    sort: str | None,
+    limit: int,
+    cursor: str | None,
+) -> SearchResponse:
+    tree = known.parse(catalog, query)
+    # one catalog round trip per page: documents and total come back together
+    page = catalog.search(tree, limit=limit, after=cursor or None, sort=sort or None)
+    root = request.scope.get("root_path", "")  # behind a proxy that mounts the app under a path
+    items = []
+    for doc in page.documents:
+        uid = str(doc.get("SeriesInstanceUID", ""))
+        selected = doc if names is None else {n: doc.get(n) for n in names}
+        url = root + request.app.url_path_for("get_thumbnail", series_uid=uid)
+        items.append(SeriesItem(series_uid=uid, fields=selected, thumbnail_url=url))
+    return SearchResponse(total=page.total, items=items, next_cursor=page.next_cursor)
+
+
+@router.get("/search", operation_id="search_series", name="search_series")
+def search_series(
+    request: Request,
+    catalog: CatalogDep,
+    known: KnownFieldsDep,
+    q: Annotated[str, Query(description="Query text (docs/query-language.md).")] = "",
+    fields: Annotated[
+        str | None, Query(description="Comma-separated fields of each item; * for all.")
+    ] = None,
+    sort: Annotated[str | None, Query(description="Sort field, '-' in front to descend.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> SearchResponse:
+    """One page of the series matching a query."""
+    return _page(request, catalog, known, q, _field_names(fields), sort, limit, cursor)
+
+
+@router.post("/search", operation_id="search_series_post", name="search_series_post")
+def search_series_post(
+    request: Request, catalog: CatalogDep, known: KnownFieldsDep, body: SearchRequest
+) -> SearchResponse:
+    """Like ``GET /api/search``, the query given as text or as its JSON tree."""
+    names: list[str] | None = list(DEFAULT_FIELDS) if body.fields is None else body.fields
+    if names == ["*"]:
+        names = None
+    return _page(request, catalog, known, body.query, names, body.sort, body.limit, body.cursor)
+
+
+@router.get("/count", operation_id="count_series", name="count_series")
+def count_series(
+    catalog: CatalogDep,
+    known: KnownFieldsDep,
+    q: Annotated[str, Query(description="Query text (docs/query-language.md).")] = "",
+) -> CountResponse:
+    """How many series match a query."""
+    return CountResponse(series=catalog.count(known.parse(catalog, q)))

@@ -1,0 +1,31 @@
+"""``/api/series/{uid}``: one series' document, results and instances."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from radcurate.server.deps import CatalogDep
+from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
+from radcurate.server.schemas import InstancesResponse, SeriesResponse
+
+router = APIRouter(prefix="/series", tags=["series"], responses=ERROR_RESPONSES)
+
+
+@router.get("/{series_uid}", operation_id="get_series", name="get_series")
+def get_series(series_uid: str, catalog: CatalogDep) -> SeriesResponse:
+    """The full document of a series (header and derived facts) and its ai/qc results."""
+    document = catalog.series_document(series_uid)
+    if document is None:
+        raise SeriesNotFoundError(series_uid)
+    return SeriesResponse(
+        series_uid=series_uid, document=document, results=catalog.results(series_uid)
+    )
+
+
+@router.get("/{series_uid}/instances", operation_id="list_instances", name="list_instances")
+def list_instances(series_uid: str, catalog: CatalogDep) -> InstancesResponse:
+    """The instance rows of a series (files, positions, per-instance attributes)."""
+    rows = catalog.instances(series_uid)
+    if not rows and catalog.series_document(series_uid) is None:
+        raise SeriesNotFoundError(series_uid)
+    return InstancesResponse(series_uid=series_uid, items=[r.to_dict() for r in rows])

@@ -1,0 +1,60 @@
+"""Typed settings of the HTTP server, passed explicitly to :func:`create_app`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from radcurate.settings import Settings
+
+ENV_CORS_ORIGINS = "RADCURATE_CORS_ORIGINS"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the server needs: the catalog, where thumbnails are cached, CORS.
+
+    Parameters
+    ----------
+    home
+        ``$RADCURATE_HOME``; thumbnails are cached under ``home / "thumbnails"``.
+    catalog_url
+        The catalog to open in the app's lifespan (default: the one in ``home``).
+    cors_origins
+        Origins allowed to call the API from a browser (none: CORS is off).
+    thumbnail_size
+        Edge of the thumbnails in pixels (part of their cache key).
+
+    Examples
+    --------
+    >>> ServerSettings(home=Path("/data"), cors_origins=("http://localhost:5173",)).catalog_url
+    'sqlite:////data/catalog.sqlite'
+    """
+
+    home: Path = field(default_factory=lambda: Settings().home)
+    catalog_url: str = ""
+    cors_origins: tuple[str, ...] = ()
+    thumbnail_size: int = 256
+
+    def __post_init__(self) -> None:
+        if not self.catalog_url:
+            object.__setattr__(self, "catalog_url", Settings(home=self.home).catalog_url)
+
+    @property
+    def thumbnail_root(self) -> Path:
+        """The thumbnail cache folder."""
+        return self.home / "thumbnails"
+
+    @classmethod
+    def from_env(
+        cls, environ: dict[str, str] | None = None, *, catalog_url: str | None = None
+    ) -> ServerSettings:
+        """Settings from the environment (``RADCURATE_HOME``, ``RADCURATE_CATALOG``,
+        ``RADCURATE_CORS_ORIGINS`` as a comma-separated list); ``catalog_url`` overrides."""
+        env = dict(os.environ) if environ is None else environ
+        base = Settings.from_env(env)
+        origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
+        return cls(
+            home=base.home, catalog_url=catalog_url or base.catalog_url, cors_origins=origins
+        )

@@ -1,0 +1,139 @@
+"""Series, instances, fields, info and errors over HTTP; every error is JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from radcurate.catalog import CatalogBackend
+from radcurate.server import ServerSettings, create_app
+
+SQL_IN_TEXT = "1.2.3'; DROP TABLE series; --"
+
+
+def _some_series(catalog: CatalogBackend, query: str = "Modality:CT") -> dict[str, Any]:
+    return catalog.search(query, limit=1).documents[0]
+
+
+def test_series_document_and_results(client: TestClient, catalog: CatalogBackend) -> None:
+    document = _some_series(catalog)
+    uid = document["SeriesInstanceUID"]
+    catalog.set_results(uid, "ai", {"bodypart": "chest", "scores": {"nodule": 0.7}})
+    body = client.get(f"/api/series/{uid}").json()
+    assert body["series_uid"] == uid
+    assert body["document"] == catalog.series_document(uid)
+    assert body["results"] == {"ai": {"bodypart": "chest", "scores": {"nodule": 0.7}}, "qc": {}}
+
+
+def test_instances(client: TestClient, catalog: CatalogBackend) -> None:
+    document = _some_series(catalog, "instance_count:>1")
+    uid = document["SeriesInstanceUID"]
+    body = client.get(f"/api/series/{uid}/instances").json()
+    assert body["series_uid"] == uid
+    assert len(body["items"]) == document["file_count"]
+    assert {i["sop_uid"] for i in body["items"]} == {r.sop_uid for r in catalog.instances(uid)}
+    assert all(i["series_uid"] == uid for i in body["items"])
+
+
+def test_unknown_series_is_a_json_404(client: TestClient) -> None:
+    for path in ("", "/instances", "/thumbnail"):
+        response = client.get(f"/api/series/{SQL_IN_TEXT}{path}")
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "series_not_found"
+        assert SQL_IN_TEXT in response.json()["error"]["message"]
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    response = client.delete("/api/info")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_fields(client: TestClient, catalog: CatalogBackend) -> None:
+    everything = client.get("/api/fields").json()["items"]
+    assert [f["name"] for f in everything] == [f.name for f in catalog.fields()]
+    modal = client.get("/api/fields", params={"prefix": "modal"}).json()["items"]
+    assert modal and all(f["name"].lower().startswith("modal") for f in modal)
+    modality = next(f for f in modal if f["name"] == "Modality")
+    assert modality["type"] == "keyword"
+    assert modality["series_count"] == catalog.count("has:Modality")
+    assert len(client.get("/api/fields", params={"limit": 3}).json()["items"]) == 3
+
+
+def test_info_and_errors(client: TestClient, catalog: CatalogBackend) -> None:
+    assert client.get("/api/info").json() == catalog.info().to_dict()
+    errors = client.get("/api/errors", params={"limit": 3}).json()["items"]
+    assert [e["path"] for e in errors] == [e.source for e in catalog.errors(3)]
+    assert all(e["reason"] and e["size"] >= 0 for e in errors)
+    everything = client.get("/api/errors").json()["items"]
+    assert len(everything) == catalog.info().errors
+    assert client.get("/api/errors", params={"limit": -1}).status_code == 422
+
+
+def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operations = {
+        (method.upper(), path): op["operationId"]
+        for path, methods in spec["paths"].items()
+        for method, op in methods.items()
+    }
+    assert operations == {
+        ("GET", "/api/search"): "search_series",
+        ("POST", "/api/search"): "search_series_post",
+        ("GET", "/api/count"): "count_series",
+        ("GET", "/api/series/{series_uid}"): "get_series",
+        ("GET", "/api/series/{series_uid}/instances"): "list_instances",
+        ("GET", "/api/series/{series_uid}/thumbnail"): "get_thumbnail",
+        ("GET", "/api/fields"): "list_fields",
+        ("GET", "/api/info"): "get_info",
+        ("GET", "/api/errors"): "list_errors",
+    }
+    search = spec["paths"]["/api/search"]["get"]
+    assert search["tags"] == ["search"]
+    assert "ErrorResponse" in str(search["responses"]["400"])
+
+
+def test_no_catalog_is_opened_before_startup(tmp_path: Path) -> None:
+    target = tmp_path / "later.sqlite"
+    app = create_app(ServerSettings(home=tmp_path, catalog_url=f"sqlite:///{target}"))
+    assert not target.exists()
+    with TestClient(app) as client:
+        assert target.exists()
+        assert client.get("/api/info").json()["series"] == 0
+
+
+def test_cors_only_when_configured(settings: ServerSettings) -> None:
+    origin = {"Origin": "http://localhost:5173"}
+    with TestClient(create_app(settings)) as client:
+        assert "access-control-allow-origin" not in client.get("/api/info", headers=origin).headers
+    allowed = ServerSettings(
+        home=settings.home, catalog_url=settings.catalog_url, cors_origins=(origin["Origin"],)
+    )
+    with TestClient(create_app(allowed)) as client:
+        response = client.get("/api/info", headers=origin)
+        assert response.headers["access-control-allow-origin"] == origin["Origin"]
+
+
+def test_an_internal_error_is_still_json(catalog: CatalogBackend, settings: ServerSettings) -> None:
+    class Broken:
+        url = catalog.url
+
+        def info(self) -> None:
+            raise RuntimeError("disk on fire")
+
+    app = create_app(settings, catalog=Broken())  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/info")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "disk on fire" not in response.text
+
+
+def test_settings_from_env(tmp_path: Path) -> None:
+    env = {"RADCURATE_HOME": str(tmp_path), "RADCURATE_CORS_ORIGINS": "http://a, http://b"}
+    settings = ServerSettings.from_env(env)
+    assert settings.catalog_url == f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    assert settings.cors_origins == ("http://a", "http://b")
+    assert settings.thumbnail_root == tmp_path / "thumbnails"
+    assert ServerSettings.from_env(env, catalog_url="sqlite:///x").catalog_url == "sqlite:///x"
