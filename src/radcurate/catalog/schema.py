@@ -6,7 +6,12 @@ A migration is applied once, in a transaction, and recorded in
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from radcurate.catalog.base import CatalogError
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,35 @@ MIGRATIONS = (
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str) -> None:
+    """Apply the migrations ``cur``'s database lacks (the caller holds the migration lock).
+
+    Raises
+    ------
+    CatalogError
+        When the database was written by a newer radcurate.
+    """
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+    current = int(cur.fetchone()[0])
+    if current > LATEST_VERSION:
+        raise CatalogError(
+            f"catalog {url} has schema version {current}, newer than this radcurate understands "
+            f"({LATEST_VERSION}); upgrade radcurate"
+        )
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        for statement in migration.statements(dialect):
+            cur.execute(statement)
+        cur.execute(
+            sql(
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)"
+            ),
+            (migration.version, migration.description, time.time()),
+        )

@@ -21,7 +21,6 @@ from radcurate.catalog.base import (
     RESULT_NAMESPACES,
     BatchResult,
     CatalogBackend,
-    CatalogError,
     CatalogInfo,
     FieldInfo,
     FileError,
@@ -31,7 +30,16 @@ from radcurate.catalog.base import (
     SeriesHeader,
 )
 from radcurate.catalog.fields import derived_types, field_paths
-from radcurate.catalog.schema import LATEST_VERSION, MIGRATIONS
+from radcurate.catalog.rows import (
+    INSTANCE_COLUMNS,
+    best_headers,
+    document_from_row,
+    dumps,
+    instance_row,
+    loads,
+    record_from_row,
+)
+from radcurate.catalog.schema import apply_migrations
 from radcurate.catalog.search import (
     Cursor,
     SearchDialect,
@@ -49,23 +57,6 @@ from radcurate.query.reference import DEFAULT_TEXT_FIELDS
 
 #: rows per IN (...) list
 _CHUNK = 500
-
-_INSTANCE_COLUMNS = (
-    "source, source_dir, location, size, mtime_ns, study_uid, series_uid, sop_uid, "
-    "sop_class_uid, instance_number, pos_x, pos_y, pos_z, orientation, transfer_syntax, "
-    "image_rows, image_columns, frames, attrs"
-)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for catalog columns."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _loads(value: Any) -> Any:
-    if value is None or isinstance(value, (dict, list)):
-        return value
-    return json.loads(value)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -151,26 +142,7 @@ class SQLCatalog:
     def _migrate(self) -> None:
         with self._transaction() as cur:
             self._lock_for_migration(cur)
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
-            )
-            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            current = int(cur.fetchone()[0])
-            if current > LATEST_VERSION:
-                raise _too_new(self.url, current)
-            for migration in MIGRATIONS:
-                if migration.version <= current:
-                    continue
-                for statement in migration.statements(self.dialect):
-                    cur.execute(statement)
-                cur.execute(
-                    self._sql(
-                        "INSERT INTO schema_migrations (version, description, applied_at) "
-                        "VALUES (?, ?, ?)"
-                    ),
-                    (migration.version, migration.description, time.time()),
-                )
+            apply_migrations(cur, self.dialect, self._sql, self.url)
 
     def schema_version(self) -> int:
         """The applied schema version."""
@@ -218,14 +190,14 @@ class SQLCatalog:
             if batch.instances:
                 cur.executemany(
                     self._sql(
-                        f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES "
+                        f"INSERT INTO instances ({INSTANCE_COLUMNS}) VALUES "
                         f"({','.join('?' * 19)}) ON CONFLICT (source) DO UPDATE SET "
                         + ", ".join(
                             f"{c.strip()} = excluded.{c.strip()}"
-                            for c in _INSTANCE_COLUMNS.split(",")[1:]
+                            for c in INSTANCE_COLUMNS.split(",")[1:]
                         )
                     ),
-                    [_instance_row(r) for r in batch.instances],
+                    [instance_row(r) for r in batch.instances],
                 )
                 dirty.update(r.series_uid for r in batch.instances)
             error_sources = [e.source for e in batch.errors]
@@ -254,7 +226,7 @@ class SQLCatalog:
                         for e in batch.errors
                     ],
                 )
-            for header in _best_headers(batch.headers):
+            for header in best_headers(batch.headers):
                 new_series += self._put_header(cur, header, now, fields_delta, field_types)
             for chunk in _chunks(sorted(dirty)):
                 marks = ",".join("?" * len(chunk))
@@ -304,7 +276,7 @@ class SQLCatalog:
         row = cur.fetchone()
         if header.source_location > row[1]:
             return 0  # the representative is the instance with the smallest location
-        old_paths = field_paths(_loads(row[0]))
+        old_paths = field_paths(loads(row[0]))
         fields_delta.update(new_paths - old_paths)
         fields_delta.subtract(old_paths - new_paths)
         cur.execute(
@@ -362,15 +334,15 @@ class SQLCatalog:
                 row = cur.fetchone()
                 if row is None:
                     continue
-                header, old_facts = _loads(row[0]), _loads(row[1]) or {}
+                header, old_facts = loads(row[0]), loads(row[1]) or {}
                 cur.execute(
                     self._sql(
-                        f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? "
+                        f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? "
                         "ORDER BY source"
                     ),
                     (uid,),
                 )
-                records = [_record_from_row(r) for r in cur.fetchall()]
+                records = [record_from_row(r) for r in cur.fetchall()]
                 old_paths = field_paths(old_facts)
                 if not records:
                     cur.execute(self._sql("DELETE FROM series WHERE series_uid = ?"), (uid,))
@@ -400,17 +372,17 @@ class SQLCatalog:
     def instances(self, series_uid: str) -> list[InstanceRecord]:
         """Instance rows of a series, ordered by source path."""
         rows = self._read(
-            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? ORDER BY source",
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE series_uid = ? ORDER BY source",
             (series_uid,),
         )
-        return [_record_from_row(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def series_document(self, series_uid: str) -> dict[str, Any] | None:
         """The document of one series."""
         rows = self._read(
             "SELECT header, facts, header_problems FROM series WHERE series_uid = ?", (series_uid,)
         )
-        return _document(rows[0]) if rows else None
+        return document_from_row(rows[0]) if rows else None
 
     def iter_series_documents(self, batch_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every series document, in SeriesInstanceUID order, read in keyset pages."""
@@ -424,7 +396,7 @@ class SQLCatalog:
             if not rows:
                 return
             for row in rows:
-                yield _document(row[1:])
+                yield document_from_row(row[1:])
             last = rows[-1][0]
 
     def errors(self, limit: int | None = None) -> list[FileError]:
@@ -514,7 +486,7 @@ class SQLCatalog:
         """The documents of one page, and the cursor after it (None on the last page)."""
         sql, params = page_query(self._search_dialect(), where, spec, cursor, limit + 1)
         rows = self._search_read(sql, params)
-        documents = [_document(r[1:4]) for r in rows[:limit]]
+        documents = [document_from_row(r[1:4]) for r in rows[:limit]]
         if len(rows) <= limit:
             return documents, None
         uid, _, _, _, rank, number, text = rows[limit - 1]
@@ -632,76 +604,3 @@ def _check_results(namespace: str, keys: Iterable[str]) -> None:
                 f"result key {key!r} must be lower_snake, e.g. 'bodypart' "
                 "(nest values in a dict to reach them as ai.a.b)"
             )
-
-
-def _too_new(url: str, version: int) -> Exception:
-    return CatalogError(
-        f"catalog {url} has schema version {version}, newer than this radcurate understands "
-        f"({LATEST_VERSION}); upgrade radcurate"
-    )
-
-
-def _best_headers(headers: Sequence[SeriesHeader]) -> list[SeriesHeader]:
-    best: dict[str, SeriesHeader] = {}
-    for header in headers:
-        current = best.get(header.series_uid)
-        if current is None or header.source_location < current.source_location:
-            best[header.series_uid] = header
-    return [best[k] for k in sorted(best)]
-
-
-def _instance_row(r: InstanceRecord) -> tuple[Any, ...]:
-    pos = r.position or (None, None, None)
-    return (
-        r.source,
-        os.path.dirname(r.source),
-        r.location,
-        r.size,
-        r.mtime_ns,
-        r.study_uid,
-        r.series_uid,
-        r.sop_uid,
-        r.sop_class_uid,
-        r.instance_number,
-        pos[0],
-        pos[1],
-        pos[2],
-        dumps(list(r.orientation)) if r.orientation else None,
-        r.transfer_syntax,
-        r.rows,
-        r.columns,
-        r.frames,
-        dumps(r.attrs) if r.attrs else None,
-    )
-
-
-def _record_from_row(row: Sequence[Any]) -> InstanceRecord:
-    orientation = _loads(row[13])
-    position = (row[10], row[11], row[12]) if row[10] is not None else None
-    return InstanceRecord(
-        source=row[0],
-        location=row[2],
-        size=int(row[3]),
-        mtime_ns=int(row[4]),
-        study_uid=row[5],
-        series_uid=row[6],
-        sop_uid=row[7],
-        sop_class_uid=row[8],
-        instance_number=row[9],
-        position=position,
-        orientation=tuple(orientation) if orientation else None,
-        transfer_syntax=row[14],
-        rows=row[15],
-        columns=row[16],
-        frames=row[17],
-        attrs=_loads(row[18]) or {},
-    )
-
-
-def _document(row: Sequence[Any]) -> dict[str, Any]:
-    document: dict[str, Any] = dict(_loads(row[0]))
-    document.update(_loads(row[1]) or {})
-    problems = _loads(row[2])
-    if problems:
-        document["header_problems"] = problems
-    return document
