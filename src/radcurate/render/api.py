@@ -90,5 +90,7 @@ def render_slice(
     """
     if plane not in PLANES:
         raise ValueError(f"unknown plane {plane!r}: choose one of {', '.join(PLANES)}")
-    options = RenderOptions(size=size, index=index, plane=plane, window=window, level=level)
+    options = RenderOptions(
+        size=size, index=index, plane=plane, window=window, level=level, reduced_decode=False
+    )
     return render(load_series(catalog, series_uid), options, registry)

@@ -22,7 +22,7 @@ from radcurate.settings import Settings
 __all__ = ["RENDERER_VERSION", "GenerateReport", "ThumbnailCache", "content_key", "generate_all"]
 
 #: bump when any renderer's output changes: every cached thumbnail is then regenerated
-RENDERER_VERSION = "radcurate-render/1"
+RENDERER_VERSION = "radcurate-render/2"
 
 Progress = Callable[[int, int], None]
 

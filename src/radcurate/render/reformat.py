@@ -73,7 +73,14 @@ def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rend
     strengths = [abs(normal[axis]), abs(row_dir[axis]), abs(col_dir[axis])]
     along = int(np.argmax(strengths))
     if along == 0:  # the acquired plane
-        native = RenderOptions(options.size, options.index, "native", options.window, options.level)
+        native = RenderOptions(
+            options.size,
+            options.index,
+            "native",
+            options.window,
+            options.level,
+            options.reduced_decode,
+        )
         return ImageRenderer().render(series, native)
     rows, cols = int(records[0].rows or 0), int(records[0].columns or 0)
     # along == 1: cut perpendicular to the row direction, i.e. keep one column per slice

@@ -34,6 +34,9 @@ class RenderOptions:
         ``"native"`` (the acquired plane).
     window, level
         Window width and centre overriding the header's VOI (grey-scale images).
+    reduced_decode
+        Let thumbnails (``size`` <= 256) decode JPEG 2000 frames at a reduced
+        resolution level that still fills ``size``; the viewer's slices turn it off.
     """
 
     size: int | None = 256
@@ -41,6 +44,7 @@ class RenderOptions:
     plane: str = "native"
     window: float | None = None
     level: float | None = None
+    reduced_decode: bool = True
 
 
 @dataclass

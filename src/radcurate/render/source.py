@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import math
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 from pydicom import dcmread
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.pixels.utils import pixel_array
 from pydicom.uid import UID
 
@@ -18,13 +22,16 @@ from radcurate.dicom.instance import InstanceRecord
 from radcurate.render.result import UndecodableError
 
 __all__ = [
+    "J2K_SYNTAXES",
     "decode_frame",
+    "decode_frame_reduced",
     "frame_attributes",
     "frame_count",
     "frame_order",
     "local_path",
     "ordered_instances",
     "read_dataset",
+    "reduction_for",
 ]
 
 #: files larger than this are read header-first and decoded one frame at a time
@@ -132,6 +139,176 @@ def decode_frame(ds: Dataset, index: int, location: str | None = None) -> npt.ND
         raise UndecodableError(
             f"cannot decode the pixel data ({_syntax_name(ds)}): {text}"
         ) from exc
+
+
+#: JPEG 2000 (lossless, lossy) and HTJ2K transfer syntaxes: decodable at reduced resolution
+J2K_SYNTAXES = frozenset(
+    {
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.201",
+        "1.2.840.10008.1.2.4.202",
+        "1.2.840.10008.1.2.4.203",
+    }
+)
+#: Pillow's grey modes for J2K codestreams -> the bit depth its decoder scales values to
+_PIL_GREY_BITS = {"L": 8, "I;16": 16, "I;16L": 16}
+
+
+def _decomposition_levels(codestream: bytes) -> int | None:
+    """Wavelet decomposition levels from the main header's COD segment (``None``: not found)."""
+    start = codestream.find(b"\xff\x4f\xff\x51")  # SOC, SIZ (also inside a JP2 box)
+    if start < 0:
+        return None
+    at = start + 2
+    while at + 4 <= len(codestream):
+        marker = codestream[at : at + 2]
+        length = int.from_bytes(codestream[at + 2 : at + 4], "big")
+        if marker == b"\xff\x52":  # COD: Lcod, Scod, SGcod (4 bytes), then the levels
+            return codestream[at + 9] if at + 9 < len(codestream) else None
+        if marker in (b"\xff\x90", b"\xff\x93") or marker[0] != 0xFF:  # SOT/SOD: past header
+            return None
+        at += 2 + length
+    return None
+
+
+def reduction_for(rows: int, columns: int, size: int, spacing: Sequence[float] | None) -> int:
+    """The largest power-of-two reduction ``r`` whose picture still fills ``size`` pixels.
+
+    The extent is measured as :func:`~radcurate.render.canvas.fit` draws it (rows
+    stretched by the PixelSpacing ratio), so fitting never enlarges a reduced frame.
+    """
+    ratio = 1.0
+    if spacing is not None and len(spacing) == 2 and spacing[0] > 0 and spacing[1] > 0:
+        ratio = float(spacing[0]) / float(spacing[1])
+    r = 0
+    while True:
+        power = 1 << (r + 1)
+        width, height = math.ceil(columns / power), math.ceil(rows / power)
+        if max(width, height * ratio) < size or min(width, height) < 8:
+            return r
+        r += 1
+
+
+def _codestream(ds: Dataset, index: int, location: str | None) -> bytes:
+    """The encapsulated codestream of frame ``index`` (read from the file when deferred)."""
+    frames = frame_count(ds)
+    offsets: tuple[bytes, bytes] | None = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        offsets = (bytes(ds.ExtendedOffsetTable), bytes(ds.ExtendedOffsetTableLengths))
+    item = ds.get_item("PixelData")
+    if item is not None and getattr(item, "value", b"") is None:
+        if location is None:
+            raise ValueError("deferred pixel data without a file location")
+        with open(local_path(location), "rb") as handle:
+            handle.seek(int(getattr(item, "value_tell")))  # noqa: B009 - RawDataElement
+            return get_frame(handle, index, extended_offsets=offsets, number_of_frames=frames)
+    return get_frame(ds.PixelData, index, extended_offsets=offsets, number_of_frames=frames)
+
+
+def decode_frame_reduced(
+    ds: Dataset,
+    index: int,
+    location: str | None,
+    size: int,
+) -> tuple[npt.NDArray[Any], int] | None:
+    """Frame ``index`` of a grey JPEG 2000 object decoded at reduced resolution.
+
+    The codestream's resolution level ``r`` (each level halves both axes) is the
+    coarsest one whose picture still fills ``size`` pixels; the values are the
+    stored values of the frame's low-pass image (the same Modality LUT and VOI
+    apply), and the picture covers the same field of view as the full frame.
+
+    Returns
+    -------
+    (pixels, r) or None
+        ``None`` when the object is not grey JPEG 2000, reducing gains nothing, or
+        anything fails (the caller then decodes at full resolution).
+    """
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+    if syntax not in J2K_SYNTAXES or "PixelData" not in ds:
+        return None
+    try:
+        attrs = frame_attributes(ds, index)
+        if int(attrs.get("SamplesPerPixel", 1) or 1) != 1:
+            return None
+        if str(attrs.get("PhotometricInterpretation", "")).upper() not in (
+            "MONOCHROME1",
+            "MONOCHROME2",
+        ):
+            return None
+        rows, columns = int(attrs.Rows), int(attrs.Columns)
+        spacing = attrs.get("PixelSpacing") or attrs.get("ImagerPixelSpacing")
+        reduce = reduction_for(rows, columns, size, spacing)
+        if reduce < 1:
+            return None
+        codestream = _codestream(ds, index, location)
+        levels = _decomposition_levels(codestream)
+        if levels is not None:
+            reduce = min(reduce, levels)
+        if reduce < 1:
+            return None
+        return _pil_decode(
+            codestream, reduce, rows, columns, int(attrs.PixelRepresentation)
+        ), reduce
+    except Exception:  # noqa: BLE001 - any failure: decode at full resolution instead
+        return None
+
+
+def _pil_decode(
+    codestream: bytes, reduce: int, rows: int, columns: int, representation: int
+) -> npt.NDArray[Any]:
+    from radcurate.render.canvas import pil
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image = pil().open(io.BytesIO(codestream))
+        image.reduce = reduce
+        image.load()
+    bits = _PIL_GREY_BITS.get(image.mode)
+    if bits is None:
+        raise ValueError(f"unexpected decoded mode {image.mode}")
+    power = 1 << reduce
+    expected = (math.ceil(rows / power), math.ceil(columns / power))
+    # Pillow scales values to the mode's depth and offsets signed ones: undo both
+    info = _siz(codestream)
+    if info is None or info[0] != 1 or info[1] > bits or info[2] != bool(representation):
+        raise ValueError("precision or signedness does not match the data set")
+    precision, signed = info[1], info[2]
+    values = np.asarray(image, dtype=np.int32) >> (bits - precision)
+    if signed:
+        values -= 1 << (precision - 1)
+    if values.shape != expected:
+        raise ValueError(f"decoded shape {values.shape} is not {expected}")
+    return _smooth(values)
+
+
+def _smooth(values: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """A separable [1, 4, 1]/6 filter: brings the wavelet low-pass (5/3 taps keep more
+    high frequencies and noise) close to the bilinear reduction of the full-resolution path."""
+    out = values.astype(np.float32)
+    for axis in (0, 1):
+        if out.shape[axis] < 3:
+            continue
+        padded = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        lo = padded[:-2] if axis == 0 else padded[:, :-2]
+        mid = padded[1:-1] if axis == 0 else padded[:, 1:-1]
+        hi = padded[2:] if axis == 0 else padded[:, 2:]
+        out = (lo + 4.0 * mid + hi) / 6.0
+    smoothed: npt.NDArray[np.int32] = np.rint(out).astype(np.int32)
+    return smoothed
+
+
+def _siz(codestream: bytes) -> tuple[int, int, bool] | None:
+    """(components, precision of the first, signed) from the SIZ segment."""
+    start = codestream.find(b"\xff\x4f\xff\x51")
+    if start < 0 or start + 43 > len(codestream):
+        return None
+    siz = start + 4  # Lsiz
+    components = int.from_bytes(codestream[siz + 36 : siz + 38], "big")
+    ssiz = codestream[siz + 38]
+    return components, (ssiz & 0x7F) + 1, bool(ssiz & 0x80)
 
 
 def frame_attributes(ds: Dataset, index: int = 0) -> Dataset:
