@@ -142,6 +142,25 @@ def test_cli_thumbnails_and_render(workspace: Workspace, tmp_path: Path) -> None
     assert result.exit_code == 2
 
 
+def test_cli_thumbnails_takes_a_query(workspace: Workspace, tmp_path: Path) -> None:
+    import json
+
+    from radcurate.cli.thumbnails import thumbnails
+
+    url = workspace.catalog.url
+    expected = workspace.catalog.count("Modality:(SEG OR RTSTRUCT)")
+    assert expected >= 2
+    result = CliRunner().invoke(
+        thumbnails,
+        ["Modality:(SEG OR RTSTRUCT)", "--catalog", url, "--cache", str(tmp_path / "t"),
+         "--workers", "1", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["generated"] == expected
+    result = CliRunner().invoke(thumbnails, ["Modalit:CT", "--catalog", url])
+    assert result.exit_code == 2 and "did you mean Modality?" in result.output
+
+
 def test_rtstruct_without_its_series_is_a_card(workspace: Workspace, tmp_path: Path) -> None:
     uid = workspace.uid(Modality="RTSTRUCT")
     folder = tmp_path / "rt"

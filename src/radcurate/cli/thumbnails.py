@@ -7,13 +7,16 @@ import os
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from radcurate.cli.common import catalog_option, console, open_or_exit, settings
+from radcurate.cli.common import catalog_option, console, err_console, open_or_exit, settings
+from radcurate.query import QueryError, parse
 from radcurate.render.cache import GenerateReport, ThumbnailCache, generate_all
 
 
 @click.command()
+@click.argument("query", required=False, default="")
 @catalog_option
 @click.option(
     "--series",
@@ -40,6 +43,7 @@ from radcurate.render.cache import GenerateReport, ThumbnailCache, generate_all
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def thumbnails(
+    query: str,
     catalog_url: str | None,
     series_uids: tuple[str, ...],
     force: bool,
@@ -49,7 +53,10 @@ def thumbnails(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Render (and cache) the thumbnail of every series, or of those given by --series.
+    """Render (and cache) the thumbnails of the series matching QUERY (default: all).
+
+    QUERY is the search language (e.g. 'Modality:CT StudyDate:2020'); --series
+    picks series by UID instead.
 
     Thumbnails are keyed by the content of the series, so a series that gains
     instances gets a new one; cached ones are reused unless --force.
@@ -58,9 +65,16 @@ def thumbnails(
     cache = ThumbnailCache(cache_dir or settings().home / "thumbnails", size=size)
     processes = workers or os.cpu_count() or 1
     with catalog:
-        uids = list(series_uids) or [
-            str(d["SeriesInstanceUID"]) for d in catalog.iter_series_documents()
-        ]
+        try:
+            uids = list(series_uids) or [
+                str(d["SeriesInstanceUID"])
+                for d in catalog.iter_search(
+                    parse(query, fields=[f.name for f in catalog.fields()])
+                )
+            ]
+        except QueryError as exc:
+            err_console().print(f"[red]error:[/red] {escape(str(exc))}")
+            raise SystemExit(2) from exc
         if quiet or as_json:
             report = generate_all(catalog, uids, cache=cache, workers=processes, force=force)
         else:
@@ -106,4 +120,4 @@ def _print(report: GenerateReport, cache: ThumbnailCache, as_json: bool) -> None
     for uid in report.undecodable_series:
         out.print(f"[yellow]undecodable[/yellow] {uid}")
     for uid, message in report.errors.items():
-        out.print(f"[red]failed[/red] {uid}: {message}")
+        out.print(f"[red]failed[/red] {uid}: {escape(message)}")
