@@ -85,6 +85,8 @@ def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
         ("GET", "/api/series/{series_uid}"): "get_series",
         ("GET", "/api/series/{series_uid}/instances"): "list_instances",
         ("GET", "/api/series/{series_uid}/thumbnail"): "get_thumbnail",
+        ("GET", "/api/series/{series_uid}/slice"): "get_slice",
+        ("GET", "/api/series/{series_uid}/volume.nii.gz"): "get_volume",
         ("GET", "/api/fields"): "list_fields",
         ("GET", "/api/info"): "get_info",
         ("GET", "/api/errors"): "list_errors",

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
-from radcurate.server.routes import fields, info, search, series, thumbnails
+from radcurate.server.routes import fields, info, search, series, thumbnails, viewer
 from radcurate.server.settings import ServerSettings
 
 API_PREFIX = "/api"
@@ -58,6 +58,6 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
-    for module in (search, series, thumbnails, fields, info):
+    for module in (search, series, thumbnails, viewer, fields, info):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
