@@ -180,6 +180,9 @@ class CatalogBackend(Protocol):
     def count(self, query: str | Node) -> int:
         """How many series match a query (text is parsed; a bad one raises ``QueryError``)."""
 
+    def series_uids(self, query: str | Node) -> list[str]:
+        """The SeriesInstanceUIDs of every series matching a query, in UID order."""
+
     def search(
         self,
         query: str | Node,

@@ -444,6 +444,17 @@ class SQLCatalog(ResultsMixin):
         sql = f"SELECT COUNT(*) FROM series s WHERE {where[0]}"
         return int(self._search_read(sql, where[1])[0][0])
 
+    def series_uids(self, query: str | Node) -> list[str]:
+        """The SeriesInstanceUIDs of every series matching ``query``, in UID order.
+
+        What bulk actions (tagging, datasets) act on; a bad query raises ``QueryError``.
+        """
+        sql, params = self._compile(query)
+        rows = self._search_read(
+            f"SELECT s.series_uid FROM series s WHERE {sql} ORDER BY s.series_uid", params
+        )
+        return [str(r[0]) for r in rows]
+
     def search(
         self,
         query: str | Node,
