@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.values import FieldType
 from radcurate.query.ast import Node
+
+if TYPE_CHECKING:
+    from radcurate.catalog.jobs import JobRecord
 
 
 class CatalogError(Exception):
@@ -200,6 +203,48 @@ class CatalogBackend(Protocol):
         self, query: str | Node, *, sort: str | None = None, page_size: int = 500
     ) -> Iterator[dict[str, Any]]:
         """Every matching series document, page by page, in the order of :meth:`search`."""
+
+    def create_job(
+        self, kind: str, params: dict[str, Any] | None = None, *, total: int | None = None
+    ) -> JobRecord:
+        """Record a new ``queued`` job (see :mod:`radcurate.catalog.jobs`)."""
+
+    def start_job(self, job_id: str, owner: str | None = None) -> JobRecord:
+        """Mark a queued job ``running`` by ``owner`` (``host:pid``, default this process)."""
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """Record progress and a heartbeat; True when the job was asked to stop."""
+
+    def finish_job(
+        self, job_id: str, result: dict[str, Any] | None = None, *, message: str | None = None
+    ) -> JobRecord:
+        """Mark a job ``done``."""
+
+    def fail_job(
+        self, job_id: str, error: str, *, result: dict[str, Any] | None = None
+    ) -> JobRecord:
+        """Mark a job ``failed`` with the reason."""
+
+    def cancelled_job(self, job_id: str, result: dict[str, Any] | None = None) -> JobRecord:
+        """Mark a job ``cancelled`` (its owner stopped on request)."""
+
+    def cancel_job(self, job_id: str) -> JobRecord:
+        """Ask a job to stop (a queued one is cancelled at once)."""
+
+    def job(self, job_id: str) -> JobRecord | None:
+        """One job (a running one without a live owner reads ``failed``, interrupted)."""
+
+    def jobs(
+        self, *, limit: int = 50, state: str | None = None, kind: str | None = None
+    ) -> list[JobRecord]:
+        """Jobs, newest first."""
 
     def __enter__(self) -> CatalogBackend: ...
 

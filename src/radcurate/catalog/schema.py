@@ -143,6 +143,46 @@ MIGRATIONS = (
     ),
 )
 
+_JOBS = _both(
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        params {JSON},
+        done BIGINT NOT NULL DEFAULT 0,
+        total BIGINT,
+        message TEXT NOT NULL DEFAULT '',
+        result {JSON},
+        error TEXT,
+        owner TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        created_at {REAL} NOT NULL,
+        started_at {REAL},
+        finished_at {REAL},
+        heartbeat_at {REAL}
+    );
+    CREATE INDEX jobs_created ON jobs (created_at);
+    CREATE INDEX jobs_state ON jobs (state)
+    """
+)
+
+# version 4 follows the curation tables (version 3); keep MIGRATIONS sorted by version
+MIGRATIONS = tuple(
+    sorted(
+        (
+            *MIGRATIONS,
+            Migration(
+                version=4,
+                description="jobs: background work, its progress and heartbeat",
+                sqlite=_JOBS["sqlite"],
+                postgresql=_JOBS["postgresql"],
+            ),
+        ),
+        key=lambda m: m.version,
+    )
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -27,6 +27,7 @@ from radcurate.catalog.base import (
     SeriesHeader,
 )
 from radcurate.catalog.fields import derived_types, field_paths
+from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.results import ResultsMixin
 from radcurate.catalog.rows import (
     INSTANCE_COLUMNS,
@@ -62,7 +63,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
-class SQLCatalog(ResultsMixin):
+class SQLCatalog(JobsMixin, ResultsMixin):
     """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
 
     dialect: str = ""

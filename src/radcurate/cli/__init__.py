@@ -11,6 +11,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "radcurate.cli.demo:demo",
     "ingest": "radcurate.cli.ingest:ingest",
     "info": "radcurate.cli.info:info",
+    "jobs": "radcurate.cli.jobs:jobs",
     "show": "radcurate.cli.show:show",
     "errors": "radcurate.cli.errors:errors",
     "fields": "radcurate.cli.fields:fields",

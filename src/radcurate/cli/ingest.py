@@ -40,6 +40,12 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--thumbnails/--no-thumbnails",
+    default=True,
+    show_default=True,
+    help="Then render the thumbnails the catalog lacks (in parallel, cached on disk).",
+)
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
     paths: tuple[str, ...],
@@ -49,6 +55,7 @@ def ingest(
     workers: int | None,
     as_json: bool,
     quiet: bool,
+    thumbnails: bool,
     batch_files: int,
 ) -> None:
     """Index DICOM files, folders (recursively) or DICOMDIRs.
@@ -67,10 +74,22 @@ def ingest(
         else:
             summary = _with_progress(paths, catalog, store, workers, batch_files)
         info = catalog.info()
+        if not as_json:
+            _print_summary(summary, info.to_dict())
+        thumbs = _thumbnails(catalog, workers, quiet or as_json) if thumbnails else None
     if as_json:
-        click.echo(json.dumps({"run": summary.to_dict(), "catalog": info.to_dict()}, indent=2))
-        return
-    _print_summary(summary, info.to_dict())
+        out = {"run": summary.to_dict(), "catalog": info.to_dict(), "thumbnails": thumbs}
+        click.echo(json.dumps(out, indent=2))
+
+
+def _thumbnails(catalog: CatalogBackend, workers: int | None, quiet: bool) -> object:
+    """Render the thumbnails the catalog lacks (as a job; see ``radcurate jobs``)."""
+    try:
+        from radcurate.cli.thumbnails import thumbnails_after_ingest
+    except ImportError as exc:  # the render extra is not installed
+        err_console().print(f"note: thumbnails skipped ({exc})", markup=False)
+        return None
+    return thumbnails_after_ingest(catalog, workers=workers, quiet=quiet)
 
 
 def _with_progress(

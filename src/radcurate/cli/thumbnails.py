@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from radcurate.catalog import CatalogBackend
 from radcurate.cli.common import catalog_option, console, err_console, open_or_exit, settings
+from radcurate.jobs import run_job
+from radcurate.jobs.thumbnails import THUMBNAILS, report_dict, thumbnails_job
+from radcurate.optional import is_available
 from radcurate.query import QueryError, parse
-from radcurate.render.cache import GenerateReport, ThumbnailCache, generate_all
+from radcurate.render.cache import GenerateReport, ThumbnailCache
 
 
 @click.command()
@@ -75,28 +80,80 @@ def thumbnails(
         except QueryError as exc:
             err_console().print(f"[red]error:[/red] {escape(str(exc))}")
             raise SystemExit(2) from exc
-        if quiet or as_json:
-            report = generate_all(catalog, uids, cache=cache, workers=processes, force=force)
-        else:
-            columns = (
-                TextColumn("thumbnails"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=console()) as bar:
-                task = bar.add_task("render", total=len(uids))
-                report = generate_all(
-                    catalog,
-                    uids,
-                    cache=cache,
-                    workers=processes,
-                    force=force,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
+        report = run_thumbnails(
+            catalog,
+            uids,
+            cache,
+            workers=processes,
+            force=force,
+            quiet=quiet or as_json,
+            params={"query": query or None, "force": force, "trigger": "radcurate thumbnails"},
+        )
     _print(report, cache, as_json)
     if report.failed:
         raise SystemExit(1)
+
+
+def run_thumbnails(
+    catalog: CatalogBackend,
+    uids: list[str],
+    cache: ThumbnailCache,
+    *,
+    workers: int,
+    force: bool = False,
+    quiet: bool = False,
+    params: dict[str, Any] | None = None,
+) -> GenerateReport:
+    """Render thumbnails as a ``thumbnails`` job (seen by ``radcurate jobs`` and
+    ``/api/jobs``), with a progress bar on stderr unless ``quiet``.
+
+    Raises
+    ------
+    SystemExit
+        When the job fails (exit code 1, the reason on stderr).
+    """
+    holder: list[GenerateReport] = []
+
+    def keep(report: GenerateReport) -> None:
+        holder.append(report)
+
+    if quiet:
+        record = run_job(
+            catalog,
+            THUMBNAILS,
+            thumbnails_job(cache, series_uids=uids, workers=workers, force=force, on_report=keep),
+            params,
+        )
+    else:
+        columns = (
+            TextColumn("thumbnails"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err_console()) as bar:
+            task = bar.add_task("render", total=len(uids))
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            record = run_job(
+                catalog,
+                THUMBNAILS,
+                thumbnails_job(
+                    cache,
+                    series_uids=uids,
+                    workers=workers,
+                    force=force,
+                    on_progress=progress,
+                    on_report=keep,
+                ),
+                params,
+            )
+    if record.state == "failed" or not holder:
+        err_console().print(f"[red]error:[/red] thumbnails failed: {escape(record.error or '')}")
+        raise SystemExit(1)
+    return holder[0]
 
 
 def _print(report: GenerateReport, cache: ThumbnailCache, as_json: bool) -> None:
@@ -121,3 +178,36 @@ def _print(report: GenerateReport, cache: ThumbnailCache, as_json: bool) -> None
         out.print(f"[yellow]undecodable[/yellow] {uid}")
     for uid, message in report.errors.items():
         out.print(f"[red]failed[/red] {uid}: {escape(message)}")
+
+
+def thumbnails_after_ingest(
+    catalog: CatalogBackend, *, workers: int | None, quiet: bool
+) -> dict[str, Any] | None:
+    """The ``radcurate ingest`` hook: render the thumbnails the catalog's series lack.
+
+    Returns the counts, or None when rendering is not installed (a note says so).
+    """
+    missing = [name for name in ("PIL", "numpy") if not is_available(name)]
+    if missing:
+        if not quiet:
+            err_console().print(
+                "note: thumbnails skipped (rendering needs pip install 'radcurate[render]')",
+                markup=False,
+            )
+        return None
+    cache = ThumbnailCache(settings().home / "thumbnails")
+    uids = [str(d["SeriesInstanceUID"]) for d in catalog.iter_series_documents()]
+    report = run_thumbnails(
+        catalog,
+        uids,
+        cache,
+        workers=workers or os.cpu_count() or 1,
+        quiet=quiet,
+        params={"query": None, "force": False, "trigger": "radcurate ingest"},
+    )
+    if not quiet:
+        console().print(
+            f"Thumbnails: {report.generated} rendered, {report.cached} already cached, "
+            f"{report.undecodable} undecodable, {report.failed} failed -> {cache.root}"
+        )
+    return report_dict(report)

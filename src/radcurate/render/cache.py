@@ -205,6 +205,7 @@ def generate_all(
     force: bool = False,
     progress: Progress | None = None,
     chunk_size: int = 8,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GenerateReport:
     """Make the thumbnails of ``series_uids`` (default: every series) in a process pool.
 
@@ -218,6 +219,9 @@ def generate_all(
         Re-render thumbnails that are already cached.
     progress
         Called as ``progress(done, total)`` after each chunk.
+    should_stop
+        Polled after each chunk; when it returns True no more chunks start (those
+        already running finish) and the report so far is returned.
     """
     cache = cache or ThumbnailCache(Settings.from_env().home / "thumbnails")
     if series_uids is None:
@@ -227,6 +231,8 @@ def generate_all(
     done = 0
     if workers <= 1:
         for chunk in _chunks(uids, chunk_size):
+            if should_stop is not None and should_stop():
+                break
             report.merge(cache.generate_many(catalog, chunk, force=force))
             done += len(chunk)
             if progress is not None:
@@ -237,7 +243,9 @@ def generate_all(
     chunks = _chunks(uids, chunk_size)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         while True:
-            while len(pending) < 4 * workers:
+            while len(pending) < 2 * workers:
+                if should_stop is not None and should_stop():
+                    break
                 chunk = next(chunks, [])
                 if not chunk:
                     break

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
-from radcurate.server.routes import fields, info, search, series, thumbnails, viewer
+from radcurate.server.routes import fields, info, search, series, thumbnails, viewer, webui
 from radcurate.server.settings import ServerSettings
 
 API_PREFIX = "/api"
@@ -60,4 +60,6 @@ def create_app(
         )
     for module in (search, series, thumbnails, viewer, fields, info):
         app.include_router(module.router, prefix=API_PREFIX)
+    # last: its catch-all answers every other GET with the single-page app
+    app.include_router(webui.router)
     return app

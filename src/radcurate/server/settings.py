@@ -36,6 +36,8 @@ class ServerSettings:
     catalog_url: str = ""
     cors_origins: tuple[str, ...] = ()
     thumbnail_size: int = 256
+    #: fill missing thumbnails in a background job at startup (on in ``from_env``; see docs/jobs.md)
+    background_thumbnails: bool = False
 
     def __post_init__(self) -> None:
         if not self.catalog_url:
@@ -56,5 +58,8 @@ class ServerSettings:
         base = Settings.from_env(env)
         origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
         return cls(
-            home=base.home, catalog_url=catalog_url or base.catalog_url, cors_origins=origins
+            home=base.home,
+            catalog_url=catalog_url or base.catalog_url,
+            cors_origins=origins,
+            background_thumbnails=env.get("RADCURATE_BACKGROUND_THUMBNAILS", "1") != "0",
         )

@@ -1,0 +1,146 @@
+// The typed API client. Shapes of endpoints the server has come from the generated
+// OpenAPI schema (schema.d.ts, `npm run gen-api`); the few that are still being built
+// are typed by hand from /work/coord/api-contract.md (contract.ts) and only called when
+// the server's OpenAPI document lists them (see `features`).
+import type { components } from "./schema";
+import type {
+  AggregateRequest,
+  AggregateResponse,
+  Counts,
+  Dataset,
+  Selection,
+  Tag,
+  BulkResult,
+} from "./contract";
+
+type S = components["schemas"];
+export type SearchResponse = S["SearchResponse"];
+export type SeriesItem = S["SeriesItem"] & { tags?: string[]; datasets?: string[] };
+export type SeriesResponse = S["SeriesResponse"] & { tags?: string[]; datasets?: string[] };
+export type FieldInfo = S["FieldPublic"];
+export type ErrorDetail = S["ErrorDetail"];
+
+export class ApiError extends Error {
+  status: number;
+  detail: ErrorDetail;
+  constructor(status: number, detail: ErrorDetail) {
+    super(detail.message);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, signal, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { ...init.headers, "Content-Type": "application/json" };
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) {
+    let detail: ErrorDetail = { code: "http_" + response.status, message: response.statusText };
+    try {
+      const parsed = (await response.json()) as { error?: ErrorDetail };
+      if (parsed.error) detail = parsed.error;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(response.status, detail);
+  }
+  return (await response.json()) as T;
+}
+
+function qs(params: Record<string, string | number | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? "?" + text : "";
+}
+
+/** Which operations the running server offers, read once from its OpenAPI document. */
+export const features = {
+  paths: new Set<string>(),
+  has(method: string, path: string): boolean {
+    return this.paths.has(method.toUpperCase() + " " + path);
+  },
+};
+
+export async function loadFeatures(): Promise<void> {
+  try {
+    const doc = await request<{ paths: Record<string, Record<string, unknown>> }>("GET", "/openapi.json");
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) features.paths.add(method.toUpperCase() + " " + path);
+    }
+  } catch {
+    /* no document: only the core endpoints are used */
+  }
+}
+
+export const api = {
+  search(
+    query: string,
+    opts: { fields?: string[]; sort?: string; limit?: number; cursor?: string | null },
+    signal?: AbortSignal,
+  ): Promise<SearchResponse & { items: SeriesItem[] }> {
+    return request("POST", "/api/search", {
+      query,
+      fields: opts.fields,
+      sort: opts.sort || null,
+      limit: opts.limit ?? 100,
+      cursor: opts.cursor ?? null,
+    }, signal);
+  },
+  count(q: string, signal?: AbortSignal): Promise<Counts> {
+    return request("GET", "/api/count" + qs({ q }), undefined, signal);
+  },
+  fields(): Promise<{ items: FieldInfo[] }> {
+    return request("GET", "/api/fields");
+  },
+  series(uid: string): Promise<SeriesResponse> {
+    return request("GET", "/api/series/" + encodeURIComponent(uid));
+  },
+  sliceUrl(uid: string, p: { index?: number; plane?: string; window?: number | null; level?: number | null }): string {
+    return (
+      "/api/series/" +
+      encodeURIComponent(uid) +
+      "/slice" +
+      qs({ index: p.index, plane: p.plane, window: p.window ?? undefined, level: p.level ?? undefined })
+    );
+  },
+  // --- contract endpoints (used when `features` lists them) ---
+  autocompleteFields(prefix: string, limit = 20): Promise<{ items: FieldInfo[] }> {
+    return request("GET", "/api/autocomplete/fields" + qs({ prefix, limit }));
+  },
+  autocompleteValues(field: string, prefix: string, q: string, limit = 10): Promise<{ field: string; items: { value: unknown; count: number }[] }> {
+    return request("GET", "/api/autocomplete/values" + qs({ field, prefix, q, limit }));
+  },
+  aggregate(body: AggregateRequest, signal?: AbortSignal): Promise<AggregateResponse> {
+    return request("POST", "/api/aggregate", body, signal);
+  },
+  tags(prefix = ""): Promise<{ items: Tag[] }> {
+    return request("GET", "/api/tags" + qs({ prefix }));
+  },
+  tagAction(name: string, action: "add" | "remove", selection: Selection): Promise<BulkResult> {
+    return request("POST", `/api/tags/${encodeURIComponent(name)}/${action}`, { selection });
+  },
+  datasets(): Promise<{ items: Dataset[] }> {
+    return request("GET", "/api/datasets");
+  },
+  createDataset(name: string, description: string): Promise<unknown> {
+    return request("POST", "/api/datasets", { name, description });
+  },
+  datasetAction(name: string, action: "add" | "remove", selection: Selection): Promise<BulkResult> {
+    return request("POST", `/api/datasets/${encodeURIComponent(name)}/${action}`, { selection });
+  },
+  freezeDataset(name: string, note: string): Promise<{ version: number; series_count: number }> {
+    return request("POST", `/api/datasets/${encodeURIComponent(name)}/versions`, { note });
+  },
+  getSettings(): Promise<{ user: string; settings: Record<string, unknown> }> {
+    return request("GET", "/api/settings");
+  },
+  putSettings(settings: Record<string, unknown>): Promise<unknown> {
+    return request("PUT", "/api/settings", { settings });
+  },
+};

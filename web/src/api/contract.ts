@@ -1,0 +1,70 @@
+// Shapes of endpoints still being built (docs: /work/coord/api-contract.md). Once the
+// server has them, schema.d.ts carries the same shapes, generated.
+
+export interface Counts {
+  series: number;
+  studies?: number;
+  patients?: number;
+}
+
+export type AggregationType = "terms" | "histogram" | "date_histogram";
+
+export interface AggregationSpec {
+  field: string;
+  type: AggregationType;
+  size?: number;
+  bins?: number;
+  interval?: "year" | "month" | "day";
+}
+
+export interface AggregateRequest {
+  query: string;
+  aggregations: AggregationSpec[];
+}
+
+export interface Bucket {
+  key: string | number | boolean | null;
+  count: number;
+  low?: number | string | null;
+  high?: number | string | null;
+}
+
+export interface Aggregation {
+  field: string;
+  type: AggregationType;
+  buckets: Bucket[];
+  other: number;
+  missing: number;
+}
+
+export interface AggregateResponse {
+  counts: Counts;
+  aggregations: Aggregation[];
+}
+
+/** (series matching query, none when null) ∪ include − exclude */
+export interface Selection {
+  query: string | null;
+  include: string[];
+  exclude: string[];
+}
+
+export interface BulkResult {
+  changed: number;
+  series_count: number;
+}
+
+export interface Tag {
+  name: string;
+  color?: string | null;
+  series_count: number;
+}
+
+export interface Dataset {
+  name: string;
+  description?: string | null;
+  series: number;
+  studies?: number;
+  patients?: number;
+  versions?: number | unknown[];
+}

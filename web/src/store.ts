@@ -1,0 +1,280 @@
+// The app's state: the query and view (mirrored in the URL), the results, the selection.
+import { reactive, computed, watch } from "vue";
+import { api, features, ApiError, type SeriesItem } from "./api/client";
+import type { Counts, Selection } from "./api/contract";
+
+export const PAGE_SIZE = 200;
+export const DEFAULT_CARD_FIELDS = ["SeriesDescription", "Modality", "StudyDate", "instance_count"];
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: "info" | "error";
+}
+
+export const state = reactive({
+  query: "",
+  sort: "",
+  openSeries: null as string | null,
+  cardSize: 180,
+  cardFields: [...DEFAULT_CARD_FIELDS],
+  tagShortcuts: [] as string[],
+  // results
+  items: [] as SeriesItem[],
+  total: 0,
+  nextCursor: null as string | null,
+  loading: false,
+  done: false,
+  generation: 0, // bumped on every new query: stale pages are dropped
+  counts: null as Counts | null,
+  queryError: null as { message: string; position: number | null } | null,
+  // selection: explicit uids, or every match (minus exclusions)
+  selectAll: false,
+  selected: new Set<string>(),
+  excluded: new Set<string>(),
+  anchor: -1,
+  focus: -1,
+  // bumped after a bulk action so panels (dashboard, datasets) refresh
+  revision: 0,
+  toasts: [] as Toast[],
+  pageTimings: [] as number[],
+});
+
+export const selectionCount = computed(() =>
+  state.selectAll ? Math.max(0, state.total - state.excluded.size) : state.selected.size,
+);
+
+export function isSelected(uid: string): boolean {
+  return state.selectAll ? !state.excluded.has(uid) : state.selected.has(uid);
+}
+
+export function clearSelection(): void {
+  state.selectAll = false;
+  state.selected = new Set();
+  state.excluded = new Set();
+  state.anchor = -1;
+}
+
+export function selectAllMatches(): void {
+  state.selectAll = true;
+  state.selected = new Set();
+  state.excluded = new Set();
+}
+
+/** Click (replace), ctrl/cmd-click (toggle) and shift-click (range from the anchor). */
+export function clickCard(index: number, mods: { ctrl: boolean; shift: boolean }): void {
+  const item = state.items[index];
+  if (!item) return;
+  const uid = item.series_uid;
+  if (mods.shift && state.anchor >= 0) {
+    const [a, b] = state.anchor < index ? [state.anchor, index] : [index, state.anchor];
+    const next = mods.ctrl ? new Set(state.selected) : new Set<string>();
+    if (state.selectAll && mods.ctrl) {
+      const excluded = new Set(state.excluded);
+      for (let i = a; i <= b; i++) excluded.delete(state.items[i].series_uid);
+      state.excluded = excluded;
+    } else {
+      state.selectAll = false;
+      state.excluded = new Set();
+      for (let i = a; i <= b; i++) next.add(state.items[i].series_uid);
+      state.selected = next;
+    }
+  } else if (mods.ctrl) {
+    if (state.selectAll) {
+      const excluded = new Set(state.excluded);
+      if (excluded.has(uid)) excluded.delete(uid);
+      else excluded.add(uid);
+      state.excluded = excluded;
+    } else {
+      const next = new Set(state.selected);
+      if (next.has(uid)) next.delete(uid);
+      else next.add(uid);
+      state.selected = next;
+    }
+    state.anchor = index;
+  } else {
+    state.selectAll = false;
+    state.excluded = new Set();
+    state.selected = new Set([uid]);
+    state.anchor = index;
+  }
+  state.focus = index;
+}
+
+/** The selection as the API takes it (server-side: the query travels, not the uids). */
+export function currentSelection(): Selection {
+  if (state.selectAll) return { query: state.query.trim() || "*", include: [], exclude: [...state.excluded] };
+  return { query: null, include: [...state.selected], exclude: [] };
+}
+
+/** What keys 1-9 act on: the selection, else the focused card. */
+export function targetSelection(): { selection: Selection; items: SeriesItem[] } | null {
+  if (selectionCount.value > 0) {
+    return { selection: currentSelection(), items: state.items.filter((i) => isSelected(i.series_uid)) };
+  }
+  const focused = state.items[state.focus];
+  if (!focused) return null;
+  return { selection: { query: null, include: [focused.series_uid], exclude: [] }, items: [focused] };
+}
+
+let toastId = 0;
+export function toast(text: string, kind: "info" | "error" = "info"): void {
+  const id = ++toastId;
+  state.toasts.push({ id, text, kind });
+  setTimeout(() => {
+    const i = state.toasts.findIndex((t) => t.id === id);
+    if (i >= 0) state.toasts.splice(i, 1);
+  }, kind === "error" ? 8000 : 3500);
+}
+
+export function reportError(error: unknown): void {
+  if (error instanceof DOMException && error.name === "AbortError") return;
+  toast(error instanceof Error ? error.message : String(error), "error");
+}
+
+// ---------------------------------------------------------------- results
+
+let pageAbort: AbortController | null = null;
+
+function requestedFields(): string[] {
+  return ["SeriesInstanceUID", ...new Set(state.cardFields)];
+}
+
+/** Starts over: first page of the current query and sort, counts. */
+export async function runQuery(): Promise<void> {
+  state.generation++;
+  pageAbort?.abort();
+  state.items = [];
+  state.total = 0;
+  state.nextCursor = null;
+  state.done = false;
+  state.loading = false;
+  state.focus = -1;
+  clearSelection();
+  state.queryError = null;
+  await Promise.all([loadMore(), loadCounts()]);
+}
+
+let countAbort: AbortController | null = null;
+export async function loadCounts(): Promise<void> {
+  countAbort?.abort();
+  countAbort = new AbortController();
+  try {
+    state.counts = await api.count(state.query, countAbort.signal);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 400)) reportError(error);
+  }
+}
+
+/** The next page after the last one loaded (one request per page, never per card). */
+export async function loadMore(): Promise<void> {
+  if (state.loading || state.done) return;
+  const generation = state.generation;
+  state.loading = true;
+  pageAbort = new AbortController();
+  const started = performance.now();
+  try {
+    const page = await api.search(
+      state.query,
+      { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: state.nextCursor },
+      pageAbort.signal,
+    );
+    if (generation !== state.generation) return;
+    state.pageTimings.push(performance.now() - started);
+    performance.mark("radcurate:page", { detail: { count: page.items.length } });
+    state.items.push(...page.items);
+    state.total = page.total;
+    state.nextCursor = page.next_cursor;
+    state.done = !page.next_cursor;
+  } catch (error) {
+    if (generation !== state.generation) return;
+    state.done = true;
+    if (error instanceof ApiError && error.status === 400) {
+      state.queryError = { message: error.detail.message, position: error.detail.position ?? null };
+    } else reportError(error);
+  } finally {
+    if (generation === state.generation) state.loading = false;
+  }
+}
+
+// ---------------------------------------------------------------- the URL holds the view
+
+export function readUrl(): void {
+  const params = new URLSearchParams(location.search);
+  state.query = params.get("q") ?? "";
+  state.sort = params.get("sort") ?? "";
+  state.openSeries = params.get("series");
+}
+
+function writeUrl(push: boolean): void {
+  const params = new URLSearchParams();
+  if (state.query) params.set("q", state.query);
+  if (state.sort) params.set("sort", state.sort);
+  if (state.openSeries) params.set("series", state.openSeries);
+  const text = params.toString();
+  const url = location.pathname + (text ? "?" + text : "");
+  if (url === location.pathname + location.search) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+export function startUrlSync(): void {
+  watch(
+    () => [state.query, state.sort],
+    () => writeUrl(true),
+  );
+  watch(
+    () => state.openSeries,
+    () => writeUrl(true),
+  );
+  window.addEventListener("popstate", () => {
+    const before = [state.query, state.sort];
+    readUrl();
+    if (before[0] !== state.query || before[1] !== state.sort) void runQuery();
+  });
+}
+
+// ---------------------------------------------------------------- user settings
+
+const LOCAL_KEY = "radcurate.settings";
+
+export async function loadSettings(): Promise<void> {
+  let settings: Record<string, unknown> = {};
+  try {
+    settings = JSON.parse(localStorage.getItem(LOCAL_KEY) ?? "{}") as Record<string, unknown>;
+  } catch {
+    settings = {};
+  }
+  if (features.has("GET", "/api/settings")) {
+    try {
+      settings = { ...settings, ...(await api.getSettings()).settings };
+    } catch (error) {
+      reportError(error);
+    }
+  }
+  if (Array.isArray(settings.card_fields) && settings.card_fields.length) {
+    state.cardFields = settings.card_fields.map(String);
+  }
+  if (Array.isArray(settings.tag_shortcuts)) state.tagShortcuts = settings.tag_shortcuts.map(String).slice(0, 9);
+  if (typeof settings.card_size === "number") state.cardSize = settings.card_size;
+}
+
+let savedSettings: Record<string, unknown> = {};
+export async function saveSettings(): Promise<void> {
+  const settings = {
+    ...savedSettings,
+    card_fields: state.cardFields,
+    tag_shortcuts: state.tagShortcuts,
+    card_size: state.cardSize,
+  };
+  savedSettings = settings;
+  localStorage.setItem(LOCAL_KEY, JSON.stringify(settings));
+  if (features.has("PUT", "/api/settings")) {
+    try {
+      const current = (await api.getSettings()).settings;
+      await api.putSettings({ ...current, ...settings });
+    } catch (error) {
+      reportError(error);
+    }
+  }
+}
