@@ -30,6 +30,7 @@ from radcurate.query.ast import (
     COMPARE_OPS,
     And,
     Compare,
+    Dataset,
     FieldIn,
     FieldMatch,
     Has,
@@ -272,18 +273,61 @@ def build_corpus(catalog: CatalogBackend, seed: int = 20240) -> dict[str, Search
                 catalog._sql("UPDATE series SET facts = ? WHERE series_uid = ?"),
                 (dumps(facts), uid),
             )
+    seed_curation(catalog, sorted(results), rng)
+    curation = catalog.curation_of(sorted(results))
     records: dict[str, SearchRecord] = {}
     for uid in results:
         document = catalog.series_document(uid)
         assert document is not None
         res = catalog.results(uid)
-        records[uid] = SearchRecord(document, ai=res["ai"], qc=res["qc"])
+        records[uid] = SearchRecord(
+            document,
+            tags=curation[uid]["tags"],
+            datasets=curation[uid]["datasets"],
+            ai=res["ai"],
+            qc=res["qc"],
+        )
     return records
 
 
-@pytest.fixture
-def corpus(catalog_url: str) -> Iterator[tuple[CatalogBackend, dict[str, SearchRecord]]]:
+#: tag and dataset names: LIKE metacharacters, Unicode case pairs, names that are words
+TAG_NAMES = [
+    "excluded",
+    "Reviewed",
+    "50%",
+    "a_b",
+    "ÉPAULE set",
+    "straße",
+    "İstanbul",
+    "b1",
+    "ωmega",
+]
+DATASET_NAMES = ["lidc-idri", "LIDC-2", "chest ct", "Kopf-Hals", "a_b"]
+
+
+def seed_curation(catalog: CatalogBackend, uids: list[str], rng: random.Random) -> None:
+    """Tag series and put them in datasets through the curation API (a tag left unused too)."""
+    from radcurate.catalog.curation import Selection
+
+    assert isinstance(catalog, SQLCatalog)
+    for names, add in ((TAG_NAMES, catalog.tag_series), (DATASET_NAMES, catalog.add_to_dataset)):
+        for name in names:
+            if add == catalog.add_to_dataset:
+                catalog.create_dataset(name)
+            chosen = [u for u in uids if rng.random() < 0.25]
+            if name != "b1":
+                add(name, Selection.of(None, include=chosen))
+    catalog.create_tag("unused")
+
+
+@pytest.fixture(params=["index", "sql"])
+def corpus(
+    catalog_url: str, request: pytest.FixtureRequest
+) -> Iterator[tuple[CatalogBackend, dict[str, SearchRecord]]]:
+    """The corpus, searched through the in-memory index or in SQL alone."""
     with open_catalog(catalog_url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.use_search_index = request.param == "index"
         yield catalog, build_corpus(catalog)
 
 
@@ -382,8 +426,14 @@ HAND_WRITTEN = [
     "has:ConvolutionKernel", "missing:ConvolutionKernel", "missing:PatientSex", "has:PatientSex",
     "has:EmptySeq", "missing:EmptySeq", "has:ImageType", "missing:ImageType", "missing:NoSuchField",
     "has:NoSuchField", "NoSuchField:*",
-    # tags / datasets (no tables yet: match nothing)
-    "tag:excluded", "-tag:excluded", "dataset:lidc-*", "tag:(a OR b*)",
+    # tags / datasets (seeded by seed_curation)
+    "tag:excluded", "-tag:excluded", "dataset:lidc-*", "tag:(a OR b*)", "tag:EXCLUDED",
+    "tag:reviewed", "tag:50%", "tag:50?", "tag:a_b", "tag:a?b", "tag:axb", "tag:*", "-tag:*",
+    "tag:épaule*", "tag:STRASSE", "tag:straße", "tag:i̇stanbul", "tag:istanbul", "tag:b1",
+    "tag:unused", "tag:ΩMEGA", "dataset:LIDC*", "dataset:lidc-2", '"dataset:chest ct"',
+    'dataset:"chest ct"', "dataset:*", "-dataset:*", "dataset:a_b tag:a_b", "dataset:kopf*",
+    "tag:excluded OR dataset:lidc-idri", "tag:excluded -dataset:lidc-idri", "review", "idri",
+    "kopf", "unused", "épaule set", "mega",
     # ai / qc
     "ai.bodypart:chest", "ai.bodypart:CHEST", "ai.bodypart:épaule", "ai.bodypart:ÉPAULE",
     "ai.scores.nodule:>0.5", "ai.scores.nodule:[0 TO 0.5]", "ai.scores.label:émphysema",
@@ -456,6 +506,8 @@ atoms: st.SearchStrategy[Node] = st.one_of(
     st.builds(Has, fields),
     st.builds(Missing, fields),
     st.builds(Tag, values),
+    st.builds(Tag, st.sampled_from([*TAG_NAMES, "*", "rev*", "a?b"])),
+    st.builds(Dataset, st.sampled_from([*DATASET_NAMES, "*", "lidc*", "a?b"])),
 )
 
 

@@ -11,6 +11,15 @@ from radcurate.dicom.values import FieldType
 from radcurate.query.ast import Node
 
 if TYPE_CHECKING:
+    from radcurate.catalog.curation import (
+        AuditEntry,
+        BulkResult,
+        DatasetInfo,
+        DatasetVersion,
+        Selection,
+        StoredSelection,
+        TagInfo,
+    )
     from radcurate.catalog.jobs import JobRecord
 
 
@@ -245,6 +254,123 @@ class CatalogBackend(Protocol):
         self, *, limit: int = 50, state: str | None = None, kind: str | None = None
     ) -> list[JobRecord]:
         """Jobs, newest first."""
+
+    # -- curation (see radcurate.catalog.curation) -------------------------------------
+    def resolve_selection(self, selection: Selection) -> list[str]:
+        """The sorted UIDs a selection stands for (query ∪ include − exclude)."""
+
+    def create_selection(
+        self, selection: Selection, *, actor: str | None = None
+    ) -> StoredSelection:
+        """Store a selection server-side."""
+
+    def selection(self, selection_id: str) -> StoredSelection:
+        """A stored selection, counted now."""
+
+    def stored_selection(self, selection_id: str) -> Selection:
+        """The selection of a stored one, to hand to a bulk action."""
+
+    def tags(self, prefix: str = "", limit: int | None = None) -> list[TagInfo]:
+        """Tags starting with ``prefix`` (any case), most used first."""
+
+    def tag(self, name: str) -> TagInfo:
+        """One tag."""
+
+    def create_tag(
+        self, name: str, color: str | None = None, *, actor: str | None = None
+    ) -> TagInfo:
+        """A new tag."""
+
+    def update_tag(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        color: str | None = None,
+        clear_color: bool = False,
+        actor: str | None = None,
+    ) -> TagInfo:
+        """Rename and/or recolour a tag."""
+
+    def delete_tag(self, name: str, *, actor: str | None = None) -> int:
+        """Delete a tag; returns how many series carried it."""
+
+    def tag_series(
+        self, name: str, selection: Selection, *, create: bool = True, actor: str | None = None
+    ) -> BulkResult:
+        """Tag every series of a selection."""
+
+    def untag_series(
+        self, name: str, selection: Selection, *, actor: str | None = None
+    ) -> BulkResult:
+        """Untag every series of a selection."""
+
+    def datasets(self) -> list[DatasetInfo]:
+        """Every dataset with its counts."""
+
+    def dataset(self, name: str) -> DatasetInfo:
+        """One dataset."""
+
+    def create_dataset(
+        self, name: str, description: str = "", *, actor: str | None = None
+    ) -> DatasetInfo:
+        """A new, empty dataset."""
+
+    def update_dataset(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        actor: str | None = None,
+    ) -> DatasetInfo:
+        """Rename and/or describe a dataset."""
+
+    def delete_dataset(self, name: str, *, force: bool = False, actor: str | None = None) -> int:
+        """Delete a dataset; returns how many series it held."""
+
+    def add_to_dataset(
+        self, name: str, selection: Selection, *, actor: str | None = None
+    ) -> BulkResult:
+        """Add every series of a selection to a dataset."""
+
+    def remove_from_dataset(
+        self, name: str, selection: Selection, *, actor: str | None = None
+    ) -> BulkResult:
+        """Remove every series of a selection from a dataset."""
+
+    def freeze_dataset(
+        self, name: str, note: str | None = None, *, actor: str | None = None
+    ) -> DatasetVersion:
+        """Freeze the membership into an immutable version."""
+
+    def dataset_versions(self, name: str) -> list[DatasetVersion]:
+        """The frozen versions, oldest first."""
+
+    def dataset_version(self, name: str, version: int) -> DatasetVersion:
+        """One frozen version with its member UIDs."""
+
+    def version_members(self, name: str, version: int) -> dict[str, list[str]]:
+        """SeriesInstanceUID -> SOP Instance UIDs of a frozen version."""
+
+    def diff_dataset_versions(self, name: str, a: int, b: int) -> tuple[list[str], list[str]]:
+        """(added, removed) series from version ``a`` to ``b``."""
+
+    def curation_of(self, series_uids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        """``{uid: {"tags": [...], "datasets": [...]}}`` for a page of series, in one query."""
+
+    def audit_log(
+        self, limit: int = 100, action: str | None = None, target: str | None = None
+    ) -> list[AuditEntry]:
+        """Curation actions, newest first."""
+
+    def user_settings(self, user: str | None = None) -> dict[str, Any]:
+        """A user's settings."""
+
+    def set_user_settings(
+        self, settings: dict[str, Any], user: str | None = None
+    ) -> dict[str, Any]:
+        """Replace a user's settings."""
 
     def __enter__(self) -> CatalogBackend: ...
 

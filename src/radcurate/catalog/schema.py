@@ -183,7 +183,111 @@ MIGRATIONS = tuple(
     )
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+_CURATION = _both(
+    """
+    CREATE TABLE tags (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        name TEXT NOT NULL,
+        name_lower TEXT NOT NULL UNIQUE,
+        color TEXT,
+        created_at {REAL} NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE series_tags (
+        tag_id BIGINT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+        series_uid TEXT NOT NULL,
+        added_at {REAL} NOT NULL,
+        PRIMARY KEY (tag_id, series_uid)
+    );
+    CREATE INDEX series_tags_series ON series_tags (series_uid);
+    CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        name TEXT NOT NULL,
+        name_lower TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at {REAL} NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE dataset_series (
+        dataset_id BIGINT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+        series_uid TEXT NOT NULL,
+        added_at {REAL} NOT NULL,
+        PRIMARY KEY (dataset_id, series_uid)
+    );
+    CREATE INDEX dataset_series_series ON dataset_series (series_uid);
+    CREATE TABLE dataset_versions (
+        dataset_id BIGINT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        series_count BIGINT NOT NULL,
+        instance_count BIGINT NOT NULL,
+        created_at {REAL} NOT NULL,
+        created_by TEXT NOT NULL,
+        note TEXT,
+        PRIMARY KEY (dataset_id, version)
+    );
+    CREATE TABLE dataset_version_series (
+        dataset_id BIGINT NOT NULL,
+        version INTEGER NOT NULL,
+        series_uid TEXT NOT NULL,
+        sop_uids TEXT NOT NULL,
+        PRIMARY KEY (dataset_id, version, series_uid),
+        FOREIGN KEY (dataset_id, version)
+            REFERENCES dataset_versions (dataset_id, version) ON DELETE CASCADE
+    );
+    CREATE TABLE selections (
+        id TEXT PRIMARY KEY,
+        query {JSON},
+        include_uids {JSON} NOT NULL,
+        exclude_uids {JSON} NOT NULL,
+        created_at {REAL} NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        at {REAL} NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        selection {JSON},
+        series_count BIGINT,
+        detail {JSON}
+    );
+    CREATE INDEX audit_log_action ON audit_log (action, id);
+    CREATE TABLE user_settings (
+        user_name TEXT PRIMARY KEY,
+        settings {JSON} NOT NULL,
+        updated_at {REAL} NOT NULL
+    )
+    """
+)
+
+# version 3 sits before the jobs (4) and search-index (5) steps: keep MIGRATIONS sorted
+MIGRATIONS = tuple(
+    sorted(
+        (
+            *MIGRATIONS,
+            Migration(
+                version=3,
+                description="curation: tags, datasets and frozen versions, selections, audit log, "
+                "user settings",
+                sqlite=tuple(
+                    s.replace("{AUTOINCREMENT}", "AUTOINCREMENT") for s in _CURATION["sqlite"]
+                ),
+                postgresql=tuple(
+                    s.replace(
+                        "INTEGER PRIMARY KEY {AUTOINCREMENT}",
+                        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                    )
+                    for s in _CURATION["postgresql"]
+                ),
+            ),
+        ),
+        key=lambda m: m.version,
+    )
+)
+
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 
 def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str) -> None:

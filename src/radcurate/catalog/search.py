@@ -20,8 +20,8 @@ tests compare every backend with), rule by rule:
   numerically, booleans only with ``true``/``false``, strings lowercased
   (Unicode rules) with LIKE or code-point comparison, periods on date/time
   fields as ISO prefixes, sequence items only by ``*``;
-* tags and datasets: see :func:`curation_match` (the one place to change
-  when their tables land).
+* tags and datasets: see :func:`curation_match` (names matched through
+  their lowercased copy in ``tags``/``datasets``).
 
 Examples
 --------
@@ -134,17 +134,18 @@ class _DocDialect(SearchDialect):
 def curation_match(kind: Literal["tag", "dataset"], pattern: str, *, substring: bool) -> Frag:
     """Whether one of the series' tags (or datasets) matches ``pattern``.
 
-    The tag and dataset tables do not exist yet, so nothing matches: ``tag:x``
-    and ``dataset:x`` are false for every series and free text finds no tag or
-    dataset name. When the tables land, return here (for both engines)::
-
-        EXISTS (SELECT 1 FROM series_tags g WHERE g.series_uid = s.series_uid
-                AND <lower>(g.name) LIKE ? ESCAPE '\\')
-
-    with ``to_like(pattern, anchored=not substring)``.
+    Names are compared through their stored Python-lowercased copy
+    (``name_lower``), so the same SQL serves both engines and matches the
+    reference's case-insensitive ``fullmatch`` (``substring``: ``search``, for
+    free text). A non-correlated ``IN`` lets each engine read the few tagged
+    UIDs once instead of probing per series.
     """
-    del kind, pattern, substring
-    return ("FALSE", ())
+    if kind == "tag":
+        members = "SELECT g.series_uid FROM series_tags g JOIN tags t ON t.id = g.tag_id"
+    else:
+        members = "SELECT g.series_uid FROM dataset_series g JOIN datasets t ON t.id = g.dataset_id"
+    like = to_like(pattern, anchored=not substring)
+    return f"s.series_uid IN ({members} WHERE t.name_lower LIKE ? {LIKE_ESCAPE})", (like,)
 
 
 # -- combinators -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from radcurate.catalog.base import (
 )
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.jobs import JobsMixin
+from radcurate.catalog.curation import CurationMixin
 from radcurate.catalog.results import ResultsMixin
 from radcurate.catalog.rows import (
     INSTANCE_COLUMNS,
@@ -63,7 +64,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
-class SQLCatalog(JobsMixin, ResultsMixin):
+class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
     """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
 
     dialect: str = ""

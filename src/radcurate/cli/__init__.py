@@ -17,6 +17,9 @@ SUBCOMMANDS: dict[str, str] = {
     "fields": "radcurate.cli.fields:fields",
     "render": "radcurate.cli.render:render",
     "search": "radcurate.cli.search:search",
+    "tag": "radcurate.cli.tag:tag",
+    "dataset": "radcurate.cli.dataset:dataset",
+    "audit": "radcurate.cli.audit:audit",
     "serve": "radcurate.cli.serve:serve",
     "thumbnails": "radcurate.cli.thumbnails:thumbnails",
 }

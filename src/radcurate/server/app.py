@@ -12,6 +12,8 @@ from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
 from radcurate.server.routes import fields, info, search, series, thumbnails, viewer, webui
+from radcurate.server.routes import audit, datasets, selections, tags, user_settings
+from radcurate.server.schemas_curation import install_curation_errors
 from radcurate.server.settings import ServerSettings
 
 API_PREFIX = "/api"
@@ -50,15 +52,18 @@ def create_app(
     app.state.settings = settings
     app.state.known_fields = KnownFields()
     install_error_handlers(app)
+    install_curation_errors(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
     for module in (search, series, thumbnails, viewer, fields, info):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (tags, datasets, selections, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)
     # last: its catch-all answers every other GET with the single-page app
     app.include_router(webui.router)

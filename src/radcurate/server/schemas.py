@@ -65,6 +65,8 @@ class SeriesResponse(BaseModel):
     series_uid: str
     document: dict[str, Any]
     results: dict[str, dict[str, Any]]
+    tags: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
 
 
 class InstancesResponse(BaseModel):

@@ -17,8 +17,13 @@ def get_series(series_uid: str, catalog: CatalogDep) -> SeriesResponse:
     document = catalog.series_document(series_uid)
     if document is None:
         raise SeriesNotFoundError(series_uid)
+    curation = catalog.curation_of([series_uid])[series_uid]
     return SeriesResponse(
-        series_uid=series_uid, document=document, results=catalog.results(series_uid)
+        series_uid=series_uid,
+        document=document,
+        results=catalog.results(series_uid),
+        tags=curation["tags"],
+        datasets=curation["datasets"],
     )
 
 

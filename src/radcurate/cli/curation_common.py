@@ -1,0 +1,70 @@
+"""Helpers shared by ``radcurate tag``, ``dataset`` and ``audit``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from typing import Any, TypeVar
+
+import click
+from rich.markup import escape
+
+from radcurate.catalog.curation import BulkResult, CurationError, Selection
+from radcurate.cli.common import console, err_console
+from radcurate.query import QueryError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def selection_options(func: F) -> F:
+    """``--include UID`` and ``--exclude UID`` (repeatable), next to the QUERY argument."""
+    func = click.option(
+        "--exclude", "exclude", multiple=True, metavar="UID", help="Leave this series out."
+    )(func)
+    return click.option(
+        "--include", "include", multiple=True, metavar="UID", help="Add this series too."
+    )(func)
+
+
+def selection_of(query: str, include: Sequence[str], exclude: Sequence[str]) -> Selection:
+    """The selection of the command line: QUERY ∪ --include − --exclude."""
+    return Selection.of(query, include, exclude)
+
+
+@contextmanager
+def curation_errors() -> Iterator[None]:
+    """Bad input (query, name, unknown tag) -> a red one-line error and exit code 2."""
+    try:
+        yield
+    except (CurationError, QueryError) as exc:
+        err_console().print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(2)
+
+
+def emit_json(value: Any) -> None:
+    """Print dataclasses, lists of them, or plain JSON."""
+
+    def plain(v: Any) -> Any:
+        if is_dataclass(v) and not isinstance(v, type):
+            return {k: plain(x) for k, x in asdict(v).items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    click.echo(json.dumps(plain(value), indent=2, ensure_ascii=False))
+
+
+def print_bulk(verb: str, name: str, result: BulkResult, as_json: bool) -> None:
+    """What a bulk action did."""
+    if as_json:
+        emit_json(result)
+        return
+    console().print(
+        f"{verb} [bold]{escape(name)}[/bold]: {result.changed} series changed "
+        f"({result.series_count} selected)"
+    )

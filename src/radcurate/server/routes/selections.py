@@ -1,0 +1,26 @@
+"""``/api/selections``: server-side selections (a query plus explicit includes and excludes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from radcurate.server.deps import CatalogDep
+from radcurate.server.errors import ERROR_RESPONSES
+from radcurate.server.schemas_curation import SelectionBody, SelectionResponse, request_user
+
+router = APIRouter(prefix="/selections", tags=["selections"], responses=ERROR_RESPONSES)
+
+
+@router.post("", operation_id="create_selection", name="create_selection", status_code=201)
+def create_selection(
+    body: SelectionBody, request: Request, catalog: CatalogDep
+) -> SelectionResponse:
+    """Store a selection; pass its ``id`` as ``selection_id`` to any bulk action."""
+    stored = catalog.create_selection(body.to_selection(), actor=request_user(request))
+    return SelectionResponse.of(stored)
+
+
+@router.get("/{selection_id}", operation_id="get_selection", name="get_selection")
+def get_selection(selection_id: str, catalog: CatalogDep) -> SelectionResponse:
+    """A stored selection, counted now."""
+    return SelectionResponse.of(catalog.selection(selection_id))
