@@ -2,31 +2,37 @@
 
 Voxel ``array[k, j, i]`` is slice ``k`` (geometric order along the slice normal),
 row ``j``, column ``i`` of the series. ``affine`` maps the index ``(i, j, k, 1)``
-(NIfTI order: x = column, y = row, z = slice) to RAS millimetres, so
-``write_nifti`` stores ``array.transpose(2, 1, 0)`` with ``affine`` unchanged.
-DICOM patient coordinates are LPS; RAS negates the first two axes.
+(NIfTI order: x = column, y = row, z = slice) to RAS millimetres, so a NIfTI file
+stores the slices one after the other with ``affine`` unchanged (see
+:mod:`radcurate.render.nifti`). DICOM patient coordinates are LPS; RAS negates the
+first two axes.
+
+A volume is planned first (:func:`series_volume_stream`, :func:`seg_label_stream`:
+geometry checked, nothing decoded) and its slices decoded one at a time, so it can be
+written without ever holding the whole array. A stack of single-frame slices and an
+enhanced (or legacy converted enhanced) multi-frame object, whose frames are placed
+by their functional groups (PlanePosition, PlaneOrientation, PixelMeasures), give
+the same grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
-from pydicom.pixels.utils import iter_pixels
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.geometry import slice_normal
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.optional import import_optional
 from radcurate.render.api import load_series
+from radcurate.render.nifti import write_nifti
 from radcurate.render.reference import find_referenced_series
-from radcurate.render.result import SeriesInput, UndecodableError
+from radcurate.render.result import SeriesInput
 from radcurate.render.source import (
     decode_frame,
     frame_attributes,
@@ -39,9 +45,13 @@ __all__ = [
     "LPS_TO_RAS",
     "Geometry",
     "Volume",
+    "VolumeStream",
+    "seg_label_stream",
     "seg_label_volume",
     "series_geometry",
     "series_volume",
+    "series_volume_stream",
+    "volume_geometry",
     "write_nifti",
 ]
 
@@ -60,16 +70,20 @@ class Geometry:
     Attributes
     ----------
     records
-        The instances in geometric order (one per slice).
+        The instance of each slice, in geometric order (for a multi-frame object,
+        the same instance for every slice).
     shape
         ``(slices, rows, columns)``.
     affine
         4x4, voxel index ``(column, row, slice, 1)`` -> RAS mm.
+    frames
+        For a multi-frame object, the frame index (0-based) of each slice; empty otherwise.
     """
 
     records: tuple[InstanceRecord, ...]
     shape: tuple[int, int, int]
     affine: F64
+    frames: tuple[int, ...] = ()
 
     @property
     def lps_affine(self) -> F64:
@@ -108,11 +122,98 @@ class Volume:
     labels: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class VolumeStream:
+    """A volume whose geometry is known and whose slices are decoded on demand.
+
+    Attributes
+    ----------
+    shape, affine, dtype
+        As the :class:`Volume` it stands for.
+    slices
+        Called once per pass: yields each ``(rows, columns)`` slice of ``dtype`` in order.
+        Decoding failures surface here (``UndecodableError``, ``ValueError``).
+    """
+
+    shape: tuple[int, int, int]
+    affine: F64
+    dtype: np.dtype[Any]
+    slices: Callable[[], Iterator[npt.NDArray[Any]]]
+    sop_uids: tuple[str, ...] = ()
+    labels: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, volume: Volume) -> VolumeStream:
+        """The stream of an in-memory volume."""
+        return cls(
+            (volume.array.shape[0], volume.array.shape[1], volume.array.shape[2]),
+            volume.affine,
+            volume.array.dtype,
+            lambda: iter(volume.array),
+            volume.sop_uids,
+            volume.labels,
+        )
+
+    def materialize(self) -> Volume:
+        """Decode every slice into one array."""
+        array = np.empty(self.shape, dtype=self.dtype)
+        count = 0
+        for k, plane in enumerate(self.slices()):
+            array[k] = plane
+            count += 1
+        if count != self.shape[0]:
+            raise ValueError(f"the volume yielded {count} slices, not {self.shape[0]}")
+        return Volume(array, self.affine, self.sop_uids, self.labels)
+
+
+def _grid(
+    positions: F64, iop: Sequence[float], rows: int, columns: int, spacing: Sequence[float]
+) -> tuple[list[int], F64]:
+    """Geometric order of slices at ``positions`` (LPS, stored order) and the RAS affine.
+
+    Raises
+    ------
+    ValueError
+        A degenerate orientation, two slices at one position, or slices that are not
+        evenly spaced on one line.
+    """
+    normal = slice_normal(iop)
+    if normal is None:
+        raise ValueError("inconsistent geometry: ImageOrientationPatient is degenerate")
+    along = positions @ np.asarray(normal, dtype=np.float64)
+    order = sorted(range(len(positions)), key=lambda k: (float(along[k]), k))
+    ordered = positions[order]
+    count = len(order)
+    if count > 1:
+        step = (ordered[-1] - ordered[0]) / (count - 1)
+        if float(np.dot(step, normal)) <= 1e-6:
+            raise ValueError("inconsistent geometry: several slices share one position")
+        expected = ordered[0] + np.outer(np.arange(count), step)
+        worst = float(np.abs(ordered - expected).max())
+        limit = max(_POSITION_TOLERANCE_MM, _POSITION_TOLERANCE_STEP * float(np.linalg.norm(step)))
+        if worst > limit:
+            raise ValueError(
+                f"inconsistent geometry: slice positions are not evenly spaced on one line "
+                f"(off by up to {worst:.3g} mm)"
+            )
+    else:
+        step = np.asarray(normal, dtype=np.float64)  # one slice: unit thickness
+    row_dir, col_dir = np.asarray(iop[:3], dtype=np.float64), np.asarray(iop[3:], dtype=np.float64)
+    d_row, d_col = float(spacing[0]), float(spacing[1])
+    lps = np.eye(4)
+    lps[:3, 0] = row_dir * d_col  # column index i moves along the row direction
+    lps[:3, 1] = col_dir * d_row  # row index j moves along the column direction
+    lps[:3, 2] = step
+    lps[:3, 3] = ordered[0]
+    affine: F64 = LPS_TO_RAS @ lps
+    return order, affine
+
+
 def _check(records: Sequence[InstanceRecord]) -> tuple[list[float], tuple[int, int]]:
     if not records:
         raise ValueError("the series has no instances")
     if any((r.frames or 1) > 1 for r in records):
-        raise ValueError("volumes of multi-frame instances are not supported")
+        raise ValueError("volumes of several multi-frame instances are not supported")
     orientations = {tuple(round(v, 4) for v in r.orientation or ()) for r in records}
     if len(orientations) != 1 or () in orientations:
         raise ValueError("inconsistent geometry: the slices do not share one orientation")
@@ -141,35 +242,10 @@ def series_geometry(series: SeriesInput, spacing: Sequence[float]) -> Geometry:
         at one position, or slices that are not evenly spaced on one line.
     """
     iop, (rows, columns) = _check(series.instances)
-    normal = slice_normal(iop)
-    if normal is None:
-        raise ValueError("inconsistent geometry: ImageOrientationPatient is degenerate")
-    records = ordered_instances(series.instances, normal)
+    records = ordered_instances(series.instances, slice_normal(iop))
     positions = np.array([r.position for r in records], dtype=np.float64)
-    count = len(records)
-    if count > 1:
-        step = (positions[-1] - positions[0]) / (count - 1)
-        along = float(np.dot(step, normal))
-        if along <= 1e-6:
-            raise ValueError("inconsistent geometry: several slices share one position")
-        expected = positions[0] + np.outer(np.arange(count), step)
-        worst = float(np.abs(positions - expected).max())
-        limit = max(_POSITION_TOLERANCE_MM, _POSITION_TOLERANCE_STEP * float(np.linalg.norm(step)))
-        if worst > limit:
-            raise ValueError(
-                f"inconsistent geometry: slice positions are not evenly spaced on one line "
-                f"(off by up to {worst:.3g} mm)"
-            )
-    else:
-        step = np.asarray(normal, dtype=np.float64)  # one slice: unit thickness
-    row_dir, col_dir = np.asarray(iop[:3]), np.asarray(iop[3:])
-    d_row, d_col = float(spacing[0]), float(spacing[1])
-    lps = np.eye(4)
-    lps[:3, 0] = row_dir * d_col  # column index i moves along the row direction
-    lps[:3, 1] = col_dir * d_row  # row index j moves along the column direction
-    lps[:3, 2] = step
-    lps[:3, 3] = positions[0]
-    return Geometry(tuple(records), (count, rows, columns), LPS_TO_RAS @ lps)
+    order, affine = _grid(positions, iop, rows, columns, spacing)
+    return Geometry(tuple(records[k] for k in order), (len(records), rows, columns), affine)
 
 
 def _spacing(attrs: Dataset) -> list[float]:
@@ -179,36 +255,124 @@ def _spacing(attrs: Dataset) -> list[float]:
     return [float(v) for v in value]
 
 
-def series_volume(catalog: CatalogBackend, series_uid: str) -> Volume:
-    """The series as a ``float32`` volume after rescale, built slice by slice.
+def _multiframe_geometry(record: InstanceRecord, ds: Dataset) -> Geometry:
+    """The grid of one multi-frame object, from each frame's functional groups."""
+    frames = frame_count(ds)
+    positions: list[list[float]] = []
+    orientations: set[tuple[float, ...]] = set()
+    spacings: set[tuple[float, ...]] = set()
+    iop: list[float] = []
+    for k in range(frames):
+        attrs = frame_attributes(ds, k)
+        ipp = attrs.get("ImagePositionPatient")
+        value = attrs.get("ImageOrientationPatient")
+        if ipp is None or len(ipp) != 3:
+            raise ValueError(f"inconsistent geometry: frame {k + 1} has no PlanePositionSequence")
+        if value is None or len(value) != 6:
+            raise ValueError(
+                f"inconsistent geometry: frame {k + 1} has no PlaneOrientationSequence"
+            )
+        positions.append([float(v) for v in ipp])
+        iop = [float(v) for v in value]
+        orientations.add(tuple(round(v, 4) for v in iop))
+        spacings.add(tuple(round(v, 6) for v in _spacing(attrs)))
+    if len(orientations) != 1:
+        raise ValueError("inconsistent geometry: the frames do not share one orientation")
+    if len(spacings) != 1:
+        raise ValueError("inconsistent geometry: the frames have several PixelSpacings")
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    order, affine = _grid(
+        np.array(positions, dtype=np.float64), iop, rows, columns, next(iter(spacings))
+    )
+    return Geometry((record,) * frames, (frames, rows, columns), affine, tuple(order))
+
+
+def volume_geometry(series: SeriesInput) -> Geometry:
+    """The grid of a series: a stack of single-frame slices or one multi-frame object.
+
+    Raises
+    ------
+    ValueError
+        Inconsistent geometry (see :func:`series_geometry`), or several multi-frame
+        instances.
+    UndecodableError
+        The header of an instance cannot be read.
+    """
+    records = series.instances
+    if len(records) == 1 and (records[0].frames or 1) > 1:
+        return _multiframe_geometry(records[0], read_dataset(records[0].location, pixels=False))
+    _check(records)
+    first = ordered_instances(records)[0]
+    spacing = _spacing(frame_attributes(read_dataset(first.location, pixels=False)))
+    return series_geometry(series, spacing)
+
+
+def _rescaled_slices(geometry: Geometry) -> Iterator[npt.NDArray[np.float32]]:
+    """Slices after the Modality LUT, decoded one at a time."""
+    shape = geometry.shape[1:]
+    if geometry.frames:
+        record = geometry.records[0]
+        ds = read_dataset(record.location)
+        for frame in geometry.frames:
+            pixels = decode_frame(ds, frame, record.location)
+            if pixels.shape != shape:
+                raise ValueError(f"frame {frame + 1} decodes to {pixels.shape}, not {shape}")
+            yield np.asarray(apply_modality_lut(pixels, frame_attributes(ds, frame)), np.float32)
+        return
+    spacing: list[float] | None = None
+    for k, record in enumerate(geometry.records):
+        ds = read_dataset(record.location)
+        attrs = frame_attributes(ds, 0)
+        if spacing is None:
+            spacing = _spacing(attrs)
+        elif not np.allclose(_spacing(attrs), spacing, atol=1e-3):
+            raise ValueError(f"inconsistent geometry: slice {k} has another PixelSpacing")
+        pixels = decode_frame(ds, 0, record.location)
+        if pixels.shape != shape:
+            raise ValueError(f"slice {k} decodes to {pixels.shape}, not {shape}")
+        yield np.asarray(apply_modality_lut(pixels, attrs), dtype=np.float32)
+        del ds, pixels
+
+
+def series_volume_stream(catalog: CatalogBackend, series_uid: str) -> VolumeStream:
+    """Plan the series as a ``float32`` volume after rescale; slices are decoded when iterated.
 
     Raises
     ------
     KeyError
         No such series in the catalog.
     ValueError
-        Inconsistent geometry (see :func:`series_geometry`) or pixel spacing.
+        Inconsistent geometry (see :func:`volume_geometry`).
+    """
+    geometry = volume_geometry(load_series(catalog, series_uid))
+    if geometry.frames:
+        uids = tuple(f"{geometry.records[0].sop_uid}#{k + 1}" for k in geometry.frames)
+    else:
+        uids = tuple(r.sop_uid for r in geometry.records)
+    return VolumeStream(
+        geometry.shape,
+        geometry.affine,
+        np.dtype(np.float32),
+        lambda: _rescaled_slices(geometry),
+        uids,
+    )
+
+
+def series_volume(catalog: CatalogBackend, series_uid: str) -> Volume:
+    """The series as a ``float32`` volume after rescale, built slice by slice.
+
+    ``sop_uids`` names each slice's instance (``UID#frame`` for a multi-frame object).
+
+    Raises
+    ------
+    KeyError
+        No such series in the catalog.
+    ValueError
+        Inconsistent geometry (see :func:`volume_geometry`) or pixel spacing.
     UndecodableError
         A slice cannot be decoded.
     """
-    series = load_series(catalog, series_uid)
-    _check(series.instances)
-    first = ordered_instances(series.instances)[0]
-    first_attrs = frame_attributes(read_dataset(first.location, pixels=False))
-    spacing = _spacing(first_attrs)
-    geometry = series_geometry(series, spacing)
-    array = np.empty(geometry.shape, dtype=np.float32)
-    for k, record in enumerate(geometry.records):
-        ds = read_dataset(record.location)
-        attrs = frame_attributes(ds, 0)
-        if not np.allclose(_spacing(attrs), spacing, atol=1e-3):
-            raise ValueError(f"inconsistent geometry: slice {k} has another PixelSpacing")
-        pixels = decode_frame(ds, 0, record.location)
-        if pixels.shape != geometry.shape[1:]:
-            raise ValueError(f"slice {k} decodes to {pixels.shape}, not {geometry.shape[1:]}")
-        array[k] = apply_modality_lut(pixels, attrs)
-        del ds, pixels
-    return Volume(array, geometry.affine, tuple(r.sop_uid for r in geometry.records))
+    return series_volume_stream(catalog, series_uid).materialize()
 
 
 def _frame_facts(ds: Dataset, k: int) -> tuple[int, list[str], list[float] | None]:
@@ -238,6 +402,81 @@ def _fit_plane(mask: npt.NDArray[Any], shape: tuple[int, int]) -> npt.NDArray[An
     return fitted
 
 
+def _label_slices(
+    ds: Dataset,
+    location: str,
+    geometry: Geometry,
+    placed: dict[int, list[tuple[int, int]]],
+    kind: str,
+    dtype: np.dtype[Any],
+) -> Iterator[npt.NDArray[Any]]:
+    """Each label slice, from the segmentation frames placed on it (decoded one at a time)."""
+    for target in range(geometry.shape[0]):
+        plane = np.zeros(geometry.shape[1:], dtype=dtype)
+        for k, segment in placed.get(target, ()):
+            frame = np.asarray(decode_frame(ds, k, location))
+            if kind == "LABELMAP":
+                np.maximum(plane, _fit_plane(frame, plane.shape).astype(dtype), out=plane)
+                continue
+            if kind == "FRACTIONAL":
+                high = float(frame.max(initial=0))
+                mask = frame > high / 2 if high > 0 else frame > 0
+            else:
+                mask = frame > 0
+            mask = _fit_plane(np.asarray(mask), plane.shape)
+            plane[mask & (plane < segment)] = segment
+        yield plane
+
+
+def seg_label_stream(catalog: CatalogBackend, seg_uid: str) -> VolumeStream:
+    """Plan the label volume of a DICOM-SEG (see :func:`seg_label_volume`); every frame is
+    placed before anything is decoded, and each slice is decoded when iterated.
+
+    Raises
+    ------
+    KeyError
+        No such series, or its referenced series is not in the catalog.
+    ValueError
+        A frame lies on no slice of the referenced series, or its geometry is inconsistent.
+    """
+    series = load_series(catalog, seg_uid)
+    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
+    ds = read_dataset(record.location)
+    reference = find_referenced_series(series, ds)
+    if reference is None:
+        raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
+    geometry = volume_geometry(reference)
+    by_sop = {} if geometry.frames else {r.sop_uid: k for k, r in enumerate(geometry.records)}
+    kind = str(ds.get("SegmentationType", "BINARY")).upper()
+    labels = {
+        int(item.get("SegmentNumber", n + 1)): str(item.get("SegmentLabel", ""))
+        for n, item in enumerate(ds.get("SegmentSequence") or [])
+    }
+    dtype = np.dtype(np.uint8 if max([*labels, 1]) <= 255 else np.uint16)
+    placed: dict[int, list[tuple[int, int]]] = {}
+    for k in range(frame_count(ds)):
+        segment, sources, point = _frame_facts(ds, k)
+        target = next((by_sop[s] for s in sources if s in by_sop), None)
+        if target is None and point is not None:
+            target = geometry.slice_of(point)
+        if target is None:
+            raise ValueError(f"frame {k + 1} of the segmentation lies on no referenced slice")
+        placed.setdefault(target, []).append((k, segment))
+    uids = (
+        tuple(f"{geometry.records[0].sop_uid}#{k + 1}" for k in geometry.frames)
+        if geometry.frames
+        else tuple(r.sop_uid for r in geometry.records)
+    )
+    return VolumeStream(
+        geometry.shape,
+        geometry.affine,
+        dtype,
+        lambda: _label_slices(ds, record.location, geometry, placed, kind, dtype),
+        uids,
+        labels,
+    )
+
+
 def seg_label_volume(catalog: CatalogBackend, seg_uid: str) -> Volume:
     """The segments of a DICOM-SEG series as a label volume on its referenced series' grid.
 
@@ -255,67 +494,4 @@ def seg_label_volume(catalog: CatalogBackend, seg_uid: str) -> Volume:
     UndecodableError
         The segmentation's frames cannot be decoded.
     """
-    series = load_series(catalog, seg_uid)
-    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
-    ds = read_dataset(record.location)
-    reference = find_referenced_series(series, ds)
-    if reference is None:
-        raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
-    _check(reference.instances)
-    first = ordered_instances(reference.instances)[0]
-    spacing = _spacing(frame_attributes(read_dataset(first.location, pixels=False)))
-    geometry = series_geometry(reference, spacing)
-    by_sop = {r.sop_uid: k for k, r in enumerate(geometry.records)}
-    kind = str(ds.get("SegmentationType", "BINARY")).upper()
-    labels = {
-        int(item.get("SegmentNumber", n + 1)): str(item.get("SegmentLabel", ""))
-        for n, item in enumerate(ds.get("SegmentSequence") or [])
-    }
-    top = max([*labels, 1])
-    dtype = np.uint8 if top <= 255 else np.uint16
-    volume = np.zeros(geometry.shape, dtype=dtype)
-    frames = frame_count(ds)
-    try:
-        for k, frame in enumerate(iter_pixels(ds)):
-            if k >= frames:
-                break
-            segment, sources, point = _frame_facts(ds, k)
-            target = next((by_sop[s] for s in sources if s in by_sop), None)
-            if target is None and point is not None:
-                target = geometry.slice_of(point)
-            if target is None:
-                raise ValueError(f"frame {k + 1} of the segmentation lies on no referenced slice")
-            plane = volume[target]
-            if kind == "LABELMAP":
-                values = _fit_plane(np.asarray(frame), plane.shape)
-                np.maximum(plane, values.astype(dtype), out=plane)
-                continue
-            if kind == "FRACTIONAL":
-                high = float(frame.max(initial=0))
-                mask = frame > high / 2 if high > 0 else frame > 0
-            else:
-                mask = frame > 0
-            mask = _fit_plane(np.asarray(mask), plane.shape)
-            plane[mask & (plane < segment)] = segment
-    except ValueError:
-        raise
-    except Exception as exc:  # decoder failures become a reason
-        raise UndecodableError(f"cannot decode the segmentation frames: {exc}") from exc
-    return Volume(volume, geometry.affine, tuple(r.sop_uid for r in geometry.records), labels)
-
-
-def write_nifti(volume: Volume, path: str | Path) -> Path:
-    """Write ``volume`` as NIfTI-1 (``.nii`` or ``.nii.gz``): ``(x, y, z)`` data, RAS affine.
-
-    Needs nibabel (the ``nifti`` extra).
-    """
-    nibabel = import_optional("nibabel", "writing NIfTI volumes")
-    data = np.ascontiguousarray(volume.array.transpose(2, 1, 0))
-    image = nibabel.Nifti1Image(data, volume.affine)
-    image.header.set_xyzt_units("mm")
-    image.set_qform(volume.affine, code=1)  # scanner anatomical
-    image.set_sform(volume.affine, code=1)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nibabel.save(image, str(target))
-    return target
+    return seg_label_stream(catalog, seg_uid).materialize()

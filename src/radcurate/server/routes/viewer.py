@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
+import itertools
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import Response, StreamingResponse
 
 from radcurate.render.api import render_slice
-from radcurate.render.volume import seg_label_volume, series_volume, write_nifti
+from radcurate.render.nifti import nifti_gzip
+from radcurate.render.result import UndecodableError
+from radcurate.render.volume import seg_label_stream, series_volume_stream
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError, error_response
-from radcurate.server.schemas import ErrorDetail
+from radcurate.server.schemas import ErrorDetail, ErrorResponse
 
 router = APIRouter(prefix="/series", tags=["viewer"], responses=ERROR_RESPONSES)
 
@@ -59,27 +59,41 @@ def get_slice(
 @router.get(
     "/{series_uid}/volume.nii.gz",
     operation_id="get_volume",
-    response_class=FileResponse,
-    responses={200: {"content": {"application/gzip": {}}, "description": "NIfTI-1 volume"}},
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "NIfTI-1 volume"},
+        400: {"model": ErrorResponse, "description": "Not a volume (inconsistent geometry)"},
+        404: {"model": ErrorResponse, "description": "No such series, or a SEG's reference"},
+        422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
+    },
 )
 def get_volume(series_uid: str, catalog: CatalogDep) -> Response:
-    """The series as a NIfTI volume in RAS; for a SEG, its label volume on the referenced grid."""
+    """The series as a NIfTI volume in RAS; for a SEG, its label volume on the referenced grid.
+
+    The geometry is checked first (errors are JSON); then the file is streamed, each
+    slice decoded and compressed in turn, so neither the volume nor its compressed
+    copy is ever held whole. A slice that fails to decode mid-stream ends the
+    response early (the gzip stream is then incomplete, which every reader detects).
+    """
     document = catalog.series_document(series_uid)
     if document is None:
         raise SeriesNotFoundError(series_uid)
     try:
         if document.get("Modality") == "SEG":
-            volume = seg_label_volume(catalog, series_uid)
+            stream = seg_label_stream(catalog, series_uid)
         else:
-            volume = series_volume(catalog, series_uid)
+            stream = series_volume_stream(catalog, series_uid)
+        chunks = nifti_gzip(stream)
+        first = next(chunks)  # the header and the first slice: most decoding errors show here
+    except KeyError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return error_response(404, ErrorDetail(code="reference_not_found", message=message))
+    except UndecodableError as exc:
+        return error_response(422, ErrorDetail(code="undecodable", message=str(exc)))
     except ValueError as exc:
         return error_response(400, ErrorDetail(code="not_a_volume", message=str(exc)))
-    handle, name = tempfile.mkstemp(suffix=".nii.gz", prefix="radcurate-")
-    os.close(handle)
-    write_nifti(volume, name)
-    return FileResponse(
-        name,
+    return StreamingResponse(
+        itertools.chain([first], chunks),
         media_type="application/gzip",
-        filename=f"{series_uid}.nii.gz",
-        background=BackgroundTask(os.remove, name),
+        headers={"Content-Disposition": f'attachment; filename="{series_uid}.nii.gz"'},
     )
