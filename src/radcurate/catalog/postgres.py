@@ -62,6 +62,16 @@ class PostgresCatalog(SQLCatalog):
             cur.execute(self._sql(sql), tuple(params))
             return [tuple(r) for r in cur.fetchall()]
 
+    def _change_seq(self, cur: Any) -> int:
+        # the writing transaction's id: no counter row for concurrent writers to queue on
+        cur.execute("SELECT pg_current_xact_id()::text::bigint")
+        return int(cur.fetchone()[0])
+
+    def change_watermark(self) -> int:
+        # every transaction still running (or not yet started) has an id >= the snapshot's xmin
+        rows = self._read("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(rows[0][0])
+
     def _lock_for_migration(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_ID,))
 

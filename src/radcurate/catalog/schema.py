@@ -143,6 +143,38 @@ MIGRATIONS = (
     ),
 )
 
+# The search index (catalog/index/) follows the catalog by change numbers: every write
+# stamps the series it touches with ``seq`` (SQLite: a counter bumped once per write
+# transaction; PostgreSQL: the writing transaction's id), and a deleted series leaves a
+# tombstone. ``search_doc`` is the document cut down to the indexed fields.
+_CHANGES = _both(
+    """
+    ALTER TABLE series ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE series ADD COLUMN search_doc {JSON};
+    CREATE INDEX series_seq ON series (seq);
+    CREATE TABLE deleted_series (
+        series_uid TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX deleted_series_seq ON deleted_series (seq);
+    CREATE TABLE change_counter (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value BIGINT NOT NULL
+    );
+    INSERT INTO change_counter (id, value) VALUES (1, 1)
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=5,
+        description="change numbers, tombstones and indexed-field documents for the search index",
+        sqlite=_CHANGES["sqlite"],
+        postgresql=_CHANGES["postgresql"],
+    ),
+)
+
 _JOBS = _both(
     """
     CREATE TABLE jobs (
@@ -302,15 +334,16 @@ def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
     )
-    cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-    current = int(cur.fetchone()[0])
+    cur.execute("SELECT version FROM schema_migrations")
+    applied = {int(row[0]) for row in cur.fetchall()}
+    current = max(applied, default=0)
     if current > LATEST_VERSION:
         raise CatalogError(
             f"catalog {url} has schema version {current}, newer than this radcurate understands "
             f"({LATEST_VERSION}); upgrade radcurate"
         )
-    for migration in MIGRATIONS:
-        if migration.version <= current:
+    for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+        if migration.version in applied:
             continue
         for statement in migration.statements(dialect):
             cur.execute(statement)

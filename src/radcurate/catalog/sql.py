@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import numpy as np
+
 from radcurate.catalog.base import (
     BatchResult,
     CatalogBackend,
@@ -26,9 +28,12 @@ from radcurate.catalog.base import (
     SearchPage,
     SeriesHeader,
 )
-from radcurate.catalog.fields import derived_types, field_paths
-from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.curation import CurationMixin
+from radcurate.catalog.fields import derived_types, field_paths
+from radcurate.catalog.index.paging import page as index_page
+from radcurate.catalog.indexed import IndexedSearchMixin
+from radcurate.catalog.jobs import JobsMixin
+from radcurate.catalog.projection import search_document
 from radcurate.catalog.results import ResultsMixin
 from radcurate.catalog.rows import (
     INSTANCE_COLUMNS,
@@ -64,7 +69,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
-class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
+class SQLCatalog(IndexedSearchMixin, JobsMixin, ResultsMixin, CurationMixin):
     """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
 
     dialect: str = ""
@@ -259,17 +264,25 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
         cur.execute(
             self._sql(
                 "INSERT INTO series (series_uid, study_uid, patient_id, modality, header, "
-                "header_source, header_problems, dirty, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (series_uid) DO NOTHING"
+                "header_source, header_problems, dirty, created_at, updated_at, seq, search_doc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (series_uid) DO NOTHING"
             ),
-            (header.series_uid, *values, now, now),
+            (
+                header.series_uid,
+                *values,
+                now,
+                now,
+                self._change_seq(cur),
+                dumps(search_document(header.fields, None)),
+            ),
         )
         if cur.rowcount == 1:
             fields_delta.update(new_paths)
             return 1
         cur.execute(
             self._sql(
-                "SELECT header, header_source FROM series WHERE series_uid = ?" + self.row_lock
+                "SELECT header, header_source, facts FROM series WHERE series_uid = ?"
+                + self.row_lock
             ),
             (header.series_uid,),
         )
@@ -282,10 +295,16 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
         cur.execute(
             self._sql(
                 "UPDATE series SET study_uid = ?, patient_id = ?, modality = ?, header = ?, "
-                "header_source = ?, header_problems = ?, dirty = 1, updated_at = ? "
-                "WHERE series_uid = ?"
+                "header_source = ?, header_problems = ?, dirty = 1, updated_at = ?, seq = ?, "
+                "search_doc = ? WHERE series_uid = ?"
             ),
-            (*values, now, header.series_uid),
+            (
+                *values,
+                now,
+                self._change_seq(cur),
+                dumps(search_document(header.fields, loads(row[2]))),
+                header.series_uid,
+            ),
         )
         return 0
 
@@ -306,6 +325,38 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
                 ),
                 rows,
             )
+
+    # -- change numbers (what the search index follows) ------------------------------------
+    def _change_seq(self, cur: Any) -> int:
+        """A change number for rows this write transaction touches (SQLite: a counter)."""
+        cur.execute("UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+        return int(cur.fetchone()[0])
+
+    def change_watermark(self) -> int:
+        """A change number such that every change not yet visible will get one at least as high.
+
+        Read it *before* reading changed rows; the next read asks for ``seq >= watermark``.
+        """
+        return int(self._read("SELECT value FROM change_counter WHERE id = 1")[0][0]) + 1
+
+    def changed_series(self, since: int) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Series rows changed at or after change number ``since``, and deleted series UIDs.
+
+        Rows are ``(series_uid, study_uid, patient_id, search_doc, header, facts)``;
+        ``header``/``facts`` are only read for rows written before ``search_doc`` existed.
+        """
+        deleted = [
+            str(r[0])
+            for r in self._read("SELECT series_uid FROM deleted_series WHERE seq >= ?", (since,))
+        ]
+        rows = self._read(
+            "SELECT series_uid, study_uid, patient_id, search_doc, "
+            "CASE WHEN search_doc IS NULL THEN header END, "
+            "CASE WHEN search_doc IS NULL THEN facts END "
+            "FROM series WHERE seq >= ?",
+            (since,),
+        )
+        return rows, deleted
 
     def dirty_series(self, limit: int = 1000) -> list[str]:
         """Series waiting for their facts to be recomputed."""
@@ -346,6 +397,13 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
                 old_paths = field_paths(old_facts)
                 if not records:
                     cur.execute(self._sql("DELETE FROM series WHERE series_uid = ?"), (uid,))
+                    cur.execute(
+                        self._sql(
+                            "INSERT INTO deleted_series (series_uid, seq) VALUES (?, ?) "
+                            "ON CONFLICT (series_uid) DO UPDATE SET seq = excluded.seq"
+                        ),
+                        (uid, self._change_seq(cur)),
+                    )
                     delta.subtract(old_paths | field_paths(header))
                     continue
                 facts = series_facts(records)
@@ -360,9 +418,16 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
                 cur.execute(
                     self._sql(
                         "UPDATE series SET facts = ?, instance_count = ?, dirty = 0, "
-                        "updated_at = ? WHERE series_uid = ?"
+                        "updated_at = ?, seq = ?, search_doc = ? WHERE series_uid = ?"
                     ),
-                    (dumps(facts), facts["instance_count"], now, uid),
+                    (
+                        dumps(facts),
+                        facts["instance_count"],
+                        now,
+                        self._change_seq(cur),
+                        dumps(search_document(header, facts)),
+                        uid,
+                    ),
                 )
                 updated += 1
             self._apply_field_delta(cur, delta, types)
@@ -425,11 +490,16 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
         """Run one search query (engines may tune the session for it)."""
         return self._read(sql, params)
 
+    def _field_types(self) -> dict[str, FieldType]:
+        return {f.name: f.type for f in self.fields()}
+
     def _compile(self, query: str | Node) -> tuple[str, tuple[Any, ...]]:
         tree = parse(query) if isinstance(query, str) else query
-        types = {f.name: f.type for f in self.fields()}
         return compile_where(
-            tree, self._search_dialect(), field_types=types, text_fields=self.search_text_fields
+            tree,
+            self._search_dialect(),
+            field_types=self._field_types(),
+            text_fields=self.search_text_fields,
         )
 
     def count(self, query: str | Node) -> int:
@@ -439,7 +509,11 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
         :class:`~radcurate.query.QueryError` unchanged. Dates and times follow the
         field registry's types (else the DICOM dictionary), like the reference.
         """
-        return self._count_where(self._compile(query))
+        tree = parse(query) if isinstance(query, str) else query
+        found = self._index_mask(tree)
+        if found is not None:
+            return int(found[1].sum())
+        return self._count_where(self._compile(tree))
 
     def _count_where(self, where: tuple[str, tuple[Any, ...]]) -> int:
         """How many series satisfy a compiled condition (from ``catalog.search.compile_where``)."""
@@ -451,7 +525,13 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
 
         What bulk actions (tagging, datasets) act on; a bad query raises ``QueryError``.
         """
-        sql, params = self._compile(query)
+        tree = parse(query) if isinstance(query, str) else query
+        found = self._index_mask(tree)
+        if found is not None:
+            index, mask = found
+            with index.lock:
+                return sorted(index.uids[r] for r in np.flatnonzero(mask).tolist())
+        sql, params = self._compile(tree)
         rows = self._search_read(
             f"SELECT s.series_uid FROM series s WHERE {sql} ORDER BY s.series_uid", params
         )
@@ -486,10 +566,38 @@ class SQLCatalog(JobsMixin, ResultsMixin, CurationMixin):
             raise ValueError(f"limit must be at least 1, not {limit}")
         spec = SortSpec.parse(sort)
         cursor = Cursor.decode(after, spec) if after else None
-        where = self._compile(query)
-        total = self._count_where(where)
+        tree = parse(query) if isinstance(query, str) else query
+        found = self._index_mask(tree)
+        if found is not None:
+            index, mask = found
+            with index.lock:
+                total = int(mask.sum())
+                paged = index_page(index, mask, spec, cursor, limit)
+                uids = None if paged is None else [index.uids[r] for r in paged[0]]
+            if paged is not None and uids is not None:
+                last = paged[1]
+                documents = self._documents(uids)
+                return SearchPage(documents, None if last is None else last.encode(), total)
+        else:
+            total = -1
+        where = self._compile(tree)
+        if total < 0:
+            total = self._count_where(where)
         documents, last = self._page(where, spec, cursor, limit)
         return SearchPage(documents, None if last is None else last.encode(), total)
+
+    def _documents(self, uids: Sequence[str]) -> list[dict[str, Any]]:
+        """Documents of the given series, in that order (one round trip per chunk of 500)."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(uids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._search_read(
+                "SELECT series_uid, header, facts, header_problems FROM series "
+                f"WHERE series_uid IN ({marks})",
+                tuple(chunk),
+            )
+            found.update({r[0]: document_from_row(r[1:]) for r in rows})
+        return [found[u] for u in uids if u in found]
 
     def _page(
         self, where: tuple[str, tuple[Any, ...]], spec: SortSpec, cursor: Cursor | None, limit: int

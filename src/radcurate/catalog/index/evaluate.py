@@ -1,0 +1,112 @@
+"""Query trees evaluated on the search index: a boolean per row.
+
+Boolean structure (AND, OR, NOT) is numpy logic. A term on an indexed field
+is decided on its column (:mod:`~radcurate.catalog.index.terms`); any other
+term (a field outside the index, a path into a sequence, ``ai.*``/``qc.*``,
+``tag:``, ``dataset:``, and the tag/dataset/``ai`` part of free text) is
+handed to ``sql_rows``, which answers with the series UIDs for which that
+one term holds. ``NOT`` is always taken here, so fallbacks only ever answer
+positive terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from radcurate.catalog.index.column import BoolArray
+from radcurate.catalog.index.series_index import SeriesIndex
+from radcurate.catalog.index.terms import accepted_codes, text_codes
+from radcurate.dicom.values import FieldType
+from radcurate.query.ast import (
+    All,
+    And,
+    Compare,
+    Dataset,
+    FieldIn,
+    FieldMatch,
+    Has,
+    Missing,
+    Node,
+    Not,
+    Or,
+    Range,
+    Tag,
+    Text,
+)
+from radcurate.query.fields import declared_type
+
+#: answers one term the index cannot: the UIDs of the series for which it holds.
+#: ``Text`` nodes are asked only for their tag, dataset and ``ai`` part
+#: (and for text fields outside the index, listed in the second argument).
+SqlRows = Callable[[Node, Sequence[str]], Iterable[str]]
+
+
+class Evaluator:
+    """Evaluates trees over one index (the caller holds ``index.lock``)."""
+
+    def __init__(
+        self,
+        index: SeriesIndex,
+        sql_rows: SqlRows,
+        field_types: Mapping[str, FieldType],
+        text_fields: Sequence[str],
+    ) -> None:
+        self.index = index
+        self.sql_rows = sql_rows
+        self.field_types = field_types
+        self.text_fields = text_fields
+
+    def mask(self, node: Node) -> BoolArray:
+        """Rows (alive series) matching ``node``."""
+        return self._eval(node) & self.index.alive
+
+    def _eval(self, node: Node) -> BoolArray:
+        index = self.index
+        if isinstance(node, All):
+            return index.alive.copy()
+        if isinstance(node, Not):
+            return ~self._eval(node.child)
+        if isinstance(node, And):
+            result = self._eval(node.children[0])
+            for child in node.children[1:]:
+                if not result.any():
+                    break
+                result &= self._eval(child)
+            return result
+        if isinstance(node, Or):
+            result = self._eval(node.children[0])
+            for child in node.children[1:]:
+                result |= self._eval(child)
+            return result
+        if isinstance(node, Text):
+            return self._text(node)
+        if isinstance(node, (Tag, Dataset)):
+            return index.rows_of(self.sql_rows(node, ()))
+        assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
+        field = node.field
+        column = index.columns.get(field)
+        if isinstance(node, Missing):
+            return ~self._eval(Has(field))
+        if column is None:
+            return index.rows_of(self.sql_rows(node, ()))
+        if isinstance(node, Has):
+            return column.present()
+        codes = accepted_codes(column, node, declared_type(field, self.field_types))
+        return column.rows_with(codes)
+
+    def _text(self, node: Text) -> BoolArray:
+        index = self.index
+        result = np.zeros(len(index), np.bool_)
+        outside: list[str] = []
+        for field in self.text_fields:
+            column = index.columns.get(field)
+            if column is None:
+                outside.append(field)
+                continue
+            codes = text_codes(column, node.pattern)
+            if codes:
+                result |= column.rows_with(codes)
+        result |= index.rows_of(self.sql_rows(node, outside))
+        return result

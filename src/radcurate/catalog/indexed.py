@@ -1,0 +1,255 @@
+"""Search through the in-memory index, for both SQL backends (see catalog/index/).
+
+``SQLCatalog`` answers ``count``, ``search``, ``series_uids``, ``aggregate``
+and ``suggest_values`` here: the index decides indexed terms, and this mixin
+answers the others in SQL (:meth:`IndexedSearchMixin._sql_rows`), restricted
+to the side tables' few series where it can (tags, datasets, ``ai``/``qc``).
+``search_index=False`` (or ``RADCURATE_SEARCH_INDEX=off``) runs every query
+in SQL instead, as the differential tests do for both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from radcurate.catalog.aggregations import (
+    AggregateResult,
+    AggregationError,
+    AggregationRequest,
+    Counts,
+    ValueSuggestion,
+)
+from radcurate.catalog.index.aggregate import aggregate, suggest
+from radcurate.catalog.index.column import BoolArray, Column, flatten
+from radcurate.catalog.index.evaluate import Evaluator
+from radcurate.catalog.index.series_index import SeriesIndex
+from radcurate.catalog.rows import document_from_row, loads
+from radcurate.catalog.search import Compiler, SearchDialect
+from radcurate.dicom.values import FieldType
+from radcurate.query import parse
+from radcurate.query.ast import (
+    All,
+    And,
+    Compare,
+    Dataset,
+    FieldIn,
+    FieldMatch,
+    Has,
+    Missing,
+    Node,
+    Not,
+    Range,
+    Tag,
+    Text,
+)
+from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field, split_path
+from radcurate.query.reference import SearchRecord, field_values
+
+#: candidate series of terms that only read one side table
+_TAGGED = "SELECT DISTINCT series_uid FROM series_tags"
+_IN_DATASETS = "SELECT DISTINCT series_uid FROM dataset_series"
+_WITH_RESULTS = "SELECT DISTINCT series_uid FROM series_results WHERE namespace = ?"
+
+
+class IndexedSearchMixin:
+    """The index half of ``SQLCatalog``'s search (the SQL half is in ``sql.py``)."""
+
+    use_search_index: bool = True
+    json_decoded: bool = False
+    _series_index: SeriesIndex | None = None
+    search_text_fields: Sequence[str]
+
+    # provided by SQLCatalog
+    def _search_dialect(self) -> SearchDialect:
+        raise NotImplementedError
+
+    def _search_read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        raise NotImplementedError
+
+    def _field_types(self) -> dict[str, FieldType]:
+        raise NotImplementedError
+
+    def change_watermark(self) -> int:
+        raise NotImplementedError
+
+    def changed_series(self, since: int) -> tuple[list[tuple[Any, ...]], list[str]]:
+        raise NotImplementedError
+
+    # -- the index -----------------------------------------------------------------------------
+    def search_index(self) -> SeriesIndex | None:
+        """The index, brought up to date with the catalog (None when disabled)."""
+        if not self.use_search_index:
+            return None
+        if self._series_index is None:
+            self._series_index = SeriesIndex()
+        self._series_index.refresh(self)
+        return self._series_index
+
+    def _evaluator(self, index: SeriesIndex) -> Evaluator:
+        return Evaluator(index, self._sql_rows, self._field_types(), self.search_text_fields)
+
+    def _index_mask(self, tree: Node) -> tuple[SeriesIndex, BoolArray] | None:
+        index = self.search_index()
+        if index is None:
+            return None
+        with index.lock:
+            return index, self._evaluator(index).mask(tree)
+
+    # -- the terms the index leaves to SQL -----------------------------------------------------
+    def _sql_rows(self, node: Node, outside_text_fields: Sequence[str]) -> Iterable[str]:
+        """UIDs of the series for which one term holds, read in SQL."""
+        dialect = self._search_dialect()
+        types = self._field_types()
+        if isinstance(node, Text):
+            compiler = Compiler(dialect, types, tuple(outside_text_fields))
+            where, params = compiler.where(node)
+            source_params: tuple[str, ...] = ()
+            if outside_text_fields:
+                source = "series"
+            else:
+                source = f"({_WITH_RESULTS} UNION {_TAGGED} UNION {_IN_DATASETS})"
+                source_params = ("ai",)
+            sql = f"SELECT s.series_uid FROM {source} s WHERE {where}"
+            return [r[0] for r in self._search_read(sql, (*source_params, *params))]
+        where, params = Compiler(dialect, types, ()).where(node)
+        side: tuple[str, ...] = ()
+        if isinstance(node, Tag):
+            source = f"({_TAGGED})"
+        elif isinstance(node, Dataset):
+            source = f"({_IN_DATASETS})"
+        else:
+            assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
+            path = split_path(node.field)
+            if path[0] in NAMESPACES and len(path) > 1:
+                source, side = f"({_WITH_RESULTS})", (path[0],)
+            else:
+                source = "series"
+        sql = f"SELECT s.series_uid FROM {source} s WHERE {where}"
+        return [r[0] for r in self._search_read(sql, (*side, *params))]
+
+    # -- counts, aggregations, suggestions -------------------------------------------------
+    def _mask_for(self, query: str | Node) -> tuple[SeriesIndex, BoolArray]:
+        tree = parse(query) if isinstance(query, str) else query
+        found = self._index_mask(tree)
+        if found is not None:
+            return found
+        # index disabled: a private one, built for this call
+        index = SeriesIndex()
+        index.refresh(self)
+        with index.lock:
+            return index, self._evaluator(index).mask(tree)
+
+    def counts(self, query: str | Node = "*") -> Counts:
+        """Series, studies and patients matching ``query``."""
+        index, mask = self._mask_for(query)
+        with index.lock:
+            found = index.counts(mask)
+        return Counts(found["series"], found["studies"], found["patients"])
+
+    def aggregate(
+        self, query: str | Node, requests: Sequence[AggregationRequest]
+    ) -> AggregateResult:
+        """Counts of ``query``'s matches and one aggregation per request (catalog/aggregations.py).
+
+        Indexed fields are counted in memory; any other field is read from the
+        matching series' documents (slower on large catalogs).
+        """
+        fields = [_aggregation_field(r.field) for r in requests]
+        index, mask = self._mask_for(query)
+        with index.lock:
+            found = index.counts(mask)
+            out = []
+            for request, field in zip(requests, fields, strict=True):
+                column = index.columns.get(field) or self._column_of(index, mask, field)
+                out.append(replace(aggregate(column, mask, request), field=request.field))
+        return AggregateResult(Counts(found["series"], found["studies"], found["patients"]), out)
+
+    def suggest_values(
+        self, field: str, prefix: str = "", query: str | Node = "*", limit: int = 10
+    ) -> list[ValueSuggestion]:
+        """Values of ``field`` starting with ``prefix``, counted over ``query``'s matches
+        without the query's own terms on ``field`` (so its other values stay visible)."""
+        name = _aggregation_field(field)
+        tree = parse(query) if isinstance(query, str) else query
+        index, mask = self._mask_for(without_field(tree, name))
+        with index.lock:
+            column = index.columns.get(name) or self._column_of(index, mask, name)
+            return suggest(column, mask, prefix, limit)
+
+    def _column_of(self, index: SeriesIndex, mask: BoolArray, field: str) -> Column:
+        """A throwaway column of a field outside the index, for the rows of ``mask`` only."""
+        column = Column(field)
+        codes = np.full(len(index), -1, np.int64)
+        rows = np.flatnonzero(mask).tolist()
+        uids = [index.uids[r] for r in rows]
+        head = split_path(field)[0]
+        values_of: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(uids), 500):
+            chunk = uids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            if head in NAMESPACES:
+                sql = (
+                    "SELECT series_uid, key, value FROM series_results "
+                    f"WHERE namespace = ? AND series_uid IN ({marks})"
+                )
+                results: dict[str, dict[str, Any]] = {}
+                for uid, key, value in self._search_read(sql, (head, *chunk)):
+                    decoded = value if self.json_decoded else loads(value)
+                    results.setdefault(uid, {})[key] = decoded
+                for uid in chunk:
+                    ns = results.get(uid, {})
+                    record = SearchRecord(
+                        {}, ai=ns if head == "ai" else {}, qc=ns if head == "qc" else {}
+                    )
+                    values_of[uid] = flatten(field_values(record, field))
+            else:
+                sql = (
+                    "SELECT series_uid, header, facts, header_problems FROM series "
+                    f"WHERE series_uid IN ({marks})"
+                )
+                for found in self._search_read(sql, tuple(chunk)):
+                    record = SearchRecord(document_from_row(found[1:]))
+                    values_of[found[0]] = flatten(field_values(record, field))
+        for position, uid in zip(rows, uids, strict=True):
+            codes[position] = column.code_of(values_of.get(uid, ()))
+        column.codes = codes
+        return column
+
+
+def _aggregation_field(name: str) -> str:
+    if not is_field_path(name):
+        raise AggregationError(f"not a field name: {name!r}")
+    return resolve_field(name)
+
+
+def without_field(tree: Node, field: str) -> Node:
+    """``tree`` without its top-level terms on ``field`` (for suggestions of that field).
+
+    Examples
+    --------
+    >>> from radcurate.query import parse, to_text
+    >>> to_text(without_field(parse("Modality:CT Manufacturer:GE*"), "Manufacturer"))
+    'Modality:CT'
+    """
+
+    def on_field(node: Node) -> bool:
+        if isinstance(node, Not):
+            return on_field(node.child)
+        fields = (FieldMatch, FieldIn, Compare, Range, Has, Missing)
+        return isinstance(node, fields) and node.field == field
+
+    if on_field(tree):
+        return All()
+    if isinstance(tree, And):
+        kept = [c for c in tree.children if not on_field(c)]
+        if not kept:
+            return All()
+        return kept[0] if len(kept) == 1 else And(tuple(kept))
+    return tree
