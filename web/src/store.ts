@@ -3,7 +3,8 @@ import { reactive, computed, watch } from "vue";
 import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Counts, Selection } from "./api/contract";
 
-export const PAGE_SIZE = 200;
+/** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
+export let PAGE_SIZE = 200;
 export const DEFAULT_CARD_FIELDS = ["SeriesDescription", "Modality", "StudyDate", "instance_count"];
 
 export interface Toast {
@@ -152,6 +153,7 @@ export async function runQuery(): Promise<void> {
   state.focus = -1;
   clearSelection();
   state.queryError = null;
+  state.counts = null;
   await Promise.all([loadMore(), loadCounts()]);
 }
 
@@ -162,7 +164,8 @@ export async function loadCounts(): Promise<void> {
   try {
     state.counts = await api.count(state.query, countAbort.signal);
   } catch (error) {
-    if (!(error instanceof ApiError && error.status === 400)) reportError(error);
+    if (error instanceof ApiError && error.status === 400) state.counts = null;
+    else reportError(error);
   }
 }
 
@@ -201,6 +204,8 @@ export async function loadMore(): Promise<void> {
 
 export function readUrl(): void {
   const params = new URLSearchParams(location.search);
+  const size = Number(params.get("page_size"));
+  if (Number.isInteger(size) && size >= 1 && size <= 1000) PAGE_SIZE = size;
   state.query = params.get("q") ?? "";
   state.sort = params.get("sort") ?? "";
   state.openSeries = params.get("series");
@@ -208,6 +213,8 @@ export function readUrl(): void {
 
 function writeUrl(push: boolean): void {
   const params = new URLSearchParams();
+  const size = new URLSearchParams(location.search).get("page_size");
+  if (size) params.set("page_size", size);
   if (state.query) params.set("q", state.query);
   if (state.sort) params.set("sort", state.sort);
   if (state.openSeries) params.set("series", state.openSeries);

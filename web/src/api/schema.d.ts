@@ -496,6 +496,11 @@ export interface paths {
         /**
          * Get Volume
          * @description The series as a NIfTI volume in RAS; for a SEG, its label volume on the referenced grid.
+         *
+         *     The geometry is checked first (errors are JSON); then the file is streamed, each
+         *     slice decoded and compressed in turn, so neither the volume nor its compressed
+         *     copy is ever held whole. A slice that fails to decode mid-stream ends the
+         *     response early (the gzip stream is then incomplete, which every reader detects).
          */
         get: operations["get_volume"];
         put?: never;
@@ -3044,7 +3049,7 @@ export interface operations {
                     "application/gzip": unknown;
                 };
             };
-            /** @description Bad query (position, expected, suggestions) */
+            /** @description Not a volume (inconsistent geometry) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3053,7 +3058,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description No such series */
+            /** @description No such series, or a SEG's reference */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3062,7 +3067,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Invalid parameters */
+            /** @description The pixel data cannot be decoded */
             422: {
                 headers: {
                     [name: string]: unknown;

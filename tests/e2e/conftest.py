@@ -1,0 +1,173 @@
+"""End-to-end fixtures: the phantom archive in a catalog, a real ``radcurate serve``, Chromium.
+
+Chromium is Debian's (``apt-get install chromium``), driven by the ``playwright``
+package; ``playwright install`` is never needed. Screenshots of each step go to
+``tests/e2e/artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path(os.environ.get("RADCURATE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+WEBUI_INDEX = Path(__file__).parents[2] / "src" / "radcurate" / "server" / "webui" / "index.html"
+
+#: runs the real command group, as the console script does
+CLI = "import sys; from radcurate.cli import main; main(sys.argv[1:])"
+
+
+def _require(condition: bool, why: str) -> None:
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> None:
+    """``radcurate ARGS`` in a subprocess; fails the test with its output if it fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"radcurate {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(scope="session")
+def phantom_catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite catalog of the phantom archive (3 patients, 22 series), built once."""
+    root = tmp_path_factory.mktemp("phantom")
+    env = {**os.environ, "RADCURATE_HOME": str(root / "home"), "RADCURATE_CATALOG": ""}
+    url = f"sqlite:///{root / 'catalog.sqlite'}"
+    run_cli("demo", "--out", str(root / "archive"), "--patients", "3", env=env)
+    run_cli("ingest", str(root / "archive"), "--catalog", url, env=env)
+    return url
+
+
+@pytest.fixture(scope="session")
+def server(phantom_catalog: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``radcurate serve`` on the phantom catalog; yields its base URL."""
+    _require(WEBUI_INDEX.is_file(), "the web UI is not built (scripts/build-web.sh)")
+    home = tmp_path_factory.mktemp("home")
+    port = _free_port()
+    env = {**os.environ, "RADCURATE_HOME": str(home), "RADCURATE_CATALOG": ""}
+    args = ["serve", "--catalog", phantom_catalog, "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                httpx.get(f"{base}/api/info", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "radcurate serve did not answer in 30 s"
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless."""
+    _require(CHROMIUM.is_file(), f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require(False, "the playwright package is not installed (pip install playwright)")
+        raise
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class UI:
+    """A page of the app plus what the browser logged; ``shot`` saves a screenshot."""
+
+    page: Any
+    base: str
+    console_errors: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+
+    def log_console(self, kind: str, text: str) -> None:
+        if kind == "error" and not any(a in text for a in self.allowed):
+            self.console_errors.append(text)
+
+    def allow_error(self, text: str) -> None:
+        """A console error this step causes on purpose (the browser logs every 4xx)."""
+        self.allowed.append(text)
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def open(self, path: str = "/") -> None:
+        self.page.goto(self.base + path)
+        self.page.wait_for_selector("[data-testid=card]")
+
+
+@pytest.fixture
+def ui(browser: Any, server: str) -> Iterator[UI]:
+    """A fresh browser context at 1280x860 on the served app; no console errors allowed."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, accept_downloads=True, base_url=server
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    result = UI(page=page, base=server)
+    page.on("console", lambda m: result.log_console(m.type, m.text))
+    page.on("pageerror", lambda e: result.console_errors.append(str(e)))
+    yield result
+    context.close()
+    assert result.console_errors == [], result.console_errors
+
+
+def copy_screenshot(source: Path, target: Path) -> None:
+    """Copies a step's screenshot (for the README)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)

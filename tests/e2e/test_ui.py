@@ -1,0 +1,273 @@
+"""The web UI in Chromium against ``radcurate serve`` on the phantom archive.
+
+Each step saves a screenshot under tests/e2e/artifacts/. Steps that need an endpoint
+the server does not offer yet skip with the endpoint's name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import UI
+
+pytestmark = pytest.mark.slow
+
+
+def api(ui: UI, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx.request(method, ui.base + path, timeout=30, **kwargs)
+    assert response.status_code < 400, response.text
+    return response.json()
+
+
+def has_endpoint(ui: UI, method: str, path: str) -> bool:
+    paths = api(ui, "GET", "/openapi.json")["paths"]
+    return method.lower() in paths.get(path, {})
+
+
+def total_shown(ui: UI) -> int:
+    text = ui.page.inner_text("[data-testid=totals] strong >> nth=0")
+    return int(text.replace(",", ""))
+
+
+def search(ui: UI, query: str) -> None:
+    box = ui.page.locator("[data-testid=search-input]")
+    box.fill(query)
+    box.press("Escape")  # close suggestions
+    ui.page.click("[data-testid=search-button]")
+    expected = api(ui, "GET", "/api/count", params={"q": query})["series"]
+    ui.page.wait_for_function(
+        "n => document.querySelector('[data-testid=totals] strong')"
+        ".textContent.replace(/,/g, '') == n",
+        arg=str(expected),
+    )
+    if expected:
+        ui.page.wait_for_selector("[data-testid=card]")
+
+
+def test_first_paint_shows_every_series_with_totals(ui: UI) -> None:
+    ui.open()
+    info = api(ui, "GET", "/api/info")
+    assert total_shown(ui) == info["series"] == 22
+    cards = ui.page.locator("[data-testid=card]")
+    assert cards.count() == 22  # all fit in the first page, none duplicated
+    assert len(set(cards.evaluate_all("els => els.map(e => e.dataset.uid)"))) == 22
+    thumbs = ui.page.locator("[data-testid=card] img")
+    thumbs.first.evaluate("img => img.decode()")
+    assert thumbs.first.evaluate("img => img.naturalWidth") > 0
+    ui.shot("01-gallery")
+
+
+def test_search_with_autocomplete(ui: UI) -> None:
+    ui.open()
+    box = ui.page.locator("[data-testid=search-input]")
+    box.click()
+    box.type("Modal")
+    suggestions = ui.page.locator("[data-testid=suggestions] li")
+    suggestions.first.wait_for()
+    assert suggestions.first.inner_text().startswith("Modality")
+    ui.shot("02-autocomplete-field")
+    box.press("Enter")  # accepts the field name
+    assert box.input_value() == "Modality:"
+    values_known = has_endpoint(ui, "GET", "/api/autocomplete/values") or has_endpoint(
+        ui, "POST", "/api/aggregate"
+    )
+    if values_known:
+        suggestions.first.wait_for()
+        texts = suggestions.all_inner_texts()
+        assert any(re.match(r"CT\s+9$", t.replace("\n", " ")) for t in texts), texts
+        ui.shot("03-autocomplete-values")
+        # keyboard navigation: down to CT, Enter accepts it and searches
+        index = next(i for i, t in enumerate(texts) if t.startswith("CT"))
+        for _ in range(index):
+            box.press("ArrowDown")
+        box.press("Enter")
+    else:
+        box.type("CT")
+        box.press("Enter")
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=totals] strong').textContent === '9'"
+    )
+    assert ui.page.locator("[data-testid=chips] .chip").first.inner_text().startswith("Modality:CT")
+    assert parse_qs(urlparse(ui.page.url).query)["q"] == ["Modality:CT"]
+    modalities = ui.page.locator("[data-testid=card] .card-fields").all_inner_texts()
+    assert len(modalities) == 9 and all("\nCT" in t or "CT\n" in t for t in modalities)
+    ui.shot("04-search-results")
+    # removing the chip brings everything back
+    ui.page.click("[data-testid=chips] .chip button")
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=totals] strong').textContent === '22'"
+    )
+
+
+def test_a_bad_query_is_shown_at_its_position(ui: UI) -> None:
+    ui.open()
+    ui.allow_error("status of 400 (Bad Request)")  # the browser logs the API's answer
+    box = ui.page.locator("[data-testid=search-input]")
+    box.fill("Modality:(CT OR")
+    box.press("Escape")
+    ui.page.click("[data-testid=search-button]")
+    error = ui.page.locator("[data-testid=query-error]")
+    error.wait_for()
+    body = httpx.get(ui.base + "/api/search", params={"q": "Modality:(CT OR"}).json()["error"]
+    assert body["message"] in error.inner_text()
+    marked = error.locator("mark")
+    assert marked.count() == 1
+    before = error.locator("code").evaluate("c => c.firstChild.textContent")
+    assert len(before) == body["position"]
+    ui.shot("05-query-error")
+
+
+def test_filter_by_clicking_a_dashboard_bar(ui: UI) -> None:
+    ui.open()
+    if not has_endpoint(ui, "POST", "/api/aggregate"):
+        pytest.skip("the server has no POST /api/aggregate yet")
+    bar = ui.page.locator("[data-testid=chart-Modality] [data-testid=bar][data-term='Modality:MR']")
+    bar.wait_for()
+    assert "3" in bar.get_attribute("aria-label")
+    ui.shot("06-dashboard")
+    bar.click()
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=totals] strong').textContent === '3'"
+    )
+    assert "Modality:MR" in ui.page.locator("[data-testid=chips]").inner_text()
+    # the other charts follow the query (cross-filtering)
+    ui.page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=chart-Modality] [data-testid=bar]')]"
+        ".every(b => b.dataset.term === 'Modality:MR' || b.dataset.term.startsWith('missing'))"
+    )
+    ui.shot("07-dashboard-filtered")
+
+
+def test_select_three_by_shift_click_and_tag_them_with_key_1(ui: UI) -> None:
+    ui.open("/?sort=SeriesInstanceUID")
+    if not has_endpoint(ui, "POST", "/api/tags/{name}/add"):
+        pytest.skip("the server has no tags yet")
+    shortcut = ui.page.locator("[data-testid=shortcut-input]")
+    shortcut.fill("e2e-review")
+    shortcut.press("Enter")
+    ui.page.locator("[data-testid=shortcut-1]").wait_for()
+    cards = ui.page.locator("[data-testid=card]")
+    cards.nth(0).click()
+    cards.nth(2).click(modifiers=["Shift"])
+    count = ui.page.locator("[data-testid=selection-count]")
+    assert count.inner_text() == "3 selected"
+    uids = cards.evaluate_all("els => els.slice(0, 3).map(e => e.dataset.uid)")
+    ui.shot("08-shift-selected")
+    ui.page.keyboard.press("1")
+    ui.page.wait_for_selector("[data-testid=toast]:has-text('Tagged 3 series')")
+    tagged = api(ui, "GET", "/api/search", params={"q": "tag:e2e-review", "limit": 50})
+    assert sorted(i["series_uid"] for i in tagged["items"]) == sorted(uids)
+    assert cards.nth(0).locator("[data-testid=card-tag]").inner_text() == "e2e-review"
+    ui.shot("09-tagged-with-key-1")
+    # the same key again takes the tag off
+    ui.page.keyboard.press("1")
+    ui.page.wait_for_selector("[data-testid=toast]:has-text('Untagged 3 series')")
+    assert api(ui, "GET", "/api/count", params={"q": "tag:e2e-review"})["series"] == 0
+    ui.page.keyboard.press("Escape")
+    assert count.inner_text() == "0 selected"
+
+
+def test_select_all_matches_and_add_them_to_a_dataset(ui: UI) -> None:
+    ui.open("/?q=Modality:CT")
+    if not has_endpoint(ui, "POST", "/api/datasets/{name}/add"):
+        pytest.skip("the server has no datasets yet")
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=totals] strong').textContent === '9'"
+    )
+    ui.page.click("[data-testid=select-all]")
+    assert ui.page.inner_text("[data-testid=selection-count]") == "9 selected"
+    ui.page.fill("[data-testid=bulk-dataset]", "e2e-ct")
+    ui.shot("10-select-all")
+    ui.page.click("[data-testid=bulk-dataset-add]")
+    ui.page.wait_for_selector("[data-testid=toast]:has-text('dataset “e2e-ct”')")
+    datasets = {d["name"]: d for d in api(ui, "GET", "/api/datasets")["items"]}
+    assert datasets["e2e-ct"]["series"] == 9
+    assert api(ui, "GET", "/api/count", params={"q": "dataset:e2e-ct Modality:CT"})["series"] == 9
+    panel = ui.page.locator("[data-testid='dataset-e2e-ct']")
+    panel.wait_for()
+    assert "9 series" in panel.inner_text()
+    ui.shot("11-added-to-dataset")
+
+
+def test_detail_view_scrolls_slices_and_searches_the_header(ui: UI) -> None:
+    ui.open("/?q=Modality:CT&sort=-instance_count")
+    first = ui.page.locator("[data-testid=card]").first
+    uid = first.get_attribute("data-uid")
+    document = api(ui, "GET", f"/api/series/{uid}")["document"]
+    # keyboard: focus the first card with an arrow key, Enter opens it
+    ui.page.locator("[data-testid=gallery]").focus()
+    ui.page.keyboard.press("ArrowRight")
+    ui.page.keyboard.press("Enter")
+    slice_img = ui.page.locator("[data-testid=slice]")
+    slice_img.wait_for()
+    ui.page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=slice]'); "
+        "return i.complete && i.naturalWidth > 0 }"
+    )
+    assert parse_qs(urlparse(ui.page.url).query)["series"] == [uid]
+    start = int(slice_img.get_attribute("data-index"))
+    assert start == (document["slice_count"] - 1) // 2
+    ui.shot("12-detail")
+    ui.page.locator("[data-testid=viewport]").hover()
+    for _ in range(5):
+        ui.page.mouse.wheel(0, 120)
+    ui.page.wait_for_function(
+        f"() => document.querySelector('[data-testid=slice]').dataset.index == {start + 5}"
+    )
+    ui.page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=slice]'); "
+        "return i.complete && i.naturalWidth > 0 && i.src.includes('index=' + i.dataset.index) }"
+    )
+    label = ui.page.inner_text("[data-testid=slice-label]")
+    assert label == f"{start + 6} / {document['slice_count']}"
+    ui.shot("13-detail-scrolled")
+    # the header table: filter, a value as the API has it, sequences open on a match
+    ui.page.fill("[data-testid=header-filter]", "PatientID")
+    row = ui.page.locator("[data-testid=header-table] tr[data-path=PatientID]")
+    row.wait_for()
+    assert row.locator("td.value").inner_text() == document["PatientID"]
+    ui.page.fill("[data-testid=header-filter]", "CodeMeaning")
+    code_rows = ui.page.locator("[data-testid=header-table] tbody tr")
+    assert any("CodeMeaning" in t for t in code_rows.all_inner_texts())
+    ui.shot("14-header-search")
+    ui.page.click("[data-testid=detail-close]")
+    assert "series" not in parse_qs(urlparse(ui.page.url).query)
+
+
+def test_download_a_chart_as_csv(ui: UI) -> None:
+    ui.open()
+    if not has_endpoint(ui, "POST", "/api/aggregate"):
+        pytest.skip("the server has no POST /api/aggregate yet")
+    ui.page.locator("[data-testid=chart-Modality]").wait_for()
+    with ui.page.expect_download() as info:
+        ui.page.click("[data-testid=csv-Modality]")
+    download = info.value
+    assert download.suggested_filename == "Modality.csv"
+    with open(download.path(), encoding="utf-8") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read())))
+    counts = {r["key"]: int(r["count"]) for r in rows}
+    assert counts["CT"] == 9 and counts["MR"] == 3
+    assert sum(counts.values()) == 22
+    assert all(r["field"] == "Modality" for r in rows)
+
+
+def test_the_url_holds_query_sort_and_open_series(ui: UI) -> None:
+    page = api(ui, "GET", "/api/search", params={"q": "Modality:MR", "sort": "-StudyDate"})
+    uid = page["items"][0]["series_uid"]
+    ui.page.goto(f"{ui.base}/?q=Modality:MR&sort=-StudyDate&series={uid}")
+    ui.page.locator("[data-testid=slice]").wait_for()
+    assert ui.page.locator("[data-testid=search-input]").input_value() == "Modality:MR"
+    assert ui.page.locator("[data-testid=sort]").input_value() == "StudyDate"
+    assert ui.page.locator("[data-testid=sort-dir]").get_attribute("aria-label") == "Descending"
+    ui.page.click("[data-testid=detail-close]")
+    uids = ui.page.locator("[data-testid=card]").evaluate_all("els => els.map(e => e.dataset.uid)")
+    assert uids == [i["series_uid"] for i in page["items"]]
+    ui.page.go_back()  # back to the open series
+    ui.page.locator("[data-testid=slice]").wait_for()
