@@ -1,0 +1,148 @@
+"""STOW-RS (PS3.18 §10.5): store instances = copy them into the store and ingest them.
+
+Each part is written to a temporary file beside the store, moved into place by
+the store (atomically, fsync'd) and then ingested in place from there, in one
+catalog batch. Storing the same instance twice changes nothing: the store
+keeps one copy and the ingest sees an unchanged file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+
+from radcurate.catalog import CatalogBackend
+from radcurate.dicom.reading import UnreadableDicomError
+from radcurate.dicomweb.multipart import Part
+from radcurate.ingest import ingest
+from radcurate.storage import open_storage
+from radcurate.storage.filesystem import FileStore
+
+__all__ = ["StoreOutcome", "store_parts"]
+
+#: failure reasons (PS3.4 Annex GG / PS3.18 Table 10.5.3-2)
+PROCESSING_FAILURE = 0x0110
+CANNOT_UNDERSTAND = 0xC000
+STUDY_MISMATCH = 0xA900
+SOP_CLASS_NOT_SUPPORTED = 0x0122
+
+
+@dataclass
+class StoreOutcome:
+    """What a STOW-RS request stored and what it refused."""
+
+    stored: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def status(self) -> int:
+        """200 when everything was stored, 202 when some parts failed, 409 when all did."""
+        if not self.failed:
+            return 200
+        return 202 if self.stored else 409
+
+    def to_json(self, base_url: str, study_uid: str | None) -> dict[str, Any]:
+        """The DICOM JSON answer (ReferencedSOPSequence, FailedSOPSequence, RetrieveURL)."""
+        out: dict[str, Any] = {}
+        studies = {s["study"] for s in self.stored}
+        target = study_uid or (next(iter(studies)) if len(studies) == 1 else None)
+        if target:
+            out["00081190"] = {"vr": "UR", "Value": [f"{base_url}/studies/{target}"]}
+        if self.failed:
+            out["00081198"] = {"vr": "SQ", "Value": [_failed(f) for f in self.failed]}
+        if self.stored:
+            out["00081199"] = {"vr": "SQ", "Value": [_referenced(s, base_url) for s in self.stored]}
+        return out
+
+
+def _failed(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if item.get("sop_class"):
+        out["00081150"] = {"vr": "UI", "Value": [item["sop_class"]]}
+    if item.get("sop"):
+        out["00081155"] = {"vr": "UI", "Value": [item["sop"]]}
+    out["00081197"] = {"vr": "US", "Value": [item["reason"]]}
+    return out
+
+
+def _referenced(item: dict[str, str], base_url: str) -> dict[str, Any]:
+    url = f"{base_url}/studies/{item['study']}/series/{item['series']}/instances/{item['sop']}"
+    return {
+        "00081150": {"vr": "UI", "Value": [item["sop_class"]]},
+        "00081155": {"vr": "UI", "Value": [item["sop"]]},
+        "00081190": {"vr": "UR", "Value": [url]},
+    }
+
+
+def _identify(data: bytes) -> dict[str, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = dcmread(io.BytesIO(data), stop_before_pixels=True)
+        except Exception as exc:
+            raise UnreadableDicomError(f"not a DICOM file: {exc}") from exc
+    ids = {
+        "study": str(ds.get("StudyInstanceUID", "") or ""),
+        "series": str(ds.get("SeriesInstanceUID", "") or ""),
+        "sop": str(ds.get("SOPInstanceUID", "") or ""),
+        "sop_class": str(ds.get("SOPClassUID", "") or ""),
+    }
+    if not (ids["study"] and ids["series"] and ids["sop"]):
+        raise UnreadableDicomError("missing Study, Series or SOP Instance UID")
+    return ids
+
+
+def store_parts(
+    parts: list[Part], catalog: CatalogBackend, store_url: str, study_uid: str | None = None
+) -> StoreOutcome:
+    """Store ``application/dicom`` parts and ingest them in one batch.
+
+    Parameters
+    ----------
+    study_uid
+        ``POST /studies/{study}``: instances of other studies are refused.
+    """
+    store = open_storage(store_url)
+    if not isinstance(store, FileStore):
+        raise ValueError(f"STOW-RS needs a file store to write into, not {store_url}")
+    store.root.mkdir(parents=True, exist_ok=True)
+    outcome = StoreOutcome()
+    locations: list[str] = []
+    for part in parts:
+        try:
+            ids = _identify(part.data)
+        except UnreadableDicomError:
+            outcome.failed.append({"reason": CANNOT_UNDERSTAND})
+            continue
+        if study_uid is not None and ids["study"] != study_uid:
+            outcome.failed.append({**ids, "reason": STUDY_MISMATCH})
+            continue
+        fd, tmp = tempfile.mkstemp(dir=store.root, prefix=".stow-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(part.data)
+            locations.append(store.put(tmp, ids["study"], ids["series"], ids["sop"]))
+        except OSError:
+            outcome.failed.append({**ids, "reason": PROCESSING_FAILURE})
+            continue
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        outcome.stored.append(ids)
+    if locations:
+        summary = ingest(locations, catalog, workers=1)
+        if summary.errors:
+            bad = {e.source for e in summary.error_samples}
+            kept = []
+            for ids, location in zip(outcome.stored, locations, strict=True):
+                if location in bad:
+                    outcome.failed.append({**ids, "reason": CANNOT_UNDERSTAND})
+                else:
+                    kept.append(ids)
+            outcome.stored = kept
+    return outcome

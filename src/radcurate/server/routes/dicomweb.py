@@ -1,0 +1,464 @@
+"""``/dicomweb``: QIDO-RS, WADO-RS and STOW-RS over the catalog (what OHIF v3 needs).
+
+Errors are the API's JSON bodies: a bad query 400, unknown UIDs 404, an
+``Accept`` the server cannot satisfy 406, a body that is not
+``multipart/related; type="application/dicom"`` 415.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from radcurate.catalog import CatalogBackend
+from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicomweb import multipart, qido, stow, wado
+from radcurate.dicomweb.sources import NotFoundError, locate, series_of_study
+from radcurate.server.deps import CatalogDep, SettingsDep
+from radcurate.server.errors import error_response
+from radcurate.server.schemas import ErrorDetail
+from radcurate.settings import ENV_STORE, Settings
+
+PREFIX = "/dicomweb"
+router = APIRouter(prefix=PREFIX, tags=["dicomweb"])
+
+DICOM_JSON = "application/dicom+json"
+AcceptHeader = Annotated[str | None, Header()]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+def _store_url(request: Request, home: object) -> str:
+    configured = getattr(request.app.state, "store_url", None)
+    if configured:
+        return str(configured)
+    return os.environ.get(ENV_STORE) or Settings(home=home).store_url  # type: ignore[arg-type]
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return error_response(status, ErrorDetail(code=code, message=message))
+
+
+def _json_ok(accept: str | None) -> bool:
+    items = multipart.parse_accept(accept)
+    return not items or any(
+        i.media_type in (DICOM_JSON, "application/json", "*/*", "application/*") for i in items
+    )
+
+
+# -- QIDO-RS -------------------------------------------------------------------------------------
+
+
+def _qido(
+    request: Request,
+    catalog: CatalogBackend,
+    level: qido.Level,
+    accept: str | None,
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+) -> Response:
+    if not _json_ok(accept):
+        return _error(406, "not_acceptable", f"QIDO-RS answers {DICOM_JSON} only, not {accept!r}")
+    try:
+        query = qido.parse_query(
+            level,
+            list(request.query_params.multi_items()),
+            study_uid=study_uid,
+            series_uid=series_uid,
+        )
+    except qido.QidoError as exc:
+        return _error(400, "invalid_qido_query", str(exc))
+    answer = qido.search(catalog, query, _base(request))
+    headers = {}
+    if answer.truncated:
+        headers["Warning"] = (
+            '299 radcurate "The number of results exceeded the limit; request more with offset"'
+        )
+    return JSONResponse(answer.items, media_type=DICOM_JSON, headers=headers)
+
+
+@router.get("/studies", operation_id="qido_studies")
+def search_studies(request: Request, catalog: CatalogDep, accept: AcceptHeader = None) -> Response:
+    """QIDO-RS: search for studies."""
+    return _qido(request, catalog, "study", accept)
+
+
+@router.get("/series", operation_id="qido_series")
+def search_all_series(
+    request: Request, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """QIDO-RS: search for series in all studies."""
+    return _qido(request, catalog, "series", accept)
+
+
+@router.get("/instances", operation_id="qido_instances")
+def search_all_instances(
+    request: Request, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """QIDO-RS: search for instances in all studies."""
+    return _qido(request, catalog, "instance", accept)
+
+
+@router.get("/studies/{study}/series", operation_id="qido_study_series")
+def search_series(
+    study: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """QIDO-RS: search for series of a study."""
+    return _qido(request, catalog, "series", accept, study_uid=study)
+
+
+@router.get("/studies/{study}/instances", operation_id="qido_study_instances")
+def search_study_instances(
+    study: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """QIDO-RS: search for instances of a study."""
+    return _qido(request, catalog, "instance", accept, study_uid=study)
+
+
+@router.get("/studies/{study}/series/{series}/instances", operation_id="qido_series_instances")
+def search_instances(
+    study: str, series: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """QIDO-RS: search for instances of a series."""
+    return _qido(request, catalog, "instance", accept, study_uid=study, series_uid=series)
+
+
+# -- WADO-RS: instances, metadata ---------------------------------------------------------------
+
+
+def _records(
+    catalog: CatalogBackend, study: str, series: str | None = None, sop: str | None = None
+) -> list[InstanceRecord] | JSONResponse:
+    try:
+        return locate(catalog, study, series, sop)
+    except NotFoundError as exc:
+        return _error(404, "not_found", str(exc))
+
+
+def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
+    items = multipart.parse_accept(accept)
+    if len(records) == 1 and items and items[0].media_type == "application/dicom":
+        syntax = records[0].transfer_syntax
+        if not wado.retrieve_syntax_ok(accept, syntax):
+            return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
+        return Response(wado.instance_file(records[0]), media_type="application/dicom")
+    for record in records:
+        if not wado.retrieve_syntax_ok(accept, record.transfer_syntax):
+            return _error(
+                406,
+                "not_acceptable",
+                f"instance {record.sop_uid} is stored as {record.transfer_syntax}; ask for "
+                "transfer-syntax=* (as stored)",
+            )
+    boundary = multipart.new_boundary()
+
+    def parts() -> Iterator[multipart.Part]:
+        for record in records:
+            syntax = record.transfer_syntax or wado.EXPLICIT_LE
+            yield multipart.Part(
+                wado.instance_file(record), f"application/dicom; transfer-syntax={syntax}"
+            )
+
+    return StreamingResponse(
+        multipart.encode(parts(), boundary),
+        media_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+    )
+
+
+@router.get("/studies/{study}", operation_id="wado_study")
+def retrieve_study(study: str, catalog: CatalogDep, accept: AcceptHeader = None) -> Response:
+    """WADO-RS: every instance of a study (multipart/related; type="application/dicom")."""
+    records = _records(catalog, study)
+    return records if isinstance(records, Response) else _retrieve(records, accept)
+
+
+@router.get("/studies/{study}/series/{series}", operation_id="wado_series")
+def retrieve_series(
+    study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: every instance of a series."""
+    records = _records(catalog, study, series)
+    return records if isinstance(records, Response) else _retrieve(records, accept)
+
+
+@router.get("/studies/{study}/series/{series}/instances/{sop}", operation_id="wado_instance")
+def retrieve_instance(
+    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: one instance."""
+    records = _records(catalog, study, series, sop)
+    return records if isinstance(records, Response) else _retrieve(records, accept)
+
+
+def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
+    base = _base(request)
+    out = []
+    for record in records:
+        url = (
+            f"{base}/studies/{record.study_uid}/series/{record.series_uid}"
+            f"/instances/{record.sop_uid}"
+        )
+        try:
+            out.append(wado.instance_metadata(record, url))
+        except (OSError, ValueError) as exc:
+            return _error(502, "unreadable_instance", f"cannot read {record.sop_uid}: {exc}")
+    return JSONResponse(out, media_type=DICOM_JSON)
+
+
+@router.get("/studies/{study}/metadata", operation_id="wado_study_metadata")
+def study_metadata(study: str, request: Request, catalog: CatalogDep) -> Response:
+    """WADO-RS: DICOM JSON of every instance of a study."""
+    records = _records(catalog, study)
+    return records if isinstance(records, Response) else _metadata(request, records)
+
+
+@router.get("/studies/{study}/series/{series}/metadata", operation_id="wado_series_metadata")
+def series_metadata(study: str, series: str, request: Request, catalog: CatalogDep) -> Response:
+    """WADO-RS: DICOM JSON of every instance of a series."""
+    records = _records(catalog, study, series)
+    return records if isinstance(records, Response) else _metadata(request, records)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/metadata",
+    operation_id="wado_instance_metadata",
+)
+def instance_metadata(
+    study: str, series: str, sop: str, request: Request, catalog: CatalogDep
+) -> Response:
+    """WADO-RS: DICOM JSON of one instance."""
+    records = _records(catalog, study, series, sop)
+    return records if isinstance(records, Response) else _metadata(request, records)
+
+
+# -- WADO-RS: frames, bulk data ----------------------------------------------------------------
+
+
+def _frame_numbers(text: str) -> list[int] | None:
+    try:
+        numbers = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        return None
+    return numbers or None
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/frames/{frame_list}",
+    operation_id="wado_frames",
+)
+def retrieve_frames(
+    study: str,
+    series: str,
+    sop: str,
+    frame_list: str,
+    catalog: CatalogDep,
+    accept: AcceptHeader = None,
+) -> Response:
+    """WADO-RS: frames (1-based, comma-separated), as stored or decoded as the client accepts."""
+    numbers = _frame_numbers(frame_list)
+    if numbers is None:
+        return _error(400, "invalid_frame_list", f"{frame_list!r} is not a list of frame numbers")
+    records = _records(catalog, study, series, sop)
+    if isinstance(records, Response):
+        return records
+    record = records[0]
+    try:
+        choice = wado.choose_frame_syntax(accept, record.transfer_syntax or wado.EXPLICIT_LE)
+        data = wado.frames(record.location, numbers, choice)
+    except wado.NotAcceptableError as exc:
+        return _error(406, "not_acceptable", str(exc))
+    except IndexError as exc:
+        return _error(404, "frame_not_found", str(exc))
+    except ValueError as exc:
+        return _error(400, "no_frames", str(exc))
+    content_type = wado.frame_media_type(choice.syntax, choice.media_type)
+    boundary = multipart.new_boundary()
+    parts = [multipart.Part(d, content_type) for d in data]
+    body = b"".join(multipart.encode(parts, boundary))
+    return Response(
+        body,
+        media_type=f'multipart/related; type="{choice.media_type}"; boundary={boundary}',
+    )
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path:path}",
+    operation_id="wado_bulkdata",
+)
+def retrieve_bulkdata(
+    study: str, series: str, sop: str, path: str, catalog: CatalogDep
+) -> Response:
+    """WADO-RS: the value of one binary element (a ``BulkDataURI`` of the metadata)."""
+    records = _records(catalog, study, series, sop)
+    if isinstance(records, Response):
+        return records
+    try:
+        data, syntax = wado.bulkdata(records[0].location, path)
+    except KeyError as exc:
+        return _error(404, "bulkdata_not_found", str(exc.args[0]))
+    boundary = multipart.new_boundary()
+    part = multipart.Part(data, f"application/octet-stream; transfer-syntax={syntax}")
+    return Response(
+        b"".join(multipart.encode([part], boundary)),
+        media_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
+    )
+
+
+# -- rendered and thumbnails ----------------------------------------------------------------------
+
+
+def _render(
+    records: list[InstanceRecord] | JSONResponse,
+    accept: str | None,
+    frame: int | None = None,
+    size: int | None = None,
+) -> Response:
+    if isinstance(records, Response):
+        return records
+    record = records[len(records) // 2]
+    try:
+        data, media = wado.rendered(record.location, frame, accept, size)
+    except IndexError as exc:
+        return _error(404, "frame_not_found", str(exc))
+    except Exception as exc:  # noqa: BLE001  # an undecodable picture is a clear 400
+        return _error(400, "not_renderable", f"cannot render {record.sop_uid}: {exc}")
+    return Response(data, media_type=media)
+
+
+@router.get("/studies/{study}/series/{series}/rendered", operation_id="wado_series_rendered")
+def series_rendered(
+    study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: the middle instance of a series as JPEG or PNG."""
+    return _render(_records(catalog, study, series), accept)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/rendered",
+    operation_id="wado_instance_rendered",
+)
+def instance_rendered(
+    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: an instance (its middle frame) as JPEG or PNG."""
+    return _render(_records(catalog, study, series, sop), accept)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/frames/{frame}/rendered",
+    operation_id="wado_frame_rendered",
+)
+def frame_rendered(
+    study: str, series: str, sop: str, frame: int, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: one frame as JPEG or PNG."""
+    return _render(_records(catalog, study, series, sop), accept, frame)
+
+
+def _series_thumbnail(
+    catalog: CatalogBackend, series_uid: str, settings: SettingsDep, accept: str | None
+) -> Response:
+    from radcurate.render.cache import ThumbnailCache
+    from radcurate.render.canvas import pil
+
+    cache = ThumbnailCache(settings.thumbnail_root, settings.thumbnail_size)
+    path = cache.thumbnail_path(catalog, series_uid)
+    wants_png = any(i.media_type == "image/png" for i in multipart.parse_accept(accept))
+    if wants_png:
+        return Response(path.read_bytes(), media_type="image/png")
+    buffer = io.BytesIO()
+    pil().open(path).convert("RGB").save(buffer, format="JPEG", quality=90)
+    return Response(buffer.getvalue(), media_type="image/jpeg")
+
+
+@router.get("/studies/{study}/thumbnail", operation_id="wado_study_thumbnail")
+def study_thumbnail(
+    study: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: the thumbnail of a study's first series."""
+    series = sorted(
+        series_of_study(catalog, study),
+        key=lambda d: (not isinstance(d.get("SeriesNumber"), int), d.get("SeriesNumber") or 0),
+    )
+    if not series:
+        return _error(404, "not_found", f"no study {study}")
+    return _series_thumbnail(catalog, str(series[0]["SeriesInstanceUID"]), settings, accept)
+
+
+@router.get("/studies/{study}/series/{series}/thumbnail", operation_id="wado_series_thumbnail")
+def series_thumbnail(
+    study: str, series: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: the thumbnail of a series (the same picture as the gallery's)."""
+    records = _records(catalog, study, series)
+    if isinstance(records, Response):
+        return records
+    return _series_thumbnail(catalog, series, settings, accept)
+
+
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}/thumbnail",
+    operation_id="wado_instance_thumbnail",
+)
+def instance_thumbnail(
+    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+) -> Response:
+    """WADO-RS: a small rendering of an instance."""
+    return _render(_records(catalog, study, series, sop), accept, size=128)
+
+
+# -- STOW-RS ------------------------------------------------------------------------------------
+
+
+async def _stow(
+    request: Request, catalog: CatalogBackend, settings: SettingsDep, study: str | None
+) -> Response:
+    media, params = multipart.parse_header(request.headers.get("content-type", ""))
+    part_type = params.get("type", "application/dicom").lower()
+    if media != "multipart/related" or "boundary" not in params:
+        return _error(
+            415,
+            "unsupported_media_type",
+            'STOW-RS takes multipart/related; type="application/dicom" with a boundary',
+        )
+    if part_type != "application/dicom":
+        return _error(
+            415,
+            "unsupported_media_type",
+            f"only application/dicom parts are stored, not {part_type}",
+        )
+    body = await request.body()
+    try:
+        parts = multipart.decode(body, params["boundary"])
+    except multipart.MultipartError as exc:
+        return _error(400, "invalid_multipart", str(exc))
+    if not parts:
+        return _error(400, "invalid_multipart", "the request holds no instances")
+    outcome = await run_in_threadpool(
+        stow.store_parts, parts, catalog, _store_url(request, settings.home), study
+    )
+    return JSONResponse(
+        outcome.to_json(_base(request), study), status_code=outcome.status(), media_type=DICOM_JSON
+    )
+
+
+@router.post("/studies", operation_id="stow_studies")
+async def store_instances(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    """STOW-RS: store instances (they are copied into the store and ingested)."""
+    return await _stow(request, catalog, settings, None)
+
+
+@router.post("/studies/{study}", operation_id="stow_study")
+async def store_study_instances(
+    study: str, request: Request, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
+    """STOW-RS: store instances of one study (others are refused)."""
+    return await _stow(request, catalog, settings, study)
