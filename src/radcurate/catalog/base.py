@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from radcurate.catalog.aggregations import (
+    AggregateResult,
+    AggregationRequest,
+    Counts,
+    ValueSuggestion,
+)
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.values import FieldType
+from radcurate.optional import import_optional
 from radcurate.query.ast import Node
 
 if TYPE_CHECKING:
@@ -134,6 +141,32 @@ class SearchPage:
     documents: list[dict[str, Any]]
     next_cursor: str | None
     total: int
+    #: reads the page after a cursor (set by the catalog; lets a page iterate every match)
+    following: Callable[[str], SearchPage] | None = field(default=None, compare=False, repr=False)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Every matching document: this page's, then the following pages' (read on demand)."""
+        page: SearchPage = self
+        while True:
+            yield from page.documents
+            if page.next_cursor is None or page.following is None:
+                return
+            page = page.following(page.next_cursor)
+
+    def to_pandas(self, fields: Sequence[str] | None = None) -> Any:
+        """Every match as a ``pandas.DataFrame``, one row per series (needs ``radcurate[pandas]``).
+
+        ``fields``: the columns (default: every top-level field any match has).
+        """
+        pandas = import_optional("pandas", "a DataFrame of search results")
+        documents = list(self)
+        if fields is None:
+            names = list(dict.fromkeys(k for doc in documents for k in doc))
+        else:
+            names = list(fields)
+        return pandas.DataFrame.from_records(
+            [[doc.get(n) for n in names] for doc in documents], columns=names
+        )
 
 
 @runtime_checkable
@@ -194,6 +227,19 @@ class CatalogBackend(Protocol):
 
     def series_uids(self, query: str | Node) -> list[str]:
         """The SeriesInstanceUIDs of every series matching a query, in UID order."""
+
+    def counts(self, query: str | Node = "*") -> Counts:
+        """Series, studies and patients matching a query."""
+
+    def aggregate(
+        self, query: str | Node, requests: Sequence[AggregationRequest]
+    ) -> AggregateResult:
+        """Counts and one aggregation per request over a query's matches."""
+
+    def suggest_values(
+        self, field: str, prefix: str = "", query: str | Node = "*", limit: int = 10
+    ) -> list[ValueSuggestion]:
+        """Values of a field by prefix, with counts, over the query minus its terms on it."""
 
     def search(
         self,

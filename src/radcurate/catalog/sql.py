@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -577,14 +577,19 @@ class SQLCatalog(IndexedSearchMixin, JobsMixin, ResultsMixin, CurationMixin):
             if paged is not None and uids is not None:
                 last = paged[1]
                 documents = self._documents(uids)
-                return SearchPage(documents, None if last is None else last.encode(), total)
+                token = None if last is None else last.encode()
+                return SearchPage(documents, token, total, self._following(tree, limit, sort))
         else:
             total = -1
         where = self._compile(tree)
         if total < 0:
             total = self._count_where(where)
         documents, last = self._page(where, spec, cursor, limit)
-        return SearchPage(documents, None if last is None else last.encode(), total)
+        token = None if last is None else last.encode()
+        return SearchPage(documents, token, total, self._following(tree, limit, sort))
+
+    def _following(self, tree: Node, limit: int, sort: str | None) -> Callable[[str], SearchPage]:
+        return lambda token: self.search(tree, limit=max(limit, 500), after=token, sort=sort)
 
     def _documents(self, uids: Sequence[str]) -> list[dict[str, Any]]:
         """Documents of the given series, in that order (one round trip per chunk of 500)."""

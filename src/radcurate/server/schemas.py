@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,9 +54,69 @@ class SearchResponse(BaseModel):
 
 
 class CountResponse(BaseModel):
-    """How many series match."""
+    """How many series, studies and patients match."""
 
     series: int
+    studies: int
+    patients: int
+
+
+class AggregationSpec(BaseModel):
+    """One aggregation of ``POST /api/aggregate`` (see catalog/aggregations.py for the rules)."""
+
+    field: str
+    type: Literal["terms", "histogram", "date_histogram"] = "terms"
+    size: int = Field(default=10, ge=1, le=1000)
+    bins: int = Field(default=20, ge=1, le=200)
+    interval: Literal["year", "month", "day"] | None = None
+
+
+class AggregateBody(BaseModel):
+    """``POST /api/aggregate``: a query (text or JSON tree) and the aggregations wanted."""
+
+    query: str | dict[str, Any] = ""
+    aggregations: list[AggregationSpec] = Field(default_factory=list, max_length=50)
+
+
+class BucketPublic(BaseModel):
+    """One bar: ``key`` is the value, the bin's low edge, or the period."""
+
+    key: Any
+    count: int
+    low: float | None = None
+    high: float | None = None
+
+
+class AggregationPublic(BaseModel):
+    """The buckets of one aggregation; ``other`` beyond the top values, ``missing`` no value."""
+
+    field: str
+    type: str
+    buckets: list[BucketPublic]
+    other: int
+    missing: int
+    interval: str | None = None
+
+
+class AggregateResponse(BaseModel):
+    """Counts of the matches and each aggregation, in request order."""
+
+    counts: CountResponse
+    aggregations: list[AggregationPublic]
+
+
+class ValueSuggestion(BaseModel):
+    """A value and how many series have it."""
+
+    value: Any
+    count: int
+
+
+class ValuesResponse(BaseModel):
+    """Suggested values of a field, most frequent first."""
+
+    field: str
+    items: list[ValueSuggestion]
 
 
 class SeriesResponse(BaseModel):

@@ -93,5 +93,6 @@ def count_series(
     known: KnownFieldsDep,
     q: Annotated[str, Query(description="Query text (docs/query-language.md).")] = "",
 ) -> CountResponse:
-    """How many series match a query."""
-    return CountResponse(series=catalog.count(known.parse(catalog, q)))
+    """How many series, studies and patients match a query."""
+    counts = catalog.counts(known.parse(catalog, q))
+    return CountResponse(series=counts.series, studies=counts.studies, patients=counts.patients)
