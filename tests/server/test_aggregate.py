@@ -1,4 +1,4 @@
-"""``/api/aggregate``, ``/api/autocomplete`` and ``/api/count`` through HTTP, and the SDK's DataFrame."""
+"""``/api/aggregate``, ``/api/autocomplete``, ``/api/count`` over HTTP; the SDK DataFrame."""
 
 from __future__ import annotations
 
