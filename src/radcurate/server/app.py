@@ -11,8 +11,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
-from radcurate.server.routes import fields, info, search, series, thumbnails, viewer, webui
-from radcurate.server.routes import audit, datasets, selections, tags, user_settings
+from radcurate.server.routes import (
+    audit,
+    datasets,
+    fields,
+    info,
+    search,
+    selections,
+    series,
+    tags,
+    thumbnails,
+    user_settings,
+    viewer,
+    webui,
+)
 from radcurate.server.schemas_curation import install_curation_errors
 from radcurate.server.settings import ServerSettings
 
