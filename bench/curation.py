@@ -227,8 +227,17 @@ def pg_database() -> Iterator[str | None]:
     try:
         yield admin.rsplit("/", 1)[0] + "/" + name
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # autovacuum may still be analysing the fresh rows: FORCE cannot end its worker
+        # without privileges, so wait for it a little
+        for attempt in range(30):
+            try:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                break
+            except psycopg.Error:
+                if attempt == 29:
+                    raise
+                time.sleep(2)
 
 
 def main(argv: list[str] | None = None) -> int:
