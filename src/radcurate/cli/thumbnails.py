@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,14 @@ from radcurate.render.cache import GenerateReport, ThumbnailCache
     default=None,
     help="Thumbnail folder (default: $RADCURATE_HOME/thumbnails).",
 )
+@click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Render on this Dask cluster (tcp://host:8786; extra 'dask'); its workers must "
+    "reach the catalog and the thumbnail folder.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def thumbnails(
@@ -55,6 +64,7 @@ def thumbnails(
     workers: int | None,
     size: int,
     cache_dir: Path | None,
+    dask_scheduler: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -80,18 +90,53 @@ def thumbnails(
         except QueryError as exc:
             err_console().print(f"[red]error:[/red] {escape(str(exc))}")
             raise SystemExit(2) from exc
-        report = run_thumbnails(
-            catalog,
-            uids,
-            cache,
-            workers=processes,
-            force=force,
-            quiet=quiet or as_json,
-            params={"query": query or None, "force": force, "trigger": "radcurate thumbnails"},
-        )
+        params = {"query": query or None, "force": force, "trigger": "radcurate thumbnails"}
+        if dask_scheduler:
+            report = _on_dask(catalog, uids, cache, dask_scheduler, force, quiet or as_json, params)
+        else:
+            report = run_thumbnails(
+                catalog,
+                uids,
+                cache,
+                workers=processes,
+                force=force,
+                quiet=quiet or as_json,
+                params=params,
+            )
     _print(report, cache, as_json)
     if report.failed:
         raise SystemExit(1)
+
+
+def _on_dask(
+    catalog: CatalogBackend,
+    uids: list[str],
+    cache: ThumbnailCache,
+    address: str,
+    force: bool,
+    quiet: bool,
+    params: dict[str, Any],
+) -> GenerateReport:
+    from radcurate.jobs.dask import DaskExecutor
+
+    try:
+        executor = DaskExecutor(catalog, address)
+    except OSError as exc:  # no scheduler there
+        err_console().print(f"[red]error:[/red] cannot reach Dask at {escape(address)}: {exc}")
+        raise SystemExit(2) from exc
+    try:
+        return run_thumbnails(
+            catalog,
+            uids,
+            cache,
+            workers=executor.cluster_workers,
+            force=force,
+            quiet=quiet,
+            params={**params, "dask": address},
+            pool=executor.work_pool,
+        )
+    finally:
+        executor.shutdown()
 
 
 def run_thumbnails(
@@ -103,6 +148,7 @@ def run_thumbnails(
     force: bool = False,
     quiet: bool = False,
     params: dict[str, Any] | None = None,
+    pool: Executor | None = None,
 ) -> GenerateReport:
     """Render thumbnails as a ``thumbnails`` job (seen by ``radcurate jobs`` and
     ``/api/jobs``), with a progress bar on stderr unless ``quiet``.
@@ -121,7 +167,9 @@ def run_thumbnails(
         record = run_job(
             catalog,
             THUMBNAILS,
-            thumbnails_job(cache, series_uids=uids, workers=workers, force=force, on_report=keep),
+            thumbnails_job(
+                cache, series_uids=uids, workers=workers, force=force, on_report=keep, pool=pool
+            ),
             params,
         )
     else:
@@ -147,6 +195,7 @@ def run_thumbnails(
                     force=force,
                     on_progress=progress,
                     on_report=keep,
+                    pool=pool,
                 ),
                 params,
             )

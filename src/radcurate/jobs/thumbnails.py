@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from radcurate.catalog import CatalogBackend
@@ -51,13 +52,15 @@ def thumbnails_job(
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     on_report: Callable[[GenerateReport], None] | None = None,
+    pool: Executor | None = None,
 ) -> JobFunction:
     """A job function rendering the thumbnails of ``series_uids`` (else those matching
     ``query``, else every series) into ``cache``; cached ones are kept unless ``force``.
 
     ``workers`` > 1 renders in that many processes; 1 renders in the job's thread.
     ``on_progress(done, total)`` is also called after each chunk (a progress bar) and
-    ``on_report`` gets the full :class:`GenerateReport` at the end.
+    ``on_report`` gets the full :class:`GenerateReport` at the end. ``pool`` renders on
+    that executor instead (see :class:`~radcurate.jobs.dask.DaskExecutor`).
     """
 
     def run(context: JobContext) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def thumbnails_job(
             force=force,
             progress=progress,
             should_stop=context.stop_requested,
+            pool=pool,
         )
         result = report_dict(report)
         if on_report is not None:

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,7 @@ def generate_all(
     progress: Progress | None = None,
     chunk_size: int = 8,
     should_stop: Callable[[], bool] | None = None,
+    pool: Executor | None = None,
 ) -> GenerateReport:
     """Make the thumbnails of ``series_uids`` (default: every series) in a process pool.
 
@@ -222,14 +223,23 @@ def generate_all(
     should_stop
         Polled after each chunk; when it returns True no more chunks start (those
         already running finish) and the report so far is returned.
+    pool
+        Render on this ``concurrent.futures.Executor`` instead (e.g. a Dask client's
+        ``get_executor()``; its workers open the catalog by URL and write to
+        ``cache.root``, so both must be reachable from them); ``workers`` then sets
+        how many chunks are in flight (twice as many).
     """
     cache = cache or ThumbnailCache(Settings.from_env().home / "thumbnails")
     if series_uids is None:
         series_uids = (str(d["SeriesInstanceUID"]) for d in catalog.iter_series_documents())
     uids = list(dict.fromkeys(series_uids))
     report = GenerateReport()
-    done = 0
+    if pool is not None:
+        return _on_pool(
+            pool, catalog, cache, uids, workers, force, progress, chunk_size, should_stop
+        )
     if workers <= 1:
+        done = 0
         for chunk in _chunks(uids, chunk_size):
             if should_stop is not None and should_stop():
                 break
@@ -239,26 +249,43 @@ def generate_all(
                 progress(done, len(uids))
         return report
     context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as processes:
+        return _on_pool(
+            processes, catalog, cache, uids, workers, force, progress, chunk_size, should_stop
+        )
+
+
+def _on_pool(
+    pool: Executor,
+    catalog: CatalogBackend,
+    cache: ThumbnailCache,
+    uids: list[str],
+    workers: int,
+    force: bool,
+    progress: Progress | None,
+    chunk_size: int,
+    should_stop: Callable[[], bool] | None,
+) -> GenerateReport:
+    """Chunks of series on ``pool``, at most ``2 * workers`` in flight."""
+    report = GenerateReport()
+    done = 0
     pending: dict[Future[GenerateReport], int] = {}
     chunks = _chunks(uids, chunk_size)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        while True:
-            while len(pending) < 2 * workers:
-                if should_stop is not None and should_stop():
-                    break
-                chunk = next(chunks, [])
-                if not chunk:
-                    break
-                future = pool.submit(
-                    _worker, catalog.url, str(cache.root), cache.size, chunk, force
-                )
-                pending[future] = len(chunk)
-            if not pending:
+    while True:
+        while len(pending) < 2 * max(1, workers):
+            if should_stop is not None and should_stop():
                 break
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done += pending.pop(future)
-                report.merge(future.result())
-                if progress is not None:
-                    progress(done, len(uids))
+            chunk = next(chunks, [])
+            if not chunk:
+                break
+            future = pool.submit(_worker, catalog.url, str(cache.root), cache.size, chunk, force)
+            pending[future] = len(chunk)
+        if not pending:
+            break
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            done += pending.pop(future)
+            report.merge(future.result())
+            if progress is not None:
+                progress(done, len(uids))
     return report
