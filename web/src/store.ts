@@ -20,6 +20,7 @@ export const state = reactive({
   cardSize: 180,
   cardFields: [...DEFAULT_CARD_FIELDS],
   tagShortcuts: [] as string[],
+  savedSearches: [] as { name: string; query: string }[],
   // results
   items: [] as SeriesItem[],
   total: 0,
@@ -264,6 +265,11 @@ export async function loadSettings(): Promise<void> {
   }
   if (Array.isArray(settings.tag_shortcuts)) state.tagShortcuts = settings.tag_shortcuts.map(String).slice(0, 9);
   if (typeof settings.card_size === "number") state.cardSize = settings.card_size;
+  if (Array.isArray(settings.saved_searches)) {
+    state.savedSearches = settings.saved_searches
+      .filter((s): s is { name: string; query: string } => typeof s === "object" && s !== null && "name" in s && "query" in s)
+      .map((s) => ({ name: String(s.name), query: String(s.query) }));
+  }
 }
 
 let savedSettings: Record<string, unknown> = {};
@@ -273,6 +279,7 @@ export async function saveSettings(): Promise<void> {
     card_fields: state.cardFields,
     tag_shortcuts: state.tagShortcuts,
     card_size: state.cardSize,
+    saved_searches: state.savedSearches,
   };
   savedSettings = settings;
   localStorage.setItem(LOCAL_KEY, JSON.stringify(settings));

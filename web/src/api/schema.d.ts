@@ -4,6 +4,30 @@
  */
 
 export interface paths {
+    "/api/aggregate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Aggregate Get
+         * @description Like ``POST /api/aggregate``, with the fields named per aggregation type.
+         */
+        get: operations["aggregate_get"];
+        put?: never;
+        /**
+         * Aggregate
+         * @description Series/study/patient counts and several aggregations of the matching series at once.
+         */
+        post: operations["aggregate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -24,6 +48,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/autocomplete/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Autocomplete Fields
+         * @description Field names starting with ``prefix`` (then containing it), most common first.
+         */
+        get: operations["autocomplete_fields"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/autocomplete/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Autocomplete Values
+         * @description Values of ``field`` among the series ``q`` matches, most frequent first.
+         */
+        get: operations["autocomplete_values"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/count": {
         parameters: {
             query?: never;
@@ -33,7 +97,7 @@ export interface paths {
         };
         /**
          * Count Series
-         * @description How many series match a query.
+         * @description How many series, studies and patients match a query.
          */
         get: operations["count_series"];
         put?: never;
@@ -1040,6 +1104,74 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AggregateBody
+         * @description ``POST /api/aggregate``: a query (text or JSON tree) and the aggregations wanted.
+         */
+        AggregateBody: {
+            /** Aggregations */
+            aggregations?: components["schemas"]["AggregationSpec"][];
+            /**
+             * Query
+             * @default
+             */
+            query: string | {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * AggregateResponse
+         * @description Counts of the matches and each aggregation, in request order.
+         */
+        AggregateResponse: {
+            /** Aggregations */
+            aggregations: components["schemas"]["AggregationPublic"][];
+            counts: components["schemas"]["CountResponse"];
+        };
+        /**
+         * AggregationPublic
+         * @description The buckets of one aggregation; ``other`` beyond the top values, ``missing`` no value.
+         */
+        AggregationPublic: {
+            /** Buckets */
+            buckets: components["schemas"]["BucketPublic"][];
+            /** Field */
+            field: string;
+            /** Interval */
+            interval?: string | null;
+            /** Missing */
+            missing: number;
+            /** Other */
+            other: number;
+            /** Type */
+            type: string;
+        };
+        /**
+         * AggregationSpec
+         * @description One aggregation of ``POST /api/aggregate`` (see catalog/aggregations.py for the rules).
+         */
+        AggregationSpec: {
+            /**
+             * Bins
+             * @default 20
+             */
+            bins: number;
+            /** Field */
+            field: string;
+            /** Interval */
+            interval?: ("year" | "month" | "day") | null;
+            /**
+             * Size
+             * @default 10
+             */
+            size: number;
+            /**
+             * Type
+             * @default terms
+             * @enum {string}
+             */
+            type: "terms" | "histogram" | "date_histogram";
+        };
+        /**
          * AuditItem
          * @description One curation action.
          */
@@ -1074,6 +1206,20 @@ export interface components {
             items: components["schemas"]["AuditItem"][];
         };
         /**
+         * BucketPublic
+         * @description One bar: ``key`` is the value, the bin's low edge, or the period.
+         */
+        BucketPublic: {
+            /** Count */
+            count: number;
+            /** High */
+            high?: number | null;
+            /** Key */
+            key: unknown;
+            /** Low */
+            low?: number | null;
+        };
+        /**
          * BulkRequest
          * @description A bulk action's target: a selection given inline, or the id of a stored one.
          */
@@ -1094,11 +1240,15 @@ export interface components {
         };
         /**
          * CountResponse
-         * @description How many series match.
+         * @description How many series, studies and patients match.
          */
         CountResponse: {
+            /** Patients */
+            patients: number;
             /** Series */
             series: number;
+            /** Studies */
+            studies: number;
         };
         /**
          * DatasetCreate
@@ -1540,6 +1690,26 @@ export interface components {
             type: string;
         };
         /**
+         * ValueSuggestion
+         * @description A value and how many series have it.
+         */
+        ValueSuggestion: {
+            /** Count */
+            count: number;
+            /** Value */
+            value: unknown;
+        };
+        /**
+         * ValuesResponse
+         * @description Suggested values of a field, most frequent first.
+         */
+        ValuesResponse: {
+            /** Field */
+            field: string;
+            /** Items */
+            items: components["schemas"]["ValueSuggestion"][];
+        };
+        /**
          * VersionItem
          * @description A frozen version (``series_uids`` only when one version is read).
          */
@@ -1583,6 +1753,117 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    aggregate_get: {
+        parameters: {
+            query?: {
+                /** @description Query text (docs/query-language.md). */
+                q?: string;
+                /** @description Comma-separated fields: top values. */
+                terms?: string | null;
+                /** @description Comma-separated numeric fields. */
+                histogram?: string | null;
+                /** @description Comma-separated date fields. */
+                date_histogram?: string | null;
+                /** @description Values per terms aggregation. */
+                size?: number;
+                /** @description Bins per histogram. */
+                bins?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AggregateResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    aggregate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AggregateBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AggregateResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_audit: {
         parameters: {
             query?: {
@@ -1605,6 +1886,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    autocomplete_fields: {
+        parameters: {
+            query?: {
+                /** @description Start of the name (any case). */
+                prefix?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    autocomplete_values: {
+        parameters: {
+            query: {
+                /** @description The field whose values to suggest. */
+                field: string;
+                /** @description Start of the value (any case). */
+                prefix?: string;
+                /** @description The current query; its own terms on the field are ignored. */
+                q?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValuesResponse"];
                 };
             };
             /** @description Bad query (position, expected, suggestions) */
