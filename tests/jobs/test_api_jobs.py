@@ -115,3 +115,13 @@ def test_job_errors_are_json(catalog: CatalogBackend, tmp_path: Path) -> None:
         assert client.post("/api/jobs/nope/cancel").status_code == 404
         assert client.get("/api/jobs", params={"state": "sleeping"}).status_code == 422
         assert client.get("/api/jobs").json() == {"items": []}  # nothing was started
+
+
+def test_shutdown_never_leaves_a_job_running(catalog: CatalogBackend, tmp_path: Path) -> None:
+    settings = _settings(catalog, tmp_path, background=True)
+    with TestClient(create_app(settings)) as client:
+        (job,) = client.get("/api/jobs").json()["items"]
+    # the app stopped at once: its job was asked to stop and ended (or had finished)
+    record = catalog.job(job["id"])
+    assert record is not None and record.state in ("cancelled", "done")
+    assert not record.interrupted
