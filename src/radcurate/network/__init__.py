@@ -1,0 +1,1 @@
+"""DICOM networking: a C-STORE receiver and pull-ingest from a PACS over DICOMweb."""

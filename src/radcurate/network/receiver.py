@@ -1,0 +1,219 @@
+"""A DICOM C-STORE receiver (pynetdicom): every acknowledged instance is on disk first.
+
+For each C-STORE the received bytes (as sent: the dataset in its transfer
+syntax, after a file meta header) are written to a temporary file in the
+store, fsync'd and renamed to ``<store>/<Study>/<Series>/<SOP>.dcm`` (the
+:class:`~radcurate.storage.filesystem.FileStore` layout) before the success
+status goes back. A separate thread ingests the written files in batches (one
+catalog transaction per batch, series facts recomputed after it). If the
+process dies between the two, :meth:`Receiver.recover` (run at every start)
+ingests whatever the store holds that the catalog lacks; an unchanged file is
+skipped, so recovery costs one walk of the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radcurate.catalog import open_catalog
+from radcurate.ingest import ingest
+from radcurate.ingest.pipeline import finalize_dirty
+from radcurate.ingest.worker import FileTask, process_chunk
+from radcurate.optional import import_optional
+from radcurate.storage import open_storage
+from radcurate.storage.filesystem import FileStore, _component
+
+__all__ = ["Receiver", "ReceiverStats"]
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+
+
+@dataclass
+class ReceiverStats:
+    """Counters of a running receiver."""
+
+    received: int = 0
+    failed: int = 0
+    ingested: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Receiver:
+    """A Storage SCP and Verification SCP writing into a file store and a catalog.
+
+    Parameters
+    ----------
+    catalog_url, store_url
+        Where instances are indexed and kept (``file:///...``).
+    aet, port, host
+        The AE title and where it listens.
+    batch_files, batch_seconds
+        An ingest batch is written when it holds this many files or is this old.
+    """
+
+    def __init__(
+        self,
+        catalog_url: str,
+        store_url: str,
+        *,
+        aet: str = "RADCURATE",
+        port: int = 11112,
+        host: str = "0.0.0.0",
+        batch_files: int = 500,
+        batch_seconds: float = 1.0,
+    ) -> None:
+        store = open_storage(store_url)
+        if not isinstance(store, FileStore):
+            raise ValueError(
+                f"the receiver writes into a file store (file:///...), not {store_url}"
+            )
+        self.store = store
+        self.catalog_url = catalog_url
+        self.aet = aet
+        self.port = port
+        self.host = host
+        self.batch_files = batch_files
+        self.batch_seconds = batch_seconds
+        self.stats = ReceiverStats()
+        self._pending: queue.Queue[str | None] = queue.Queue()
+        self._ingester: threading.Thread | None = None
+        self._server: Any = None
+        self._incoming = self.store.root / ".incoming"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Ingest files the store holds but the catalog lacks (after a crash); returns how many."""
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        for leftover in self._incoming.glob("*.part"):
+            leftover.unlink(missing_ok=True)  # never acknowledged: the sender saw no success
+        with open_catalog(self.catalog_url) as catalog:
+            summary = ingest([str(self.store.root)], catalog, workers=1)
+        return summary.new_instances + summary.changed_instances
+
+    def start(self) -> None:
+        """Recover, then listen (non-blocking) and start the ingest thread."""
+        pynetdicom = import_optional("pynetdicom", "receiving DICOM over the network")
+        self.recover()
+        self._ingester = threading.Thread(target=self._ingest_loop, name="ingest", daemon=True)
+        self._ingester.start()
+        ae = pynetdicom.AE(ae_title=self.aet)
+        ae.maximum_pdu_size = 0  # unlimited: fewer PDUs for big instances
+        ae.network_timeout = 60
+        syntaxes = list(pynetdicom.ALL_TRANSFER_SYNTAXES)
+        for context in pynetdicom.AllStoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, syntaxes)
+        ae.add_supported_context(pynetdicom.sop_class.Verification)
+        handlers = [
+            (pynetdicom.evt.EVT_C_STORE, self._on_store),
+            (pynetdicom.evt.EVT_C_ECHO, lambda event: SUCCESS),
+        ]
+        self._server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
+
+    def stop(self) -> None:
+        """Stop listening, ingest what is pending, stop the ingest thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        if self._ingester is not None:
+            self._pending.put(None)
+            self._ingester.join()
+            self._ingester = None
+
+    # -- C-STORE ------------------------------------------------------------------------------
+
+    def _on_store(self, event: Any) -> int:
+        try:
+            ds = event.dataset
+            study = str(ds.StudyInstanceUID)
+            series = str(ds.SeriesInstanceUID)
+            sop = str(event.request.AffectedSOPInstanceUID or ds.SOPInstanceUID)
+        except Exception as exc:  # noqa: BLE001  # a data set without UIDs is refused
+            self.stats.failed += 1
+            self.stats.errors.append(f"cannot read the data set: {exc}")
+            return CANNOT_UNDERSTAND
+        try:
+            data = event.encoded_dataset(include_meta=True)
+            path = self._write(study, series, sop, data)
+        except OSError as exc:
+            self.stats.failed += 1
+            self.stats.errors.append(f"cannot store {sop}: {exc}")
+            return OUT_OF_RESOURCES
+        self.stats.received += 1
+        self._pending.put(path)
+        return SUCCESS
+
+    def _write(self, study: str, series: str, sop: str, data: bytes) -> str:
+        folder = self.store.root / _component(study) / _component(series)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{_component(sop)}.dcm"
+        fd, tmp = tempfile.mkstemp(dir=self._incoming, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    # -- batched ingest -------------------------------------------------------------------------
+
+    def _ingest_loop(self) -> None:
+        with open_catalog(self.catalog_url) as catalog:
+            batch: list[str] = []
+            deadline = time.monotonic() + self.batch_seconds
+            running = True
+            while running:
+                timeout = max(0.0, deadline - time.monotonic())
+                try:
+                    item = self._pending.get(timeout=timeout)
+                    if item is None:
+                        running = False
+                    else:
+                        batch.append(item)
+                except queue.Empty:
+                    pass
+                full = len(batch) >= self.batch_files
+                if batch and (full or not running or time.monotonic() >= deadline):
+                    self._write_batch(catalog, batch)
+                    batch = []
+                if time.monotonic() >= deadline or full:
+                    deadline = time.monotonic() + self.batch_seconds
+
+    def _write_batch(self, catalog: Any, paths: list[str]) -> None:
+        from radcurate.catalog.base import IngestBatch
+
+        tasks = []
+        for path in dict.fromkeys(paths):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            tasks.append(FileTask(path, stat.st_size, stat.st_mtime_ns))
+        result = process_chunk(tasks)
+        try:
+            catalog.write_batch(IngestBatch(result.instances, result.headers, result.errors))
+            finalize_dirty(catalog)
+        except Exception as exc:  # the files stay; recovery ingests them later
+            logger.exception("ingest batch failed")
+            self.stats.errors.append(f"ingest batch failed: {exc}")
+            return
+        self.stats.ingested += len(result.instances)
+        self.stats.batches += 1
