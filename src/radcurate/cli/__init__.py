@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "show": "radcurate.cli.show:show",
     "errors": "radcurate.cli.errors:errors",
     "fields": "radcurate.cli.fields:fields",
+    "receive": "radcurate.cli.receive:receive",
     "render": "radcurate.cli.render:render",
     "search": "radcurate.cli.search:search",
     "tag": "radcurate.cli.tag:tag",
