@@ -14,6 +14,7 @@ from radcurate.server.fieldnames import KnownFields
 from radcurate.server.routes import (
     audit,
     datasets,
+    dicomweb,
     fields,
     info,
     search,
@@ -77,6 +78,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (tags, datasets, selections, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(dicomweb.router)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     # last: its catch-all answers every other GET with the single-page app
     app.include_router(webui.router)
     return app
