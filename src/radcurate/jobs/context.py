@@ -31,6 +31,8 @@ class JobContext:
         self.min_interval = min_interval
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # held across the catalog write, so progress lands in the order it was reported
+        self._write_lock = threading.Lock()
         self._pending: tuple[int | None, int | None, str | None] | None = None
         self._written_at = 0.0
 
@@ -65,12 +67,13 @@ class JobContext:
 
     def flush(self) -> None:
         """Write the latest progress now (also a heartbeat)."""
-        with self._lock:
-            done, total, message = self._pending or (None, None, None)
-            self._pending = None
-            self._written_at = time.monotonic()
-        if self.catalog.update_job(self.id, done=done, total=total, message=message):
-            self._stop.set()
+        with self._write_lock:
+            with self._lock:
+                done, total, message = self._pending or (None, None, None)
+                self._pending = None
+                self._written_at = time.monotonic()
+            if self.catalog.update_job(self.id, done=done, total=total, message=message):
+                self._stop.set()
 
 
 #: a job's work: gets its context, returns a JSON-able result (or None)
@@ -126,26 +129,27 @@ def run_job(
         daemon=True,
     )
     beat.start()
-    try:
-        try:
-            result = function(context)
-        except JobCancelled:
-            finished.set()
-            context.flush()
-            return catalog.cancelled_job(record.id)
-        except Exception as exc:  # noqa: BLE001 - the reason goes into the record
-            finished.set()
-            context.flush()
-            return catalog.fail_job(record.id, f"{type(exc).__name__}: {exc}")
-        except BaseException as exc:
-            finished.set()
-            catalog.fail_job(record.id, f"interrupted: {type(exc).__name__}")
-            raise
-        finished.set()
-        context.flush()
-        if context.stop_requested():
-            return catalog.cancelled_job(record.id, result)
-        return catalog.finish_job(record.id, result)
-    finally:
+
+    def stop_heartbeat() -> None:
         finished.set()
         beat.join()
+
+    try:
+        result = function(context)
+    except JobCancelled:
+        stop_heartbeat()
+        context.flush()
+        return catalog.cancelled_job(record.id)
+    except Exception as exc:  # noqa: BLE001 - the reason goes into the record
+        stop_heartbeat()
+        context.flush()
+        return catalog.fail_job(record.id, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        stop_heartbeat()
+        catalog.fail_job(record.id, f"interrupted: {type(exc).__name__}")
+        raise
+    stop_heartbeat()
+    context.flush()
+    if context.stop_requested():
+        return catalog.cancelled_job(record.id, result)
+    return catalog.finish_job(record.id, result)

@@ -129,10 +129,12 @@ class ThumbnailCache:
         KeyError
             When the catalog has no such series.
         """
+        instances = catalog.instances(series_uid)  # enough to tell a cached one (no document)
+        path = self.path_for_key(content_key(instances, self.size))
+        if instances and path.is_file() and not force:
+            return path, None
         series = load_series(catalog, series_uid)
         path = self.path_for_key(content_key(series.instances, self.size))
-        if path.is_file() and not force:
-            return path, None
         rendering = render(series, RenderOptions(size=self.size))
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"series_uid": series_uid, **rendering.metadata()}
