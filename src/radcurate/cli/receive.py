@@ -34,8 +34,21 @@ from radcurate.storage import StorageError
     show_default=True,
     help="Instances per catalog transaction.",
 )
+@click.option(
+    "--fsync/--no-fsync",
+    default=True,
+    show_default=True,
+    help="Flush every instance to disk before answering success (--no-fsync: faster; "
+    "survives a crash of radcurate but not of the machine).",
+)
 def receive(
-    port: int, aet: str, host: str, catalog_url: str | None, store_url: str | None, batch_files: int
+    port: int,
+    aet: str,
+    host: str,
+    catalog_url: str | None,
+    store_url: str | None,
+    batch_files: int,
+    fsync: bool,
 ) -> None:
     """Receive instances by C-STORE (and answer C-ECHO) until stopped (Ctrl-C, SIGTERM).
 
@@ -61,6 +74,7 @@ def receive(
             port=port,
             host=host,
             batch_files=batch_files,
+            fsync=fsync,
         )
         receiver.start()
     except (ValueError, OSError, StorageError, CatalogError) as exc:

@@ -1,0 +1,260 @@
+"""Networking benchmark: C-STORE into ``radcurate receive`` and into Orthanc; QIDO study search.
+
+One command::
+
+    .venv/bin/python bench/network.py                  # 5,000 instances, 100,000 studies
+    .venv/bin/python bench/network.py --smoke          # 200 instances, 1,000 studies
+
+C-STORE: the same synthetic instances (pydicom's ``CT_small.dcm`` with new UIDs,
+100 per series) are sent by DCMTK's ``/usr/bin/storescu`` (one association,
+``TCP_NODELAY=1`` on both sides) to a fresh ``radcurate receive`` and to a fresh
+Orthanc. The rate is instances over storescu's wall time (every instance
+acknowledged); for radcurate the time until all are in the catalog is reported too.
+
+QIDO: a synthetic SQLite catalog of N studies (one series each, OHIF-like
+attributes) is searched in process with the queries a study list sends; the
+median over repeats is reported per query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from orthanc import CLIENT_AET, free_port, running_orthanc
+
+ROOT = Path(__file__).resolve().parent.parent
+STORESCU = Path("/usr/bin/storescu")
+ENV = os.environ | {"TCP_NODELAY": "1"}
+TARGET_RATIO = 2.0
+TARGET_QIDO_MS = 100.0
+
+
+def make_instances(folder: Path, count: int) -> list[Path]:
+    """``count`` small CT instances, 100 per series, 5 series per study."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    template = dcmread(str(get_testdata_file("CT_small.dcm")))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    study = series = ""
+    for index in range(count):
+        if index % 500 == 0:
+            study = generate_uid()
+        if index % 100 == 0:
+            series = generate_uid()
+        template.StudyInstanceUID = study
+        template.SeriesInstanceUID = series
+        template.SOPInstanceUID = generate_uid()
+        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
+        template.InstanceNumber = index % 100 + 1
+        path = folder / f"{index:06d}.dcm"
+        template.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _storescu(port: int, aet: str, files: Path, calling: str | None = None) -> float:
+    command = [str(STORESCU), "-aec", aet, "+sd", "-R"]
+    if calling:
+        command += ["-aet", calling]
+    started = time.monotonic()
+    subprocess.run(
+        [*command, "127.0.0.1", str(port), str(files)],
+        check=True,
+        env=ENV,
+        capture_output=True,
+        timeout=3600,
+    )
+    return time.monotonic() - started
+
+
+def bench_receive(files: Path, count: int, work: Path, *flags: str) -> dict[str, float]:
+    """storescu into ``radcurate receive``; rate and time until all are indexed."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from radcurate.catalog import open_catalog
+
+    port = free_port()
+    name = "receive" + "".join(flags)
+    catalog_url = f"sqlite:///{work / name}.sqlite"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from radcurate.cli import main; main()",
+            "receive",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--catalog",
+            catalog_url,
+            "--store",
+            f"file://{work / name}",
+            *flags,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "receiving" not in line:
+            raise RuntimeError(f"radcurate receive did not start: {line}")
+        started = time.monotonic()
+        seconds = _storescu(port, "RADCURATE", files)
+        with open_catalog(catalog_url) as catalog:
+            while catalog.info().instances < count:
+                if time.monotonic() - started > 600:
+                    raise RuntimeError("the receiver did not index every instance in 600 s")
+                time.sleep(0.05)
+        indexed = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    return {"seconds": seconds, "rate": count / seconds, "indexed_seconds": indexed}
+
+
+def bench_orthanc(files: Path, count: int) -> dict[str, float]:
+    """storescu into a fresh Orthanc."""
+    with running_orthanc() as pacs:
+        seconds = _storescu(pacs.dicom_port, pacs.aet, files, CLIENT_AET)
+        stored = pacs.instance_count()
+    if stored != count:
+        raise RuntimeError(f"Orthanc holds {stored} instances, {count} were sent")
+    return {"seconds": seconds, "rate": count / seconds}
+
+
+def synthetic_catalog(url: str, studies: int) -> None:
+    """A catalog of ``studies`` studies with one series each."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from radcurate.catalog import open_catalog
+    from radcurate.catalog.base import IngestBatch, SeriesHeader
+    from radcurate.dicom.instance import InstanceRecord
+    from radcurate.ingest.pipeline import finalize_dirty
+
+    names = ["Smith", "Jones", "Okafor", "Garcia", "Nguyen", "Müller", "Rossi", "Kowalski"]
+    modalities = ["CT", "MR", "CR", "US", "PT", "DX"]
+    with open_catalog(url) as catalog:
+        batch = IngestBatch()
+        for n in range(studies):
+            study, series = f"1.2.826.0.1.{n + 1}", f"1.2.826.0.2.{n + 1}"
+            fields: dict[str, Any] = {
+                "StudyInstanceUID": study,
+                "SeriesInstanceUID": series,
+                "PatientName": f"{names[n % len(names)]}^P{n % 997}",
+                "PatientID": f"PID{n % 50000:06d}",
+                "StudyDate": f"{2000 + n % 25}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+                "StudyTime": "10:00:00",
+                "AccessionNumber": f"ACC{n:08d}",
+                "StudyDescription": f"Study {n % 300}",
+                "Modality": modalities[n % len(modalities)],
+                "SeriesNumber": 1,
+            }
+            types: dict[str, Any] = {}
+            batch.headers.append(
+                SeriesHeader(
+                    series, study, fields["PatientID"], fields["Modality"], f"/x/{n}", fields, types
+                )
+            )
+            batch.instances.append(
+                InstanceRecord(
+                    location=f"/x/{n}",
+                    source=f"/x/{n}",
+                    size=1,
+                    mtime_ns=1,
+                    study_uid=study,
+                    series_uid=series,
+                    sop_uid=f"1.2.826.0.3.{n + 1}",
+                )
+            )
+            if len(batch.instances) >= 5000:
+                catalog.write_batch(batch)
+                batch = IngestBatch()
+        if batch.instances:
+            catalog.write_batch(batch)
+        finalize_dirty(catalog)
+
+
+def bench_qido(url: str, repeats: int) -> dict[str, float]:
+    """Median milliseconds of study-list queries (as OHIF sends them) in process."""
+    from radcurate.catalog import open_catalog
+    from radcurate.dicomweb import qido
+
+    queries = {
+        "all, limit 101": [("limit", "101"), ("offset", "0")],
+        "PatientName=*oka*": [("PatientName", "*oka*"), ("limit", "101")],
+        "StudyDate range": [("StudyDate", "20100101-20101231"), ("limit", "101")],
+        "ModalitiesInStudy=MR": [("ModalitiesInStudy", "MR"), ("limit", "101")],
+        "PatientID exact": [("PatientID", "PID001234")],
+    }
+    out = {}
+    with open_catalog(url) as catalog:
+        for name, params in queries.items():
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                query = qido.parse_query("study", params)
+                qido.search(catalog, query, "http://localhost/dicomweb")
+                times.append((time.perf_counter() - started) * 1000)
+            out[name] = statistics.median(times)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=5000)
+    parser.add_argument("--studies", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (< 60 s)")
+    parser.add_argument("--skip-store", action="store_true", help="QIDO only")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.instances, args.studies, args.repeats = 200, 1000, 3
+    figures: dict[str, Any] = {"instances": args.instances, "studies": args.studies}
+    with tempfile.TemporaryDirectory(prefix="radcurate-bench-network-") as tmp:
+        work = Path(tmp)
+        if not args.skip_store:
+            files = work / "files"
+            make_instances(files, args.instances)
+            figures["receive"] = bench_receive(files, args.instances, work)
+            figures["receive_no_fsync"] = bench_receive(files, args.instances, work, "--no-fsync")
+            figures["orthanc"] = bench_orthanc(files, args.instances)
+            for key in ("receive", "receive_no_fsync"):
+                ratio = figures[key]["rate"] / figures["orthanc"]["rate"]
+                figures[f"ratio_{key}"] = ratio
+                print(
+                    f"C-STORE {args.instances} instances: radcurate {key} "
+                    f"{figures[key]['rate']:.0f}/s (all indexed after "
+                    f"{figures[key]['indexed_seconds']:.1f} s), Orthanc (no fsync) "
+                    f"{figures['orthanc']['rate']:.0f}/s, ratio {ratio:.2f} "
+                    f"(target >= {TARGET_RATIO})"
+                )
+        url = f"sqlite:///{work / 'qido.sqlite'}"
+        started = time.monotonic()
+        synthetic_catalog(url, args.studies)
+        figures["catalog_build_seconds"] = time.monotonic() - started
+        figures["qido_ms"] = bench_qido(url, args.repeats)
+        for name, ms in figures["qido_ms"].items():
+            print(f"QIDO over {args.studies} studies, {name}: {ms:.1f} ms median")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
