@@ -97,10 +97,16 @@ def test_post_accepts_text_and_json_tree(client: TestClient) -> None:
 
 
 def test_count(client: TestClient, catalog: CatalogBackend) -> None:
-    assert client.get("/api/count", params={"q": "Modality:CT"}).json() == {
-        "series": catalog.count("Modality:CT")
+    ct = client.get("/api/count", params={"q": "Modality:CT"}).json()
+    assert ct["series"] == catalog.count("Modality:CT") > 0
+    assert 0 < ct["patients"] <= ct["studies"] <= ct["series"]
+    info = catalog.info()
+    everything = client.get("/api/count").json()
+    assert everything == {
+        "series": info.series,
+        "studies": info.studies,
+        "patients": info.patients,
     }
-    assert client.get("/api/count").json() == {"series": catalog.info().series}
     bad = client.get("/api/count", params={"q": "(a OR b"})
     assert bad.status_code == 400 and bad.json()["error"]["position"] == 7
 

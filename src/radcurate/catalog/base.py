@@ -141,6 +141,8 @@ class SearchPage:
     documents: list[dict[str, Any]]
     next_cursor: str | None
     total: int
+    #: tags and datasets of the page's series: ``{uid: {"tags": [...], "datasets": [...]}}``
+    curation: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
     #: reads the page after a cursor (set by the catalog; lets a page iterate every match)
     following: Callable[[str], SearchPage] | None = field(default=None, compare=False, repr=False)
 

@@ -28,6 +28,7 @@ from radcurate.catalog.base import (
     SearchPage,
     SeriesHeader,
 )
+from radcurate.catalog.bulk import BulkImportMixin
 from radcurate.catalog.curation import CurationMixin
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.index.paging import page as index_page
@@ -69,7 +70,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
-class SQLCatalog(IndexedSearchMixin, JobsMixin, ResultsMixin, CurationMixin):
+class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, CurationMixin):
     """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
 
     dialect: str = ""
@@ -578,7 +579,7 @@ class SQLCatalog(IndexedSearchMixin, JobsMixin, ResultsMixin, CurationMixin):
                 last = paged[1]
                 documents = self._documents(uids)
                 token = None if last is None else last.encode()
-                return SearchPage(documents, token, total, self._following(tree, limit, sort))
+                return self._search_page(documents, token, total, tree, limit, sort)
         else:
             total = -1
         where = self._compile(tree)
@@ -586,7 +587,20 @@ class SQLCatalog(IndexedSearchMixin, JobsMixin, ResultsMixin, CurationMixin):
             total = self._count_where(where)
         documents, last = self._page(where, spec, cursor, limit)
         token = None if last is None else last.encode()
-        return SearchPage(documents, token, total, self._following(tree, limit, sort))
+        return self._search_page(documents, token, total, tree, limit, sort)
+
+    def _search_page(
+        self,
+        documents: list[dict[str, Any]],
+        token: str | None,
+        total: int,
+        tree: Node,
+        limit: int,
+        sort: str | None,
+    ) -> SearchPage:
+        uids = [str(d.get("SeriesInstanceUID", "")) for d in documents]
+        curation = self.curation_of(uids) if uids else {}
+        return SearchPage(documents, token, total, curation, self._following(tree, limit, sort))
 
     def _following(self, tree: Node, limit: int, sort: str | None) -> Callable[[str], SearchPage]:
         return lambda token: self.search(tree, limit=max(limit, 500), after=token, sort=sort)

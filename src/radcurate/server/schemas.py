@@ -43,6 +43,8 @@ class SeriesItem(BaseModel):
     series_uid: str
     fields: dict[str, Any]
     thumbnail_url: str
+    tags: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
 
 
 class SearchResponse(BaseModel):

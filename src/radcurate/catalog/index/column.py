@@ -166,6 +166,7 @@ class Column:
         self.name = name
         self.values: list[tuple[Any, ...]] = []
         self._lookup: dict[tuple[Typed, ...], int] = {}
+        self._raw: dict[Any, int] = {}
         self.codes: IntArray = np.empty(0, np.int32)
         self._strings: StringTable | None = None
         self._numbers: NumberTable | None = None
@@ -184,6 +185,26 @@ class Column:
             self.values.append(values)
             self._strings = self._numbers = self._others = None
             self._sort_cache.clear()
+        return code
+
+    def code_of_raw(self, value: Any) -> int:
+        """The code of a stored JSON value (a scalar or a list), remembered per distinct value."""
+        kind = value.__class__
+        key: Any
+        if kind is list:
+            try:
+                key = (kind, tuple([(v.__class__, v) for v in value]))
+                hash(key)
+            except TypeError:  # nested lists or sequence items: not cached
+                return self.code_of(flatten(value))
+        elif kind is dict:
+            return self.code_of(flatten(value))
+        else:
+            key = (kind, value)
+        code = self._raw.get(key)
+        if code is None:
+            code = self.code_of(flatten(value))
+            self._raw[key] = code
         return code
 
     def changed(self) -> None:

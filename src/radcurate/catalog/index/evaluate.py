@@ -36,6 +36,7 @@ from radcurate.query.ast import (
     Text,
 )
 from radcurate.query.fields import declared_type
+from radcurate.query.patterns import has_wildcards, unescape
 
 #: answers one term the index cannot: the UIDs of the series for which it holds.
 #: ``Text`` nodes are asked only for their tag, dataset and ``ai`` part
@@ -90,6 +91,9 @@ class Evaluator:
         if isinstance(node, Missing):
             return ~self._eval(Has(field))
         if column is None:
+            uids = _exact_uids(node) if field == "SeriesInstanceUID" else None
+            if uids is not None:
+                return index.rows_of(uids)  # every series' UID is a row key: a lookup
             return index.rows_of(self.sql_rows(node, ()))
         if isinstance(node, Has):
             return column.present()
@@ -110,3 +114,26 @@ class Evaluator:
                 result |= column.rows_with(codes)
         result |= index.rows_of(self.sql_rows(node, outside))
         return result
+
+
+def _exact_uids(node: Node) -> list[str] | None:
+    """The UIDs a ``SeriesInstanceUID`` term names exactly (None: not such a term).
+
+    Only patterns without wildcards or cased letters qualify: for them the
+    case-insensitive match of the language is plain equality.
+    """
+    if isinstance(node, FieldMatch):
+        patterns: tuple[str, ...] = (node.pattern,)
+    elif isinstance(node, FieldIn):
+        patterns = node.patterns
+    else:
+        return None
+    out = []
+    for pattern in patterns:
+        if has_wildcards(pattern):
+            return None
+        literal = unescape(pattern)
+        if literal.lower() != literal.upper():
+            return None
+        out.append(literal)
+    return out

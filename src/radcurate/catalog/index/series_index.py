@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
+from radcurate.catalog.index.column import BoolArray, Column, IntArray
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
 
 
@@ -81,7 +81,7 @@ class SeriesIndex:
         targets: list[int] = []
         studies: list[int] = []
         patients: list[int] = []
-        codes: dict[str, list[int]] = {name: [] for name in self.columns}
+        docs: list[dict[str, Any]] = []
         appended = 0
         for uid, study_uid, patient_id, doc_json, header, facts in rows:
             doc = _loads(doc_json)
@@ -94,12 +94,18 @@ class SeriesIndex:
                 self.row_of[uid] = row
                 appended += 1
             targets.append(row)
+            docs.append(doc)
             studies.append(self._study_codes.setdefault(study_uid, len(self._study_codes)))
             patients.append(
                 self._patient_codes.setdefault(patient_id, len(self._patient_codes) - 1)
             )
-            for name, column in self.columns.items():
-                codes[name].append(column.code_of(flatten(doc.get(name))))
+        codes: dict[str, list[int]] = {name: [-1] * len(docs) for name in self.columns}
+        columns = self.columns
+        for position, doc in enumerate(docs):
+            for name, value in doc.items():
+                column = columns.get(name)
+                if column is not None:
+                    codes[name][position] = column.code_of_raw(value)
         if not targets:
             return
         size = len(self.uids)

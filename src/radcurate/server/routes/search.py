@@ -55,7 +55,16 @@ def _page(
         uid = str(doc.get("SeriesInstanceUID", ""))
         selected = doc if names is None else {n: doc.get(n) for n in names}
         url = root + request.app.url_path_for("get_thumbnail", series_uid=uid)
-        items.append(SeriesItem(series_uid=uid, fields=selected, thumbnail_url=url))
+        marks = page.curation.get(uid, {})
+        items.append(
+            SeriesItem(
+                series_uid=uid,
+                fields=selected,
+                thumbnail_url=url,
+                tags=marks.get("tags", []),
+                datasets=marks.get("datasets", []),
+            )
+        )
     return SearchResponse(total=page.total, items=items, next_cursor=page.next_cursor)
 
 
