@@ -104,7 +104,7 @@ class CurationMixin(DatasetsMixin):
             (name, name.lower(), color, time.time(), who),
         )
         created = cur.rowcount == 1
-        return self._id_of(cur, "tags", name, "tag"), created
+        return self._id_of(cur, "tags", name, "tag", share=True), created
 
     def create_tag(
         self, name: str, color: str | None = None, *, actor: str | None = None
@@ -186,7 +186,7 @@ class CurationMixin(DatasetsMixin):
             if create:
                 tag_id, _ = self._ensure_tag(cur, name, None, who)
             else:
-                tag_id = self._id_of(cur, "tags", name, "tag")
+                tag_id = self._id_of(cur, "tags", name, "tag", share=True)
             changed = self._insert_members(cur, "series_tags", "tag_id", tag_id, uids)
             self._audit(
                 cur, who, "tag.add", name, selection.as_given(), len(uids), {"changed": changed}
@@ -201,7 +201,7 @@ class CurationMixin(DatasetsMixin):
         uids = self.resolve_selection(selection)
         who = actor_name(actor)
         with self._transaction() as cur:
-            tag_id = self._id_of(cur, "tags", name, "tag")
+            tag_id = self._id_of(cur, "tags", name, "tag", share=True)
             changed = self._delete_members(cur, "series_tags", "tag_id", tag_id, uids)
             self._audit(
                 cur, who, "tag.remove", name, selection.as_given(), len(uids), {"changed": changed}

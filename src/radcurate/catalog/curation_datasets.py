@@ -160,7 +160,7 @@ class DatasetsMixin(CurationStore):
         uids = self.resolve_selection(selection)
         who = actor_name(actor)
         with self._transaction() as cur:
-            ds_id = self._id_of(cur, "datasets", name, "dataset")
+            ds_id = self._id_of(cur, "datasets", name, "dataset", share=True)
             if add:
                 changed = self._insert_members(cur, "dataset_series", "dataset_id", ds_id, uids)
             else:

@@ -264,10 +264,19 @@ class CurationStore:
         )
         return int(cur.rowcount)
 
-    def _id_of(self, cur: Any, table: str, name: str, what: str, *, lock: bool = False) -> int:
+    def _id_of(
+        self, cur: Any, table: str, name: str, what: str, *, lock: bool = False, share: bool = False
+    ) -> int:
+        """The id of a tag/dataset by name; ``lock`` for update, ``share`` while adding members.
+
+        A share lock (PostgreSQL; SQLite serialises writers anyway) lets concurrent bulk
+        adds proceed together but keeps a delete from removing the row under them.
+        """
+        suffix = self.row_lock if lock else ""
+        if share and not lock and self.dialect == "postgresql":
+            suffix = " FOR SHARE"
         cur.execute(
-            self._sql(f"SELECT id FROM {table} WHERE name_lower = ?")
-            + (self.row_lock if lock else ""),
+            self._sql(f"SELECT id FROM {table} WHERE name_lower = ?") + suffix,
             (name.lower(),),
         )
         row = cur.fetchone()

@@ -215,6 +215,10 @@ MIGRATIONS = tuple(
     )
 )
 
+# Membership rows (series_tags, dataset_series, dataset_version_series) carry no foreign
+# key: a per-row check costs more than the 100,000-row insert itself on PostgreSQL. The
+# curation code deletes them with their tag/dataset and share-locks the tag/dataset row
+# while it adds members, so no orphan can appear.
 _CURATION = _both(
     """
     CREATE TABLE tags (
@@ -226,7 +230,7 @@ _CURATION = _both(
         created_by TEXT NOT NULL
     );
     CREATE TABLE series_tags (
-        tag_id BIGINT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+        tag_id BIGINT NOT NULL,
         series_uid TEXT NOT NULL,
         added_at {REAL} NOT NULL,
         PRIMARY KEY (tag_id, series_uid)
@@ -241,7 +245,7 @@ _CURATION = _both(
         created_by TEXT NOT NULL
     );
     CREATE TABLE dataset_series (
-        dataset_id BIGINT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+        dataset_id BIGINT NOT NULL,
         series_uid TEXT NOT NULL,
         added_at {REAL} NOT NULL,
         PRIMARY KEY (dataset_id, series_uid)
@@ -263,9 +267,7 @@ _CURATION = _both(
         version INTEGER NOT NULL,
         series_uid TEXT NOT NULL,
         sop_uids TEXT NOT NULL,
-        PRIMARY KEY (dataset_id, version, series_uid),
-        FOREIGN KEY (dataset_id, version)
-            REFERENCES dataset_versions (dataset_id, version) ON DELETE CASCADE
+        PRIMARY KEY (dataset_id, version, series_uid)
     );
     CREATE TABLE selections (
         id TEXT PRIMARY KEY,
