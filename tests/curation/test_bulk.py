@@ -13,6 +13,7 @@ from radcurate.catalog.curation import (
     CurationNotFoundError,
     Selection,
 )
+from radcurate.catalog.sql import SQLCatalog
 from radcurate.query import QueryError
 from tests.curation.corpus import uid, write_series
 
@@ -136,3 +137,18 @@ def test_bad_input_changes_nothing(catalog: CatalogBackend) -> None:
         "tag.delete",
         "tag.create",
     ]
+
+
+def test_deletes_leave_no_member_rows(catalog: CatalogBackend) -> None:
+    assert isinstance(catalog, SQLCatalog)
+    catalog.tag_series("t", Selection.of("*"))
+    catalog.create_dataset("d")
+    catalog.add_to_dataset("d", Selection.of("*"))
+    catalog.freeze_dataset("d")
+    catalog.delete_tag("t")
+    catalog.delete_dataset("d", force=True)
+    for table in ("series_tags", "dataset_series", "dataset_versions", "dataset_version_series"):
+        assert catalog._read(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+    # a new tag of the same name starts empty
+    catalog.create_tag("t")
+    assert catalog.count("tag:t") == 0 and catalog.tag("T").series_count == 0
