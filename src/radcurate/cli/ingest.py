@@ -38,6 +38,13 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     default=None,
     help="Processes reading headers (default: all cores).",
 )
+@click.option(
+    "--query",
+    "pull_query",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="For a dicomweb+http:// source: QIDO-RS study filter (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
@@ -53,6 +60,7 @@ def ingest(
     store_url: str | None,
     in_place: bool,
     workers: int | None,
+    pull_query: tuple[str, ...],
     as_json: bool,
     quiet: bool,
     thumbnails: bool,
@@ -64,6 +72,10 @@ def ingest(
     skipped, so running the same command twice changes nothing. Files that
     cannot be read are listed by `radcurate errors`.
     """
+    if any(p.lower().startswith("dicomweb+") for p in paths):  # a PACS, not files
+        from radcurate.cli.pull import pull
+
+        return pull(paths, catalog_url, pull_query, as_json)
     catalog = open_or_exit(catalog_url)
     store = None if in_place else (store_url or settings().store_url)
     with catalog:

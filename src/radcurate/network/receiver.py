@@ -51,6 +51,17 @@ class ReceiverStats:
     errors: list[str] = field(default_factory=list)
 
 
+#: pynetdicom's DUL thread sleeps this long when idle (its default, 1 ms, costs more than
+#: the rest of a small C-STORE: 180 instead of 280 instances/s here)
+DUL_IDLE_SECONDS = 0.0001
+
+
+def _low_latency(event: Any) -> None:
+    dul = getattr(event.assoc, "dul", None)
+    if dul is not None and hasattr(dul, "_run_loop_delay"):
+        dul._run_loop_delay = DUL_IDLE_SECONDS
+
+
 class Receiver:
     """A Storage SCP and Verification SCP writing into a file store and a catalog.
 
@@ -125,6 +136,7 @@ class Receiver:
             ae.add_supported_context(context.abstract_syntax, syntaxes)
         ae.add_supported_context(pynetdicom.sop_class.Verification)
         handlers = [
+            (pynetdicom.evt.EVT_CONN_OPEN, _low_latency),
             (pynetdicom.evt.EVT_C_STORE, self._on_store),
             (pynetdicom.evt.EVT_C_ECHO, lambda event: SUCCESS),
         ]
