@@ -153,6 +153,9 @@ class UI:
 @pytest.fixture
 def ui(browser: Any, server: str) -> Iterator[UI]:
     """A fresh browser context at 1280x860 on the served app; no console errors allowed."""
+    # each test starts from default user settings (card fields, size, tag shortcuts)
+    if httpx.get(f"{server}/api/settings").status_code == 200:
+        httpx.put(f"{server}/api/settings", json={"settings": {}}).raise_for_status()
     context = browser.new_context(
         viewport={"width": 1280, "height": 860}, accept_downloads=True, base_url=server
     )

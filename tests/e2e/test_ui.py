@@ -79,7 +79,7 @@ def test_search_with_autocomplete(ui: UI) -> None:
         ui, "POST", "/api/aggregate"
     )
     if values_known:
-        suggestions.first.wait_for()
+        ui.page.locator("[data-testid=suggestions] li", has_text="RTSTRUCT").wait_for()
         texts = suggestions.all_inner_texts()
         assert any(re.match(r"CT\s+9$", t.replace("\n", " ")) for t in texts), texts
         ui.shot("03-autocomplete-values")
@@ -271,3 +271,41 @@ def test_the_url_holds_query_sort_and_open_series(ui: UI) -> None:
     assert uids == [i["series_uid"] for i in page["items"]]
     ui.page.go_back()  # back to the open series
     ui.page.locator("[data-testid=slice]").wait_for()
+
+
+def test_scrolling_fetches_pages_by_cursor_never_one_request_per_card(ui: UI) -> None:
+    requests: list[str] = []
+    ui.page.on("request", lambda r: requests.append(r.url) if "/api/search" in r.url else None)
+    ui.open("/?page_size=5&sort=SeriesInstanceUID")
+    gallery = ui.page.locator("[data-testid=gallery]")
+    ui.page.set_viewport_size({"width": 1280, "height": 700})
+    seen: set[str] = set()
+    for _ in range(10):
+        seen.update(
+            ui.page.locator("[data-testid=card]").evaluate_all("els => els.map(e => e.dataset.uid)")
+        )
+        gallery.evaluate("g => { g.scrollTop = g.scrollHeight }")
+        ui.page.wait_for_timeout(150)
+    seen.update(
+        ui.page.locator("[data-testid=card]").evaluate_all("els => els.map(e => e.dataset.uid)")
+    )
+    everything = api(ui, "GET", "/api/search", params={"limit": 100, "sort": "SeriesInstanceUID"})
+    assert seen == {i["series_uid"] for i in everything["items"]}
+    assert len(requests) == 5  # 22 series in pages of 5, each fetched once
+    # only the rows in view are in the DOM (big cards: 3 a row)
+    ui.page.locator("[data-testid=card-size]").fill("360")
+    gallery.evaluate("g => { g.scrollTop = 0 }")
+    ui.page.wait_for_timeout(100)
+    assert 0 < ui.page.locator("[data-testid=card]").count() < 22
+    ui.shot("15-scrolled")
+
+
+def test_a_series_without_pixels_opens_without_errors(ui: UI) -> None:
+    ui.open("/?q=Modality:SR")
+    ui.page.locator("[data-testid=card]").first.dblclick()
+    ui.page.locator("[data-testid=no-image]").wait_for()
+    assert (
+        ui.page.locator("[data-testid=header-table] tr[data-path=Modality] td.value").inner_text()
+        == "SR"
+    )
+    ui.shot("16-detail-sr")

@@ -1566,12 +1566,16 @@ export interface components {
          * @description One series of a results page: the requested fields and where its thumbnail is.
          */
         SeriesItem: {
+            /** Datasets */
+            datasets?: string[];
             /** Fields */
             fields: {
                 [key: string]: unknown;
             };
             /** Series Uid */
             series_uid: string;
+            /** Tags */
+            tags?: string[];
             /** Thumbnail Url */
             thumbnail_url: string;
         };
