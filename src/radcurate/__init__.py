@@ -28,4 +28,4 @@ def open(catalog_url: str | None = None) -> CatalogBackend:
     from radcurate.settings import Settings
 
     settings = Settings.from_env()
-    return open_catalog(catalog_url or settings.catalog_url)
+    return open_catalog(catalog_url or settings.catalog_url, index_dir=settings.home / "index")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from radcurate.catalog.base import CatalogBackend, CatalogError, SearchPage
+
+if TYPE_CHECKING:
+    from radcurate.catalog.sql import SQLCatalog
 
 __all__ = ["CatalogBackend", "CatalogError", "SearchPage", "normalize_catalog_url", "open_catalog"]
 
@@ -24,22 +28,29 @@ def normalize_catalog_url(url: str) -> str:
     return f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
-def open_catalog(url: str) -> CatalogBackend:
+def open_catalog(url: str, *, index_dir: Path | None = None) -> CatalogBackend:
     """Open (creating and migrating if needed) the catalog at ``url``.
 
     ``sqlite:///path`` is the embedded default; ``postgresql://...`` (or
     ``postgres://``) a PostgreSQL database that must already exist.
+    ``index_dir``: where the search index keeps its snapshot, so a large
+    catalog's index loads in seconds instead of being rebuilt (docs/search.md).
     """
     url = normalize_catalog_url(url)
     scheme = url.split("://", 1)[0].lower()
+    catalog: SQLCatalog
     if scheme == "sqlite":
         from radcurate.catalog.sqlite import SQLiteCatalog
 
-        return SQLiteCatalog(url)
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
+        catalog = SQLiteCatalog(url)
+    elif scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
         from radcurate.catalog.postgres import PostgresCatalog
 
-        return PostgresCatalog(url)
-    raise CatalogError(
-        f"unknown catalog URL scheme {scheme!r} in {url!r}: use sqlite:///path or postgresql://..."
-    )
+        catalog = PostgresCatalog(url)
+    else:
+        raise CatalogError(
+            f"unknown catalog URL scheme {scheme!r} in {url!r}: "
+            "use sqlite:///path or postgresql://..."
+        )
+    catalog.index_snapshot_dir = index_dir
+    return catalog

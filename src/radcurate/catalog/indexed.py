@@ -4,14 +4,16 @@
 and ``suggest_values`` here: the index decides indexed terms, and this mixin
 answers the others in SQL (:meth:`IndexedSearchMixin._sql_rows`), restricted
 to the side tables' few series where it can (tags, datasets, ``ai``/``qc``).
-``search_index=False`` (or ``RADCURATE_SEARCH_INDEX=off``) runs every query
+``catalog.use_search_index = False`` runs every query
 in SQL instead, as the differential tests do for both paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from radcurate.catalog.aggregations import (
     Counts,
     ValueSuggestion,
 )
+from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
 from radcurate.catalog.index.column import BoolArray, Column, flatten
 from radcurate.catalog.index.evaluate import Evaluator
@@ -49,6 +52,9 @@ from radcurate.query.ast import (
 from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field, split_path
 from radcurate.query.reference import SearchRecord, field_values
 
+#: guards the lazy creation of a catalog's index (threads of one server share the catalog)
+_CREATING = threading.Lock()
+
 #: candidate series of terms that only read one side table
 _TAGGED = "SELECT DISTINCT series_uid FROM series_tags"
 _IN_DATASETS = "SELECT DISTINCT series_uid FROM dataset_series"
@@ -58,7 +64,11 @@ _WITH_RESULTS = "SELECT DISTINCT series_uid FROM series_results WHERE namespace 
 class IndexedSearchMixin:
     """The index half of ``SQLCatalog``'s search (the SQL half is in ``sql.py``)."""
 
+    url: str
     use_search_index: bool = True
+    #: where index snapshots are kept (None: no snapshots; the server and CLI set one)
+    index_snapshot_dir: Path | None = None
+    _unsaved_changes: int = 0
     json_decoded: bool = False
     _series_index: SeriesIndex | None = None
     search_text_fields: Sequence[str]
@@ -79,7 +89,9 @@ class IndexedSearchMixin:
     def change_watermark(self) -> int:
         raise NotImplementedError
 
-    def changed_series(self, since: int) -> tuple[list[tuple[Any, ...]], list[str]]:
+    def changed_series(
+        self, since: int, page_size: int = 20_000
+    ) -> tuple[Iterator[list[tuple[Any, ...]]], list[str]]:
         raise NotImplementedError
 
     # -- the index -----------------------------------------------------------------------------
@@ -87,10 +99,36 @@ class IndexedSearchMixin:
         """The index, brought up to date with the catalog (None when disabled)."""
         if not self.use_search_index:
             return None
-        if self._series_index is None:
-            self._series_index = SeriesIndex()
-        self._series_index.refresh(self)
-        return self._series_index
+        built = False
+        with _CREATING:
+            if self._series_index is None:
+                directory = self.index_snapshot_dir
+                loaded = None if directory is None else snapshot.load(directory, self._identity())
+                built = loaded is None
+                self._series_index = loaded or SeriesIndex()
+        index = self._series_index
+        self._unsaved_changes += index.refresh(self)
+        if built and len(index) >= snapshot.MIN_ROWS:
+            self.save_search_index()
+        return index
+
+    def save_search_index(self) -> Path | None:
+        """Write the index snapshot now (when snapshots are on and there is an index)."""
+        index, directory = self._series_index, self.index_snapshot_dir
+        if index is None or directory is None:
+            return None
+        path = snapshot.save(index, directory, self._identity())
+        self._unsaved_changes = 0
+        return path
+
+    def _save_index_on_close(self) -> None:
+        if self._unsaved_changes >= snapshot.MIN_ROWS:
+            self.save_search_index()
+
+    def _identity(self) -> str:
+        """This catalog, as opposed to another one at the same URL: URL + creation time."""
+        rows = self._search_read("SELECT applied_at FROM schema_migrations WHERE version = 1", ())
+        return f"{self.url}|{rows[0][0] if rows else ''}"
 
     def _evaluator(self, index: SeriesIndex) -> Evaluator:
         return Evaluator(index, self._sql_rows, self._field_types(), self.search_text_fields)

@@ -7,6 +7,7 @@ the field registry) is the same SQL on both engines.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -61,6 +62,8 @@ from radcurate.query import parse
 from radcurate.query.ast import Node
 from radcurate.query.reference import DEFAULT_TEXT_FIELDS
 
+logger = logging.getLogger(__name__)
+
 #: rows per IN (...) list
 _CHUNK = 500
 
@@ -105,7 +108,11 @@ class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, C
         return conn
 
     def close(self) -> None:
-        """Close every connection this object opened."""
+        """Close every connection this object opened (saving the search index if it moved on)."""
+        try:
+            self._save_index_on_close()
+        except Exception:
+            logger.warning("could not save the search index snapshot", exc_info=True)
         with self._lock:
             for conn in self._connections:
                 with suppress(Exception):
@@ -340,24 +347,37 @@ class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, C
         """
         return int(self._read("SELECT value FROM change_counter WHERE id = 1")[0][0]) + 1
 
-    def changed_series(self, since: int) -> tuple[list[tuple[Any, ...]], list[str]]:
-        """Series rows changed at or after change number ``since``, and deleted series UIDs.
+    def changed_series(
+        self, since: int, page_size: int = 20_000
+    ) -> tuple[Iterator[list[tuple[Any, ...]]], list[str]]:
+        """Series changed at or after change number ``since`` (pages of rows), and deleted UIDs.
 
         Rows are ``(series_uid, study_uid, patient_id, search_doc, header, facts)``;
         ``header``/``facts`` are only read for rows written before ``search_doc`` existed.
+        Pages are read one by one (keyset by UID), so a full load never holds every row.
         """
         deleted = [
             str(r[0])
             for r in self._read("SELECT series_uid FROM deleted_series WHERE seq >= ?", (since,))
         ]
-        rows = self._read(
-            "SELECT series_uid, study_uid, patient_id, search_doc, "
-            "CASE WHEN search_doc IS NULL THEN header END, "
-            "CASE WHEN search_doc IS NULL THEN facts END "
-            "FROM series WHERE seq >= ?",
-            (since,),
-        )
-        return rows, deleted
+        return self._changed_pages(since, page_size), deleted
+
+    def _changed_pages(self, since: int, page_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        last = ""
+        while True:
+            rows = self._read(
+                "SELECT series_uid, study_uid, patient_id, search_doc, "
+                "CASE WHEN search_doc IS NULL THEN header END, "
+                "CASE WHEN search_doc IS NULL THEN facts END "
+                "FROM series WHERE seq >= ? AND series_uid > ? ORDER BY series_uid LIMIT ?",
+                (since, last, page_size),
+            )
+            if not rows:
+                return
+            yield rows
+            if len(rows) < page_size:
+                return
+            last = rows[-1][0]
 
     def dirty_series(self, limit: int = 1000) -> list[str]:
         """Series waiting for their facts to be recomputed."""

@@ -36,9 +36,10 @@ def settings() -> Settings:
 
 def open_or_exit(url: str | None) -> CatalogBackend:
     """Open the catalog or exit with a clear message (exit code 2)."""
-    target = url or settings().catalog_url
+    current = settings()
+    target = url or current.catalog_url
     try:
-        return open_catalog(target)
+        return open_catalog(target, index_dir=current.home / "index")
     except (CatalogError, MissingDependencyError) as exc:
         err_console().print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(2)

@@ -12,11 +12,14 @@ from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
 from radcurate.server.routes import (
+    aggregate,
     audit,
+    autocomplete,
     datasets,
     dicomweb,
     fields,
     info,
+    jobs,
     search,
     selections,
     series,
@@ -50,10 +53,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = catalog is None
-        app.state.catalog = open_catalog(settings.catalog_url) if catalog is None else catalog
+        app.state.catalog = (
+            open_catalog(settings.catalog_url, index_dir=settings.home / "index")
+            if catalog is None
+            else catalog
+        )
+        app.state.jobs = jobs.start_jobs(app.state.catalog, settings)
         try:
             yield
         finally:
+            app.state.jobs.shutdown()
             if owned:
                 app.state.catalog.close()
 
@@ -74,7 +83,7 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
-    for module in (search, series, thumbnails, viewer, fields, info):
+    for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, jobs):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (tags, datasets, selections, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)

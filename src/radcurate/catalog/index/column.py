@@ -31,7 +31,7 @@ Typed = tuple[str, Any]
 _SEP = "\x00"
 
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.integer[Any]]
 
 
 def flatten(value: Any) -> tuple[Any, ...]:
@@ -186,6 +186,17 @@ class Column:
             self._strings = self._numbers = self._others = None
             self._sort_cache.clear()
         return code
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self.name, "values": self.values, "codes": self.codes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["name"])  # type: ignore[misc]
+        self.values = state["values"]
+        self.codes = state["codes"]
+        self._lookup = {
+            tuple(typed_key(v) for v in values): code for code, values in enumerate(self.values)
+        }
 
     def code_of_raw(self, value: Any) -> int:
         """The code of a stored JSON value (a scalar or a list), remembered per distinct value."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,13 +27,28 @@ import numpy as np
 from radcurate.catalog.index.column import BoolArray, Column, IntArray
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
 
+#: dtype of value codes (-1: no value)
+CODE = np.int32
+
+
+@dataclass
+class _Batch:
+    """One decoded page: target rows, study/patient codes, and codes per present field."""
+
+    targets: IntArray
+    studies: IntArray
+    patients: IntArray
+    codes: dict[str, IntArray]
+
 
 class ChangeSource(Protocol):
     """What the index reads from a catalog (``SQLCatalog`` provides it)."""
 
     def change_watermark(self) -> int: ...
 
-    def changed_series(self, since: int) -> tuple[list[tuple[Any, ...]], list[str]]: ...
+    def changed_series(
+        self, since: int, page_size: int = ...
+    ) -> tuple[Iterator[list[tuple[Any, ...]]], list[str]]: ...
 
 
 def _loads(value: Any) -> Any:
@@ -49,8 +65,8 @@ class SeriesIndex:
         self.uids: list[str] = []
         self.row_of: dict[str, int] = {}
         self.alive: BoolArray = np.zeros(0, np.bool_)
-        self.study: IntArray = np.zeros(0, np.int64)
-        self.patient: IntArray = np.zeros(0, np.int64)
+        self.study: IntArray = np.zeros(0, CODE)
+        self.patient: IntArray = np.zeros(0, CODE)
         self._study_codes: dict[str, int] = {}
         self._patient_codes: dict[str | None, int] = {None: -1}
         self._uid_rank: IntArray | None = None
@@ -62,27 +78,45 @@ class SeriesIndex:
     def __len__(self) -> int:
         return len(self.uids)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for transient in ("lock", "sort_cache", "_uid_rank", "row_of"):
+            state.pop(transient)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+        self.sort_cache = {}
+        self._uid_rank = None
+        self.row_of = {uid: row for row, uid in enumerate(self.uids)}
+
     # -- following the catalog -----------------------------------------------------------------
     def refresh(self, source: ChangeSource) -> int:
         """Apply the catalog's changes since the last refresh; returns how many rows changed."""
         with self.lock:
             watermark = source.change_watermark()
-            rows, deleted = source.changed_series(self.watermark)
+            pages, deleted = source.changed_series(self.watermark)
             for uid in deleted:
                 row = self.row_of.get(uid)
                 if row is not None:
                     self.alive[row] = False
-            self.apply(rows)
+            batches = [self._decode(rows) for rows in pages]
+            self._commit(batches)
             self.watermark = watermark
-            return len(rows) + len(deleted)
+            return len(deleted) + sum(len(b.targets) for b in batches)
 
     def apply(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert or replace series: ``(uid, study_uid, patient_id, search_doc, header, facts)``."""
+        with self.lock:
+            self._commit([self._decode(rows)])
+
+    def _decode(self, rows: Iterable[tuple[Any, ...]]) -> _Batch:
+        """Codes of a page of rows (new series get their row numbers here)."""
         targets: list[int] = []
         studies: list[int] = []
         patients: list[int] = []
         docs: list[dict[str, Any]] = []
-        appended = 0
         for uid, study_uid, patient_id, doc_json, header, facts in rows:
             doc = _loads(doc_json)
             if doc is None:
@@ -92,36 +126,59 @@ class SeriesIndex:
                 row = len(self.uids)
                 self.uids.append(uid)
                 self.row_of[uid] = row
-                appended += 1
             targets.append(row)
             docs.append(doc)
             studies.append(self._study_codes.setdefault(study_uid, len(self._study_codes)))
             patients.append(
                 self._patient_codes.setdefault(patient_id, len(self._patient_codes) - 1)
             )
-        codes: dict[str, list[int]] = {name: [-1] * len(docs) for name in self.columns}
+        codes: dict[str, list[int]] = {}
         columns = self.columns
         for position, doc in enumerate(docs):
             for name, value in doc.items():
                 column = columns.get(name)
                 if column is not None:
-                    codes[name][position] = column.code_of_raw(value)
-        if not targets:
+                    found = codes.get(name)
+                    if found is None:
+                        found = codes[name] = [-1] * len(docs)
+                    found[position] = column.code_of_raw(value)
+        return _Batch(
+            np.asarray(targets, np.int64),
+            np.asarray(studies, CODE),
+            np.asarray(patients, CODE),
+            {name: np.asarray(values, CODE) for name, values in codes.items()},
+        )
+
+    def _commit(self, batches: list[_Batch]) -> None:
+        """Write decoded pages into the arrays (grown once for all of them)."""
+        if not batches or not any(len(b.targets) for b in batches):
             return
         size = len(self.uids)
-        index = np.asarray(targets, np.int64)
+        grown = size > self.alive.shape[0]
+        index = np.concatenate([b.targets for b in batches])
         self.alive = _grown(self.alive, size, False)
         self.alive[index] = True
         self.study = _grown(self.study, size, -1)
-        self.study[index] = studies
+        self.study[index] = np.concatenate([b.studies for b in batches])
         self.patient = _grown(self.patient, size, -1)
-        self.patient[index] = patients
+        self.patient[index] = np.concatenate([b.patients for b in batches])
         for name, column in self.columns.items():
+            if not any(name in b.codes for b in batches):
+                if not column.values:  # a field no series has: one shared read-only -1
+                    column.codes = np.broadcast_to(np.asarray(-1, CODE), (size,))
+                    continue
+                values = None
+            else:
+                values = np.concatenate(
+                    [b.codes.get(name, np.full(len(b.targets), -1, CODE)) for b in batches]
+                )
+            if not column.codes.flags.writeable:
+                column.codes = np.array(column.codes)
             column.codes = _grown(column.codes, size, -1)
-            column.codes[index] = codes[name]
+            column.codes[index] = -1 if values is None else values
             column.changed()
         self.sort_cache.clear()
-        if appended:
+        if grown:
             self._uid_rank = None
 
     # -- reading -------------------------------------------------------------------------------
