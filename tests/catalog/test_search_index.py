@@ -1,0 +1,114 @@
+"""The in-memory search index follows the catalog: other processes' writes, deletions,
+concurrent PostgreSQL transactions, and snapshots on disk (both backends)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from radcurate.catalog import open_catalog
+from radcurate.catalog.index import snapshot
+from radcurate.catalog.sql import SQLCatalog
+
+
+def _docs(start: int, count: int, modality: str = "CT") -> list[dict[str, Any]]:
+    return [
+        {
+            "SeriesInstanceUID": f"1.2.3.{i}",
+            "StudyInstanceUID": f"1.2.9.{i // 3}",
+            "PatientID": f"P{i // 6}",
+            "Modality": modality,
+            "SeriesDescription": f"series {i} lung" if i % 2 else f"series {i}",
+            "instance_count": i % 7,
+        }
+        for i in range(start, start + count)
+    ]
+
+
+def _import(url: str, start: int, count: int, modality: str) -> None:
+    with open_catalog(url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(start, count, modality))
+
+
+def test_sees_other_processes_writes_and_deletions(catalog_url: str) -> None:
+    with open_catalog(catalog_url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        assert catalog.import_series(_docs(0, 30)) == 30
+        assert catalog.import_series(_docs(0, 30)) == 0  # twice changes nothing
+        assert catalog.count("Modality:CT") == 30
+        index = catalog.search_index()
+        assert index is not None and len(index) == 30
+        process = multiprocessing.get_context("spawn").Process(
+            target=_import, args=(catalog_url, 30, 12, "MR")
+        )
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0
+        assert catalog.counts("*").series == 42
+        assert catalog.count("Modality:MR lung") == 6
+        # a series whose last instance row goes away is deleted: the index drops it
+        with catalog._transaction() as cur:
+            cur.execute(
+                catalog._sql("UPDATE series SET dirty = 1 WHERE series_uid = ?"), ("1.2.3.1",)
+            )
+        catalog.finalize_series(["1.2.3.1"])  # no instance rows: the series is removed
+        assert catalog.count("SeriesInstanceUID:1.2.3.1") == 0
+        assert "1.2.3.1" not in catalog.series_uids("*")
+        assert catalog.counts("*").series == 41
+
+
+def test_postgres_transaction_committing_late_is_not_skipped(fresh_pg_url: str) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    with open_catalog(fresh_pg_url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(0, 4))
+        assert catalog.count("Modality:CT") == 4
+        dsn = "postgresql://" + fresh_pg_url.split("://", 1)[1]
+        slow = psycopg.connect(dsn)  # starts first, commits last: the lower transaction id
+        fast = psycopg.connect(dsn, autocommit=True)
+        try:
+            update = (
+                "UPDATE series SET search_doc = %s, seq = pg_current_xact_id()::text::bigint "
+                "WHERE series_uid = %s"
+            )
+            mr = json.dumps({"Modality": "MR"})
+            slow.execute(update, (mr, "1.2.3.0"))
+            fast.execute(update, (mr, "1.2.3.1"))
+            assert catalog.count("Modality:MR") == 1  # the fast one; the slow one is invisible
+            slow.commit()
+            assert catalog.count("Modality:MR") == 2  # not skipped for its older id
+        finally:
+            slow.close()
+            fast.close()
+
+
+def test_snapshot_round_trip_and_rejects(
+    catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 1)
+    directory = tmp_path / "index"
+    with open_catalog(catalog_url, index_dir=directory) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(0, 20))
+        assert catalog.count("lung") == 10  # builds the index and saves it
+    files = list(directory.glob("series-*.pickle"))
+    assert len(files) == 1
+    # another writer adds series while no index is open: the snapshot is loaded, then caught up
+    _import(catalog_url, 20, 5, "MR")
+    with open_catalog(catalog_url, index_dir=directory) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        assert catalog.count("Modality:MR") == 5
+        loaded = catalog.search_index()
+        assert loaded is not None and len(loaded) == 25
+        assert catalog.count("lung") == 12
+    # a damaged snapshot is ignored and rebuilt
+    files[0].write_bytes(b"not a pickle")
+    with open_catalog(catalog_url, index_dir=directory) as catalog:
+        assert catalog.count("*") == 25
+    # another catalog never reads this one's snapshot
+    assert snapshot.load(directory, "some other catalog") is None
