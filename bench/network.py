@@ -200,6 +200,7 @@ def bench_qido(url: str, repeats: int) -> dict[str, float]:
         "StudyDate range": [("StudyDate", "20100101-20101231"), ("limit", "101")],
         "ModalitiesInStudy=MR": [("ModalitiesInStudy", "MR"), ("limit", "101")],
         "PatientID exact": [("PatientID", "PID001234")],
+        "PatientName=*zzz* (no match: full scan)": [("PatientName", "*zzz*"), ("limit", "101")],
     }
     out = {}
     with open_catalog(url) as catalog:
@@ -211,6 +212,13 @@ def bench_qido(url: str, repeats: int) -> dict[str, float]:
                 qido.search(catalog, query, "http://localhost/dicomweb")
                 times.append((time.perf_counter() - started) * 1000)
             out[name] = statistics.median(times)
+        times = []
+        for n in range(repeats):
+            started = time.perf_counter()
+            query = qido.parse_query("series", [], study_uid=f"1.2.826.0.1.{n * 7919 + 1}")
+            qido.search(catalog, query, "http://localhost/dicomweb")
+            times.append((time.perf_counter() - started) * 1000)
+        out["/studies/{uid}/series"] = statistics.median(times)
     return out
 
 

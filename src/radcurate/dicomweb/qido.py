@@ -24,6 +24,7 @@ from typing import Any, Literal
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.values import iso_date, iso_datetime, iso_time
+from radcurate.dicomweb import fastpath
 from radcurate.dicomweb.dicomjson import (
     document_to_json,
     element_json,
@@ -418,12 +419,12 @@ def _study_wanted(query: QidoQuery) -> set[str] | None:
 
 
 def _studies(catalog: CatalogBackend, query: QidoQuery, base_url: str) -> Answer:
-    node = catalog_filter(query)
     representative: dict[str, dict[str, Any]] = {}
     needed = query.offset + query.limit + 1
     series_checks = [m for m in query.matches if m.tag not in COMPUTED]
     modality_checks = [m for m in query.matches if m.tag == T["ModalitiesInStudy"]]
-    for document in catalog.iter_search(node, page_size=500):
+    page = min(500, max(50, needed * 2))
+    for document in candidate_documents(catalog, query, page):
         study = str(document.get("StudyInstanceUID", ""))
         if study in representative or not study:
             continue
@@ -439,19 +440,21 @@ def _studies(catalog: CatalogBackend, query: QidoQuery, base_url: str) -> Answer
             break
     chosen = list(representative)[query.offset : query.offset + query.limit]
     truncated = len(representative) > query.offset + query.limit
-    members = _series_of_studies(catalog, chosen)
+    members = _study_members(catalog, chosen)
     wanted = _study_wanted(query)
     items = []
     for study in chosen:
         document = representative[study]
-        series = members.get(study, [document])
+        series = members.get(study) or [
+            (str(document.get("SeriesInstanceUID")), document.get("Modality"), 0)
+        ]
         out = _doc_json(document, wanted)
-        modalities = sorted({str(s["Modality"]) for s in series if s.get("Modality")})
+        modalities = sorted({str(modality) for _, modality, _ in series if modality})
         out[T["ModalitiesInStudy"]] = (
             {"vr": "CS", "Value": modalities} if modalities else {"vr": "CS"}
         )
         out[T["NumberOfStudyRelatedSeries"]] = {"vr": "IS", "Value": [len(series)]}
-        instances = sum(int(s.get("instance_count") or 0) for s in series)
+        instances = sum(count for _, _, count in series)
         out[T["NumberOfStudyRelatedInstances"]] = {"vr": "IS", "Value": [instances]}
         out[T["RetrieveURL"]] = {"vr": "UR", "Value": [f"{base_url}/studies/{study}"]}
         _ensure(out, T["StudyInstanceUID"], "UI", study)
@@ -464,17 +467,26 @@ def _ensure(out: dict[str, Any], tag: str, vr: str, value: str) -> None:
         out[tag] = {"vr": vr, "Value": [value]}
 
 
-def _series_of_studies(
+def _study_members(
     catalog: CatalogBackend, study_uids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {uid: [] for uid in study_uids}
+) -> dict[str, list[fastpath.StudyMember]]:
+    """(series, modality, instance count) of every series of each study."""
     if not study_uids:
-        return found
+        return {}
+    indexed = fastpath.study_members(catalog, study_uids)
+    if indexed is not None:
+        return indexed
+    found: dict[str, list[fastpath.StudyMember]] = {uid: [] for uid in study_uids}
     node = FieldIn("StudyInstanceUID", tuple(escape(u) for u in study_uids))
     for document in catalog.iter_search(node, page_size=1000):
         study = str(document.get("StudyInstanceUID", ""))
         if study in found:
-            found[study].append(document)
+            member = (
+                str(document.get("SeriesInstanceUID")),
+                document.get("Modality"),
+                int(document.get("instance_count") or 0),
+            )
+            found[study].append(member)
     return found
 
 
@@ -487,10 +499,50 @@ def _series_wanted(query: QidoQuery) -> set[str] | None:
     return _include(query, tags)
 
 
+def _uid_constraints(query: QidoQuery) -> dict[str, set[str]]:
+    """Exact values of the indexed attributes a query pins down (path UIDs included)."""
+    pinned: dict[str, set[str]] = {}
+    if query.study_uid:
+        pinned["StudyInstanceUID"] = {query.study_uid}
+    if query.series_uid:
+        pinned["SeriesInstanceUID"] = {query.series_uid}
+    for match in query.matches:
+        keyword = match.keyword
+        if keyword in fastpath.COLUMNS and match.kind == "values":
+            values = set(match.values)
+            pinned[keyword] = pinned[keyword] & values if keyword in pinned else values
+    return pinned
+
+
+def candidate_documents(
+    catalog: CatalogBackend, query: QidoQuery, page_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Series documents that may match ``query``, in SeriesInstanceUID order.
+
+    Queries that pin a study, series or patient use the catalog's indexed
+    columns (:mod:`~radcurate.dicomweb.fastpath`); the others its search.
+    """
+    pinned = _uid_constraints(query)
+    found: set[str] | None = None
+    for keyword, values in pinned.items():
+        uids = fastpath.series_uids_where(catalog, keyword, sorted(values))
+        if uids is None:
+            found = None
+            break
+        found = set(uids) if found is None else found & set(uids)
+    if found is not None:
+        for uid in sorted(found):
+            document = catalog.series_document(uid)
+            if document is not None:
+                yield document
+        return
+    yield from catalog.iter_search(catalog_filter(query), page_size=page_size)
+
+
 def _matching_series(catalog: CatalogBackend, query: QidoQuery) -> Iterator[dict[str, Any]]:
     checks = [m for m in query.matches if m.tag not in COMPUTED and m.tag not in _RECORD_FIELDS]
     checks = [m for m in checks if m.tag not in INSTANCE_TAGS]
-    for document in catalog.iter_search(catalog_filter(query), page_size=500):
+    for document in candidate_documents(catalog, query):
         as_json = document_to_json(document, {m.tag for m in checks})
         if all(element_matches(m, as_json.get(m.tag), query.fuzzy) for m in checks):
             yield document

@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicomweb import fastpath
 from radcurate.dicomweb.multipart import decode, parse_header
 from radcurate.query.ast import FieldMatch
 from radcurate.query.patterns import escape
@@ -36,6 +37,10 @@ def _by_order(record: InstanceRecord) -> tuple[bool, int, str]:
 
 def series_of_study(catalog: CatalogBackend, study_uid: str) -> list[dict[str, Any]]:
     """The series documents of a study."""
+    uids = fastpath.series_uids_where(catalog, "StudyInstanceUID", [study_uid])
+    if uids is not None:
+        documents = (catalog.series_document(uid) for uid in uids)
+        return [d for d in documents if d is not None]
     node = FieldMatch("StudyInstanceUID", escape(study_uid))
     return [
         d
