@@ -23,6 +23,7 @@ def test_volume_benchmark_smoke(tmp_path: Path) -> None:
     figures = json.loads(figures_path.read_text())
     sizes = {figures[mode]["file_mib"] for mode in ("stream", "api", "in-memory")}
     assert len(sizes) == 1 and sizes.pop() > 0  # the same file every way
-    for mode in ("stream", "api", "in-memory"):
+    assert figures["seg-stream"]["file_mib"] == figures["seg-in-memory"]["file_mib"]
+    for mode in ("stream", "api", "in-memory", "seg-stream", "seg-in-memory"):
         assert figures[mode]["peak_rss_mib"] >= figures[mode]["baseline_rss_mib"] > 0
     assert "target:" in process.stdout
