@@ -217,7 +217,7 @@ def generate_all(
     cache
         Where to write (default ``$RADCURATE_HOME/thumbnails``).
     workers
-        Processes; 1 renders in this process.
+        Processes; 1 (or no more series than one chunk) renders in this process.
     force
         Re-render thumbnails that are already cached.
     progress
@@ -240,7 +240,7 @@ def generate_all(
         return _on_pool(
             pool, catalog, cache, uids, workers, force, progress, chunk_size, should_stop
         )
-    if workers <= 1:
+    if workers <= 1 or len(uids) <= chunk_size:  # a pool would cost more than it saves
         done = 0
         for chunk in _chunks(uids, chunk_size):
             if should_stop is not None and should_stop():
