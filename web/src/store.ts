@@ -28,6 +28,7 @@ export const state = reactive({
   loading: false,
   done: false,
   generation: 0, // bumped on every new query: stale pages are dropped
+  firstPage: -1, // the generation whose first page has arrived (panels wait for it)
   counts: null as Counts | null,
   queryError: null as { message: string; position: number | null } | null,
   // selection: explicit uids, or every match (minus exclusions)
@@ -155,7 +156,10 @@ export async function runQuery(): Promise<void> {
   clearSelection();
   state.queryError = null;
   state.counts = null;
-  await Promise.all([loadMore(), loadCounts()]);
+  // the gallery first: counts and the dashboard ask once its first page is in
+  await loadMore();
+  state.firstPage = state.generation;
+  await loadCounts();
 }
 
 let countAbort: AbortController | null = null;
@@ -246,20 +250,7 @@ export function startUrlSync(): void {
 
 const LOCAL_KEY = "radcurate.settings";
 
-export async function loadSettings(): Promise<void> {
-  let settings: Record<string, unknown> = {};
-  try {
-    settings = JSON.parse(localStorage.getItem(LOCAL_KEY) ?? "{}") as Record<string, unknown>;
-  } catch {
-    settings = {};
-  }
-  if (features.has("GET", "/api/settings")) {
-    try {
-      settings = { ...settings, ...(await api.getSettings()).settings };
-    } catch (error) {
-      reportError(error);
-    }
-  }
+function applySettings(settings: Record<string, unknown>): void {
   if (Array.isArray(settings.card_fields) && settings.card_fields.length) {
     state.cardFields = settings.card_fields.map(String);
   }
@@ -270,6 +261,29 @@ export async function loadSettings(): Promise<void> {
       .filter((s): s is { name: string; query: string } => typeof s === "object" && s !== null && "name" in s && "query" in s)
       .map((s) => ({ name: String(s.name), query: String(s.query) }));
   }
+}
+
+/** The settings this browser saw last (no round trip: the first page need not wait). */
+export function loadLocalSettings(): void {
+  try {
+    applySettings(JSON.parse(localStorage.getItem(LOCAL_KEY) ?? "{}") as Record<string, unknown>);
+  } catch {
+    /* defaults */
+  }
+}
+
+/** The user's settings on the server (after `loadFeatures`); true if they changed what shows. */
+export async function loadServerSettings(): Promise<boolean> {
+  if (!features.has("GET", "/api/settings")) return false;
+  const before = JSON.stringify(state.cardFields);
+  try {
+    const settings = (await api.getSettings()).settings;
+    applySettings(settings);
+    localStorage.setItem(LOCAL_KEY, JSON.stringify(settings));
+  } catch (error) {
+    reportError(error);
+  }
+  return JSON.stringify(state.cardFields) !== before;
 }
 
 let savedSettings: Record<string, unknown> = {};
