@@ -16,6 +16,8 @@ from radcurate.cli import main
 from radcurate.network.pull import PullError, pull_ingest
 from tests.network.conftest import serving, upload
 
+STAR = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+
 
 def _by_study(files: list[Path]) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
@@ -67,7 +69,12 @@ def test_pull_indexes_in_place_and_rerun_picks_up_only_new(
             assert catalog.info().studies == len(studies)
             # radcurate's DICOMweb serves pulled instances by fetching them from the PACS
             with serving(catalog, tmp_path / "home") as live:
-                path = studies[later[0]][0]
+                path = next(
+                    p
+                    for s in later
+                    for p in studies[s]
+                    if dcmread(p).get("Modality") in ("CT", "MR")
+                )
                 ds = dcmread(path)
                 url = (
                     f"{live.dicomweb}/studies/{ds.StudyInstanceUID}/series/"
@@ -76,6 +83,19 @@ def test_pull_indexes_in_place_and_rerun_picks_up_only_new(
                 answer = httpx.get(url, headers={"Accept": "application/dicom"}, timeout=60)
                 assert answer.status_code == 200
                 assert answer.content == path.read_bytes()
+                # frames and thumbnails come from the PACS too
+                frame = httpx.get(
+                    url + "/frames/1",
+                    headers={"Accept": STAR},
+                    timeout=60,
+                )
+                assert frame.status_code == 200
+                series_url = url.rsplit("/instances/", 1)[0]
+                thumbnail = httpx.get(series_url + "/thumbnail", timeout=60)
+                assert thumbnail.status_code == 200, thumbnail.text
+                assert thumbnail.content[:2] == b"\xff\xd8"
+                metadata = httpx.get(url + "/metadata", timeout=60)
+                assert metadata.json()[0]["00080018"]["Value"] == [ds.SOPInstanceUID]
 
 
 @pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)

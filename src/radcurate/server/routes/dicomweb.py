@@ -390,7 +390,11 @@ def study_thumbnail(
     )
     if not series:
         return _error(404, "not_found", f"no study {study}")
-    return _series_thumbnail(catalog, str(series[0]["SeriesInstanceUID"]), settings, accept)
+    first = str(series[0]["SeriesInstanceUID"])
+    records = _records(catalog, study, first)
+    if isinstance(records, Response) or _remote(records):
+        return _render(records, accept, size=settings.thumbnail_size)
+    return _series_thumbnail(catalog, first, settings, accept)
 
 
 @router.get("/studies/{study}/series/{series}/thumbnail", operation_id="wado_series_thumbnail")
@@ -401,7 +405,14 @@ def series_thumbnail(
     records = _records(catalog, study, series)
     if isinstance(records, Response):
         return records
+    if _remote(records):
+        return _render(records, accept, size=settings.thumbnail_size)
     return _series_thumbnail(catalog, series, settings, accept)
+
+
+def _remote(records: list[InstanceRecord]) -> bool:
+    """Instances kept in a PACS (pull-ingest, DICOMweb store): rendered from WADO-RS."""
+    return records[0].location.startswith(("http://", "https://"))
 
 
 @router.get(
