@@ -84,3 +84,50 @@ def test_multiframe_without_plane_positions_is_refused(tmp_path: Path) -> None:
     catalog = catalog_of([folder], tmp_path / "e.sqlite")
     with pytest.raises(ValueError, match="PlanePositionSequence"):
         series_volume(catalog, find(catalog, Modality="MR"))
+
+
+def _converted(sources: list[pydicom.Dataset], modality: str, out: Path) -> Path:
+    """A legacy converted enhanced object of ``sources`` (highdicom), saved under ``out``."""
+    import warnings
+
+    from highdicom import legacy
+    from pydicom.uid import generate_uid
+
+    make = {
+        "MR": legacy.LegacyConvertedEnhancedMRImage,
+        "CT": legacy.LegacyConvertedEnhancedCTImage,
+    }[modality]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        obj = make(
+            legacy_datasets=sources,
+            series_instance_uid=generate_uid(entropy_srcs=["converted", out.name]),
+            series_number=900,
+            sop_instance_uid=generate_uid(entropy_srcs=["converted-sop", out.name]),
+            instance_number=1,
+        )
+    out.mkdir(parents=True)
+    obj.save_as(out / "enhanced.dcm")
+    return out
+
+
+@pytest.mark.parametrize("case", ["sagittal MR", "oblique CT"])
+def test_converted_enhanced_objects_keep_the_grid(
+    case: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    if case == "sagittal MR":
+        catalog, modality = workspace.catalog, "MR"
+        uid = workspace.uid(Modality="MR", SeriesDescription="t1_se_sag")
+    else:
+        catalog, _, _ = workspace.oblique()
+        modality, uid = "CT", find(catalog, Modality="CT")
+    sources = [pydicom.dcmread(r.location) for r in catalog.instances(uid)]
+    folder = _converted(sources, modality, tmp_path / "enhanced")
+    converted = catalog_of([folder], tmp_path / "c.sqlite")
+    (document,) = list(converted.iter_series_documents())
+    assert document["frame_count"] == len(sources)
+    enhanced = series_volume(converted, str(document["SeriesInstanceUID"]))
+    single = series_volume(catalog, uid)
+    np.testing.assert_allclose(enhanced.affine, single.affine, atol=1e-4)
+    np.testing.assert_array_equal(enhanced.array, single.array)
+    assert abs(np.linalg.det(single.affine[:3, :3])) > 0
