@@ -228,6 +228,15 @@ def test_detail_view_scrolls_slices_and_searches_the_header(ui: UI) -> None:
     label = ui.page.inner_text("[data-testid=slice-label]")
     assert label == f"{start + 6} / {document['slice_count']}"
     ui.shot("13-detail-scrolled")
+    # a reformat and a window preset
+    ui.page.select_option("[data-testid=plane]", "coronal")
+    ui.page.click("button:has-text('Lung')")
+    ui.page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=slice]'); return i.complete"
+        " && i.naturalWidth > 0 && i.src.includes('plane=coronal')"
+        " && i.src.includes('window=1500') }"
+    )
+    ui.shot("13b-detail-coronal-lung")
     # the header table: filter, a value as the API has it, sequences open on a match
     ui.page.fill("[data-testid=header-filter]", "PatientID")
     row = ui.page.locator("[data-testid=header-table] tr[data-path=PatientID]")
