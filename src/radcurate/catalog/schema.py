@@ -151,7 +151,7 @@ _CHANGES = _both(
     """
     ALTER TABLE series ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE series ADD COLUMN search_doc {JSON};
-    CREATE INDEX series_seq ON series (seq);
+    CREATE INDEX series_seq ON series (seq, series_uid);
     CREATE TABLE deleted_series (
         series_uid TEXT PRIMARY KEY,
         seq BIGINT NOT NULL

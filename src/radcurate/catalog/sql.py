@@ -363,21 +363,23 @@ class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, C
         return self._changed_pages(since, page_size), deleted
 
     def _changed_pages(self, since: int, page_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        last = ""
+        # keyset over the (seq, series_uid) index: a refresh with nothing new reads nothing
+        seq, last = since, ""
         while True:
             rows = self._read(
                 "SELECT series_uid, study_uid, patient_id, search_doc, "
                 "CASE WHEN search_doc IS NULL THEN header END, "
-                "CASE WHEN search_doc IS NULL THEN facts END "
-                "FROM series WHERE seq >= ? AND series_uid > ? ORDER BY series_uid LIMIT ?",
-                (since, last, page_size),
+                "CASE WHEN search_doc IS NULL THEN facts END, seq "
+                "FROM series WHERE (seq, series_uid) > (?, ?) "
+                "ORDER BY seq, series_uid LIMIT ?",
+                (seq, last, page_size),
             )
             if not rows:
                 return
-            yield rows
+            yield [row[:6] for row in rows]
             if len(rows) < page_size:
                 return
-            last = rows[-1][0]
+            seq, last = int(rows[-1][6]), rows[-1][0]
 
     def dirty_series(self, limit: int = 1000) -> list[str]:
         """Series waiting for their facts to be recomputed."""
