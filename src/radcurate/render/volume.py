@@ -17,6 +17,7 @@ the same grid.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
+from pydicom.pixels.utils import iter_pixels
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.geometry import slice_normal
@@ -32,11 +34,12 @@ from radcurate.dicom.instance import InstanceRecord
 from radcurate.render.api import load_series
 from radcurate.render.nifti import write_nifti
 from radcurate.render.reference import find_referenced_series
-from radcurate.render.result import SeriesInput
+from radcurate.render.result import SeriesInput, UndecodableError
 from radcurate.render.source import (
     decode_frame,
     frame_attributes,
     frame_count,
+    local_path,
     ordered_instances,
     read_dataset,
 )
@@ -307,14 +310,32 @@ def volume_geometry(series: SeriesInput) -> Geometry:
     return series_geometry(series, spacing)
 
 
+def _frames(ds: Dataset, location: str, indices: Sequence[int]) -> Iterator[npt.NDArray[Any]]:
+    """Frames ``indices`` of a multi-frame object, in that order, one at a time.
+
+    The header is parsed once (decoding frame by frame from a path would parse it,
+    per-frame functional groups included, for every frame).
+    """
+    item = ds.get_item("PixelData") if "PixelData" in ds else None
+    deferred = item is not None and getattr(item, "value", b"") is None
+    source: Any = local_path(location) if deferred else ds
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield from iter_pixels(source, indices=list(indices))
+    except Exception as exc:  # every decoder failure becomes a reason
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UndecodableError(f"cannot decode the pixel data: {text}") from exc
+
+
 def _rescaled_slices(geometry: Geometry) -> Iterator[npt.NDArray[np.float32]]:
     """Slices after the Modality LUT, decoded one at a time."""
     shape = geometry.shape[1:]
     if geometry.frames:
         record = geometry.records[0]
         ds = read_dataset(record.location)
-        for frame in geometry.frames:
-            pixels = decode_frame(ds, frame, record.location)
+        frames = _frames(ds, record.location, geometry.frames)
+        for frame, pixels in zip(geometry.frames, frames, strict=True):
             if pixels.shape != shape:
                 raise ValueError(f"frame {frame + 1} decodes to {pixels.shape}, not {shape}")
             yield np.asarray(apply_modality_lut(pixels, frame_attributes(ds, frame)), np.float32)
