@@ -152,3 +152,15 @@ def test_deletes_leave_no_member_rows(catalog: CatalogBackend) -> None:
     # a new tag of the same name starts empty
     catalog.create_tag("t")
     assert catalog.count("tag:t") == 0 and catalog.tag("T").series_count == 0
+
+
+def test_a_series_that_leaves_and_comes_back_keeps_its_tags(catalog: CatalogBackend) -> None:
+    assert isinstance(catalog, SQLCatalog)
+    catalog.tag_series("t", Selection.of("Modality:CT"))
+    with catalog._transaction() as cur:
+        cur.execute(catalog._sql("DELETE FROM instances WHERE series_uid = ?"), (uid(0),))
+    catalog.finalize_series([uid(0)])  # every file of the series went away
+    assert catalog.series_document(uid(0)) is None
+    assert catalog.tag("t").series_count == 9 and catalog.count("tag:t") == 9
+    write_series(catalog, 1)  # it is ingested again
+    assert catalog.tag("t").series_count == 10 and catalog.count("tag:t") == 10

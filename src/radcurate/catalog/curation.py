@@ -62,6 +62,14 @@ __all__ = [
 ]
 
 
+#: series carrying tag ``t`` that are in the catalog (a series whose files all went away
+#: keeps its tags for when it comes back, but is not counted meanwhile)
+_TAG_COUNT = (
+    "(SELECT COUNT(*) FROM series_tags g JOIN series s ON s.series_uid = g.series_uid "
+    "WHERE g.tag_id = t.id)"
+)
+
+
 class CurationMixin(DatasetsMixin):
     """Curation storage for :class:`~radcurate.catalog.sql.SQLCatalog` (same SQL on both engines).
 
@@ -75,7 +83,7 @@ class CurationMixin(DatasetsMixin):
         """Tags whose name starts with ``prefix`` (any case), most used first, then by name."""
         like = "".join("\\" + c if c in "%_\\" else c for c in prefix.lower()) + "%"
         sql = (
-            "SELECT t.name, t.color, (SELECT COUNT(*) FROM series_tags g WHERE g.tag_id = t.id) "
+            f"SELECT t.name, t.color, {_TAG_COUNT} "
             "AS n FROM tags t WHERE t.name_lower LIKE ? ESCAPE '\\' ORDER BY n DESC, t.name_lower"
         )
         params: tuple[Any, ...] = (like,)
@@ -87,8 +95,7 @@ class CurationMixin(DatasetsMixin):
     def tag(self, name: str) -> TagInfo:
         """One tag (any case of its name)."""
         rows = self._read(
-            "SELECT t.name, t.color, (SELECT COUNT(*) FROM series_tags g WHERE g.tag_id = t.id) "
-            "FROM tags t WHERE t.name_lower = ?",
+            f"SELECT t.name, t.color, {_TAG_COUNT} FROM tags t WHERE t.name_lower = ?",
             (name.strip().lower(),),
         )
         if not rows:
