@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.conftest import PG_ENV, pg_admin_url
 
 CHROMIUM = Path(os.environ.get("RADCURATE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -61,14 +64,42 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> None:
 
 
 @pytest.fixture(scope="session")
-def phantom_catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite catalog of the phantom archive (3 patients, 22 series), built once."""
+def phantom_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The phantom archive (3 patients, 22 series), written once."""
     root = tmp_path_factory.mktemp("phantom")
     env = {**os.environ, "RADCURATE_HOME": str(root / "home"), "RADCURATE_CATALOG": ""}
-    url = f"sqlite:///{root / 'catalog.sqlite'}"
     run_cli("demo", "--out", str(root / "archive"), "--patients", "3", env=env)
-    run_cli("ingest", str(root / "archive"), "--catalog", url, env=env)
-    return url
+    return root / "archive"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def phantom_catalog(
+    request: pytest.FixtureRequest, phantom_archive: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The phantom archive ingested into a fresh catalog on each backend."""
+    root = tmp_path_factory.mktemp(f"catalog-{request.param}")
+    env = {**os.environ, "RADCURATE_HOME": str(root / "home"), "RADCURATE_CATALOG": ""}
+    if request.param == "sqlite":
+        url = f"sqlite:///{root / 'catalog.sqlite'}"
+        run_cli("ingest", str(phantom_archive), "--catalog", url, env=env)
+        yield url
+        return
+    admin = pg_admin_url()
+    if admin is None:
+        _require(False, f"{PG_ENV} not set (run the suite through scripts/test.sh)")
+        return
+    import psycopg
+
+    name = f"radcurate_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{admin.rsplit('/', 1)[0]}/{name}"
+    try:
+        run_cli("ingest", str(phantom_archive), "--catalog", url, env=env)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
