@@ -7,9 +7,11 @@ One command::
 
 C-STORE: the same synthetic instances (pydicom's ``CT_small.dcm`` with new UIDs,
 100 per series) are sent by DCMTK's ``/usr/bin/storescu`` (one association,
-``TCP_NODELAY=1`` on both sides) to a fresh ``radcurate receive`` and to a fresh
-Orthanc. The rate is instances over storescu's wall time (every instance
-acknowledged); for radcurate the time until all are in the catalog is reported too.
+``TCP_NODELAY=1`` on both sides) to a fresh ``radcurate receive`` (pynetdicom
+engine; native engine; native without fsync) and to a fresh Orthanc (which
+does not fsync: ``SyncStorageArea`` false). The rate is instances over
+storescu's wall time (every instance acknowledged); for radcurate the time
+until all are in the catalog is reported too.
 
 QIDO: a synthetic SQLite catalog of N studies (one series each, OHIF-like
 attributes) is searched in process with the queries a study list sends; the
@@ -86,7 +88,7 @@ def bench_receive(files: Path, count: int, work: Path, *flags: str) -> dict[str,
     from radcurate.catalog import open_catalog
 
     port = free_port()
-    name = "receive" + "".join(flags)
+    name = "receive" + "".join(f.strip("-") for f in flags)
     catalog_url = f"sqlite:///{work / name}.sqlite"
     process = subprocess.Popen(
         [
@@ -239,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_store:
             files = work / "files"
             make_instances(files, args.instances)
-            figures["receive"] = bench_receive(files, args.instances, work)
-            figures["receive_no_fsync"] = bench_receive(files, args.instances, work, "--no-fsync")
+            variants = {
+                "receive": (),
+                "receive_native": ("--engine", "native"),
+                "receive_native_no_fsync": ("--engine", "native", "--no-fsync"),
+            }
+            for key, flags in variants.items():
+                figures[key] = bench_receive(files, args.instances, work, *flags)
             figures["orthanc"] = bench_orthanc(files, args.instances)
-            for key in ("receive", "receive_no_fsync"):
+            for key in variants:
                 ratio = figures[key]["rate"] / figures["orthanc"]["rate"]
                 figures[f"ratio_{key}"] = ratio
                 print(

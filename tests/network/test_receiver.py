@@ -19,6 +19,7 @@ from tests.network.conftest import free_port, have_dcmtk
 
 pytestmark = pytest.mark.skipif(not have_dcmtk(), reason="DCMTK is not installed")
 ENV = os.environ | {"TCP_NODELAY": "1"}
+ENGINES = ["pynetdicom", "native"]
 COMPRESSION_FLAGS = {
     "1.2.840.10008.1.2.4.90": "-xv",
     "1.2.840.10008.1.2.4.80": "-xt",
@@ -28,7 +29,9 @@ COMPRESSION_FLAGS = {
 
 
 @contextmanager
-def receiving(catalog_url: str, store: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+def receiving(
+    catalog_url: str, store: Path, port: int, engine: str = "pynetdicom"
+) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -43,6 +46,8 @@ def receiving(catalog_url: str, store: Path, port: int) -> Iterator[subprocess.P
             catalog_url,
             "--store",
             f"file://{store}",
+            "--engine",
+            engine,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -106,13 +111,14 @@ def _by_syntax(files: list[Path]) -> dict[str, list[Path]]:
     return out
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_echo_and_store_uncompressed_and_compressed(
-    catalog_url: str, archive_files: list[Path], tmp_path: Path
+    catalog_url: str, archive_files: list[Path], tmp_path: Path, engine: str
 ) -> None:
     port = free_port()
     groups = _by_syntax(archive_files)
     plain = groups.get("1.2.840.10008.1.2.1", [])[:40]
-    with receiving(catalog_url, tmp_path / "store", port):
+    with receiving(catalog_url, tmp_path / "store", port, engine):
         echo = subprocess.run(
             ["/usr/bin/echoscu", "-aec", "RADCURATE", "127.0.0.1", str(port)],
             capture_output=True,
@@ -141,20 +147,21 @@ def test_echo_and_store_uncompressed_and_compressed(
         assert again.PixelData == ds.PixelData
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_nothing_acknowledged_is_lost_after_kill_9(
-    catalog_url: str, archive_files: list[Path], tmp_path: Path
+    catalog_url: str, archive_files: list[Path], tmp_path: Path, engine: str
 ) -> None:
     port = free_port()
     plain = _by_syntax(archive_files)["1.2.840.10008.1.2.1"]
     wanted = {dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in plain}
-    with receiving(catalog_url, tmp_path / "store", port) as process:
+    with receiving(catalog_url, tmp_path / "store", port, engine) as process:
         sent = storescu(port, plain)
         assert sent.returncode == 0, sent.stderr
         process.kill()  # SIGKILL right after the last success response
         process.wait()
-    with receiving(catalog_url, tmp_path / "store", port):
+    with receiving(catalog_url, tmp_path / "store", port, engine):
         assert _wait_for(catalog_url, wanted) >= wanted
-    with receiving(catalog_url, tmp_path / "store", port):
+    with receiving(catalog_url, tmp_path / "store", port, engine):
         pass  # a third start ingests nothing new and loses nothing
     assert _sops(catalog_url) >= wanted
 

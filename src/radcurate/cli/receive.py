@@ -41,6 +41,14 @@ from radcurate.storage import StorageError
     help="Flush every instance to disk before answering success (--no-fsync: faster; "
     "survives a crash of radcurate but not of the machine).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["pynetdicom", "native"]),
+    default="pynetdicom",
+    show_default=True,
+    help="DIMSE implementation: pynetdicom, or radcurate's own C-STORE/C-ECHO server "
+    "(faster per instance).",
+)
 def receive(
     port: int,
     aet: str,
@@ -49,6 +57,7 @@ def receive(
     store_url: str | None,
     batch_files: int,
     fsync: bool,
+    engine: str,
 ) -> None:
     """Receive instances by C-STORE (and answer C-ECHO) until stopped (Ctrl-C, SIGTERM).
 
@@ -56,7 +65,7 @@ def receive(
     answered; the catalog is updated in batches. Instances acknowledged just
     before a crash are ingested at the next start.
     """
-    if not is_available("pynetdicom"):
+    if engine == "pynetdicom" and not is_available("pynetdicom"):
         err_console().print(
             "error: radcurate receive needs pynetdicom, which is not installed: "
             "run pip install 'radcurate[network]'",
@@ -75,6 +84,7 @@ def receive(
             host=host,
             batch_files=batch_files,
             fsync=fsync,
+            engine=engine,
         )
         receiver.start()
     except (ValueError, OSError, StorageError, CatalogError) as exc:

@@ -1,0 +1,368 @@
+"""A small, fast DICOM upper-layer server for C-STORE and C-ECHO only (PS3.7, PS3.8).
+
+pynetdicom is complete and conformant but spends ~3.5 ms of Python per
+C-STORE here (its reactors poll queues between threads), which caps a
+receiver near 280 instances/s on this machine. A Storage SCP needs a sliver of
+the protocol: association negotiation, P-DATA fragments, two commands and
+their responses, release and abort. This module implements that sliver with
+one blocking thread per association and no copies beyond the socket reads.
+
+Anything else a peer asks (C-FIND, N-ACTION, ...) is answered with an
+A-ABORT; abstract syntaxes other than Verification and storage are rejected
+during negotiation, so a conformant SCU never sends them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+__all__ = ["DimseServer", "StoreRequest", "file_meta"]
+
+logger = logging.getLogger(__name__)
+
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
+VERIFICATION = "1.2.840.10008.1.1"
+STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."
+IMPLEMENTATION_CLASS_UID = "2.25.270338893187413541786216470208624406851"
+IMPLEMENTATION_VERSION = "RADCURATE_1"
+#: transfer syntaxes accepted, in order of preference when several are proposed
+TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.93",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.101",
+    "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.104",
+    "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.107",
+    "1.2.840.10008.1.2.4.108",
+)
+_ACCEPTED = frozenset(TRANSFER_SYNTAXES)
+
+C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
+C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
+NO_DATASET = 0x0101
+PROCESSING_FAILURE = 0x0110
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; the association is aborted."""
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """One received C-STORE: who sent it, what it is, the data set as encoded on the wire."""
+
+    calling_aet: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    dataset: bytes
+
+
+StoreHandler = Callable[[StoreRequest], int]
+
+
+def _uid(raw: bytes) -> str:
+    return raw.rstrip(b"\x00 ").decode("ascii", "replace")
+
+
+def _even(value: bytes, pad: bytes = b"\x00") -> bytes:
+    return value + pad if len(value) % 2 else value
+
+
+def _element_explicit(group: int, element: int, vr: bytes, value: bytes) -> bytes:
+    if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT"):
+        return struct.pack("<HH2sHI", group, element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", group, element, vr, len(value)) + value
+
+
+def file_meta(sop_class: str, sop_instance: str, syntax: str, source_aet: str) -> bytes:
+    """Preamble, ``DICM`` and the File Meta Information group of a received instance."""
+    body = b"".join(
+        (
+            _element_explicit(2, 0x0001, b"OB", b"\x00\x01"),
+            _element_explicit(2, 0x0002, b"UI", _even(sop_class.encode())),
+            _element_explicit(2, 0x0003, b"UI", _even(sop_instance.encode())),
+            _element_explicit(2, 0x0010, b"UI", _even(syntax.encode())),
+            _element_explicit(2, 0x0012, b"UI", _even(IMPLEMENTATION_CLASS_UID.encode())),
+            _element_explicit(2, 0x0013, b"SH", _even(IMPLEMENTATION_VERSION.encode(), b" ")),
+            _element_explicit(2, 0x0016, b"AE", _even(source_aet.encode(), b" ")),
+        )
+    )
+    length = _element_explicit(2, 0x0000, b"UL", struct.pack("<I", len(body)))
+    return b"\x00" * 128 + b"DICM" + length + body
+
+
+def _command(elements: list[tuple[int, bytes]]) -> bytes:
+    """An implicit-VR little-endian command set with its group length."""
+    body = b"".join(struct.pack("<HHI", 0, e, len(v)) + v for e, v in sorted(elements))
+    return struct.pack("<HHII", 0, 0, 4, len(body)) + body
+
+
+def _parse_command(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    position = 0
+    while position + 8 <= len(data):
+        group, element, length = struct.unpack_from("<HHI", data, position)
+        position += 8
+        if group != 0:
+            raise ProtocolError(f"command element ({group:04X},{element:04X}) outside group 0000")
+        out[element] = data[position : position + length]
+        position += length
+    return out
+
+
+def _us(raw: bytes | None) -> int | None:
+    return struct.unpack("<H", raw[:2])[0] if raw and len(raw) >= 2 else None
+
+
+class _Association(socketserver.BaseRequestHandler):
+    server: _ThreadingServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self.server.owner.timeout)
+        reader = cast(BinaryIO, sock.makefile("rb", buffering=1 << 20))
+        try:
+            self._serve(sock, reader)
+        except (ProtocolError, ValueError, struct.error) as exc:
+            logger.warning("aborting association: %s", exc)
+            self._send(sock, b"\x07\x00" + struct.pack(">I", 4) + b"\x00\x00\x02\x00")
+        except (OSError, EOFError):
+            pass  # the peer went away
+        finally:
+            reader.close()
+
+    @staticmethod
+    def _send(sock: socket.socket, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+
+    @staticmethod
+    def _read_pdu(reader: BinaryIO) -> tuple[int, bytes]:
+        head = reader.read(6)
+        if len(head) < 6:
+            raise EOFError
+        kind, length = head[0], struct.unpack(">I", head[2:6])[0]
+        body = reader.read(length)
+        if len(body) < length:
+            raise EOFError
+        return kind, body
+
+    def _serve(self, sock: socket.socket, reader: BinaryIO) -> None:
+        kind, body = self._read_pdu(reader)
+        if kind != 0x01:
+            raise ProtocolError(f"expected an A-ASSOCIATE-RQ, got PDU type {kind:#04x}")
+        contexts, calling = self._negotiate(sock, body)
+        command: bytearray = bytearray()
+        dataset: list[bytes] = []
+        fields: dict[int, bytes] | None = None
+        while True:
+            kind, body = self._read_pdu(reader)
+            if kind == 0x05:  # A-RELEASE-RQ
+                self._send(sock, b"\x06\x00" + struct.pack(">I", 4) + b"\x00" * 4)
+                return
+            if kind == 0x07:  # A-ABORT
+                return
+            if kind != 0x04:
+                raise ProtocolError(f"unexpected PDU type {kind:#04x}")
+            position = 0
+            while position < len(body):
+                (length,) = struct.unpack_from(">I", body, position)
+                context_id, control = body[position + 4], body[position + 5]
+                value = body[position + 6 : position + 4 + length]
+                position += 4 + length
+                if control & 0x01:
+                    command += value
+                    if control & 0x02:
+                        fields = _parse_command(bytes(command))
+                        command = bytearray()
+                        if _us(fields.get(0x0800)) == NO_DATASET:
+                            self._dispatch(sock, context_id, contexts, calling, fields, b"")
+                            fields = None
+                else:
+                    dataset.append(value)
+                    if control & 0x02:
+                        if fields is None:
+                            raise ProtocolError("a data set arrived without its command")
+                        data = b"".join(dataset)
+                        dataset = []
+                        self._dispatch(sock, context_id, contexts, calling, fields, data)
+                        fields = None
+
+    def _negotiate(self, sock: socket.socket, body: bytes) -> tuple[dict[int, str], str]:
+        called, calling = body[4:20], body[20:36]
+        position = 68
+        accepted: dict[int, str] = {}
+        answers = []
+        max_length = 0
+        while position + 4 <= len(body):
+            item, length = body[position], struct.unpack_from(">H", body, position + 2)[0]
+            value = body[position + 4 : position + 4 + length]
+            position += 4 + length
+            if item == 0x20:
+                context_id = value[0]
+                abstract, proposed = "", []
+                sub = 4
+                while sub + 4 <= len(value):
+                    kind, size = value[sub], struct.unpack_from(">H", value, sub + 2)[0]
+                    uid = _uid(value[sub + 4 : sub + 4 + size])
+                    sub += 4 + size
+                    if kind == 0x30:
+                        abstract = uid
+                    elif kind == 0x40:
+                        proposed.append(uid)
+                result, chosen = self._choose(abstract, proposed)
+                if result == 0:
+                    accepted[context_id] = chosen
+                ts = _even(chosen.encode())
+                sub_item = b"\x40\x00" + struct.pack(">H", len(ts)) + ts
+                item_body = bytes([context_id, 0, result, 0]) + sub_item
+                answers.append(b"\x21\x00" + struct.pack(">H", len(item_body)) + item_body)
+        del max_length
+        app = APPLICATION_CONTEXT.encode()
+        user = (
+            b"\x51\x00\x00\x04"
+            + struct.pack(">I", 0)
+            + b"\x52\x00"
+            + struct.pack(">H", len(IMPLEMENTATION_CLASS_UID))
+            + IMPLEMENTATION_CLASS_UID.encode()
+            + b"\x55\x00"
+            + struct.pack(">H", len(IMPLEMENTATION_VERSION))
+            + IMPLEMENTATION_VERSION.encode()
+        )
+        variable = (
+            b"\x10\x00"
+            + struct.pack(">H", len(app))
+            + app
+            + b"".join(answers)
+            + b"\x50\x00"
+            + struct.pack(">H", len(user))
+            + user
+        )
+        fixed = b"\x00\x01\x00\x00" + called + calling + b"\x00" * 32
+        pdu = fixed + variable
+        self._send(sock, b"\x02\x00" + struct.pack(">I", len(pdu)) + pdu)
+        return accepted, calling.decode("ascii", "replace").strip()
+
+    @staticmethod
+    def _choose(abstract: str, proposed: list[str]) -> tuple[int, str]:
+        storage = abstract.startswith(STORAGE_PREFIX) or not abstract.startswith("1.2.840.10008.")
+        if abstract != VERIFICATION and not storage:
+            return 3, proposed[0] if proposed else "1.2.840.10008.1.2"
+        for syntax in proposed:
+            if syntax in _ACCEPTED:
+                return 0, syntax
+        return 4, proposed[0] if proposed else "1.2.840.10008.1.2"
+
+    def _dispatch(
+        self,
+        sock: socket.socket,
+        context_id: int,
+        contexts: dict[int, str],
+        calling: str,
+        fields: dict[int, bytes],
+        data: bytes,
+    ) -> None:
+        syntax = contexts.get(context_id)
+        if syntax is None:
+            raise ProtocolError(f"presentation context {context_id} was not accepted")
+        field_value = _us(fields.get(0x0100))
+        message_id = fields.get(0x0110, b"\x00\x00")[:2]
+        sop_class = fields.get(0x0002, b"")
+        if field_value == C_ECHO_RQ:
+            response = _command(
+                [
+                    (0x0002, _even(sop_class.rstrip(b"\x00"))),
+                    (0x0100, struct.pack("<H", C_ECHO_RSP)),
+                    (0x0120, message_id),
+                    (0x0800, struct.pack("<H", NO_DATASET)),
+                    (0x0900, struct.pack("<H", 0)),
+                ]
+            )
+        elif field_value == C_STORE_RQ:
+            sop_instance = fields.get(0x1000, b"")
+            request = StoreRequest(calling, _uid(sop_class), _uid(sop_instance), syntax, data)
+            try:
+                status = self.server.owner.handler(request)
+            except Exception:  # a failure is a status, never a dropped link
+                logger.exception("store handler failed")
+                status = PROCESSING_FAILURE
+            response = _command(
+                [
+                    (0x0002, _even(sop_class.rstrip(b"\x00"))),
+                    (0x0100, struct.pack("<H", C_STORE_RSP)),
+                    (0x0120, message_id),
+                    (0x0800, struct.pack("<H", NO_DATASET)),
+                    (0x0900, struct.pack("<H", status)),
+                    (0x1000, _even(sop_instance.rstrip(b"\x00"))),
+                ]
+            )
+        else:
+            raise ProtocolError(
+                f"command {field_value!r} is not supported (C-STORE and C-ECHO only)"
+            )
+        pdv = struct.pack(">I", len(response) + 2) + bytes([context_id, 0x03]) + response
+        self._send(sock, b"\x04\x00" + struct.pack(">I", len(pdv)) + pdv)
+
+
+class _ThreadingServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: DimseServer
+
+
+class DimseServer:
+    """A Storage and Verification SCP: ``handler`` gets each C-STORE and returns its status."""
+
+    def __init__(
+        self, host: str, port: int, handler: StoreHandler, *, timeout: float = 60.0
+    ) -> None:
+        self.handler = handler
+        self.timeout = timeout
+        self._server = _ThreadingServer((host, port), _Association)
+        self._server.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with port 0)."""
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop accepting associations and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
