@@ -238,3 +238,29 @@ def test_jls_frames_of_a_native_instance_are_not_acceptable(served: LiveServer) 
     assert answer.status_code in (200, 406)
     if answer.status_code == 406:
         assert "transfer-syntax" in answer.json()["error"]["message"]
+
+
+def test_cors_for_a_viewer_on_another_origin(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from radcurate.catalog import open_catalog
+    from radcurate.server import ServerSettings, create_app
+
+    settings = ServerSettings(home=tmp_path, cors_origins=("http://localhost:3000",))
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        app = create_app(settings, catalog)
+        with TestClient(app) as client:
+            preflight = client.options(
+                "/dicomweb/studies",
+                headers={
+                    "Origin": "http://localhost:3000",
+                    "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "accept",
+                },
+            )
+            assert preflight.status_code == 200
+            answer = client.get("/dicomweb/studies", headers={"Origin": "http://localhost:3000"})
+            assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
+            assert answer.json() == []
+            other = client.get("/dicomweb/studies", headers={"Origin": "http://evil.example"})
+            assert "access-control-allow-origin" not in other.headers
