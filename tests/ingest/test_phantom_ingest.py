@@ -110,9 +110,10 @@ def test_kill_and_resume_is_consistent(
         command = [
             sys.executable, "-c", "from radcurate.cli import main; main()",
             "ingest", str(archive.root), "--catalog", url,
-            "--quiet", "--workers", "2", "--batch-files", "16",
+            "--quiet", "--workers", "2", "--batch-files", "16", "--no-thumbnails",
         ]  # fmt: skip
-        proc = subprocess.Popen(command, start_new_session=True)
+        env = {**os.environ, "RADCURATE_HOME": str(tmp_path / f"home{attempt}")}
+        proc = subprocess.Popen(command, start_new_session=True, env=env)
         committed = 0
         while proc.poll() is None:
             committed = _committed_files(url)
