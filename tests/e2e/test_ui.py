@@ -318,3 +318,25 @@ def test_a_series_without_pixels_opens_without_errors(ui: UI) -> None:
         == "SR"
     )
     ui.shot("16-detail-sr")
+
+
+def test_brushing_a_histogram_filters_a_range(ui: UI) -> None:
+    ui.open()
+    if not has_endpoint(ui, "POST", "/api/aggregate"):
+        pytest.skip("the server has no POST /api/aggregate yet")
+    bars = ui.page.locator("[data-testid=chart-StudyDate] [data-testid=bar]")
+    bars.first.wait_for()
+    years = [t.split(":")[1] for t in bars.evaluate_all("els => els.map(e => e.dataset.term)")]
+    bars.nth(0).hover()
+    ui.page.mouse.down()
+    bars.nth(2).hover()
+    ui.shot("17-brushing")
+    ui.page.mouse.up()
+    term = f"StudyDate:({' OR '.join(years[:3])})"
+    expected = api(ui, "GET", "/api/count", params={"q": term})["series"]
+    assert 0 < expected < 22
+    ui.page.wait_for_function(
+        "n => document.querySelector('[data-testid=totals] strong').textContent == n",
+        arg=str(expected),
+    )
+    assert term in ui.page.locator("[data-testid=chips]").inner_text()
