@@ -17,6 +17,8 @@ def test_count_has_series_studies_and_patients(client: TestClient, catalog: Cata
         "studies": len({d["StudyInstanceUID"] for d in docs}),
         "patients": len({d["PatientID"] for d in docs if d.get("PatientID") is not None}),
     }
+    page = client.get("/api/search", params={"q": "Modality:(CT OR MR)", "limit": 2}).json()
+    assert (page["total"], page["studies"], page["patients"]) == tuple(body.values())
 
 
 def test_aggregate_get_and_post_agree_with_the_documents(

@@ -141,6 +141,9 @@ class SearchPage:
     documents: list[dict[str, Any]]
     next_cursor: str | None
     total: int
+    #: studies and patients among every match (``total`` counts the series)
+    studies: int = 0
+    patients: int = 0
     #: tags and datasets of the page's series: ``{uid: {"tags": [...], "datasets": [...]}}``
     curation: dict[str, dict[str, list[str]]] = field(default_factory=dict, compare=False)
     #: reads the page after a cursor (set by the catalog; lets a page iterate every match)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from radcurate.catalog.aggregations import Counts
 from radcurate.catalog.base import (
     BatchResult,
     CatalogBackend,
@@ -594,35 +595,50 @@ class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, C
         if found is not None:
             index, mask = found
             with index.lock:
-                total = int(mask.sum())
+                counts = Counts(**index.counts(mask))
                 paged = index_page(index, mask, spec, cursor, limit)
                 uids = None if paged is None else [index.uids[r] for r in paged[0]]
             if paged is not None and uids is not None:
                 last = paged[1]
                 documents = self._documents(uids)
                 token = None if last is None else last.encode()
-                return self._search_page(documents, token, total, tree, limit, sort)
-        else:
-            total = -1
+                return self._search_page(documents, token, counts, tree, limit, sort)
         where = self._compile(tree)
-        if total < 0:
-            total = self._count_where(where)
+        if found is None:
+            counts = self._counts_where(where)
         documents, last = self._page(where, spec, cursor, limit)
         token = None if last is None else last.encode()
-        return self._search_page(documents, token, total, tree, limit, sort)
+        return self._search_page(documents, token, counts, tree, limit, sort)
+
+    def _counts_where(self, where: tuple[str, tuple[Any, ...]]) -> Counts:
+        """Series, studies and patients satisfying a compiled condition."""
+        sql = (
+            "SELECT COUNT(*), COUNT(DISTINCT s.study_uid), COUNT(DISTINCT s.patient_id) "
+            f"FROM series s WHERE {where[0]}"
+        )
+        series, studies, patients = self._search_read(sql, where[1])[0]
+        return Counts(int(series), int(studies), int(patients))
 
     def _search_page(
         self,
         documents: list[dict[str, Any]],
         token: str | None,
-        total: int,
+        counts: Counts,
         tree: Node,
         limit: int,
         sort: str | None,
     ) -> SearchPage:
         uids = [str(d.get("SeriesInstanceUID", "")) for d in documents]
         curation = self.curation_of(uids) if uids else {}
-        return SearchPage(documents, token, total, curation, self._following(tree, limit, sort))
+        return SearchPage(
+            documents,
+            token,
+            counts.series,
+            counts.studies,
+            counts.patients,
+            curation,
+            self._following(tree, limit, sort),
+        )
 
     def _following(self, tree: Node, limit: int, sort: str | None) -> Callable[[str], SearchPage]:
         return lambda token: self.search(tree, limit=max(limit, 500), after=token, sort=sort)

@@ -51,6 +51,8 @@ class SearchResponse(BaseModel):
     """One page of results; pass ``next_cursor`` as ``cursor`` for the next (null: last page)."""
 
     total: int
+    studies: int
+    patients: int
     items: list[SeriesItem]
     next_cursor: str | None
 

@@ -203,13 +203,18 @@ class SeriesIndex:
     def counts(self, mask: BoolArray) -> dict[str, int]:
         """Series, studies and patients among the rows of ``mask``."""
         series = int(np.count_nonzero(mask))
-        studies = self.study[mask]
+        if not series:
+            return {"series": 0, "studies": 0, "patients": 0}
+        studies = np.bincount(self.study[mask], minlength=len(self._study_codes))
         patients = self.patient[mask]
         patients = patients[patients >= 0]
+        people = (
+            np.bincount(patients, minlength=len(self._patient_codes)) if patients.size else None
+        )
         return {
             "series": series,
-            "studies": int(np.unique(studies).size) if series else 0,
-            "patients": int(np.unique(patients).size) if patients.size else 0,
+            "studies": int(np.count_nonzero(studies)),
+            "patients": 0 if people is None else int(np.count_nonzero(people)),
         }
 
 

@@ -65,7 +65,13 @@ def _page(
                 datasets=marks.get("datasets", []),
             )
         )
-    return SearchResponse(total=page.total, items=items, next_cursor=page.next_cursor)
+    return SearchResponse(
+        total=page.total,
+        studies=page.studies,
+        patients=page.patients,
+        items=items,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/search", operation_id="search_series", name="search_series")
