@@ -1526,6 +1526,10 @@ export interface components {
             items: components["schemas"]["SeriesItem"][];
             /** Next Cursor */
             next_cursor: string | null;
+            /** Patients */
+            patients: number;
+            /** Studies */
+            studies: number;
             /** Total */
             total: number;
         };
