@@ -5,6 +5,7 @@ No browser needed: these run wherever the server extra is installed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,14 @@ def test_root_and_app_pages_answer_index_html(client: TestClient) -> None:
         assert response.text == index
         assert response.headers["cache-control"] == "no-cache"
     assert f"/assets/{built_asset()}" in index
+
+
+def test_every_file_index_html_names_is_served(client: TestClient) -> None:
+    index = (webui.WEBUI_ROOT / "index.html").read_text()
+    names = re.findall(r'(?:src|href)="(/assets/[^"]+)"', index)
+    assert len(names) >= 2  # the script and the stylesheet
+    for name in names:
+        assert client.get(name).status_code == 200, name
 
 
 def test_hashed_assets_are_cached_for_a_year(client: TestClient) -> None:

@@ -159,7 +159,7 @@ export async function runQuery(): Promise<void> {
   // the gallery first: counts and the dashboard ask once its first page is in
   await loadMore();
   state.firstPage = state.generation;
-  await loadCounts();
+  if (state.counts === null && !state.queryError) await loadCounts();
 }
 
 let countAbort: AbortController | null = null;
@@ -192,6 +192,11 @@ export async function loadMore(): Promise<void> {
     performance.mark("radcurate:page", { detail: { count: page.items.length } });
     state.items.push(...page.items);
     state.total = page.total;
+    const extra = page as { studies?: number; patients?: number };
+    if (extra.studies !== undefined && extra.patients !== undefined) {
+      // the page carries the exact totals: no /api/count round trip
+      state.counts = { series: page.total, studies: extra.studies, patients: extra.patients };
+    }
     state.nextCursor = page.next_cursor;
     state.done = !page.next_cursor;
   } catch (error) {
