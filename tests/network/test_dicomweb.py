@@ -264,3 +264,39 @@ def test_cors_for_a_viewer_on_another_origin(tmp_path: Path) -> None:
             assert answer.json() == []
             other = client.get("/dicomweb/studies", headers={"Origin": "http://evil.example"})
             assert "access-control-allow-origin" not in other.headers
+
+
+def test_several_frames_of_a_multiframe_instance(
+    served: LiveServer, archive_files: list[Path]
+) -> None:
+    from dicomweb_client.api import DICOMwebClient
+
+    multi = [
+        p
+        for p in archive_files
+        if int(dcmread(p, stop_before_pixels=True).get("NumberOfFrames", 1) or 1) > 2
+    ]
+    if not multi:
+        pytest.skip("no multi-frame instance in the archive")
+    ds = dcmread(multi[0])
+    client = DICOMwebClient(served.dicomweb)
+    got = client.retrieve_instance_frames(
+        ds.StudyInstanceUID,
+        ds.SeriesInstanceUID,
+        ds.SOPInstanceUID,
+        [1, 3],
+        media_types=(("application/octet-stream", "*"),),
+    )
+    count = int(ds.NumberOfFrames)
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        frames = list(generate_frames(ds.PixelData, number_of_frames=count))
+        assert got == [frames[0], frames[2]]
+    else:
+        size = len(ds.PixelData) // count
+        assert got == [ds.PixelData[:size], ds.PixelData[2 * size : 3 * size]]
+    missing = httpx.get(
+        f"{served.dicomweb}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}/frames/{count + 1}",
+        headers={"Accept": STAR},
+    )
+    assert missing.status_code == 404
