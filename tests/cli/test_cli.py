@@ -119,3 +119,23 @@ def test_search_lists_matches_and_explains_bad_queries(env: dict[str, str]) -> N
     assert code == 2 and "did you mean Modality?" in out
     code, out = _run(env, "search", "Modality:(MR")
     assert code == 2 and "at position 12: expected ')'" in out
+
+
+def test_facets_counts_and_distributions(env: dict[str, str]) -> None:
+    _run(env, "ingest", "--quiet", "--no-thumbnails", str(SMALL))
+    code, out = _run(env, "search", "", "--json", "--limit", "0", "--fields", "Modality")
+    modalities = [json.loads(line)["Modality"] for line in out.splitlines()]
+    code, out = _run(
+        env, "facets", "", "-f", "Modality", "--histogram", "Rows", "--dates", "StudyDate", "--json"
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["counts"]["series"] == len(modalities)
+    terms = {b["key"]: b["count"] for b in result["aggregations"][0]["buckets"]}
+    for value, count in terms.items():
+        assert count == sum(1 for m in modalities if m is not None and m.lower() == value.lower())
+    assert [a["type"] for a in result["aggregations"]] == ["terms", "histogram", "date_histogram"]
+    code, out = _run(env, "facets", "Modality:MR", "-f", "Modality")
+    assert code == 0 and "series" in out and "MR" in out
+    code, out = _run(env, "facets", "", "-f", "Modalty")
+    assert code == 2 and "did you mean Modality?" in out
