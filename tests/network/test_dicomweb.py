@@ -300,3 +300,21 @@ def test_several_frames_of_a_multiframe_instance(
         headers={"Accept": STAR},
     )
     assert missing.status_code == 404
+
+
+def test_bulk_data_by_uri(served: LiveServer) -> None:
+    client = DICOMwebClient(served.dicomweb)
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    client.store_instances([ds])
+    url = (
+        f"{served.dicomweb}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}/metadata"
+    )
+    metadata = httpx.get(url).json()[0]
+    private = metadata["00431029"]
+    assert "BulkDataURI" in private and "InlineBinary" not in private
+    assert metadata["7FE00010"]["BulkDataURI"].endswith("/frames/1")
+    answer = httpx.get(private["BulkDataURI"])
+    assert answer.status_code == 200
+    assert bytes(ds[0x00431029].value) in answer.content
+    assert httpx.get(private["BulkDataURI"].replace("00431029", "00431099")).status_code == 404
