@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.orthanc import OrthancHandle, orthanc_available, running_orthanc
@@ -62,6 +63,7 @@ class LiveServer:
     url: str
     catalog: CatalogBackend
     store: Path
+    app: Any = None
 
     @property
     def dicomweb(self) -> str:
@@ -88,7 +90,7 @@ def serving(catalog: CatalogBackend, home: Path) -> Iterator[LiveServer]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", catalog, home / "store")
+        yield LiveServer(f"http://127.0.0.1:{port}", catalog, home / "store", app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

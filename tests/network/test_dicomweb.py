@@ -318,3 +318,20 @@ def test_bulk_data_by_uri(served: LiveServer) -> None:
     assert answer.status_code == 200
     assert bytes(ds[0x00431029].value) in answer.content
     assert httpx.get(private["BulkDataURI"].replace("00431029", "00431099")).status_code == 404
+
+
+def test_stow_into_a_store_that_cannot_take_it(served: LiveServer, tmp_path: Path) -> None:
+    ds_bytes = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    body = b"--B\r\nContent-Type: application/dicom\r\n\r\n" + ds_bytes + b"\r\n--B--"
+    headers = {"Content-Type": 'multipart/related; type="application/dicom"; boundary=B'}
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = served.catalog.info().instances
+    served.app.state.store_url = f"file://{blocker}/store"
+    answer = httpx.post(served.dicomweb + "/studies", content=body, headers=headers)
+    assert answer.status_code == 507, answer.text
+    served.app.state.store_url = "ftp://nowhere/x"
+    answer = httpx.post(served.dicomweb + "/studies", content=body, headers=headers)
+    assert answer.status_code == 501
+    assert "ftp" in answer.json()["error"]["message"]
+    assert served.catalog.info().instances == before  # nothing half-written

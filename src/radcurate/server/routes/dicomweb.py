@@ -24,6 +24,7 @@ from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
 from radcurate.settings import ENV_STORE, Settings
+from radcurate.storage import StorageError
 
 PREFIX = "/dicomweb"
 router = APIRouter(prefix=PREFIX, tags=["dicomweb"])
@@ -453,9 +454,13 @@ async def _stow(
         return _error(400, "invalid_multipart", str(exc))
     if not parts:
         return _error(400, "invalid_multipart", "the request holds no instances")
-    outcome = await run_in_threadpool(
-        stow.store_parts, parts, catalog, _store_url(request, settings.home), study
-    )
+    store_url = _store_url(request, settings.home)
+    try:
+        outcome = await run_in_threadpool(stow.store_parts, parts, catalog, store_url, study)
+    except (ValueError, StorageError) as exc:
+        return _error(501, "store_not_supported", str(exc))
+    except OSError as exc:
+        return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
     return JSONResponse(
         outcome.to_json(_base(request), study), status_code=outcome.status(), media_type=DICOM_JSON
     )
