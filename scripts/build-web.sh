@@ -30,4 +30,6 @@ out="$root/src/radcurate/server/webui"
 rm -rf "$out"
 mkdir -p "$out"
 cp -r dist/. "$out/"
+# what the build was made from (tests/e2e/test_webui_route.py checks it against web/)
+"$python" "$root/web/source-hash.py" >"$out/source.sha256"
 echo "built web UI into ${out#"$root"/}: $(find "$out" -type f | wc -l) files"

@@ -6,6 +6,8 @@ No browser needed: these run wherever the server extra is installed.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from radcurate.server import ServerSettings, create_app
 from radcurate.server.routes import webui
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -88,3 +92,18 @@ def test_an_unbuilt_app_says_how_to_build_it(
     response = client.get("/")
     assert response.status_code == 200
     assert "scripts/build-web.sh" in response.text
+
+
+def test_the_built_app_is_built_from_the_current_sources() -> None:
+    stamp = webui.WEBUI_ROOT / "source.sha256"
+    assert stamp.is_file(), "no source.sha256: run scripts/build-web.sh"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "web" / "source-hash.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert stamp.read_text().strip() == done.stdout.strip(), (
+        "web/ changed since the app was built: run scripts/build-web.sh and commit "
+        "src/radcurate/server/webui"
+    )
