@@ -340,3 +340,27 @@ def test_brushing_a_histogram_filters_a_range(ui: UI) -> None:
         arg=str(expected),
     )
     assert term in ui.page.locator("[data-testid=chips]").inner_text()
+
+
+def test_dragging_a_rectangle_selects_the_cards_it_touches(ui: UI) -> None:
+    ui.open("/?sort=SeriesInstanceUID")
+    cards = ui.page.locator("[data-testid=card]")
+    tops = cards.evaluate_all("els => els.map(e => e.getBoundingClientRect().top)")
+    cols = sum(1 for t in tops if t == tops[0])
+    first = cards.nth(0).bounding_box()
+    target = cards.nth(cols + 1).bounding_box()  # second row, second column
+    assert first is not None and target is not None
+    ui.page.mouse.move(first["x"] + 20, first["y"] + 20)
+    ui.page.mouse.down()
+    ui.page.mouse.move(target["x"] + 20, target["y"] + 20, steps=8)
+    ui.page.locator("[data-testid=band]").wait_for()
+    ui.shot("18-drag-select")
+    ui.page.mouse.up()
+    assert ui.page.inner_text("[data-testid=selection-count]") == "4 selected"
+    uids = cards.evaluate_all("els => els.map(e => e.dataset.uid)")
+    chosen = {uids[0], uids[1], uids[cols], uids[cols + 1]}
+    marked = cards.evaluate_all(
+        "els => els.filter(e => e.classList.contains('selected')).map(e => e.dataset.uid)"
+    )
+    assert set(marked) == chosen
+    assert ui.page.locator("[data-testid=band]").count() == 0
