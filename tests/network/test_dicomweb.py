@@ -335,3 +335,26 @@ def test_stow_into_a_store_that_cannot_take_it(served: LiveServer, tmp_path: Pat
     assert answer.status_code == 501
     assert "ftp" in answer.json()["error"]["message"]
     assert served.catalog.info().instances == before  # nothing half-written
+
+
+def test_a_vanished_file_is_a_502_not_a_crash(
+    served: LiveServer, archive_files: list[Path]
+) -> None:
+    client = DICOMwebClient(served.dicomweb)
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    client.store_instances([ds])
+    stored = next(served.store.rglob(f"{ds.SOPInstanceUID}.dcm"))
+    stored.unlink()
+    base = (
+        f"{served.dicomweb}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}"
+    )
+    for path, accept in (
+        ("", 'multipart/related; type="application/dicom"'),
+        ("/metadata", "application/dicom+json"),
+        ("/frames/1", STAR),
+        ("/rendered", "image/jpeg"),
+    ):
+        answer = httpx.get(base + path, headers={"Accept": accept})
+        assert answer.status_code == 502, (path, answer.status_code, answer.text[:200])
+        assert answer.json()["error"]["code"] == "unreadable_instance"

@@ -8,7 +8,6 @@ pull-ingest, or kept there by the DICOMweb storage backend).
 from __future__ import annotations
 
 import io
-import urllib.request
 from typing import Any
 
 from pydicom import dcmread
@@ -17,14 +16,11 @@ from pydicom.dataset import Dataset
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicomweb import fastpath
-from radcurate.dicomweb.multipart import decode, parse_header
 from radcurate.query.ast import FieldMatch
 from radcurate.query.patterns import escape
+from radcurate.storage.locations import is_remote, local_path, read_location
 
 __all__ = ["NotFoundError", "instance_bytes", "locate", "read_instance"]
-
-# traffic to a PACS never goes through a proxy from the environment
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class NotFoundError(LookupError):
@@ -81,33 +77,15 @@ def locate(
     return records
 
 
-def _fetch(url: str) -> bytes:
-    request = urllib.request.Request(
-        url, headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'}
-    )
-    with _OPENER.open(request, timeout=60.0) as response:
-        body = response.read()
-        media, params = parse_header(response.headers.get("Content-Type", ""))
-    if media == "multipart/related" and "boundary" in params:
-        parts = decode(body, params["boundary"])
-        if not parts:
-            raise OSError(f"{url} answered an empty multipart body")
-        return parts[0].data
-    return bytes(body)
-
-
 def instance_bytes(location: str) -> bytes:
     """The bytes of an instance file, wherever it is."""
-    if location.startswith(("http://", "https://")):
-        return _fetch(location)
-    path = location[len("file://") :] if location.startswith("file://") else location
-    with open(path, "rb") as handle:
-        return handle.read()
+    return read_location(location)
 
 
 def read_instance(location: str, *, pixels: bool = True) -> Dataset:
     """The data set of an instance (without pixel data when ``pixels`` is False)."""
-    if location.startswith(("http://", "https://")):
-        return dcmread(io.BytesIO(_fetch(location)), stop_before_pixels=not pixels, force=True)
-    path = location[len("file://") :] if location.startswith("file://") else location
-    return dcmread(path, stop_before_pixels=not pixels, force=True)
+    if is_remote(location):
+        source: Any = io.BytesIO(read_location(location))
+    else:
+        source = local_path(location)
+    return dcmread(source, stop_before_pixels=not pixels, force=True)

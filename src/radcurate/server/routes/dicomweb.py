@@ -144,13 +144,36 @@ def _records(
         return _error(404, "not_found", str(exc))
 
 
+def _unreadable(record: InstanceRecord, exc: OSError) -> JSONResponse:
+    """A 502: the instance's file (or the PACS that keeps it) cannot be read."""
+    return _error(502, "unreadable_instance", f"cannot read {record.sop_uid}: {exc}")
+
+
 def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
     items = multipart.parse_accept(accept)
     if len(records) == 1 and items and items[0].media_type == "application/dicom":
         syntax = records[0].transfer_syntax
         if not wado.retrieve_syntax_ok(accept, syntax):
             return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
-        return Response(wado.instance_file(records[0]), media_type="application/dicom")
+        try:
+            return Response(wado.instance_file(records[0]), media_type="application/dicom")
+        except OSError as exc:
+            return _unreadable(records[0], exc)
+    if len(records) == 1:
+        # one instance: read it before answering, so a missing file is a 502, not a cut stream
+        try:
+            data = wado.instance_file(records[0])
+        except OSError as exc:
+            return _unreadable(records[0], exc)
+        boundary = multipart.new_boundary()
+        syntax = records[0].transfer_syntax or wado.EXPLICIT_LE
+        if not wado.retrieve_syntax_ok(accept, records[0].transfer_syntax):
+            return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
+        part = multipart.Part(data, f"application/dicom; transfer-syntax={syntax}")
+        return Response(
+            b"".join(multipart.encode([part], boundary)),
+            media_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+        )
     for record in records:
         if not wado.retrieve_syntax_ok(accept, record.transfer_syntax):
             return _error(
@@ -209,7 +232,9 @@ def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
         )
         try:
             out.append(wado.instance_metadata(record, url))
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            return _unreadable(record, exc)
+        except ValueError as exc:
             return _error(502, "unreadable_instance", f"cannot read {record.sop_uid}: {exc}")
     return JSONResponse(out, media_type=DICOM_JSON)
 
@@ -280,6 +305,8 @@ def retrieve_frames(
         return _error(404, "frame_not_found", str(exc))
     except ValueError as exc:
         return _error(400, "no_frames", str(exc))
+    except OSError as exc:
+        return _unreadable(record, exc)
     content_type = wado.frame_media_type(choice.syntax, choice.media_type)
     boundary = multipart.new_boundary()
     parts = [multipart.Part(d, content_type) for d in data]
@@ -305,6 +332,8 @@ def retrieve_bulkdata(
         data, syntax = wado.bulkdata(records[0].location, path)
     except KeyError as exc:
         return _error(404, "bulkdata_not_found", str(exc.args[0]))
+    except OSError as exc:
+        return _unreadable(records[0], exc)
     boundary = multipart.new_boundary()
     part = multipart.Part(data, f"application/octet-stream; transfer-syntax={syntax}")
     return Response(
@@ -329,6 +358,8 @@ def _render(
         data, media = wado.rendered(record.location, frame, accept, size)
     except IndexError as exc:
         return _error(404, "frame_not_found", str(exc))
+    except OSError as exc:
+        return _unreadable(record, exc)
     except Exception as exc:  # noqa: BLE001  # an undecodable picture is a clear 400
         return _error(400, "not_renderable", f"cannot render {record.sop_uid}: {exc}")
     return Response(data, media_type=media)
