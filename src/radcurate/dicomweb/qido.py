@@ -16,23 +16,21 @@ Examples
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.dicom.values import iso_date, iso_datetime, iso_time
 from radcurate.dicomweb import fastpath
 from radcurate.dicomweb.dicomjson import (
     document_to_json,
     element_json,
     json_value,
-    keyword_of,
     tag_of,
     vr_of,
 )
+from radcurate.dicomweb.matching import Match, QidoError, element_matches, iso_value, parse_match
 from radcurate.query.ast import All, FieldIn, FieldMatch, Node, Range, conjoin
 from radcurate.query.patterns import escape
 
@@ -140,27 +138,6 @@ _RECORD_FIELDS = {
 _CONTROL = {"limit", "offset", "fuzzymatching", "includefield", "orderby"}
 
 
-class QidoError(ValueError):
-    """A QIDO-RS request that cannot be answered; the message says why (a 400)."""
-
-
-@dataclass(frozen=True)
-class Match:
-    """One attribute match of a query."""
-
-    tag: str
-    vr: str
-    kind: Literal["universal", "values", "pattern", "range"]
-    values: tuple[str, ...] = ()
-    low: str | None = None
-    high: str | None = None
-
-    @property
-    def keyword(self) -> str:
-        """The attribute's keyword (or tag)."""
-        return keyword_of(self.tag)
-
-
 @dataclass
 class QidoQuery:
     """A parsed QIDO-RS query."""
@@ -229,48 +206,8 @@ def parse_query(
         elif key in _CONTROL:
             continue
         else:
-            query.matches.append(_match(key, value))
+            query.matches.append(parse_match(key, value))
     return query
-
-
-def _match(key: str, value: str) -> Match:
-    if "." in key:
-        raise QidoError(f"matching inside sequences ({key!r}) is not supported")
-    tag = tag_of(key)
-    if tag is None:
-        raise QidoError(f"unknown attribute {key!r}: use a DICOM keyword or 8 hex digits")
-    vr = vr_of(tag) or "LO"
-    if tag == T["ModalitiesInStudy"]:
-        vr = "CS"
-    if value == "":
-        return Match(tag, vr, "universal")
-    if vr in ("DA", "TM", "DT") and "-" in value and not (vr == "DT" and value[:1] == "-"):
-        low, _, high = value.partition("-")
-        if vr == "DT" and "-" in high:  # an offset in the upper bound is not a range separator
-            raise QidoError(f"{key}: ranges with UTC offsets are not supported")
-        for bound in (low, high):
-            if bound and _iso(vr, bound) is None:
-                raise QidoError(f"{key}: {bound!r} is not a valid {vr} value")
-        if not low and not high:
-            raise QidoError(f"{key}: a range needs at least one end")
-        return Match(tag, vr, "range", low=low or None, high=high or None)
-    parts = tuple(value.split("\\"))
-    if vr in ("DA", "TM", "DT"):
-        for part in parts:
-            if _iso(vr, part) is None:
-                raise QidoError(f"{key}: {part!r} is not a valid {vr} value")
-        return Match(tag, vr, "values", parts)
-    if any("*" in p or "?" in p for p in parts) and vr != "UI":
-        return Match(tag, vr, "pattern", parts)
-    return Match(tag, vr, "values", parts)
-
-
-def _iso(vr: str, value: str) -> str | None:
-    if vr == "DA":
-        return iso_date(value)
-    if vr == "TM":
-        return iso_time(value)
-    return iso_datetime(value)
 
 
 # -- the coarse filter, in the query language ---------------------------------------------
@@ -288,11 +225,11 @@ def _node(match: Match) -> Node | None:
     if match.tag in _RECORD_FIELDS or match.tag in INSTANCE_TAGS:
         return None  # instance attributes are matched on instance rows
     if match.kind == "range":
-        low = _iso(match.vr, match.low) if match.low else None
-        high = _iso(match.vr, match.high) if match.high else None
+        low = iso_value(match.vr, match.low) if match.low else None
+        high = iso_value(match.vr, match.high) if match.high else None
         return Range(name, low, high)
     if match.kind == "values" and match.vr in ("DA", "TM", "DT"):
-        return FieldIn(name, tuple(escape(_iso(match.vr, v) or v) for v in match.values))
+        return FieldIn(name, tuple(escape(iso_value(match.vr, v) or v) for v in match.values))
     if match.kind == "pattern":
         # wildcards stay wildcards, everything else is literal
         return FieldIn(name, tuple(_pattern(v) for v in match.values))
@@ -318,69 +255,6 @@ def catalog_filter(query: QidoQuery) -> Node:
 
 
 # -- exact DICOM matching ---------------------------------------------------------------------
-
-
-def _text_values(element: Mapping[str, Any] | None) -> list[str]:
-    if not element or "Value" not in element:
-        return []
-    out = []
-    for value in element["Value"]:
-        if isinstance(value, dict):
-            out.append(str(value.get("Alphabetic", "")))
-        else:
-            out.append(str(value))
-    return out
-
-
-def _number_equal(a: str, b: str) -> bool:
-    try:
-        return float(a) == float(b)
-    except ValueError:
-        return a == b
-
-
-def element_matches(match: Match, element: Mapping[str, Any] | None, fuzzy: bool = False) -> bool:
-    """DICOM matching (PS3.4 C.2.2.2) of one match against one DICOM JSON element."""
-    if match.kind == "universal":
-        return True
-    values = _text_values(element)
-    if not values:
-        return False
-    if match.kind == "range":
-        return any(_in_range(match, v) for v in values)
-    fold = match.vr == "PN" or fuzzy
-    for wanted in match.values:
-        for value in values:
-            if match.kind == "pattern":
-                # wildcards ignore case, as Orthanc's (LIKE-based) and most PACS' do
-                if fnmatch.fnmatchcase(value.lower(), _fn(wanted.lower())):
-                    return True
-            elif match.vr in ("DS", "IS", "FL", "FD", "US", "SS", "UL", "SL"):
-                if _number_equal(value, wanted):
-                    return True
-            elif (value.lower() == wanted.lower()) if fold else value == wanted:
-                return True
-    return False
-
-
-def _fn(pattern: str) -> str:
-    # fnmatch knows [..] too: make brackets literal
-    return pattern.replace("[", "[[]")
-
-
-def _sortable(vr: str, value: str) -> str:
-    return (_iso(vr, value) or value).replace("-", "").replace(":", "").replace("T", "")
-
-
-def _in_range(match: Match, value: str) -> bool:
-    current = _sortable(match.vr, value)
-    if match.low and current < _sortable(match.vr, match.low):
-        return False
-    if match.high:
-        high = _sortable(match.vr, match.high)
-        if current[: len(high)] > high:
-            return False
-    return True
 
 
 # -- running a query --------------------------------------------------------------------------
