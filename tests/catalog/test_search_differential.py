@@ -450,6 +450,10 @@ HAND_WRITTEN = [
     "NOT (Modality:MR OR Rows:512)", "-Modality:MR -Modality:CT", "NOT NOT Modality:CT",
     "chest -ai.bodypart:chest", "(thorax OR lung) StudyDate:>=2018 -qc.missing_slices:true",
     "NOT has:StudyDate OR StudyDate:<2016",
+    # look-ups by the keys the index holds rows by
+    "SeriesInstanceUID:1.2.840.99.5", "SeriesInstanceUID:(1.2.840.99.5 OR 1.2.840.99.17)",
+    "-SeriesInstanceUID:1.2.840.99.5", "SeriesInstanceUID:1.2.840.99.1*",
+    "StudyInstanceUID:1.2.840.99", "StudyInstanceUID:1.2.840.98", "StudyInstanceUID:1.2.840.9?",
 ]  # fmt: skip
 
 

@@ -141,8 +141,25 @@ class IndexedSearchMixin:
             return index, self._evaluator(index).mask(tree)
 
     # -- the terms the index leaves to SQL -----------------------------------------------------
-    def _sql_rows(self, node: Node, outside_text_fields: Sequence[str]) -> Iterable[str]:
-        """UIDs of the series for which one term holds, read in SQL."""
+    def _sql_rows(
+        self,
+        node: Node,
+        outside_text_fields: Sequence[str],
+        candidates: Sequence[str] | None = None,
+    ) -> Iterable[str]:
+        """UIDs of the series for which one term holds, read in SQL (among ``candidates``)."""
+        if candidates is not None:
+            where, params = Compiler(self._search_dialect(), self._field_types(), ()).where(node)
+            found: list[str] = []
+            for start in range(0, len(candidates), 500):
+                chunk = tuple(candidates[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                sql = (
+                    f"SELECT s.series_uid FROM series s WHERE s.series_uid IN ({marks}) "
+                    f"AND {where}"
+                )
+                found += [r[0] for r in self._search_read(sql, (*chunk, *params))]
+            return found
         dialect = self._search_dialect()
         types = self._field_types()
         if isinstance(node, Text):

@@ -14,10 +14,11 @@ from typing import Any
 
 from radcurate.query.reference import DEFAULT_TEXT_FIELDS
 
-#: top-level document fields held in memory by the search index (text fields first)
+#: top-level document fields held in memory by the search index (text fields first);
+#: SeriesInstanceUID and StudyInstanceUID are not columns: the index keys its rows and
+#: counts studies by them, and answers exact look-ups of either from those keys
 INDEXED_FIELDS: tuple[str, ...] = (
     *DEFAULT_TEXT_FIELDS,
-    "StudyInstanceUID",
     "PatientID",
     "AccessionNumber",
     "StudyID",

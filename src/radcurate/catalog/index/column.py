@@ -218,6 +218,10 @@ class Column:
             self._raw[key] = code
         return code
 
+    def forget_raw(self) -> None:
+        """Drop the per-raw-value code cache (rebuilt as values are seen again)."""
+        self._raw = {}
+
     def changed(self) -> None:
         """Rows' codes changed: drop caches derived from them."""
         self._sort_cache.clear()

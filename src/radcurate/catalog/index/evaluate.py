@@ -41,7 +41,8 @@ from radcurate.query.patterns import has_wildcards, unescape
 #: answers one term the index cannot: the UIDs of the series for which it holds.
 #: ``Text`` nodes are asked only for their tag, dataset and ``ai`` part
 #: (and for text fields outside the index, listed in the second argument).
-SqlRows = Callable[[Node, Sequence[str]], Iterable[str]]
+#: A third argument, when given, limits the answer to those series.
+SqlRows = Callable[..., Iterable[str]]
 
 
 class Evaluator:
@@ -91,9 +92,15 @@ class Evaluator:
         if isinstance(node, Missing):
             return ~self._eval(Has(field))
         if column is None:
-            uids = _exact_uids(node) if field == "SeriesInstanceUID" else None
+            keyed = field in ("SeriesInstanceUID", "StudyInstanceUID")
+            uids = _exact_uids(node) if keyed else None
             if uids is not None:
-                return index.rows_of(uids)  # every series' UID is a row key: a lookup
+                # rows are keyed by these UIDs: look the few candidates up, let SQL confirm
+                found = index.rows_of(uids) if field == "SeriesInstanceUID" else None
+                if found is None:
+                    found = index.rows_of_studies(uids)
+                candidates = [index.uids[r] for r in np.flatnonzero(found).tolist()]
+                return index.rows_of(self.sql_rows(node, (), candidates) if candidates else ())
             return index.rows_of(self.sql_rows(node, ()))
         if isinstance(node, Has):
             return column.present()
@@ -117,7 +124,7 @@ class Evaluator:
 
 
 def _exact_uids(node: Node) -> list[str] | None:
-    """The UIDs a ``SeriesInstanceUID`` term names exactly (None: not such a term).
+    """The UIDs a Series/StudyInstanceUID term names exactly (None: not such a term).
 
     Only patterns without wildcards or cased letters qualify: for them the
     case-insensitive match of the language is plain equality.

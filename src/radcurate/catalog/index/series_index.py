@@ -104,7 +104,11 @@ class SeriesIndex:
             batches = [self._decode(rows) for rows in pages]
             self._commit(batches)
             self.watermark = watermark
-            return len(deleted) + sum(len(b.targets) for b in batches)
+            changed = len(deleted) + sum(len(b.targets) for b in batches)
+            if changed >= 10_000:
+                for column in self.columns.values():
+                    column.forget_raw()  # a loading accelerator: not worth its memory after
+            return changed
 
     def apply(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert or replace series: ``(uid, study_uid, patient_id, search_doc, header, facts)``."""
@@ -191,6 +195,11 @@ class SeriesIndex:
             rank[np.asarray(order, np.int64)] = np.arange(len(order), dtype=np.int64)
             self._uid_rank = rank
         return self._uid_rank
+
+    def rows_of_studies(self, study_uids: Iterable[str]) -> BoolArray:
+        """The rows of the series of the given studies (unknown ones ignored)."""
+        codes = [self._study_codes[u] for u in study_uids if u in self._study_codes]
+        return np.isin(self.study, np.asarray(codes, CODE)) & self.alive
 
     def rows_of(self, uids: Iterable[str]) -> BoolArray:
         """The rows of the given series UIDs (unknown ones ignored)."""
