@@ -14,7 +14,7 @@ say() { printf '[test-env] %s\n' "$*"; }
 if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
 
 # --- system packages --------------------------------------------------------------------------
-packages=(postgresql postgresql-contrib orthanc orthanc-dicomweb dcmtk)
+packages=(postgresql postgresql-contrib orthanc orthanc-dicomweb dcmtk chromium fonts-liberation)
 [ -x .venv/bin/python ] || packages+=(python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do

@@ -68,8 +68,10 @@ def get_thumbnail(
             path = cache.thumbnail_path(catalog, series_uid)
         except KeyError:  # removed since the instances were read
             raise SeriesNotFoundError(series_uid) from None
-    # the key of the file served (the series may have changed since it was computed above)
-    return FileResponse(path, media_type="image/png", headers=_headers(path.stem))
+    # the key of the file served (the series may have changed since it was computed above);
+    # bytes, not a FileResponse: a concurrent render may replace the file between the
+    # stat that sets Content-Length and the read
+    return Response(path.read_bytes(), media_type="image/png", headers=_headers(path.stem))
 
 
 def _headers(key: str) -> dict[str, str]:
