@@ -17,7 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,8 @@ __all__ = ["PullSummary", "dicomweb_base", "is_dicomweb_url", "pull_ingest"]
 
 SCHEME_PREFIX = "dicomweb+"
 PAGE = 500
+#: series metadata fetched concurrently (the PACS answers while we parse and write)
+FETCHERS = 4
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -160,36 +164,62 @@ def pull_ingest(
     started = time.monotonic()
     base = dicomweb_base(url)
     summary = PullSummary()
-    for study in _studies(base, query):
-        summary.studies += 1
-        study_uid = str(_value(study, "0020000D"))
-        for series in _get_json(f"{base}/studies/{study_uid}/series"):
-            summary.series_seen += 1
-            _pull_series(base, catalog, study_uid, series, summary)
-            if on_series is not None:
-                on_series(summary)
+    in_flight: deque[tuple[str, str, set[str], Future[list[dict[str, Any]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=FETCHERS, thread_name_prefix="wado") as fetchers:
+
+        def drain(limit: int) -> None:
+            while len(in_flight) > limit:
+                study_uid, series_uid, known, future = in_flight.popleft()
+                _write_series(base, catalog, study_uid, series_uid, known, future.result(), summary)
+                if on_series is not None:
+                    on_series(summary)
+
+        for study in _studies(base, query):
+            summary.studies += 1
+            study_uid = str(_value(study, "0020000D"))
+            for series in _get_json(f"{base}/studies/{study_uid}/series"):
+                summary.series_seen += 1
+                series_uid = str(_value(series, "0020000E"))
+                known = _known_if_changed(catalog, series, series_uid)
+                if known is None:
+                    summary.series_unchanged += 1
+                    continue
+                summary.series_read += 1
+                metadata = f"{base}/studies/{study_uid}/series/{series_uid}/metadata"
+                in_flight.append(
+                    (study_uid, series_uid, known, fetchers.submit(_get_json, metadata))
+                )
+                drain(FETCHERS * 2)
+        drain(0)
     summary.finalized_series = finalize_dirty(catalog)
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _pull_series(
-    base: str,
-    catalog: CatalogBackend,
-    study_uid: str,
-    series: dict[str, Any],
-    summary: PullSummary,
-) -> None:
-    series_uid = str(_value(series, "0020000E"))
+def _known_if_changed(
+    catalog: CatalogBackend, series: dict[str, Any], series_uid: str
+) -> set[str] | None:
+    """The SOP UIDs the catalog has of a series, or None when it has all the PACS has."""
     remote_count = _value(series, "00201209")
     known = {r.sop_uid for r in catalog.instances(series_uid)}
     if remote_count is not None and int(remote_count) == len(known) and known:
-        summary.series_unchanged += 1
-        return
-    summary.series_read += 1
+        return None
+    return known
+
+
+def _write_series(
+    base: str,
+    catalog: CatalogBackend,
+    study_uid: str,
+    series_uid: str,
+    known: set[str],
+    items: list[dict[str, Any]],
+    summary: PullSummary,
+) -> None:
+    """Write the instances of one series' metadata the catalog lacks (one transaction)."""
     batch = IngestBatch()
     header_written = bool(known)
-    for item in _get_json(f"{base}/studies/{study_uid}/series/{series_uid}/metadata"):
+    for item in items:
         sop = str(_value(item, "00080018") or "")
         if not sop or sop in known:
             continue
