@@ -1,7 +1,7 @@
 """Indexed look-ups by UID for DICOMweb, on catalogs that expose their SQL tables.
 
-QIDO and WADO look series up by StudyInstanceUID, SeriesInstanceUID or
-PatientID far more often than by anything else (every study a viewer opens
+QIDO and WADO look series up by StudyInstanceUID, SeriesInstanceUID,
+PatientID or Modality far more often than by anything else (every study a viewer opens
 starts with ``/studies/{uid}/series``). The catalog's query language matches
 those fields inside the JSON document, a scan of every series; the SQL
 backends also keep them in indexed columns of the ``series`` table, which
@@ -30,6 +30,7 @@ COLUMNS = {
     "StudyInstanceUID": "study_uid",
     "SeriesInstanceUID": "series_uid",
     "PatientID": "patient_id",
+    "Modality": "modality",
 }
 #: (series_uid, modality, instance_count)
 StudyMember = tuple[str, str | None, int]

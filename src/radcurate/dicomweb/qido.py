@@ -373,6 +373,16 @@ def _series_wanted(query: QidoQuery) -> set[str] | None:
     return _include(query, tags)
 
 
+#: indexed attributes selective enough to look up whatever else the query asks
+_SELECTIVE = frozenset({"StudyInstanceUID", "SeriesInstanceUID", "PatientID"})
+
+
+def _indexed_keyword(match: Match) -> str | None:
+    """The indexed column's keyword a match can be answered from, if any."""
+    keyword = "Modality" if match.tag == T["ModalitiesInStudy"] else match.keyword
+    return keyword if keyword in fastpath.COLUMNS and match.kind == "values" else None
+
+
 def _uid_constraints(query: QidoQuery) -> dict[str, set[str]]:
     """Exact values of the indexed attributes a query pins down (path UIDs included)."""
     pinned: dict[str, set[str]] = {}
@@ -381,8 +391,8 @@ def _uid_constraints(query: QidoQuery) -> dict[str, set[str]]:
     if query.series_uid:
         pinned["SeriesInstanceUID"] = {query.series_uid}
     for match in query.matches:
-        keyword = match.keyword
-        if keyword in fastpath.COLUMNS and match.kind == "values":
+        keyword = _indexed_keyword(match)
+        if keyword is not None:
             values = set(match.values)
             pinned[keyword] = pinned[keyword] & values if keyword in pinned else values
     return pinned
@@ -393,17 +403,23 @@ def candidate_documents(
 ) -> Iterator[dict[str, Any]]:
     """Series documents that may match ``query``, in SeriesInstanceUID order.
 
-    Queries that pin a study, series or patient use the catalog's indexed
-    columns (:mod:`~radcurate.dicomweb.fastpath`); the others its search.
+    Queries that pin a study, series or patient, or that filter on nothing but
+    the modality, use the catalog's indexed columns
+    (:mod:`~radcurate.dicomweb.fastpath`) and read documents one by one as
+    needed; the others go through the catalog's search.
     """
     pinned = _uid_constraints(query)
+    indexed_only = all(
+        m.kind == "universal" or _indexed_keyword(m) is not None for m in query.matches
+    )
     found: set[str] | None = None
-    for keyword, values in pinned.items():
-        uids = fastpath.series_uids_where(catalog, keyword, sorted(values))
-        if uids is None:
-            found = None
-            break
-        found = set(uids) if found is None else found & set(uids)
+    if pinned and (pinned.keys() & _SELECTIVE or indexed_only):
+        for keyword, values in pinned.items():
+            uids = fastpath.series_uids_where(catalog, keyword, sorted(values))
+            if uids is None:
+                found = None
+                break
+            found = set(uids) if found is None else found & set(uids)
     if found is not None:
         for uid in sorted(found):
             document = catalog.series_document(uid)
