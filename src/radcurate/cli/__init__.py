@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, str] = {
     "jobs": "radcurate.cli.jobs:jobs",
     "show": "radcurate.cli.show:show",
     "errors": "radcurate.cli.errors:errors",
+    "facets": "radcurate.cli.facets:facets",
     "fields": "radcurate.cli.fields:fields",
     "receive": "radcurate.cli.receive:receive",
     "render": "radcurate.cli.render:render",
