@@ -14,6 +14,7 @@ from pydicom import dcmread
 from radcurate.catalog import open_catalog
 from radcurate.cli import main
 from radcurate.network.pull import PullError, pull_ingest
+from radcurate.render import render_series
 from tests.network.conftest import serving, upload
 
 STAR = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
@@ -94,6 +95,16 @@ def test_pull_indexes_in_place_and_rerun_picks_up_only_new(
                 thumbnail = httpx.get(series_url + "/thumbnail", timeout=60)
                 assert thumbnail.status_code == 200, thumbnail.text
                 assert thumbnail.content[:2] == b"\xff\xd8"
+                # ... and so do the gallery's thumbnails and the viewer's slices
+                api = f"{live.url}/api/series/{ds.SeriesInstanceUID}"
+                png = httpx.get(api + "/thumbnail", timeout=60)
+                assert png.status_code == 200, png.text
+                assert png.content[:4] == b"\x89PNG"
+                slice_png = httpx.get(api + "/slice", params={"index": 0}, timeout=60)
+                assert slice_png.status_code == 200, slice_png.text
+                # a picture, not the "cannot decode" card
+                rendering = render_series(catalog, str(ds.SeriesInstanceUID))
+                assert not rendering.undecodable, rendering
                 metadata = httpx.get(url + "/metadata", timeout=60)
                 assert metadata.json()[0]["00080018"]["Value"] == [ds.SOPInstanceUID]
 

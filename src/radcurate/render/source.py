@@ -83,13 +83,20 @@ def read_dataset(location: str, *, pixels: bool = True) -> Dataset:
     UndecodableError
         When the file cannot be read as DICOM.
     """
-    path = local_path(location)
+    source: Any = local_path(location)
+    if location.startswith(("http://", "https://")):  # an instance kept in a PACS (WADO-RS)
+        from radcurate.storage.locations import read_location
+
+        try:
+            source = io.BytesIO(read_location(location))
+        except OSError as exc:
+            raise UndecodableError(f"cannot fetch the instance from the PACS: {exc}") from exc
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if not pixels:
-                return dcmread(path, stop_before_pixels=True)
-            ds = dcmread(path, defer_size=LARGE_FILE)
+                return dcmread(source, stop_before_pixels=True)
+            ds = dcmread(source, defer_size=LARGE_FILE)
     except Exception as exc:  # any parse failure is a reason, not a crash
         raise UndecodableError(f"cannot read the file: {exc}") from exc
     return ds
