@@ -104,3 +104,93 @@ def test_a_single_image_is_not_a_volume(phantom: tuple[TestClient, CatalogBacken
     response = client.get(f"/api/series/{sr}/volume.nii.gz")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "not_a_volume"
+
+
+@pytest.fixture(scope="module")
+def overlay_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_archive(tmp_path_factory.mktemp("overlay") / "archive", patients=3).root
+
+
+@pytest.fixture
+def overlay_client(
+    catalog_url: str, overlay_archive: Path, tmp_path: Path
+) -> Iterator[tuple[TestClient, CatalogBackend]]:
+    catalog = open_catalog(catalog_url)
+    ingest([overlay_archive], catalog, workers=1)
+    settings = ServerSettings(home=tmp_path / "home", catalog_url=catalog.url)
+    with TestClient(create_app(settings, catalog)) as client:
+        yield client, catalog
+    catalog.close()
+
+
+def _overlay(client: TestClient, uid: str, **params: int) -> tuple[np.ndarray, dict[str, str]]:
+    response = client.get(f"/api/series/{uid}/overlay", params=params)
+    assert response.status_code == 200, response.text
+    assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+    image = _png(response)
+    assert image.mode == "RGBA"
+    return np.asarray(image), dict(response.headers)
+
+
+def test_seg_and_rtstruct_overlays_fit_their_referenced_slice(
+    overlay_client: tuple[TestClient, CatalogBackend],
+) -> None:
+    client, catalog = overlay_client
+    import json
+
+    for modality in ("SEG", "RTSTRUCT"):
+        document = next(iter(catalog.iter_search(f"Modality:{modality}")))
+        uid, reference = document["SeriesInstanceUID"], document["referenced_series"][0]
+        pixels, headers = _overlay(client, uid)
+        assert headers["x-referenced-series"] == reference
+        count = int(headers["x-slice-count"])
+        middle = int(headers["x-slice-index"])
+        assert count == catalog.series_document(reference)["slice_count"]
+        assert middle == count // 2
+        # the same size as the slice under it, transparent off the segments
+        base = _png(client.get(f"/api/series/{reference}/slice", params={"index": middle}))
+        assert base.size == (pixels.shape[1], pixels.shape[0])
+        drawn = pixels[..., 3] > 0
+        assert 0 < drawn.mean() < 0.5
+        legend = json.loads(headers["x-overlay-legend"])
+        shown = json.loads(headers["x-overlay-drawn"])
+        assert shown and set(shown) <= {n for n, _, _ in legend}
+        # every drawn pixel has the colour of one of the legend's entries
+        colours = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for _, _, c in legend}
+        assert {tuple(p) for p in pixels[drawn][:, :3]} <= colours
+        # another slice shows another part (the first slice differs from the middle)
+        other, _ = _overlay(client, uid, index=0)
+        assert not np.array_equal(other, pixels)
+        # the same request twice draws the same picture
+        again, _ = _overlay(client, uid)
+        assert np.array_equal(again, pixels)
+
+
+def test_seg_overlay_matches_its_label_volume(
+    overlay_client: tuple[TestClient, CatalogBackend],
+) -> None:
+    client, catalog = overlay_client
+    from radcurate.render.volume import seg_label_volume
+
+    seg = next(iter(catalog.iter_search("Modality:SEG")))["SeriesInstanceUID"]
+    labels = seg_label_volume(catalog, seg).array
+    for index in (0, labels.shape[0] // 2, labels.shape[0] - 1):
+        pixels, _ = _overlay(client, seg, index=index)
+        assert np.array_equal(pixels[..., 3] > 0, labels[index] > 0)
+
+
+def test_bad_overlay_requests_are_clear(
+    overlay_client: tuple[TestClient, CatalogBackend],
+) -> None:
+    client, catalog = overlay_client
+    ct = _ct(catalog)
+    seg = next(iter(catalog.iter_search("Modality:SEG")))
+    not_overlay = client.get(f"/api/series/{ct}/overlay")
+    assert not_overlay.status_code == 400
+    assert not_overlay.json()["error"]["code"] == "not_an_overlay"
+    count = catalog.series_document(seg["referenced_series"][0])["slice_count"]
+    out = client.get(f"/api/series/{seg['SeriesInstanceUID']}/overlay", params={"index": count})
+    assert out.status_code == 400 and out.json()["error"]["code"] == "index_out_of_range"
+    assert client.get(f"/api/series/{seg['SeriesInstanceUID']}/overlay?index=-1").status_code == 422
+    missing = client.get("/api/series/1.2.3.4/overlay")
+    assert missing.status_code == 404

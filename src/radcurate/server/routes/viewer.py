@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from radcurate.render.api import render_slice
 from radcurate.render.nifti import nifti_gzip
+from radcurate.render.overlay import render_overlay
 from radcurate.render.result import UndecodableError
 from radcurate.render.volume import seg_label_stream, series_volume_stream
 from radcurate.server.deps import CatalogDep
@@ -52,6 +54,63 @@ def get_slice(
     rendering.image.save(buffer, format="PNG")
     headers = {
         "X-Slice-Index": str(rendering.slice_index if rendering.slice_index is not None else "")
+    }
+    return Response(buffer.getvalue(), media_type="image/png", headers=headers)
+
+
+@router.get(
+    "/{series_uid}/overlay",
+    operation_id="get_overlay",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/png": {}},
+            "description": "RGBA PNG the size of the referenced slice, transparent off the "
+            "segments or contours. Headers: X-Referenced-Series, X-Slice-Index, "
+            "X-Slice-Count, X-Overlay-Legend (JSON [[number, name, '#rrggbb'], ...]), "
+            "X-Overlay-Drawn (JSON numbers on this slice)",
+        },
+        400: {"model": ErrorResponse, "description": "Not a SEG/RTSTRUCT, or a bad index"},
+        404: {"model": ErrorResponse, "description": "No such series, or its reference"},
+        422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
+    },
+)
+def get_overlay(
+    series_uid: str,
+    catalog: CatalogDep,
+    index: Annotated[
+        int | None, Query(ge=0, description="Slice of the referenced series (default: middle)")
+    ] = None,
+) -> Response:
+    """A SEG's segments or an RTSTRUCT's contours on one slice of the series it references.
+
+    ``index`` counts the referenced series' slices in the acquired plane, as
+    ``/slice`` does, so the viewer stacks this picture over that slice.
+    """
+    if catalog.series_document(series_uid) is None:
+        raise SeriesNotFoundError(series_uid)
+    try:
+        overlay = render_overlay(catalog, series_uid, index)
+    except TypeError as exc:
+        return error_response(400, ErrorDetail(code="not_an_overlay", message=str(exc)))
+    except IndexError as exc:
+        return error_response(400, ErrorDetail(code="index_out_of_range", message=str(exc)))
+    except KeyError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return error_response(404, ErrorDetail(code="reference_not_found", message=message))
+    except UndecodableError as exc:
+        return error_response(422, ErrorDetail(code="undecodable", message=str(exc)))
+    except ValueError as exc:
+        return error_response(400, ErrorDetail(code="not_placeable", message=str(exc)))
+    buffer = io.BytesIO()
+    overlay.image.save(buffer, format="PNG")
+    legend = [[n, name, "#{:02x}{:02x}{:02x}".format(*rgb)] for n, name, rgb in overlay.legend]
+    headers = {
+        "X-Referenced-Series": overlay.referenced_series,
+        "X-Slice-Index": str(overlay.index),
+        "X-Slice-Count": str(overlay.count),
+        "X-Overlay-Legend": json.dumps(legend, separators=(",", ":")),
+        "X-Overlay-Drawn": json.dumps(overlay.drawn),
     }
     return Response(buffer.getvalue(), media_type="image/png", headers=headers)
 

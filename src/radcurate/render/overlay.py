@@ -1,0 +1,215 @@
+"""Overlays for the viewer: a SEG's segments or an RTSTRUCT's contours on one referenced slice.
+
+The overlay is a transparent RGBA picture of exactly the size of the referenced
+series' slice as :func:`radcurate.render.api.render_slice` draws it in the acquired
+plane (aspect corrected, no letterbox), so the browser can stack the two and blend
+them with any opacity.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from radcurate.catalog import CatalogBackend
+from radcurate.dicom.geometry import position_along, slice_normal
+from radcurate.optional import import_optional
+from radcurate.render.api import load_series
+from radcurate.render.canvas import pil
+from radcurate.render.colors import cielab_to_rgb, palette_colour
+from radcurate.render.image import series_slices
+from radcurate.render.reference import find_referenced_series
+from radcurate.render.result import SeriesInput, UndecodableError
+from radcurate.render.rtstruct import project_points, read_contours
+from radcurate.render.source import frame_attributes, read_dataset
+from radcurate.render.volume import seg_label_stream
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = ["OVERLAY_MODALITIES", "Overlay", "render_overlay"]
+
+#: modalities that can be drawn over their referenced image
+OVERLAY_MODALITIES = ("SEG", "RTSTRUCT")
+RGB = tuple[int, int, int]
+#: alpha of a segment's or ROI's fill (its outline is opaque); the viewer's opacity multiplies it
+FILL_ALPHA = 150
+
+
+@dataclass
+class Overlay:
+    """One slice's overlay.
+
+    Attributes
+    ----------
+    image
+        RGBA, the size of the referenced slice as the viewer shows it.
+    referenced_series
+        The image series it lies on.
+    index, count
+        The slice of the referenced series (acquired plane) and how many it has.
+    legend
+        ``(number, name, colour)`` of every segment or ROI of the object.
+    drawn
+        Numbers of the segments or ROIs present on this slice.
+    """
+
+    image: Image
+    referenced_series: str
+    index: int
+    count: int
+    legend: list[tuple[int, str, RGB]] = field(default_factory=list)
+    drawn: list[int] = field(default_factory=list)
+
+
+def _first_dataset(series: SeriesInput) -> Any:
+    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
+    return read_dataset(record.location)
+
+
+def _aspect_size(reference: SeriesInput, index: int, rows: int, cols: int) -> tuple[int, int]:
+    """(width, height) of the slice as ``fit`` draws it at native size (non-square pixels)."""
+    record, _ = series_slices(reference)[index]
+    attrs = frame_attributes(read_dataset(record.location, pixels=False))
+    spacing = attrs.get("PixelSpacing") or attrs.get("ImagerPixelSpacing")
+    height = float(rows)
+    if spacing is not None and len(spacing) == 2 and float(spacing[0]) > 0 < float(spacing[1]):
+        ratio = float(spacing[0]) / float(spacing[1])
+        if abs(ratio - 1.0) > 0.01:
+            height = rows * ratio
+    return max(1, cols), max(1, round(height))
+
+
+def _rgba(label: npt.NDArray[Any], colours: dict[int, RGB]) -> npt.NDArray[np.uint8]:
+    """Fills at FILL_ALPHA with opaque one-pixel outlines, transparent elsewhere."""
+    out = np.zeros((*label.shape, 4), dtype=np.uint8)
+    for number in (int(v) for v in np.unique(label) if v):
+        mask = label == number
+        inner = mask.copy()
+        inner[1:, :] &= mask[:-1, :]
+        inner[:-1, :] &= mask[1:, :]
+        inner[:, 1:] &= mask[:, :-1]
+        inner[:, :-1] &= mask[:, 1:]
+        out[mask] = (*colours.get(number, palette_colour(number)), FILL_ALPHA)
+        out[mask & ~inner, 3] = 255
+    return out
+
+
+def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+    ds = _first_dataset(seg)
+    legend: list[tuple[int, str, RGB]] = []
+    for n, item in enumerate(ds.get("SegmentSequence") or []):
+        number = int(item.get("SegmentNumber", n + 1))
+        lab = item.get("RecommendedDisplayCIELabValue")
+        colour = cielab_to_rgb(lab) if lab and len(lab) == 3 else palette_colour(number)
+        legend.append((number, str(item.get("SegmentLabel", f"segment {number}")), colour))
+    stream = seg_label_stream(seg.catalog, seg.series_uid)
+    record, frame = series_slices(reference)[index]
+    target = index
+    if frame == 0 and record.sop_uid in stream.sop_uids:
+        target = stream.sop_uids.index(record.sop_uid)
+    try:
+        label = next(itertools.islice(stream.slices(), target, None))
+    except StopIteration as exc:
+        raise IndexError(f"slice {index} out of range of the segmentation") from exc
+    rows, cols = label.shape
+    image = pil().fromarray(_rgba(label, {n: c for n, _, c in legend}), "RGBA")
+    size = _aspect_size(reference, index, rows, cols)
+    if size != image.size:
+        image = image.resize(size, pil().Resampling.NEAREST)
+    drawn = sorted(int(v) for v in np.unique(label) if v)
+    return Overlay(image, reference.series_uid, index, count, legend, drawn)
+
+
+def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+    contours = read_contours(_first_dataset(rt))
+    legend = sorted({(c.roi, c.name, c.colour) for c in contours})
+    slices = series_slices(reference)
+    record, frame = slices[index]
+    if frame != 0 or record.position is None or not record.orientation:
+        raise ValueError("contours are drawn on stacks of single-frame slices with a position")
+    attrs = frame_attributes(read_dataset(record.location, pixels=False))
+    spacing_value = attrs.get("PixelSpacing")
+    if spacing_value is None or len(spacing_value) != 2:
+        raise ValueError("the referenced image has no PixelSpacing")
+    spacing = [float(v) for v in spacing_value]
+    normal = slice_normal(record.orientation)
+    gap = reference.document.get("slice_spacing_median")
+    tolerance = 0.5 * float(gap) if isinstance(gap, (int, float)) and gap > 0 else 1.0
+    here = position_along(normal, record.position) if normal else None
+    by_sop = {r.sop_uid: k for k, (r, f) in enumerate(slices) if f == 0}
+    rows, cols = int(record.rows or attrs.Rows), int(record.columns or attrs.Columns)
+    width, height = _aspect_size(reference, index, rows, cols)
+    scale_y = height / rows
+    layer = pil().new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = import_optional("PIL.ImageDraw", "rendering overlays").Draw(layer)
+    drawn: set[int] = set()
+    on_slice = []
+    for contour in contours:
+        placed = next((by_sop[u] for u in contour.sop_uids if u in by_sop), None)
+        if placed is None and here is not None and normal is not None:
+            along = position_along(normal, [float(v) for v in contour.points.mean(axis=0)])
+            placed = index if abs(along - here) <= tolerance else None
+        if placed == index:
+            xy = project_points(contour.points, record.position, record.orientation, spacing)
+            on_slice.append((contour, [(float(x), float(y) * scale_y) for x, y in xy]))
+            drawn.add(contour.roi)
+    for contour, vertices in on_slice:
+        if not contour.external:
+            draw.polygon(vertices, fill=(*contour.colour, FILL_ALPHA // 2))
+    for contour, vertices in on_slice:
+        draw.line([*vertices, vertices[0]], fill=(*contour.colour, 255), width=2)
+    return Overlay(layer, reference.series_uid, index, count, legend, sorted(drawn))
+
+
+def render_overlay(catalog: CatalogBackend, series_uid: str, index: int | None = None) -> Overlay:
+    """The overlay of a SEG or RTSTRUCT series on slice ``index`` of its referenced series.
+
+    Parameters
+    ----------
+    index
+        Slice of the referenced series in geometric order, acquired plane (the
+        indices of ``/api/series/{uid}/slice``); default the middle.
+
+    Raises
+    ------
+    KeyError
+        No such series, or its referenced series is not in the catalog.
+    TypeError
+        The series is neither a SEG nor an RTSTRUCT.
+    IndexError
+        ``index`` outside the referenced series.
+    ValueError
+        The geometry does not let the object be placed on the referenced slices.
+    UndecodableError
+        The segmentation frames cannot be decoded.
+
+    Examples
+    --------
+    >>> overlay = render_overlay(catalog, seg_uid, 25)  # doctest: +SKIP
+    >>> overlay.image.mode, overlay.referenced_series == ct_uid  # doctest: +SKIP
+    ('RGBA', True)
+    """
+    series = load_series(catalog, series_uid)
+    modality = str(series.document.get("Modality") or "")
+    if modality not in OVERLAY_MODALITIES:
+        raise TypeError(
+            f"series {series_uid} is a {modality or 'series without modality'}, "
+            "not a SEG or an RTSTRUCT"
+        )
+    if not series.instances:
+        raise UndecodableError("the series has no instances")
+    reference = find_referenced_series(series, _first_dataset(series))
+    if reference is None:
+        raise KeyError(f"the series referenced by {series_uid} is not in the catalog")
+    count = len(series_slices(reference))
+    chosen = count // 2 if index is None else index
+    if not 0 <= chosen < count:
+        raise IndexError(f"slice {chosen} out of range (0..{count - 1})")
+    if modality == "SEG":
+        return _seg_overlay(series, reference, chosen, count)
+    return _rt_overlay(series, reference, chosen, count)
