@@ -34,6 +34,7 @@ from radcurate.catalog.bulk import BulkImportMixin
 from radcurate.catalog.curation import CurationMixin
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.index.paging import page as index_page
+from radcurate.catalog.index.paging import sorted_rows
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.projection import search_document
@@ -677,8 +678,20 @@ class SQLCatalog(IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, C
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
         spec = SortSpec.parse(sort)
-        where = self._compile(query)  # a bad query raises here, not at the first next()
+        tree = parse(query) if isinstance(query, str) else query  # bad queries raise here
+        found = self._index_mask(tree)
+        if found is not None and (spec.field is None or spec.field in found[0].columns):
+            index, mask = found
+            with index.lock:
+                perm, _ = sorted_rows(index, spec.field, spec.descending)
+                uids = [index.uids[r] for r in perm[mask[perm]].tolist()]
+            return self._documents_in_pages(uids, page_size)
+        where = self._compile(tree)
         return self._pages(where, spec, page_size)
+
+    def _documents_in_pages(self, uids: list[str], page_size: int) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(uids), page_size):
+            yield from self._documents(uids[start : start + page_size])
 
     def _pages(
         self, where: tuple[str, tuple[Any, ...]], spec: SortSpec, page_size: int
