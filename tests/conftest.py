@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +48,7 @@ def fresh_pg_url() -> Iterator[str]:
                 (name, name + "\\_%"),
             ).fetchall()
             for (db,) in rows:
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+                _drop_database(conn, db)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,3 +57,18 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return str(request.getfixturevalue("fresh_pg_url"))
+
+
+def _drop_database(conn: Any, name: str) -> None:
+    """DROP ... WITH (FORCE), retried while an autovacuum worker (which the test role may
+    not terminate) still holds the database."""
+    import psycopg
+
+    for attempt in range(40):
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
