@@ -364,3 +364,136 @@ def test_dragging_a_rectangle_selects_the_cards_it_touches(ui: UI) -> None:
     )
     assert set(marked) == chosen
     assert ui.page.locator("[data-testid=band]").count() == 0
+
+
+def _viewport_pixels(ui: UI) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    shot = ui.page.locator("[data-testid=viewport]").screenshot()
+    return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
+
+
+def _wait_for_overlay(ui: UI, index: int | None = None) -> None:
+    check = "" if index is None else f" && o.dataset.index == {index}"
+    ui.page.wait_for_function(
+        "() => { const o = document.querySelector('[data-testid=overlay]'); "
+        f"return o && o.complete && o.naturalWidth > 0{check} }}"
+    )
+    ui.page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=slice]'); "
+        "return i.complete && i.naturalWidth > 0 }"
+    )
+
+
+def _set_opacity(ui: UI, value: int) -> None:
+    ui.page.locator("[data-testid=overlay-opacity]").evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')) }", value
+    )
+    ui.page.wait_for_function(
+        "v => document.querySelector('[data-testid=overlay]').style.opacity == v / 100", arg=value
+    )
+
+
+def test_seg_overlay_over_its_image_with_opacity(ui: UI) -> None:
+    seg = api(ui, "GET", "/api/search", params={"q": "Modality:SEG", "fields": "referenced_series"})
+    seg_uid = seg["items"][0]["series_uid"]
+    ct_uid = seg["items"][0]["fields"]["referenced_series"][0]
+    # the image series shows the SEG that references it
+    ui.page.goto(f"{ui.base}/?series={ct_uid}")
+    panel = ui.page.locator("[data-testid=overlay-panel]")
+    panel.wait_for()
+    assert "SEG" in panel.inner_text()
+    _wait_for_overlay(ui)
+    overlay = ui.page.locator("[data-testid=overlay]")
+    assert overlay.get_attribute("data-uid") == seg_uid
+    legend = ui.page.locator("[data-testid=overlay-legend] li")
+    assert legend.count() >= 2
+    _set_opacity(ui, 100)
+    opaque = _viewport_pixels(ui)
+    ui.shot("19-seg-overlay-opaque")
+    _set_opacity(ui, 30)
+    faint = _viewport_pixels(ui)
+    ui.shot("20-seg-overlay-faint")
+    _set_opacity(ui, 0)
+    invisible = _viewport_pixels(ui)
+    # off: the same picture as opacity 0
+    ui.page.locator("[data-testid=overlay-toggle-SEG]").uncheck()
+    ui.page.wait_for_selector("[data-testid=overlay]", state="detached")
+    bare = _viewport_pixels(ui)
+    assert abs(invisible - bare).max() <= 2
+    changed = abs(opaque - bare).sum(axis=2) > 30
+    assert changed.mean() > 0.01  # the segments cover part of the slice
+    # opacity blends: the faint overlay lies between the bare slice and the opaque one
+    between = abs(faint - bare).sum(axis=2)[changed]
+    assert 0 < between.mean() < abs(opaque - bare).sum(axis=2)[changed].mean()
+    # scrolling moves the overlay with the slice; key o brings it back
+    ui.page.locator("[data-testid=overlay-toggle-SEG]").check()
+    ui.page.locator("[data-testid=viewport]").hover()
+    start = int(ui.page.locator("[data-testid=slice]").get_attribute("data-index"))
+    ui.page.mouse.wheel(0, 120)
+    _wait_for_overlay(ui, start + 1)
+    ui.page.locator("[data-testid=detail]").press("o")
+    ui.page.wait_for_selector("[data-testid=overlay]", state="detached")
+    ui.page.locator("[data-testid=detail]").press("o")
+    _wait_for_overlay(ui, start + 1)
+
+
+def test_rtstruct_contours_over_the_referenced_image(ui: UI) -> None:
+    rt = api(
+        ui, "GET", "/api/search", params={"q": "Modality:RTSTRUCT", "fields": "referenced_series"}
+    )
+    rt_uid = rt["items"][0]["series_uid"]
+    ct_uid = rt["items"][0]["fields"]["referenced_series"][0]
+    ui.page.goto(f"{ui.base}/?series={rt_uid}")
+    _wait_for_overlay(ui)
+    # the RTSTRUCT's own header, the referenced CT's slices under its contours
+    assert ui.page.locator("[data-testid=slice]").get_attribute("data-uid") == ct_uid
+    assert ui.page.locator("[data-testid=overlay]").get_attribute("data-uid") == rt_uid
+    ct = api(ui, "GET", f"/api/series/{ct_uid}")["document"]
+    assert ui.page.inner_text("[data-testid=slice-label]").endswith(f"/ {ct['slice_count']}")
+    modality_row = "[data-testid=header-table] tr[data-path=Modality] td.value"
+    assert ui.page.locator(modality_row).inner_text() == "RTSTRUCT"
+    _set_opacity(ui, 100)
+    with_contours = _viewport_pixels(ui)
+    ui.shot("21-rtstruct-contours")
+    _set_opacity(ui, 0)
+    without = _viewport_pixels(ui)
+    assert (abs(with_contours - without).sum(axis=2) > 30).mean() > 0.002
+
+
+def test_links_between_a_seg_and_its_image_series(ui: UI) -> None:
+    seg = api(ui, "GET", "/api/search", params={"q": "Modality:SEG", "fields": "referenced_series"})
+    seg_uid = seg["items"][0]["series_uid"]
+    ct_uid = seg["items"][0]["fields"]["referenced_series"][0]
+    ui.open()
+    ui.page.goto(f"{ui.base}/?series={seg_uid}")
+    link = ui.page.locator("[data-testid=link-references]")
+    link.wait_for()
+    assert link.get_attribute("data-uid") == ct_uid
+    assert "CT" in link.inner_text()
+    ui.shot("22-seg-links")
+    link.click()
+    ui.page.wait_for_function(
+        "uid => new URLSearchParams(location.search).get('series') === uid", arg=ct_uid
+    )
+    modality_row = "[data-testid=header-table] tr[data-path=Modality] td.value"
+    ui.page.wait_for_function(
+        "sel => document.querySelector(sel)?.textContent === 'CT'", arg=modality_row
+    )
+    back = ui.page.locator(f"[data-testid=link-referenced-by][data-uid='{seg_uid}']")
+    back.wait_for()
+    assert "SEG" in back.inner_text()
+    ui.shot("23-ct-referenced-by")
+    back.focus()
+    ui.page.keyboard.press("Enter")  # keyboard reachable
+    ui.page.wait_for_function(
+        "uid => new URLSearchParams(location.search).get('series') === uid", arg=seg_uid
+    )
+    ui.page.wait_for_function(
+        "sel => document.querySelector(sel)?.textContent === 'SEG'", arg=modality_row
+    )
+    ui.page.go_back()  # the browser's history walks the links
+    ui.page.wait_for_function(
+        "uid => new URLSearchParams(location.search).get('series') === uid", arg=ct_uid
+    )

@@ -109,6 +109,9 @@ export const api = {
       qs({ index: p.index, plane: p.plane, window: p.window ?? undefined, level: p.level ?? undefined })
     );
   },
+  overlayUrl(uid: string, index: number): string {
+    return "/api/series/" + encodeURIComponent(uid) + "/overlay" + qs({ index });
+  },
   // --- contract endpoints (used when `features` lists them) ---
   autocompleteFields(prefix: string, limit = 20): Promise<{ items: FieldInfo[] }> {
     return request("GET", "/api/autocomplete/fields" + qs({ prefix, limit }));

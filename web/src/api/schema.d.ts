@@ -510,6 +510,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/series/{series_uid}/overlay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Overlay
+         * @description A SEG's segments or an RTSTRUCT's contours on one slice of the series it references.
+         *
+         *     ``index`` counts the referenced series' slices in the acquired plane, as
+         *     ``/slice`` does, so the viewer stacks this picture over that slice.
+         */
+        get: operations["get_overlay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/series/{series_uid}/slice": {
         parameters: {
             query?: never;
@@ -3288,6 +3311,58 @@ export interface operations {
                 };
             };
             /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_overlay: {
+        parameters: {
+            query?: {
+                /** @description Slice of the referenced series (default: middle) */
+                index?: number | null;
+            };
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description RGBA PNG the size of the referenced slice, transparent off the segments or contours. Headers: X-Referenced-Series, X-Slice-Index, X-Slice-Count, X-Overlay-Legend (JSON [[number, name, '#rrggbb'], ...]), X-Overlay-Drawn (JSON numbers on this slice) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": unknown;
+                };
+            };
+            /** @description Not a SEG/RTSTRUCT, or a bad index */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series, or its reference */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The pixel data cannot be decoded */
             422: {
                 headers: {
                     [name: string]: unknown;
