@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.e2e.conftest import UI
+from tests.e2e.conftest import ARTIFACTS, UI
 
 pytestmark = pytest.mark.slow
 
@@ -497,3 +497,89 @@ def test_links_between_a_seg_and_its_image_series(ui: UI) -> None:
     ui.page.wait_for_function(
         "uid => new URLSearchParams(location.search).get('series') === uid", arg=ct_uid
     )
+
+
+def test_download_a_chart_as_png_and_svg(ui: UI) -> None:
+    from PIL import Image
+
+    ui.open()
+    if not has_endpoint(ui, "POST", "/api/aggregate"):
+        pytest.skip("the server has no POST /api/aggregate yet")
+    chart = ui.page.locator("[data-testid=chart-Modality]")
+    chart.wait_for()
+    with ui.page.expect_download() as info:
+        ui.page.click("[data-testid=png-Modality]")
+    download = info.value
+    assert download.suggested_filename == "Modality.png"
+    with open(download.path(), "rb") as handle:
+        data = handle.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    box = chart.locator("svg").bounding_box()
+    assert box is not None
+    assert image.size[0] == round(box["width"]) * 2  # drawn at twice the size
+    # not blank: the bars' blue is there, on white
+    colours = {c for _, c in image.getcolors(maxcolors=1 << 16) or []}
+    assert (255, 255, 255) in colours
+    assert any(b > 150 and r < 100 for r, g, b in colours)
+    ARTIFACTS.mkdir(exist_ok=True)
+    image.save(ARTIFACTS / "24-chart-download.png")
+    with ui.page.expect_download() as info:
+        ui.page.click("[data-testid=svg-Modality]")
+    with open(info.value.path(), encoding="utf-8") as handle:
+        svg = handle.read()
+    assert svg.startswith("<svg") and ">Modality" in svg and "CT: 9" in svg
+
+
+def test_zoom_a_chart(ui: UI) -> None:
+    ui.open()
+    if not has_endpoint(ui, "POST", "/api/aggregate"):
+        pytest.skip("the server has no POST /api/aggregate yet")
+    bars = ui.page.locator("[data-testid=chart-Modality] [data-testid=bar]")
+    bars.first.wait_for()
+    assert ui.page.inner_text("[data-testid=zoom-Modality]") == "top 8"
+    assert bars.count() == 8  # eight modalities, nothing left over
+    ui.page.click("[data-testid=zoom-out-Modality]")
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=zoom-Modality]').textContent === 'top 4'"
+    )
+    ui.page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=chart-Modality] [data-testid=bar]')"
+        ".length === 5"
+    )
+    top = api(
+        ui,
+        "POST",
+        "/api/aggregate",
+        json={"query": "", "aggregations": [{"field": "Modality", "type": "terms", "size": 4}]},
+    )["aggregations"][0]
+    assert top["other"] > 0
+    assert bars.last.get_attribute("aria-label") == f"(other): {top['other']}"
+    # a date histogram zooms from years to months
+    years = ui.page.locator("[data-testid=chart-StudyDate] [data-testid=bar]")
+    years.first.wait_for()
+    assert all(
+        len(t) == len("StudyDate:2019")
+        for t in years.evaluate_all("els => els.map(e => e.dataset.term)")
+    )
+    ui.page.locator("[data-testid=zoom-in-StudyDate]").focus()
+    ui.page.keyboard.press("Enter")  # keyboard reachable
+    ui.page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=chart-StudyDate] [data-testid=bar]')]"
+        ".every(b => /^StudyDate:\\d{4}-\\d{2}$/.test(b.dataset.term))"
+    )
+    ui.shot("25-chart-zoomed")
+    # a month bar filters that month
+    month = years.first.get_attribute("data-term")
+    expected = api(ui, "GET", "/api/count", params={"q": month})["series"]
+    assert expected > 0
+    years.first.dispatch_event("mousedown")
+    years.first.dispatch_event("mouseup")
+    ui.page.wait_for_function(
+        "n => document.querySelector('[data-testid=totals] strong').textContent == n",
+        arg=str(expected),
+    )
+    # the zoom is remembered
+    ui.page.reload()
+    ui.page.locator("[data-testid=zoom-Modality]").wait_for()
+    assert ui.page.inner_text("[data-testid=zoom-Modality]") == "top 4"
