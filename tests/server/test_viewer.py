@@ -123,7 +123,9 @@ def overlay_client(
     catalog.close()
 
 
-def _overlay(client: TestClient, uid: str, **params: int) -> tuple[np.ndarray, dict[str, str]]:
+def _overlay(
+    client: TestClient, uid: str, **params: int | str
+) -> tuple[np.ndarray, dict[str, str]]:
     response = client.get(f"/api/series/{uid}/overlay", params=params)
     assert response.status_code == 200, response.text
     assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -194,3 +196,37 @@ def test_bad_overlay_requests_are_clear(
     assert client.get(f"/api/series/{seg['SeriesInstanceUID']}/overlay?index=-1").status_code == 422
     missing = client.get("/api/series/1.2.3.4/overlay")
     assert missing.status_code == 404
+
+
+def test_seg_overlay_on_reformats(overlay_client: tuple[TestClient, CatalogBackend]) -> None:
+    client, catalog = overlay_client
+    seg = next(iter(catalog.iter_search("Modality:SEG")))
+    uid, reference = seg["SeriesInstanceUID"], seg["referenced_series"][0]
+    document = catalog.series_document(reference)
+    from radcurate.render.volume import seg_label_volume
+
+    orientation = catalog.instances(reference)[0].orientation
+    assert orientation is not None
+    assert np.allclose(orientation, [1, 0, 0, 0, 1, 0], atol=1e-3)
+    labels = seg_label_volume(catalog, uid).array
+    native, _ = _overlay(client, uid)
+    axial, headers = _overlay(client, uid, plane="axial")
+    assert np.array_equal(axial, native)  # an axial CT: the acquired plane
+    for plane, count in (("coronal", document["Rows"]), ("sagittal", document["Columns"])):
+        pixels, headers = _overlay(client, uid, plane=plane)
+        assert int(headers["x-slice-count"]) == count
+        index = int(headers["x-slice-index"])
+        base = _png(
+            client.get(f"/api/series/{reference}/slice", params={"plane": plane, "index": index})
+        )
+        assert base.size == (pixels.shape[1], pixels.shape[0])
+        assert 0 < (pixels[..., 3] > 0).mean() < 0.6
+        # the cut of the label volume, superior up, as the image's reformat is drawn
+        # (the phantom CT is axial: rows along x, columns along y)
+        cut = labels[:, index, :] if plane == "coronal" else labels[:, :, index]
+        expected = Image.fromarray((cut[::-1] > 0).astype(np.uint8) * 255)
+        expected = expected.resize(base.size, Image.Resampling.NEAREST)
+        assert np.array_equal(np.asarray(expected) > 0, pixels[..., 3] > 0)
+    rt = next(iter(catalog.iter_search("Modality:RTSTRUCT")))["SeriesInstanceUID"]
+    refused = client.get(f"/api/series/{rt}/overlay", params={"plane": "coronal"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "not_placeable"

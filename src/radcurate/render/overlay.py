@@ -9,6 +9,8 @@ them with any opacity.
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from radcurate.render.canvas import pil
 from radcurate.render.colors import cielab_to_rgb, palette_colour
 from radcurate.render.image import series_slices
 from radcurate.render.reference import find_referenced_series
+from radcurate.render.reformat import PLANE_AXES, _orient, check_volume
 from radcurate.render.result import SeriesInput, UndecodableError
 from radcurate.render.rtstruct import project_points, read_contours
 from radcurate.render.source import frame_attributes, read_dataset
@@ -38,6 +41,10 @@ OVERLAY_MODALITIES = ("SEG", "RTSTRUCT")
 RGB = tuple[int, int, int]
 #: alpha of a segment's or ROI's fill (its outline is opaque); the viewer's opacity multiplies it
 FILL_ALPHA = 150
+#: label volumes kept for reformats (each cut needs every slice): at most this many bytes
+_CACHE_BYTES = 256 * 1024 * 1024
+_cache: OrderedDict[tuple[Any, ...], npt.NDArray[Any]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 @dataclass
@@ -99,14 +106,20 @@ def _rgba(label: npt.NDArray[Any], colours: dict[int, RGB]) -> npt.NDArray[np.ui
     return out
 
 
-def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
-    ds = _first_dataset(seg)
+def _seg_legend(seg: SeriesInput) -> list[tuple[int, str, RGB]]:
+    record = min(seg.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
+    ds = read_dataset(record.location, pixels=False)
     legend: list[tuple[int, str, RGB]] = []
     for n, item in enumerate(ds.get("SegmentSequence") or []):
         number = int(item.get("SegmentNumber", n + 1))
         lab = item.get("RecommendedDisplayCIELabValue")
         colour = cielab_to_rgb(lab) if lab and len(lab) == 3 else palette_colour(number)
         legend.append((number, str(item.get("SegmentLabel", f"segment {number}")), colour))
+    return legend
+
+
+def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+    legend = _seg_legend(seg)
     stream = seg_label_stream(seg.catalog, seg.series_uid)
     record, frame = series_slices(reference)[index]
     target = index
@@ -166,14 +179,82 @@ def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int)
     return Overlay(layer, reference.series_uid, index, count, legend, sorted(drawn))
 
 
-def render_overlay(catalog: CatalogBackend, series_uid: str, index: int | None = None) -> Overlay:
+def _label_volume(seg: SeriesInput, reference: SeriesInput) -> npt.NDArray[Any]:
+    """The SEG's labels in the order of ``series_slices(reference)``, cached by file state."""
+    key = (
+        seg.catalog.url,
+        seg.series_uid,
+        reference.series_uid,
+        tuple(sorted((i.location, i.mtime_ns, i.size) for i in seg.instances)),
+        tuple(sorted((i.sop_uid, i.position) for i in reference.instances)),
+    )
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    volume = seg_label_stream(seg.catalog, seg.series_uid).materialize()
+    by_uid = {uid: k for k, uid in enumerate(volume.sop_uids)}
+    order = [by_uid.get(r.sop_uid, k) for k, (r, _) in enumerate(series_slices(reference))]
+    labels = volume.array[order]
+    with _cache_lock:
+        _cache[key] = labels
+        while sum(a.nbytes for a in _cache.values()) > _CACHE_BYTES and len(_cache) > 1:
+            _cache.popitem(last=False)
+    return labels
+
+
+def _seg_reformat(
+    seg: SeriesInput, reference: SeriesInput, plane: str, index: int | None
+) -> Overlay | None:
+    """A SEG on a reformat of its referenced volume, cut as ``render_plane`` cuts the image;
+    None when the plane is the acquired one."""
+    records = [record for record, _ in series_slices(reference)]
+    iop = check_volume(records)
+    row_dir, col_dir = np.asarray(iop[:3]), np.asarray(iop[3:])
+    normal = np.asarray(slice_normal(iop) or (0.0, 0.0, 1.0))
+    axis = PLANE_AXES[plane]
+    along = int(np.argmax([abs(normal[axis]), abs(row_dir[axis]), abs(col_dir[axis])]))
+    if along == 0:
+        return None
+    rows, cols = int(records[0].rows or 0), int(records[0].columns or 0)
+    limit = cols if along == 1 else rows
+    cut = limit // 2 if index is None else index
+    if not 0 <= cut < limit:
+        raise IndexError(f"{plane} index {cut} out of range (0..{limit - 1})")
+    labels = _label_volume(seg, reference)
+    stack = labels[:, :, cut] if along == 1 else labels[:, cut, :]
+    picture, transposed = _orient(stack, normal, col_dir if along == 1 else row_dir)
+    positions = [position_along(tuple(normal), r.position) for r in records]  # type: ignore[arg-type]
+    gaps = np.diff(positions)
+    slice_gap = float(np.median(gaps)) if gaps.size else 1.0
+    attrs = frame_attributes(read_dataset(records[len(records) // 2].location, pixels=False))
+    spacing = attrs.get("PixelSpacing")
+    pixel_gap = float(spacing[0 if along == 1 else 1]) if spacing else 1.0
+    pair = [pixel_gap, slice_gap] if transposed else [slice_gap, pixel_gap]
+    legend = _seg_legend(seg)
+    image = pil().fromarray(_rgba(np.ascontiguousarray(picture), {n: c for n, _, c in legend}))
+    height = picture.shape[0]
+    if slice_gap > 0 and abs(pair[0] / pair[1] - 1.0) > 0.01:
+        height = round(picture.shape[0] * pair[0] / pair[1])
+    if (picture.shape[1], height) != image.size:
+        image = image.resize((picture.shape[1], max(1, height)), pil().Resampling.NEAREST)
+    drawn = sorted(int(v) for v in np.unique(stack) if v)
+    return Overlay(image, reference.series_uid, cut, limit, legend, drawn)
+
+
+def render_overlay(
+    catalog: CatalogBackend, series_uid: str, index: int | None = None, plane: str = "native"
+) -> Overlay:
     """The overlay of a SEG or RTSTRUCT series on slice ``index`` of its referenced series.
 
     Parameters
     ----------
     index
-        Slice of the referenced series in geometric order, acquired plane (the
-        indices of ``/api/series/{uid}/slice``); default the middle.
+        Slice of the referenced series as ``/api/series/{uid}/slice`` counts it in
+        ``plane``: in geometric order for the acquired plane, the row or column of
+        the cut for a reformat; default the middle.
+    plane
+        ``"native"``, or (SEG only) ``"axial"``, ``"coronal"``, ``"sagittal"``.
 
     Raises
     ------
@@ -184,7 +265,8 @@ def render_overlay(catalog: CatalogBackend, series_uid: str, index: int | None =
     IndexError
         ``index`` outside the referenced series.
     ValueError
-        The geometry does not let the object be placed on the referenced slices.
+        The geometry does not let the object be placed on the referenced slices, an
+        unknown plane, or a reformat of an RTSTRUCT.
     UndecodableError
         The segmentation frames cannot be decoded.
 
@@ -206,6 +288,14 @@ def render_overlay(catalog: CatalogBackend, series_uid: str, index: int | None =
     reference = find_referenced_series(series, _first_dataset(series))
     if reference is None:
         raise KeyError(f"the series referenced by {series_uid} is not in the catalog")
+    if plane not in ("native", *PLANE_AXES):
+        raise ValueError(f"unknown plane {plane!r}: choose native, {', '.join(PLANE_AXES)}")
+    if plane != "native":
+        if modality != "SEG":
+            raise ValueError("RTSTRUCT contours are drawn on the acquired plane only")
+        reformatted = _seg_reformat(series, reference, plane, index)
+        if reformatted is not None:
+            return reformatted
     count = len(series_slices(reference))
     chosen = count // 2 if index is None else index
     if not 0 <= chosen < count:

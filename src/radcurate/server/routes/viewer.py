@@ -81,16 +81,17 @@ def get_overlay(
     index: Annotated[
         int | None, Query(ge=0, description="Slice of the referenced series (default: middle)")
     ] = None,
+    plane: Plane = "native",
 ) -> Response:
     """A SEG's segments or an RTSTRUCT's contours on one slice of the series it references.
 
-    ``index`` counts the referenced series' slices in the acquired plane, as
-    ``/slice`` does, so the viewer stacks this picture over that slice.
+    ``index`` and ``plane`` count the referenced series' slices as ``/slice`` does,
+    so the viewer stacks this picture over that slice (reformats: SEG only).
     """
     if catalog.series_document(series_uid) is None:
         raise SeriesNotFoundError(series_uid)
     try:
-        overlay = render_overlay(catalog, series_uid, index)
+        overlay = render_overlay(catalog, series_uid, index, plane)
     except TypeError as exc:
         return error_response(400, ErrorDetail(code="not_an_overlay", message=str(exc)))
     except IndexError as exc:
