@@ -437,6 +437,16 @@ def test_seg_overlay_over_its_image_with_opacity(ui: UI) -> None:
     ui.page.wait_for_selector("[data-testid=overlay]", state="detached")
     ui.page.locator("[data-testid=detail]").press("o")
     _wait_for_overlay(ui, start + 1)
+    # a reformat: the SEG follows the coronal cut, the same size as the slice
+    ui.page.select_option("[data-testid=plane]", "coronal")
+    ui.page.wait_for_function(
+        "() => { const o = document.querySelector('[data-testid=overlay]'); "
+        "const i = document.querySelector('[data-testid=slice]'); "
+        "return o && o.dataset.plane === 'coronal' && o.complete && i.complete "
+        "&& i.src.includes('plane=coronal') && o.naturalWidth === i.naturalWidth "
+        "&& o.naturalHeight === i.naturalHeight }"
+    )
+    ui.shot("20b-seg-overlay-coronal")
 
 
 def test_rtstruct_contours_over_the_referenced_image(ui: UI) -> None:
@@ -460,6 +470,10 @@ def test_rtstruct_contours_over_the_referenced_image(ui: UI) -> None:
     _set_opacity(ui, 0)
     without = _viewport_pixels(ui)
     assert (abs(with_contours - without).sum(axis=2) > 30).mean() > 0.002
+    # contours are drawn on the acquired plane only, and the viewer says so
+    ui.page.select_option("[data-testid=plane]", "sagittal")
+    ui.page.wait_for_selector("[data-testid=overlay]", state="detached")
+    assert "acquired plane only" in ui.page.inner_text("[data-testid=overlay-panel]")
 
 
 def test_links_between_a_seg_and_its_image_series(ui: UI) -> None:

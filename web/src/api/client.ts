@@ -109,8 +109,8 @@ export const api = {
       qs({ index: p.index, plane: p.plane, window: p.window ?? undefined, level: p.level ?? undefined })
     );
   },
-  overlayUrl(uid: string, index: number): string {
-    return "/api/series/" + encodeURIComponent(uid) + "/overlay" + qs({ index });
+  overlayUrl(uid: string, index: number, plane = "native"): string {
+    return "/api/series/" + encodeURIComponent(uid) + "/overlay" + qs({ index, plane });
   },
   // --- contract endpoints (used when `features` lists them) ---
   autocompleteFields(prefix: string, limit = 20): Promise<{ items: FieldInfo[] }> {

@@ -521,8 +521,8 @@ export interface paths {
          * Get Overlay
          * @description A SEG's segments or an RTSTRUCT's contours on one slice of the series it references.
          *
-         *     ``index`` counts the referenced series' slices in the acquired plane, as
-         *     ``/slice`` does, so the viewer stacks this picture over that slice.
+         *     ``index`` and ``plane`` count the referenced series' slices as ``/slice`` does,
+         *     so the viewer stacks this picture over that slice (reformats: SEG only).
          */
         get: operations["get_overlay"];
         put?: never;
@@ -3326,6 +3326,7 @@ export interface operations {
             query?: {
                 /** @description Slice of the referenced series (default: middle) */
                 index?: number | null;
+                plane?: "native" | "axial" | "coronal" | "sagittal";
             };
             header?: never;
             path: {
