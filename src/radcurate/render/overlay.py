@@ -8,7 +8,6 @@ them with any opacity.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from radcurate.render.image import series_slices
 from radcurate.render.reference import find_referenced_series
 from radcurate.render.reformat import PLANE_AXES, _orient, check_volume
 from radcurate.render.result import SeriesInput, UndecodableError
-from radcurate.render.rtstruct import project_points, read_contours
+from radcurate.render.rtstruct import Contour, project_points, read_contours
 from radcurate.render.source import frame_attributes, read_dataset
 from radcurate.render.volume import seg_label_stream
 
@@ -75,7 +74,7 @@ class Overlay:
 
 def _first_dataset(series: SeriesInput) -> Any:
     record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
-    return read_dataset(record.location)
+    return read_dataset(record.location, pixels=False)
 
 
 def _aspect_size(reference: SeriesInput, index: int, rows: int, cols: int) -> tuple[int, int]:
@@ -120,15 +119,8 @@ def _seg_legend(seg: SeriesInput) -> list[tuple[int, str, RGB]]:
 
 def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
     legend = _seg_legend(seg)
-    stream = seg_label_stream(seg.catalog, seg.series_uid)
-    record, frame = series_slices(reference)[index]
-    target = index
-    if frame == 0 and record.sop_uid in stream.sop_uids:
-        target = stream.sop_uids.index(record.sop_uid)
-    try:
-        label = next(itertools.islice(stream.slices(), target, None))
-    except StopIteration as exc:
-        raise IndexError(f"slice {index} out of range of the segmentation") from exc
+    # the whole label volume once (cached): scrolling asks for one slice after another
+    label = _label_volume(seg, reference)[index]
     rows, cols = label.shape
     image = pil().fromarray(_rgba(label, {n: c for n, _, c in legend}), "RGBA")
     size = _aspect_size(reference, index, rows, cols)
@@ -138,8 +130,26 @@ def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: in
     return Overlay(image, reference.series_uid, index, count, legend, drawn)
 
 
-def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+_contour_cache: OrderedDict[tuple[Any, ...], list[Contour]] = OrderedDict()
+
+
+def _contours(rt: SeriesInput) -> list[Contour]:
+    """The RTSTRUCT's contours, parsed once per file state (a few recent objects kept)."""
+    key = tuple(sorted((i.location, i.mtime_ns, i.size) for i in rt.instances))
+    with _cache_lock:
+        if key in _contour_cache:
+            _contour_cache.move_to_end(key)
+            return _contour_cache[key]
     contours = read_contours(_first_dataset(rt))
+    with _cache_lock:
+        _contour_cache[key] = contours
+        while len(_contour_cache) > 8:
+            _contour_cache.popitem(last=False)
+    return contours
+
+
+def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+    contours = _contours(rt)
     legend = sorted({(c.roi, c.name, c.colour) for c in contours})
     slices = series_slices(reference)
     record, frame = slices[index]
@@ -285,7 +295,10 @@ def render_overlay(
         )
     if not series.instances:
         raise UndecodableError("the series has no instances")
-    reference = find_referenced_series(series, _first_dataset(series))
+    # the document's referenced_series first: walking the header converts every value
+    reference = find_referenced_series(series) or find_referenced_series(
+        series, _first_dataset(series)
+    )
     if reference is None:
         raise KeyError(f"the series referenced by {series_uid} is not in the catalog")
     if plane not in ("native", *PLANE_AXES):
