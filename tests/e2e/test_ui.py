@@ -461,6 +461,7 @@ def test_rtstruct_contours_over_the_referenced_image(ui: UI) -> None:
     assert ui.page.locator("[data-testid=slice]").get_attribute("data-uid") == ct_uid
     assert ui.page.locator("[data-testid=overlay]").get_attribute("data-uid") == rt_uid
     ct = api(ui, "GET", f"/api/series/{ct_uid}")["document"]
+    assert ct["SeriesDescription"] in ui.page.inner_text("[data-testid=base-note]")
     assert ui.page.inner_text("[data-testid=slice-label]").endswith(f"/ {ct['slice_count']}")
     modality_row = "[data-testid=header-table] tr[data-path=Modality] td.value"
     assert ui.page.locator(modality_row).inner_text() == "RTSTRUCT"
