@@ -67,6 +67,10 @@ export const features = {
   },
 };
 
+let featuresDone: () => void = () => undefined;
+/** settles once `loadFeatures` has read the OpenAPI document (or failed to) */
+export const featuresLoaded = new Promise<void>((resolve) => (featuresDone = resolve));
+
 export async function loadFeatures(): Promise<void> {
   try {
     const doc = await request<{ paths: Record<string, Record<string, unknown>> }>("GET", "/openapi.json");
@@ -75,6 +79,8 @@ export async function loadFeatures(): Promise<void> {
     }
   } catch {
     /* no document: only the core endpoints are used */
+  } finally {
+    featuresDone();
   }
 }
 
