@@ -438,6 +438,7 @@ def test_seg_overlay_over_its_image_with_opacity(ui: UI) -> None:
     ui.page.locator("[data-testid=detail]").press("o")
     _wait_for_overlay(ui, start + 1)
     # a reformat: the SEG follows the coronal cut, the same size as the slice
+    _set_opacity(ui, 80)
     ui.page.select_option("[data-testid=plane]", "coronal")
     ui.page.wait_for_function(
         "() => { const o = document.querySelector('[data-testid=overlay]'); "
