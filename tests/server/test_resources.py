@@ -109,6 +109,7 @@ def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
         ("GET", "/api/selections/{selection_id}"): "get_selection",
         ("GET", "/api/series/{series_uid}"): "get_series",
         ("GET", "/api/series/{series_uid}/instances"): "list_instances",
+        ("GET", "/api/series/{series_uid}/overlay"): "get_overlay",
         ("GET", "/api/series/{series_uid}/slice"): "get_slice",
         ("GET", "/api/series/{series_uid}/thumbnail"): "get_thumbnail",
         ("GET", "/api/series/{series_uid}/volume.nii.gz"): "get_volume",
