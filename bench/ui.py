@@ -92,7 +92,7 @@ class Server:
             if self.process.poll() is not None:
                 raise SystemExit("radcurate serve exited")
             try:
-                httpx.get(f"{self.base}/api/info", timeout=2)
+                httpx.get(f"{self.base}/api/info", timeout=60)  # ~2.5 s at 1M series
                 return
             except httpx.TransportError:
                 if time.monotonic() > deadline:

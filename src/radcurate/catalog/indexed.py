@@ -10,6 +10,7 @@ in SQL instead, as the differential tests do for both paths.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -106,6 +107,8 @@ class IndexedSearchMixin:
                 loaded = None if directory is None else snapshot.load(directory, self._identity())
                 built = loaded is None
                 self._series_index = loaded or SeriesIndex()
+                if loaded is not None:
+                    gc.freeze()  # see SeriesIndex.refresh: no GC walks over the loaded index
         index = self._series_index
         self._unsaved_changes += index.refresh(self)
         if built and len(index) >= snapshot.MIN_ROWS:

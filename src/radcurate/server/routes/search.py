@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 
@@ -17,6 +18,9 @@ from radcurate.server.schemas import (
 )
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+#: stands for the series UID in the thumbnail URL template of a page
+_UID_SLOT = "__series_uid__"
 
 #: fields of each result when the request names none
 DEFAULT_FIELDS = (
@@ -50,11 +54,13 @@ def _page(
     # one catalog round trip per page: documents and total come back together
     page = catalog.search(tree, limit=limit, after=cursor or None, sort=sort or None)
     root = request.scope.get("root_path", "")  # behind a proxy that mounts the app under a path
+    # one route lookup per page, not per card (url_path_for walks every route)
+    template = root + request.app.url_path_for("get_thumbnail", series_uid=_UID_SLOT)
     items = []
     for doc in page.documents:
         uid = str(doc.get("SeriesInstanceUID", ""))
         selected = doc if names is None else {n: doc.get(n) for n in names}
-        url = root + request.app.url_path_for("get_thumbnail", series_uid=uid)
+        url = template.replace(_UID_SLOT, quote(uid, safe=""))
         marks = page.curation.get(uid, {})
         items.append(
             SeriesItem(
