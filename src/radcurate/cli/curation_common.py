@@ -68,3 +68,39 @@ def print_bulk(verb: str, name: str, result: BulkResult, as_json: bool) -> None:
         f"{verb} [bold]{escape(name)}[/bold]: {result.changed} series changed "
         f"({result.series_count} selected)"
     )
+
+
+#: ``--json`` and ``--actor``, shared by every curation command
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+ACTOR_OPTION = click.option(
+    "--actor", default=None, help="Who acts (default: the local user name)."
+)
+
+
+def bulk_command(group: click.Group, name: str, method: str, verb: str, doc: str) -> None:
+    """Register ``group NAME NAME QUERY [--include] [--exclude]``: one bulk action on a selection.
+
+    ``method`` is the catalog method called as ``method(name, selection, actor=...)``;
+    ``verb`` words the summary line ("tagged", "added to").
+    """
+    from radcurate.cli.common import catalog_option, open_or_exit
+
+    def run(
+        name: str,
+        query: str,
+        include: tuple[str, ...],
+        exclude: tuple[str, ...],
+        catalog_url: str | None,
+        actor: str | None,
+        as_json: bool,
+    ) -> None:
+        with open_or_exit(catalog_url) as catalog, curation_errors():
+            act = getattr(catalog, method)
+            result = act(name, selection_of(query, include, exclude), actor=actor)
+        print_bulk(verb, name, result, as_json)
+
+    run.__doc__ = doc
+    command = JSON_OPTION(ACTOR_OPTION(catalog_option(selection_options(run))))
+    command = click.argument("query")(command)
+    command = click.argument("name")(command)
+    group.command(name)(command)

@@ -10,15 +10,15 @@ from rich.table import Table
 
 from radcurate.cli.common import catalog_option, console, open_or_exit
 from radcurate.cli.curation_common import (
+    ACTOR_OPTION,
+    JSON_OPTION,
+    bulk_command,
     curation_errors,
     emit_json,
-    print_bulk,
-    selection_of,
-    selection_options,
 )
 
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-_ACTOR = click.option("--actor", default=None, help="Who acts (default: the local user name).")
+_JSON = JSON_OPTION
+_ACTOR = ACTOR_OPTION
 
 
 def _when(at: float) -> str:
@@ -48,50 +48,16 @@ def create(
         console().print(f"created dataset [bold]{escape(info.name)}[/bold]")
 
 
-@dataset.command("add")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@_ACTOR
-@_JSON
-def add(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Add every series matching QUERY to dataset NAME."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.add_to_dataset(name, selection_of(query, include, exclude), actor=actor)
-    print_bulk("added to", name, result, as_json)
-
-
-@dataset.command("remove")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@_ACTOR
-@_JSON
-def remove(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Remove every series matching QUERY from dataset NAME (frozen versions keep them)."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.remove_from_dataset(
-            name, selection_of(query, include, exclude), actor=actor
-        )
-    print_bulk("removed from", name, result, as_json)
+bulk_command(
+    dataset, "add", "add_to_dataset", "added to", "Add every series matching QUERY to dataset NAME."
+)
+bulk_command(
+    dataset,
+    "remove",
+    "remove_from_dataset",
+    "removed from",
+    "Remove every series matching QUERY from dataset NAME (frozen versions keep them).",
+)
 
 
 @dataset.command("list")

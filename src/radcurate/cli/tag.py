@@ -8,15 +8,15 @@ from rich.table import Table
 
 from radcurate.cli.common import catalog_option, console, open_or_exit
 from radcurate.cli.curation_common import (
+    ACTOR_OPTION,
+    JSON_OPTION,
+    bulk_command,
     curation_errors,
     emit_json,
-    print_bulk,
-    selection_of,
-    selection_options,
 )
 
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-_ACTOR = click.option("--actor", default=None, help="Who acts (default: the local user name).")
+_JSON = JSON_OPTION
+_ACTOR = ACTOR_OPTION
 
 
 @click.group()
@@ -24,48 +24,16 @@ def tag() -> None:
     """Tags on series: `radcurate tag add NAME QUERY`, `tag list`, ..."""
 
 
-@tag.command("add")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@_ACTOR
-@_JSON
-def add(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Tag every series matching QUERY with NAME (the tag is created when missing)."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.tag_series(name, selection_of(query, include, exclude), actor=actor)
-    print_bulk("tagged", name, result, as_json)
-
-
-@tag.command("remove")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@_ACTOR
-@_JSON
-def remove(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Remove tag NAME from every series matching QUERY."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.untag_series(name, selection_of(query, include, exclude), actor=actor)
-    print_bulk("untagged", name, result, as_json)
+bulk_command(
+    tag,
+    "add",
+    "tag_series",
+    "tagged",
+    "Tag every series matching QUERY with NAME (the tag is created when missing).",
+)
+bulk_command(
+    tag, "remove", "untag_series", "untagged", "Remove tag NAME from every series matching QUERY."
+)
 
 
 @tag.command("list")
