@@ -7,11 +7,15 @@ One command::
 
 C-STORE: the same synthetic instances (pydicom's ``CT_small.dcm`` with new UIDs,
 100 per series) are sent by DCMTK's ``/usr/bin/storescu`` (one association,
-``TCP_NODELAY=1`` on both sides) to a fresh ``radcurate receive`` (pynetdicom
-engine; native engine; native without fsync) and to a fresh Orthanc (which
-does not fsync: ``SyncStorageArea`` false). The rate is instances over
-storescu's wall time (every instance acknowledged); for radcurate the time
-until all are in the catalog is reported too.
+``TCP_NODELAY=1`` on both sides) to a fresh ``radcurate receive`` (the default:
+native engine, fsync of every file and folder; without fsync; the pynetdicom
+engine) and to a fresh Orthanc, with its default ``SyncStorageArea`` true
+(fsync of every file) and with false, all storing under the same temporary
+folder. Like is compared with like: radcurate's default against Orthanc's
+default, ``--no-fsync`` against ``SyncStorageArea`` false. The rate is instances
+over storescu's wall time (every instance acknowledged); for radcurate the time
+until all are in the catalog is reported too. Each variant runs ``--rounds``
+times, interleaved; medians are reported.
 
 QIDO: a synthetic SQLite catalog of N studies (one series each, OHIF-like
 attributes) is searched in process with the queries a study list sends; the
@@ -88,6 +92,7 @@ def bench_receive(files: Path, count: int, work: Path, *flags: str) -> dict[str,
     from radcurate.catalog import open_catalog
 
     port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
     name = "receive" + "".join(f.strip("-") for f in flags)
     catalog_url = f"sqlite:///{work / name}.sqlite"
     process = subprocess.Popen(
@@ -130,9 +135,9 @@ def bench_receive(files: Path, count: int, work: Path, *flags: str) -> dict[str,
     return {"seconds": seconds, "rate": count / seconds, "indexed_seconds": indexed}
 
 
-def bench_orthanc(files: Path, count: int) -> dict[str, float]:
-    """storescu into a fresh Orthanc."""
-    with running_orthanc() as pacs:
+def bench_orthanc(files: Path, count: int, sync: bool = False) -> dict[str, float]:
+    """storescu into a fresh Orthanc (``sync``: its default ``SyncStorageArea`` true)."""
+    with running_orthanc(extra_config={"SyncStorageArea": sync}) as pacs:
         seconds = _storescu(pacs.dicom_port, pacs.aet, files, CLIENT_AET)
         stored = pacs.instance_count()
     if stored != count:
@@ -229,37 +234,59 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=5000)
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="C-STORE runs per variant")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (< 60 s)")
     parser.add_argument("--skip-store", action="store_true", help="QIDO only")
     parser.add_argument("--skip-qido", action="store_true", help="C-STORE only")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.instances, args.studies, args.repeats = 200, 1000, 3
+        args.instances, args.studies, args.repeats, args.rounds = 200, 1000, 3, 1
     figures: dict[str, Any] = {"instances": args.instances, "studies": args.studies}
     with tempfile.TemporaryDirectory(prefix="radcurate-bench-network-") as tmp:
         work = Path(tmp)
         if not args.skip_store:
             files = work / "files"
             make_instances(files, args.instances)
-            variants = {
+            variants: dict[str, tuple[str, ...]] = {
                 "receive": (),
-                "receive_native": ("--engine", "native"),
-                "receive_native_no_fsync": ("--engine", "native", "--no-fsync"),
+                "receive_no_fsync": ("--no-fsync",),
+                "receive_pynetdicom": ("--engine", "pynetdicom"),
             }
-            for key, flags in variants.items():
-                figures[key] = bench_receive(files, args.instances, work, *flags)
-            figures["orthanc"] = bench_orthanc(files, args.instances)
-            for key in variants:
-                ratio = figures[key]["rate"] / figures["orthanc"]["rate"]
+            peers = {"orthanc_sync": True, "orthanc": False}
+            runs: dict[str, list[dict[str, float]]] = {k: [] for k in [*variants, *peers]}
+            for round_number in range(args.rounds):
+                for key, flags in variants.items():
+                    runs[key].append(
+                        bench_receive(files, args.instances, work / f"r{round_number}", *flags)
+                    )
+                for key, sync in peers.items():
+                    runs[key].append(bench_orthanc(files, args.instances, sync))
+            for key, results in runs.items():
+                figures[key] = {
+                    name: statistics.median(r[name] for r in results) for name in results[0]
+                }
+                figures[key]["rates"] = [round(r["rate"], 1) for r in results]
+            #: each radcurate variant against the Orthanc configuration of the same durability
+            pairs = {
+                "receive": "orthanc_sync",
+                "receive_no_fsync": "orthanc",
+                "receive_pynetdicom": "orthanc_sync",
+            }
+            for key, peer in pairs.items():
+                ratio = figures[key]["rate"] / figures[peer]["rate"]
                 figures[f"ratio_{key}"] = ratio
                 print(
                     f"C-STORE {args.instances} instances: radcurate {key} "
                     f"{figures[key]['rate']:.0f}/s (all indexed after "
-                    f"{figures[key]['indexed_seconds']:.1f} s), Orthanc (no fsync) "
-                    f"{figures['orthanc']['rate']:.0f}/s, ratio {ratio:.2f} "
-                    f"(target >= {TARGET_RATIO})"
+                    f"{figures[key]['indexed_seconds']:.1f} s), {peer} "
+                    f"{figures[peer]['rate']:.0f}/s, ratio {ratio:.2f} "
+                    f"(target >= {TARGET_RATIO}; runs {figures[key]['rates']} vs "
+                    f"{figures[peer]['rates']})"
                 )
+            unsynced = figures["receive"]["rate"] / figures["orthanc"]["rate"]
+            figures["ratio_receive_vs_orthanc_no_sync"] = unsynced
+            print(f"radcurate receive (fsync) against Orthanc without fsync: {unsynced:.2f}")
         if not args.skip_qido:
             url = f"sqlite:///{work / 'qido.sqlite'}"
             started = time.monotonic()

@@ -33,5 +33,6 @@ def test_network_benchmark_smoke(tmp_path: Path) -> None:
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     figures = json.loads(figures_path.read_text())
     assert figures["receive"]["rate"] > 0 and figures["orthanc"]["rate"] > 0
-    assert figures["receive_native"]["rate"] > 0
+    assert figures["receive_no_fsync"]["rate"] > 0 and figures["orthanc_sync"]["rate"] > 0
+    assert figures["ratio_receive"] > 0
     assert set(figures["qido_ms"]) >= {"all, limit 101", "PatientID exact"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from radcurate.dicom.fastheader import read_selected
+from radcurate.dicom.fastheader import read_selected, read_selected_bytes
 from radcurate.dicom.instance import RECORD_KEYWORDS, instance_record, record_from_values
 from radcurate.dicom.reading import UnreadableDicomError, read_header
 from tests.data import shipped_dicom_roots
@@ -55,3 +55,19 @@ def test_truncated_header_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UnreadableDicomError, match="truncated header: the file ends at byte 600"):
         read_selected(str(cut), RECORD_KEYWORDS)
     assert read_selected(str(source), RECORD_KEYWORDS) is not None
+
+
+def test_reading_from_memory_agrees_with_reading_the_file() -> None:
+    keywords = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "PatientID")
+    compared = 0
+    for path in _files():
+        data = path.read_bytes()
+        try:
+            full = read_selected(str(path), keywords)
+        except UnreadableDicomError:
+            with pytest.raises(UnreadableDicomError):
+                read_selected_bytes(data, keywords)
+            continue
+        assert read_selected_bytes(data, keywords) == full, path.name
+        compared += full is not None
+    assert compared > 150

@@ -13,10 +13,11 @@ pydicom ships.
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -101,16 +102,24 @@ def read_selected(path: str, keywords: Iterable[str]) -> tuple[dict[str, Any], s
         file before the pixel data (pydicom would silently return a partial
         header for such a file).
     """
-    wanted = wanted_tags(tuple(keywords))
+    with open(path, "rb") as handle:
+        return _read_selected(handle, wanted_tags(tuple(keywords)))
+
+
+def read_selected_bytes(data: bytes, keywords: Iterable[str]) -> tuple[dict[str, Any], str] | None:
+    """:func:`read_selected` of a Part 10 file held in memory (preamble, meta, data set)."""
+    return _read_selected(io.BytesIO(data), wanted_tags(tuple(keywords)))
+
+
+def _read_selected(handle: BinaryIO, wanted: dict[int, str]) -> tuple[dict[str, Any], str] | None:
     try:
-        with open(path, "rb") as handle:
-            buf = _Buffer(handle)
-            if buf.data[128:132] != b"DICM":
-                return None
-            offset, syntax = _file_meta(buf)
-            if syntax == EXPLICIT_BE or syntax in DEFLATED:
-                return None
-            raw = _scan(buf, offset, syntax != IMPLICIT_LE, wanted)
+        buf = _Buffer(handle)
+        if buf.data[128:132] != b"DICM":
+            return None
+        offset, syntax = _file_meta(buf)
+        if syntax == EXPLICIT_BE or syntax in DEFLATED:
+            return None
+        raw = _scan(buf, offset, syntax != IMPLICIT_LE, wanted)
         charset = raw.pop(_CHARSET, None)
         encodings = _encodings(charset)
         values: dict[str, Any] = {}

@@ -1,37 +1,40 @@
-"""A DICOM C-STORE receiver (pynetdicom): every acknowledged instance is on disk first.
+"""A DICOM C-STORE receiver: every acknowledged instance is on disk first.
 
-For each C-STORE the received bytes (as sent: the dataset in its transfer
-syntax, after a file meta header) are written to a temporary file in the
-store, fsync'd and renamed to ``<store>/<Study>/<Series>/<SOP>.dcm`` (the
-:class:`~radcurate.storage.filesystem.FileStore` layout) before the success
-status goes back. A separate thread ingests the written files in batches (one
-catalog transaction per batch, series facts recomputed after it). If the
-process dies between the two, :meth:`Receiver.recover` (run at every start)
-ingests whatever the store holds that the catalog lacks; an unchanged file is
-skipped, so recovery costs one walk of the store.
+For each C-STORE the received bytes (as sent: the data set in its transfer
+syntax, after a file meta header) are checked for their Study, Series and SOP
+Instance UIDs, written into an empty file made ahead of time
+(:mod:`radcurate.network.spares`), fsync'd and renamed to
+``<store>/<Study>/<Series>/<SOP>.dcm`` (the
+:class:`~radcurate.storage.filesystem.FileStore` layout), and the folder is
+fsync'd, all before the success status goes back. The path then goes to the
+intake process (:mod:`radcurate.network.intake`), which ingests in batches (one
+catalog transaction per batch) at a lower CPU priority. If the process dies
+between the two, :meth:`Receiver.recover` (run at every start) ingests whatever
+the store holds that the catalog lacks; an unchanged file is skipped, so
+recovery costs one walk of the store.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
-import queue
+import shutil
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
 
 from radcurate.catalog import open_catalog
-from radcurate.dicom.fastheader import read_selected
+from radcurate.dicom.fastheader import read_selected_bytes
 from radcurate.dicom.reading import UnreadableDicomError
 from radcurate.ingest import ingest
-from radcurate.ingest.pipeline import finalize_dirty
-from radcurate.ingest.worker import FileTask, process_chunk
 from radcurate.network.dimse import DimseServer, StoreRequest, file_meta
+from radcurate.network.intake import Intake
+from radcurate.network.spares import SparePool
 from radcurate.optional import import_optional
 from radcurate.storage import open_storage
 from radcurate.storage.filesystem import FileStore, _component
@@ -40,11 +43,12 @@ __all__ = ["Receiver", "ReceiverStats"]
 
 logger = logging.getLogger(__name__)
 
-#: DIMSE implementations: pynetdicom (complete), native (C-STORE/C-ECHO only, faster)
-ENGINES = ("pynetdicom", "native")
+#: DIMSE implementations: native (C-STORE/C-ECHO only, the default), pynetdicom (complete)
+ENGINES = ("native", "pynetdicom")
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
+_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 
 
 @dataclass
@@ -69,29 +73,46 @@ def _low_latency(event: Any) -> None:
         dul._run_loop_delay = DUL_IDLE_SECONDS
 
 
-def _uids(path: str) -> tuple[str, str, str] | None:
-    """(Study, Series, SOP Instance UID) of a file: the fast scanner, else pydicom."""
-    keywords = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+def _uids(data: bytes) -> tuple[str, str, str] | None:
+    """(Study, Series, SOP Instance UID) of a Part 10 file in memory, or None."""
     try:
-        selected = read_selected(path, keywords)
+        selected = read_selected_bytes(data, _UID_KEYWORDS)
     except UnreadableDicomError:
         return None
-    if selected is not None:
-        values = [selected[0].get(k) for k in keywords]
-    else:
-        try:
-            ds = dcmread(path, stop_before_pixels=True, specific_tags=list(keywords))
+    values = [selected[0].get(k) for k in _UID_KEYWORDS] if selected is not None else []
+    if selected is None or not all(values):
+        try:  # big endian, deflate, elements out of order: pydicom knows them all
+            ds = dcmread(
+                io.BytesIO(data), stop_before_pixels=True, specific_tags=list(_UID_KEYWORDS)
+            )
         except Exception:  # noqa: BLE001
             return None
-        values = [ds.get(k) for k in keywords]
+        values = [ds.get(k) for k in _UID_KEYWORDS]
     texts = [str(v) if isinstance(v, str) and v else "" for v in values]
     if not all(texts):
         return None
     return texts[0], texts[1], texts[2]
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_folder(path: str) -> None:
+    """Make a folder's entries (a rename into it, a new subfolder) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Receiver:
     """A Storage SCP and Verification SCP writing into a file store and a catalog.
+
+    One receiver per store: its start-up clears the store's ``.incoming`` folder.
 
     Parameters
     ----------
@@ -102,12 +123,14 @@ class Receiver:
     batch_files, batch_seconds
         An ingest batch is written when it holds this many files or is this old.
     engine
-        ``"pynetdicom"`` (default) or ``"native"`` (:mod:`radcurate.network.dimse`:
-        C-STORE and C-ECHO only, several times faster per instance).
+        ``"native"`` (default; :mod:`radcurate.network.dimse`: C-STORE and C-ECHO,
+        several times faster per instance) or ``"pynetdicom"``.
     fsync
-        Flush each file to the disk before answering success (survives power loss);
-        False still survives a crash of the process (the kernel has the data), and
-        is several times faster on disks where fsync costs milliseconds.
+        Flush each file and its folder to the disk before answering success
+        (survives power loss); False still survives a crash of the process (the
+        kernel has the data) and saves ~0.3 ms per instance here.
+    spares
+        Empty files kept ready (:class:`~radcurate.network.spares.SparePool`).
     """
 
     def __init__(
@@ -121,47 +144,75 @@ class Receiver:
         batch_files: int = 500,
         batch_seconds: float = 1.0,
         fsync: bool = True,
-        engine: str = "pynetdicom",
+        engine: str = "native",
+        spares: int = 1000,
     ) -> None:
         store = open_storage(store_url)
         if not isinstance(store, FileStore):
             raise ValueError(
                 f"the receiver writes into a file store (file:///...), not {store_url}"
             )
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
         self.store = store
         self.catalog_url = catalog_url
         self.aet = aet
         self.port = port
         self.host = host
-        self.batch_files = batch_files
-        self.batch_seconds = batch_seconds
         self.fsync = fsync
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
         self.engine = engine
-        self.stats = ReceiverStats()
-        self._pending: queue.Queue[str | None] = queue.Queue()
-        self._ingester: threading.Thread | None = None
-        self._server: Any = None
+        self._received = 0
+        self._failed = 0
+        self._errors: list[str] = []
+        self._count_lock = threading.Lock()
         self._incoming = self.store.root / ".incoming"
+        self._direct = self._incoming / "direct"  # files made on the spot when no spare is ready
+        self._spares = SparePool(self._incoming / "spares", size=spares, generation=100)
+        self._intake = Intake(catalog_url, batch_files=batch_files, batch_seconds=batch_seconds)
+        self._folders: set[str] = set()
+        self._server: Any = None
+
+    @property
+    def stats(self) -> ReceiverStats:
+        """A snapshot of the counters (ingest figures come from the intake process)."""
+        intake = self._intake.stats
+        return ReceiverStats(
+            received=self._received,
+            failed=self._failed,
+            ingested=intake.ingested,
+            batches=intake.batches,
+            errors=[*self._errors, *intake.errors],
+        )
+
+    @property
+    def bound_port(self) -> int:
+        """The port listened on once started (useful with ``port=0``)."""
+        if self._server is None:
+            raise RuntimeError("the receiver is not listening: call start() first")
+        if self.engine == "native":
+            return int(self._server.port)
+        return int(self._server.server_address[1])
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Ingest files the store holds but the catalog lacks (after a crash); returns how many."""
+        """Ingest files the store holds but the catalog lacks (after a crash); returns how many.
+
+        Whatever ``.incoming`` holds was never acknowledged (the sender saw no
+        success), so it is deleted.
+        """
         self.store.root.mkdir(parents=True, exist_ok=True)
-        self._incoming.mkdir(parents=True, exist_ok=True)
-        for leftover in self._incoming.glob("*.part"):
-            leftover.unlink(missing_ok=True)  # never acknowledged: the sender saw no success
+        shutil.rmtree(self._incoming, ignore_errors=True)
+        self._direct.mkdir(parents=True, exist_ok=True)
         with open_catalog(self.catalog_url) as catalog:
             summary = ingest([str(self.store.root)], catalog, workers=1)
         return summary.new_instances + summary.changed_instances
 
     def start(self) -> None:
-        """Recover, then listen (non-blocking) and start the ingest thread."""
+        """Recover, then listen (non-blocking); the intake process and spare files start too."""
         self.recover()
-        self._ingester = threading.Thread(target=self._ingest_loop, name="ingest", daemon=True)
-        self._ingester.start()
+        self._spares.start()
+        self._intake.start()
         if self.engine == "native":
             self._server = DimseServer(self.host, self.port, self._on_native_store)
             self._server.start()
@@ -181,15 +232,17 @@ class Receiver:
         ]
         self._server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
 
+    def wait_ingested(self, timeout: float | None = None) -> bool:
+        """Block until every acknowledged instance has been through the intake."""
+        return self._intake.wait_idle(timeout)
+
     def stop(self) -> None:
-        """Stop listening, ingest what is pending, stop the ingest thread."""
+        """Stop listening, ingest what is pending, stop the intake and the spare files."""
         if self._server is not None:
             self._server.shutdown()
             self._server = None
-        if self._ingester is not None:
-            self._pending.put(None)
-            self._ingester.join()
-            self._ingester = None
+        self._intake.stop()
+        self._spares.stop()
 
     # -- C-STORE ------------------------------------------------------------------------------
 
@@ -212,87 +265,70 @@ class Receiver:
         return self.store_instance([meta, request.dataset], request.sop_instance_uid)
 
     def _refuse(self, reason: str, status: int) -> int:
-        self.stats.failed += 1
-        if len(self.stats.errors) < 100:
-            self.stats.errors.append(reason)
+        with self._count_lock:
+            self._failed += 1
+            if len(self._errors) < 100:
+                self._errors.append(reason)
         return status
 
     def store_instance(self, chunks: list[bytes], sop_hint: str = "") -> int:
-        """Write one instance file (given in pieces) durably into the store; returns a status.
+        """Write one Part 10 file (given in pieces) durably into the store; returns a status.
 
-        The file is written to ``.incoming``, its UIDs read back from there, and
-        it is renamed into ``<Study>/<Series>/<SOP>.dcm`` before the status is
-        returned, so success always means "on disk".
+        The UIDs are read from the bytes, which go into a spare file that is
+        then renamed into ``<Study>/<Series>/<SOP>.dcm``: success always means
+        "on disk" (and, with ``fsync``, "on disk after a power cut").
         """
-        fd, tmp = tempfile.mkstemp(dir=self._incoming, suffix=".part")
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        uids = _uids(data)
+        if uids is None:
+            return self._refuse(f"{sop_hint}: no Study/Series/SOP UIDs", CANNOT_UNDERSTAND)
+        study, series, sop = uids
+        folder = os.path.join(self.store.root, _component(study), _component(series))
+        target = os.path.join(folder, f"{_component(sop)}.dcm")
+        path = self._spares.take()
         try:
+            if path is None:
+                fd, path = tempfile.mkstemp(dir=self._direct, suffix=".part")
+            else:
+                fd = os.open(path, os.O_WRONLY)
             try:
-                with os.fdopen(fd, "wb") as out:
-                    for chunk in chunks:
-                        out.write(chunk)
-                    out.flush()
-                    if self.fsync:
-                        os.fsync(out.fileno())
-            except OSError as exc:
-                return self._refuse(f"cannot store {sop_hint}: {exc}", OUT_OF_RESOURCES)
-            uids = _uids(tmp)
-            if uids is None:
-                return self._refuse(f"{sop_hint}: no Study/Series/SOP UIDs", CANNOT_UNDERSTAND)
-            study, series, sop = uids
-            folder = self.store.root / _component(study) / _component(series)
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                target = folder / f"{_component(sop)}.dcm"
-                os.replace(tmp, target)
-            except OSError as exc:
-                return self._refuse(f"cannot store {sop}: {exc}", OUT_OF_RESOURCES)
+                _write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._place(path, folder, target)
+            path = None
+        except OSError as exc:
+            return self._refuse(f"cannot store {sop}: {exc}", OUT_OF_RESOURCES)
         finally:
-            Path(tmp).unlink(missing_ok=True)
-        self.stats.received += 1
-        self._pending.put(str(target))
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        with self._count_lock:
+            self._received += 1
+        self._intake.submit(target)
         return SUCCESS
 
-    # -- batched ingest -------------------------------------------------------------------------
-
-    def _ingest_loop(self) -> None:
-        with open_catalog(self.catalog_url) as catalog:
-            batch: list[str] = []
-            deadline = time.monotonic() + self.batch_seconds
-            running = True
-            while running:
-                timeout = max(0.0, deadline - time.monotonic())
-                try:
-                    item = self._pending.get(timeout=timeout)
-                    if item is None:
-                        running = False
-                    else:
-                        batch.append(item)
-                except queue.Empty:
-                    pass
-                full = len(batch) >= self.batch_files
-                if batch and (full or not running or time.monotonic() >= deadline):
-                    self._write_batch(catalog, batch)
-                    batch = []
-                if time.monotonic() >= deadline or full:
-                    deadline = time.monotonic() + self.batch_seconds
-
-    def _write_batch(self, catalog: Any, paths: list[str]) -> None:
-        from radcurate.catalog.base import IngestBatch
-
-        tasks = []
-        for path in dict.fromkeys(paths):
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue
-            tasks.append(FileTask(path, stat.st_size, stat.st_mtime_ns))
-        result = process_chunk(tasks)
+    def _place(self, path: str, folder: str, target: str) -> None:
+        """Rename a written file to its place (making its folders); durable with fsync."""
+        if folder not in self._folders:
+            self._make_folder(folder)
         try:
-            catalog.write_batch(IngestBatch(result.instances, result.headers, result.errors))
-            finalize_dirty(catalog)
-        except Exception as exc:  # the files stay; recovery ingests them later
-            logger.exception("ingest batch failed")
-            self.stats.errors.append(f"ingest batch failed: {exc}")
-            return
-        self.stats.ingested += len(result.instances)
-        self.stats.batches += 1
+            os.replace(path, target)
+        except FileNotFoundError:  # the folder was removed behind our back: make it again
+            self._folders.discard(folder)
+            self._make_folder(folder)
+            os.replace(path, target)
+        if self.fsync:
+            _fsync_folder(folder)
+
+    def _make_folder(self, folder: str) -> None:
+        study_folder = os.path.dirname(folder)
+        new_study = not os.path.isdir(study_folder)
+        os.makedirs(folder, exist_ok=True)
+        if self.fsync:
+            _fsync_folder(study_folder)
+            if new_study:
+                _fsync_folder(str(self.store.root))
+        self._folders.add(folder)
