@@ -26,6 +26,7 @@ import fcntl
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -288,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with contextlib.suppress(OSError, AttributeError):
         os.nice(NICENESS)
+    # the receiver ends this process by closing its input, after the last batch: a Ctrl-C
+    # or SIGTERM sent to the whole process group must not cut a batch short
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     from radcurate.catalog import open_catalog
 
     out = sys.stdout
