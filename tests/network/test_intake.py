@@ -121,3 +121,26 @@ def test_reader_waits_for_a_first_line_without_a_deadline(size: int) -> None:
     finally:
         os.close(write_end)
         os.close(read_end)
+
+
+def test_the_intake_finishes_its_input_when_the_receiver_is_gone(
+    catalog_url: str, archive_files: list[Path], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    paths = _copies(archive_files[:6], tmp_path / "store")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "radcurate.network.intake", catalog_url, "--batch-files", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdout.close()  # nobody reads the answers any more (the receiver was killed)
+    child.stdin.write("".join(f"{p}\n" for p in paths).encode())
+    child.stdin.close()
+    assert child.wait(timeout=120) == 0
+    assert child.stderr is not None
+    assert b"Traceback" not in child.stderr.read()
+    assert _sop_count(catalog_url) == 6

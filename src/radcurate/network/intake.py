@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from radcurate.catalog import CatalogBackend
 
@@ -187,7 +188,9 @@ class Intake:
             "--batch-seconds",
             str(self.batch_seconds),
         ]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_environment()
+        )
         assert process.stdin is not None
         if hasattr(fcntl, "F_SETPIPE_SZ"):
             with contextlib.suppress(OSError):
@@ -246,6 +249,15 @@ class Intake:
             self._spawn()
 
 
+def _child_environment() -> dict[str, str]:
+    """This environment, with the folder radcurate was imported from first on the path."""
+    import radcurate
+
+    source = os.path.dirname(os.path.dirname(os.path.abspath(radcurate.__file__)))
+    path = os.environ.get("PYTHONPATH", "")
+    return os.environ | {"PYTHONPATH": os.pathsep.join(p for p in (source, path) if p)}
+
+
 # -- the child process --------------------------------------------------------------------------
 
 
@@ -295,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, signal.SIG_IGN)
     from radcurate.catalog import open_catalog
 
-    out = sys.stdout
+    out: TextIO | None = sys.stdout
     reader = _Reader(sys.stdin.fileno())
     with open_catalog(args.catalog_url) as catalog:
         while True:
@@ -303,9 +315,16 @@ def main(argv: list[str] | None = None) -> int:
             if paths:
                 written, error = ingest_paths(catalog, paths)
                 if error:
-                    out.write(f"!{error}\n")
-                out.write("".join(f"+{p}\n" for p in paths) + f"={written}\n")
-                out.flush()
+                    logger.error(error)
+                if out is not None:
+                    try:
+                        out.write(f"!{error}\n" if error else "")
+                        out.write("".join(f"+{p}\n" for p in paths) + f"={written}\n")
+                        out.flush()
+                    except BrokenPipeError:  # the receiver is gone: ingest what it sent
+                        out = None
+                        devnull = os.open(os.devnull, os.O_WRONLY)
+                        os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush is quiet
             elif reader.eof:
                 return 0
 
