@@ -158,8 +158,7 @@ class IndexedSearchMixin:
                 chunk = tuple(candidates[start : start + 500])
                 marks = ",".join("?" * len(chunk))
                 sql = (
-                    f"SELECT s.series_uid FROM series s WHERE s.series_uid IN ({marks}) "
-                    f"AND {where}"
+                    f"SELECT s.series_uid FROM series s WHERE s.series_uid IN ({marks}) AND {where}"
                 )
                 found += [r[0] for r in self._search_read(sql, (*chunk, *params))]
             return found
