@@ -180,6 +180,22 @@ class UI:
         self.page.goto(self.base + path)
         self.page.wait_for_selector("[data-testid=card]")
 
+    def settle(self, selector: str = "[data-testid=card]", seconds: float = 10.0) -> None:
+        """Wait until the boxes of ``selector`` stop moving (late facets, a scrollbar appearing
+        and settings arriving can reflow the grid after the first cards are drawn)."""
+        self.page.wait_for_load_state("networkidle")
+        script = (
+            "s => Array.from(document.querySelectorAll(s)).slice(0, 40)"
+            ".map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width]; })"
+        )
+        deadline = time.monotonic() + seconds
+        last, same = None, 0
+        while same < 3 and time.monotonic() < deadline:
+            boxes = self.page.evaluate(script, selector)
+            same = same + 1 if boxes == last else 0
+            last = boxes
+            self.page.wait_for_timeout(100)
+
 
 @pytest.fixture
 def ui(browser: Any, server: str) -> Iterator[UI]:

@@ -344,6 +344,7 @@ def test_brushing_a_histogram_filters_a_range(ui: UI) -> None:
 
 def test_dragging_a_rectangle_selects_the_cards_it_touches(ui: UI) -> None:
     ui.open("/?sort=SeriesInstanceUID")
+    ui.settle()
     cards = ui.page.locator("[data-testid=card]")
     tops = cards.evaluate_all("els => els.map(e => e.getBoundingClientRect().top)")
     cols = sum(1 for t in tops if t == tops[0])
@@ -523,6 +524,7 @@ def test_download_a_chart_as_png_and_svg(ui: UI) -> None:
         pytest.skip("the server has no POST /api/aggregate yet")
     chart = ui.page.locator("[data-testid=chart-Modality]")
     chart.wait_for()
+    ui.settle("[data-testid=chart-Modality] svg")  # the PNG is drawn at the size shown
     with ui.page.expect_download() as info:
         ui.page.click("[data-testid=png-Modality]")
     download = info.value

@@ -128,7 +128,7 @@ class Receiver:
     fsync
         Flush each file and its folder to the disk before answering success
         (survives power loss); False still survives a crash of the process (the
-        kernel has the data) and saves ~0.3 ms per instance here.
+        kernel has the data) and saves ~0.4 ms per instance here.
     spares
         Empty files kept ready (:class:`~radcurate.network.spares.SparePool`).
     """
