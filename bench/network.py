@@ -15,7 +15,8 @@ folder. Like is compared with like: radcurate's default against Orthanc's
 default, ``--no-fsync`` against ``SyncStorageArea`` false. The rate is instances
 over storescu's wall time (every instance acknowledged); for radcurate the time
 until all are in the catalog is reported too. Each variant runs ``--rounds``
-times, interleaved; medians are reported.
+times, interleaved; medians are reported. Every run starts after ``sync``, so
+no run pays for writing out what the one before left in the page cache.
 
 QIDO: a synthetic SQLite catalog of N studies (one series each, OHIF-like
 attributes) is searched in process with the queries a study list sends; the
@@ -75,6 +76,9 @@ def _storescu(port: int, aet: str, files: Path, calling: str | None = None) -> f
     command = [str(STORESCU), "-aec", aet, "+sd", "-R"]
     if calling:
         command += ["-aet", calling]
+    # start every run with no dirty pages: else one receiver's fsyncs pay for writing out
+    # what the previous one left in the page cache (ext4 commits flush data with them)
+    os.sync()
     started = time.monotonic()
     subprocess.run(
         [*command, "127.0.0.1", str(port), str(files)],
