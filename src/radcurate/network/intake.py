@@ -103,12 +103,11 @@ class Intake:
         self.batch_seconds = batch_seconds
         self.stats = IntakeStats()
         self._pending: dict[str, None] = {}  # sent, not yet answered (insertion ordered)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards the fields below; notified when idle
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._stopping = False
         self._restarts: list[float] = []
-        self._idle = threading.Condition(self._lock)
 
     def start(self) -> None:
         """Start the intake process."""
@@ -134,20 +133,15 @@ class Intake:
         process = self._process
         return process.pid if process is not None else None
 
-    @property
-    def pending(self) -> int:
-        """Paths sent and not yet answered."""
-        return len(self._pending)
-
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every path sent has been answered; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._idle:
+        with self._lock:
             while self._pending:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
-                self._idle.wait(left)
+                self._lock.wait(left)
         return True
 
     def stop(self, timeout: float = 600.0) -> None:
@@ -218,19 +212,19 @@ class Intake:
         for raw in process.stdout:
             line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
             if line.startswith("+"):
-                with self._idle:
+                with self._lock:
                     self._pending.pop(line[1:], None)
                     if not self._pending:
-                        self._idle.notify_all()
+                        self._lock.notify_all()
             elif line.startswith("="):
                 self.stats.ingested += int(line[1:])
                 self.stats.batches += 1
             elif line.startswith("!"):
                 self.stats.error(line[1:])
         code = process.wait()
-        with self._idle:
+        with self._lock:
             if self._stopping:
-                self._idle.notify_all()
+                self._lock.notify_all()
                 return
             now = time.monotonic()
             self._restarts = [t for t in self._restarts if now - t < 60] + [now]
@@ -242,7 +236,7 @@ class Intake:
                 logger.error(message)
                 self.stats.error(message)
                 self._process = None
-                self._idle.notify_all()
+                self._lock.notify_all()
                 return
             logger.warning("the intake process exited with %s; starting a new one", code)
             self.stats.restarts += 1
