@@ -37,7 +37,7 @@ from radcurate.network.intake import Intake
 from radcurate.network.spares import SparePool
 from radcurate.optional import import_optional
 from radcurate.storage import open_storage
-from radcurate.storage.filesystem import FileStore, _component
+from radcurate.storage.filesystem import FileStore
 
 __all__ = ["Receiver", "ReceiverStats"]
 
@@ -283,8 +283,8 @@ class Receiver:
         if uids is None:
             return self._refuse(f"{sop_hint}: no Study/Series/SOP UIDs", CANNOT_UNDERSTAND)
         study, series, sop = uids
-        folder = os.path.join(self.store.root, _component(study), _component(series))
-        target = os.path.join(folder, f"{_component(sop)}.dcm")
+        placed = self.store.path_for(study, series, sop)
+        folder, target = str(placed.parent), str(placed)
         path = self._spares.take()
         try:
             if path is None:

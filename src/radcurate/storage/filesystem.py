@@ -60,11 +60,20 @@ class FileStore:
             raise StorageError(f"storage URL {url!r} names no folder")
         return cls(Path(path).expanduser().resolve())
 
+    def path_for(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        """Where an instance lives in the store: ``<root>/<Study>/<Series>/<SOP>.dcm``."""
+        return (
+            self.root
+            / _component(study_uid)
+            / _component(series_uid)
+            / f"{_component(sop_uid)}.dcm"
+        )
+
     def put(self, source: str, study_uid: str, series_uid: str, sop_uid: str) -> str:
         """Copy ``source`` into the store (atomically); returns the stored path."""
-        folder = self.root / _component(study_uid) / _component(series_uid)
+        target = self.path_for(study_uid, series_uid, sop_uid)
+        folder = target.parent
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{_component(sop_uid)}.dcm"
         if target.exists():
             if filecmp.cmp(source, target, shallow=False):
                 return str(target)
