@@ -241,6 +241,28 @@ def test_iter_documents_pages_through_everything(catalog_url: str) -> None:
         assert uids == sorted(f"1.2.3.{i}" for i in range(7))
 
 
+def test_series_keys_by_indexed_columns(catalog_url: str) -> None:
+    with open_catalog(catalog_url) as catalog:
+        for series, count in (("1.2.3.2", 3), ("1.2.3.1", 2), ("1.2.3.10", 1)):
+            _ingest_series(catalog, series, count)
+        finalize_dirty(catalog)
+        keys = catalog.series_keys("StudyInstanceUID", [STUDY, STUDY, "9.9"])
+        assert [k.series_uid for k in keys] == ["1.2.3.1", "1.2.3.10", "1.2.3.2"]
+        assert [k.instance_count for k in keys] == [2, 1, 3]
+        assert {(k.study_uid, k.patient_id, k.modality) for k in keys} == {(STUDY, "P1", "CT")}
+        assert [k.series_uid for k in catalog.series_keys("SeriesInstanceUID", ["1.2.3.2"])] == [
+            "1.2.3.2"
+        ]
+        assert len(catalog.series_keys("Modality", ["CT"])) == 3
+        assert catalog.series_keys("PatientID", ["nobody"]) == []
+        many = [f"9.{n}" for n in range(1200)] + ["1.2.3.10"]  # more than one chunk of IN (...)
+        assert [k.series_uid for k in catalog.series_keys("SeriesInstanceUID", many)] == [
+            "1.2.3.10"
+        ]
+        with pytest.raises(ValueError, match="PatientName"):
+            catalog.series_keys("PatientName", ["x"])
+
+
 def test_unknown_scheme_is_a_clear_error() -> None:
     with pytest.raises(CatalogError, match="unknown catalog URL scheme 'mysql'"):
         open_catalog("mysql://x/y")

@@ -12,6 +12,7 @@ from radcurate.catalog.aggregations import (
     Counts,
     ValueSuggestion,
 )
+from radcurate.catalog.lookup import SeriesKey
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.values import FieldType
 from radcurate.optional import import_optional
@@ -203,6 +204,10 @@ class CatalogBackend(Protocol):
 
     def series_document(self, series_uid: str) -> dict[str, Any] | None:
         """The full document of a series (header + derived facts), or None."""
+
+    def series_keys(self, keyword: str, values: Sequence[str]) -> list[SeriesKey]:
+        """Series whose StudyInstanceUID, SeriesInstanceUID, PatientID or Modality (``keyword``)
+        is one of ``values``, from indexed columns, in SeriesInstanceUID order."""
 
     def iter_series_documents(self, batch_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every series document, in SeriesInstanceUID order."""

@@ -31,6 +31,7 @@ from radcurate.catalog.curation import CurationMixin
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.catalog.jobs import JobsMixin
+from radcurate.catalog.lookup import LookupMixin
 from radcurate.catalog.projection import search_document
 from radcurate.catalog.querying import QueryMixin
 from radcurate.catalog.results import ResultsMixin
@@ -65,7 +66,13 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 class SQLCatalog(
-    QueryMixin, IndexedSearchMixin, BulkImportMixin, JobsMixin, ResultsMixin, CurationMixin
+    QueryMixin,
+    IndexedSearchMixin,
+    BulkImportMixin,
+    JobsMixin,
+    ResultsMixin,
+    CurationMixin,
+    LookupMixin,
 ):
     """Shared implementation of :class:`~radcurate.catalog.base.CatalogBackend`."""
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from radcurate.catalog import CatalogBackend
+from radcurate.catalog.lookup import KEY_COLUMNS
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.dicomweb import fastpath
 from radcurate.dicomweb.dicomjson import (
     document_to_json,
     element_json,
@@ -341,27 +341,20 @@ def _ensure(out: dict[str, Any], tag: str, vr: str, value: str) -> None:
         out[tag] = {"vr": vr, "Value": [value]}
 
 
+#: (SeriesInstanceUID, Modality, instance count) of one series of a study
+StudyMember = tuple[str, str | None, int]
+
+
 def _study_members(
     catalog: CatalogBackend, study_uids: Sequence[str]
-) -> dict[str, list[fastpath.StudyMember]]:
+) -> dict[str, list[StudyMember]]:
     """(series, modality, instance count) of every series of each study."""
-    if not study_uids:
-        return {}
-    indexed = fastpath.study_members(catalog, study_uids)
-    if indexed is not None:
-        return indexed
-    found: dict[str, list[fastpath.StudyMember]] = {uid: [] for uid in study_uids}
-    node = FieldIn("StudyInstanceUID", tuple(escape(u) for u in study_uids))
-    for document in catalog.iter_search(node, page_size=1000):
-        study = str(document.get("StudyInstanceUID", ""))
-        if study in found:
-            member = (
-                str(document.get("SeriesInstanceUID")),
-                document.get("Modality"),
-                int(document.get("instance_count") or 0),
-            )
-            found[study].append(member)
-    return found
+    members: dict[str, list[StudyMember]] = {uid: [] for uid in study_uids}
+    for key in catalog.series_keys("StudyInstanceUID", study_uids):
+        members.setdefault(key.study_uid, []).append(
+            (key.series_uid, key.modality, key.instance_count)
+        )
+    return members
 
 
 def _series_wanted(query: QidoQuery) -> set[str] | None:
@@ -380,7 +373,7 @@ _SELECTIVE = frozenset({"StudyInstanceUID", "SeriesInstanceUID", "PatientID"})
 def _indexed_keyword(match: Match) -> str | None:
     """The indexed column's keyword a match can be answered from, if any."""
     keyword = "Modality" if match.tag == T["ModalitiesInStudy"] else match.keyword
-    return keyword if keyword in fastpath.COLUMNS and match.kind == "values" else None
+    return keyword if keyword in KEY_COLUMNS and match.kind == "values" else None
 
 
 def _uid_constraints(query: QidoQuery) -> dict[str, set[str]]:
@@ -404,9 +397,8 @@ def candidate_documents(
     """Series documents that may match ``query``, in SeriesInstanceUID order.
 
     Queries that pin a study, series or patient, or that filter on nothing but
-    the modality, use the catalog's indexed columns
-    (:mod:`~radcurate.dicomweb.fastpath`) and read documents one by one as
-    needed; the others go through the catalog's search.
+    the modality, use the catalog's indexed columns (``catalog.series_keys``) and
+    read documents one by one as needed; the others go through the catalog's search.
     """
     pinned = _uid_constraints(query)
     indexed_only = all(
@@ -415,11 +407,8 @@ def candidate_documents(
     found: set[str] | None = None
     if pinned and (pinned.keys() & _SELECTIVE or indexed_only):
         for keyword, values in pinned.items():
-            uids = fastpath.series_uids_where(catalog, keyword, sorted(values))
-            if uids is None:
-                found = None
-                break
-            found = set(uids) if found is None else found & set(uids)
+            uids = {key.series_uid for key in catalog.series_keys(keyword, sorted(values))}
+            found = uids if found is None else found & uids
     if found is not None:
         for uid in sorted(found):
             document = catalog.series_document(uid)

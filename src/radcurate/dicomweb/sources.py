@@ -15,9 +15,6 @@ from pydicom.dataset import Dataset
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.dicomweb import fastpath
-from radcurate.query.ast import FieldMatch
-from radcurate.query.patterns import escape
 from radcurate.storage.locations import is_remote, local_path, read_location
 
 __all__ = ["NotFoundError", "instance_bytes", "locate", "read_instance"]
@@ -33,16 +30,9 @@ def _by_order(record: InstanceRecord) -> tuple[bool, int, str]:
 
 def series_of_study(catalog: CatalogBackend, study_uid: str) -> list[dict[str, Any]]:
     """The series documents of a study."""
-    uids = fastpath.series_uids_where(catalog, "StudyInstanceUID", [study_uid])
-    if uids is not None:
-        documents = (catalog.series_document(uid) for uid in uids)
-        return [d for d in documents if d is not None]
-    node = FieldMatch("StudyInstanceUID", escape(study_uid))
-    return [
-        d
-        for d in catalog.iter_search(node, page_size=1000)
-        if d.get("StudyInstanceUID") == study_uid
-    ]
+    keys = catalog.series_keys("StudyInstanceUID", [study_uid])
+    documents = (catalog.series_document(key.series_uid) for key in keys)
+    return [d for d in documents if d is not None]
 
 
 def locate(
