@@ -259,6 +259,18 @@ def test_series_keys_by_indexed_columns(catalog_url: str) -> None:
         assert [k.series_uid for k in catalog.series_keys("SeriesInstanceUID", many)] == [
             "1.2.3.10"
         ]
+        pages = [
+            catalog.series_keys("StudyInstanceUID", [STUDY], limit=2),
+            catalog.series_keys("StudyInstanceUID", [STUDY], after="1.2.3.10", limit=2),
+            catalog.series_keys("StudyInstanceUID", [STUDY], after="1.2.3.2", limit=2),
+        ]
+        assert [[k.series_uid for k in page] for page in pages] == [
+            ["1.2.3.1", "1.2.3.10"],
+            ["1.2.3.2"],
+            [],
+        ]
+        chunked = catalog.series_keys("SeriesInstanceUID", many[::-1], after="1.2", limit=1)
+        assert [k.series_uid for k in chunked] == ["1.2.3.10"]
         with pytest.raises(ValueError, match="PatientName"):
             catalog.series_keys("PatientName", ["x"])
 

@@ -205,9 +205,17 @@ class CatalogBackend(Protocol):
     def series_document(self, series_uid: str) -> dict[str, Any] | None:
         """The full document of a series (header + derived facts), or None."""
 
-    def series_keys(self, keyword: str, values: Sequence[str]) -> list[SeriesKey]:
+    def series_keys(
+        self,
+        keyword: str,
+        values: Sequence[str],
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[SeriesKey]:
         """Series whose StudyInstanceUID, SeriesInstanceUID, PatientID or Modality (``keyword``)
-        is one of ``values``, from indexed columns, in SeriesInstanceUID order."""
+        is one of ``values``, from indexed columns, in SeriesInstanceUID order (``after`` a UID,
+        at most ``limit``)."""
 
     def iter_series_documents(self, batch_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every series document, in SeriesInstanceUID order."""

@@ -42,24 +42,40 @@ class LookupMixin:
 
         def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
-    def series_keys(self, keyword: str, values: Sequence[str]) -> list[SeriesKey]:
-        """Every series whose ``keyword`` (a key of :data:`KEY_COLUMNS`) is one of ``values``.
+    def series_keys(
+        self,
+        keyword: str,
+        values: Sequence[str],
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[SeriesKey]:
+        """Series whose ``keyword`` (a key of :data:`KEY_COLUMNS`) is one of ``values``.
 
-        Sorted by SeriesInstanceUID. Raises ``ValueError`` for a keyword without a column.
+        Sorted by SeriesInstanceUID; ``after`` and ``limit`` page through them (the
+        series after that UID, at most ``limit`` of them). Raises ``ValueError`` for a
+        keyword without a column.
         """
         column = KEY_COLUMNS.get(keyword)
         if column is None:
             raise ValueError(
                 f"series cannot be looked up by {keyword!r}: use one of {', '.join(KEY_COLUMNS)}"
             )
+        page = ""
+        if after is not None:
+            page += " AND series_uid > ?"
+        if limit is not None:
+            page += f" ORDER BY series_uid LIMIT {int(limit)}"
         wanted = list(dict.fromkeys(values))
         found: list[SeriesKey] = []
+        # each chunk's first ``limit`` holds the union's first ``limit`` that are in it
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             rows = self._read(
                 "SELECT series_uid, study_uid, patient_id, modality, instance_count FROM series "
-                f"WHERE {column} IN ({','.join('?' * len(chunk))})",
-                chunk,
+                f"WHERE {column} IN ({','.join('?' * len(chunk))}){page}",
+                [*chunk, after] if after is not None else chunk,
             )
             found.extend(SeriesKey(str(s), str(st), p, m, int(n or 0)) for s, st, p, m, n in rows)
-        return sorted(found, key=lambda key: key.series_uid)
+        found.sort(key=lambda key: key.series_uid)
+        return found if limit is None else found[:limit]

@@ -396,26 +396,39 @@ def candidate_documents(
 ) -> Iterator[dict[str, Any]]:
     """Series documents that may match ``query``, in SeriesInstanceUID order.
 
-    Queries that pin a study, series or patient, or that filter on nothing but
-    the modality, use the catalog's indexed columns (``catalog.series_keys``) and
-    read documents one by one as needed; the others go through the catalog's search.
+    Queries that pin a study, series or patient use the catalog's indexed columns
+    (``catalog.series_keys``) and read documents one by one as needed; the others
+    (a modality alone among them: a sixth of the catalog is no look-up) go through the
+    catalog's search, whose in-memory index answers them.
     """
     pinned = _uid_constraints(query)
-    indexed_only = all(
-        m.kind == "universal" or _indexed_keyword(m) is not None for m in query.matches
-    )
-    found: set[str] | None = None
-    if pinned and (pinned.keys() & _SELECTIVE or indexed_only):
-        for keyword, values in pinned.items():
-            uids = {key.series_uid for key in catalog.series_keys(keyword, sorted(values))}
-            found = uids if found is None else found & uids
-    if found is not None:
-        for uid in sorted(found):
+    if pinned.keys() & _SELECTIVE:
+        for uid in _pinned_series(catalog, pinned, page_size):
             document = catalog.series_document(uid)
             if document is not None:
                 yield document
         return
     yield from catalog.iter_search(catalog_filter(query), page_size=page_size)
+
+
+def _pinned_series(
+    catalog: CatalogBackend, pinned: Mapping[str, set[str]], page_size: int
+) -> Iterator[str]:
+    """SeriesInstanceUIDs with every pinned value, in order, a page of look-ups at a time.
+
+    Pages through the most selective keyword's column and checks the others on the rows.
+    """
+    keyword = min(pinned, key=lambda k: (k not in _SELECTIVE, len(pinned[k])))  # not Modality
+    others = [(KEY_COLUMNS[k], values) for k, values in pinned.items() if k != keyword]
+    after: str | None = None
+    while True:
+        keys = catalog.series_keys(keyword, sorted(pinned[keyword]), after=after, limit=page_size)
+        for key in keys:
+            if all(getattr(key, column) in values for column, values in others):
+                yield key.series_uid
+        if len(keys) < page_size:
+            return
+        after = keys[-1].series_uid
 
 
 def _matching_series(catalog: CatalogBackend, query: QidoQuery) -> Iterator[dict[str, Any]]:
