@@ -10,7 +10,9 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pynetdicom import AE
 from pynetdicom.sop_class import (
+    ColorPaletteStorage,
     CTImageStorage,
+    HangingProtocolStorage,
     PatientRootQueryRetrieveInformationModelFind,
     Verification,
 )
@@ -71,6 +73,18 @@ def test_query_models_are_rejected_at_negotiation(
     rejected = [c.abstract_syntax for c in assoc.rejected_contexts]  # type: ignore[attr-defined]
     assert accepted == [Verification]
     assert rejected == [PatientRootQueryRetrieveInformationModelFind]
+    assoc.release()  # type: ignore[attr-defined]
+
+
+def test_storage_outside_the_image_prefix_and_private_classes_are_accepted(
+    server: tuple[DimseServer, list[StoreRequest]],
+) -> None:
+    scp, _ = server
+    private = "1.3.6.1.4.1.9590.100.1.2.1"
+    assoc = _associate(scp.port, HangingProtocolStorage, ColorPaletteStorage, private)
+    assert assoc.is_established  # type: ignore[attr-defined]
+    accepted = {c.abstract_syntax for c in assoc.accepted_contexts}  # type: ignore[attr-defined]
+    assert accepted == {HangingProtocolStorage, ColorPaletteStorage, private}
     assoc.release()  # type: ignore[attr-defined]
 
 

@@ -31,6 +31,18 @@ logger = logging.getLogger(__name__)
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 VERIFICATION = "1.2.840.10008.1.1"
 STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."
+#: storage SOP classes outside :data:`STORAGE_PREFIX` (PS3.4 Annex B)
+OTHER_STORAGE = frozenset(
+    {
+        "1.2.840.10008.5.1.4.34.7",  # RT Beams Delivery Instruction
+        "1.2.840.10008.5.1.4.34.10",  # RT Brachy Application Setup Delivery Instruction
+        "1.2.840.10008.5.1.4.38.1",  # Hanging Protocol
+        "1.2.840.10008.5.1.4.39.1",  # Color Palette
+        "1.2.840.10008.5.1.4.43.1",  # Generic Implant Template
+        "1.2.840.10008.5.1.4.44.1",  # Implant Assembly Template
+        "1.2.840.10008.5.1.4.45.1",  # Implant Template Group
+    }
+)
 IMPLEMENTATION_CLASS_UID = "2.25.270338893187413541786216470208624406851"
 IMPLEMENTATION_VERSION = "RADCURATE_1"
 #: transfer syntaxes accepted, in order of preference when several are proposed
@@ -275,7 +287,11 @@ class _Association(socketserver.BaseRequestHandler):
 
     @staticmethod
     def _choose(abstract: str, proposed: list[str]) -> tuple[int, str]:
-        storage = abstract.startswith(STORAGE_PREFIX) or not abstract.startswith("1.2.840.10008.")
+        storage = (
+            abstract.startswith(STORAGE_PREFIX)
+            or abstract in OTHER_STORAGE
+            or not abstract.startswith("1.2.840.10008.")  # a private SOP class
+        )
         if abstract != VERIFICATION and not storage:
             return 3, proposed[0] if proposed else "1.2.840.10008.1.2"
         for syntax in proposed:
