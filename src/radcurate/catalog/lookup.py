@@ -38,6 +38,10 @@ class SeriesKey:
 class LookupMixin:
     """:meth:`series_keys` for :class:`~radcurate.catalog.sql.SQLCatalog` (same SQL on both)."""
 
+    #: makes ``series_uid`` compare in code-point order, as Python's ``sorted`` does (PostgreSQL
+    #: databases may collate by locale, which ignores the dots; SQLite compares bytes already)
+    uid_collation: str = ""
+
     if TYPE_CHECKING:
 
         def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
@@ -61,11 +65,12 @@ class LookupMixin:
             raise ValueError(
                 f"series cannot be looked up by {keyword!r}: use one of {', '.join(KEY_COLUMNS)}"
             )
+        uid = f"series_uid{self.uid_collation}"
         page = ""
         if after is not None:
-            page += " AND series_uid > ?"
+            page += f" AND {uid} > ?"
         if limit is not None:
-            page += f" ORDER BY series_uid LIMIT {int(limit)}"
+            page += f" ORDER BY {uid} LIMIT {int(limit)}"
         wanted = list(dict.fromkeys(values))
         found: list[SeriesKey] = []
         # each chunk's first ``limit`` holds the union's first ``limit`` that are in it

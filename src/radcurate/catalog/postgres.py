@@ -21,6 +21,7 @@ class PostgresCatalog(SQLCatalog):
 
     dialect = "postgresql"
     placeholder = "%s"
+    uid_collation = ' COLLATE "C"'
     json_decoded = True
     row_lock = " FOR UPDATE"
 
