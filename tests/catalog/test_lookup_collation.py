@@ -7,10 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from radcurate.catalog import open_catalog
-from radcurate.catalog.base import IngestBatch, SeriesHeader
-from radcurate.dicom.instance import InstanceRecord
 from radcurate.ingest.pipeline import finalize_dirty
 from tests.conftest import pg_admin_url
+from tests.series_rows import one_instance_series
 
 #: code-point order; a collation that ignores punctuation puts 1.23.x before 1.2.35
 UIDS = ["1.2.35", "1.2.4", "1.23.4", "1.23.5", "1.3"]
@@ -36,24 +35,11 @@ def test_pages_follow_python_order_under_any_collation(punctuation_blind_pg_url:
     with open_catalog(punctuation_blind_pg_url) as catalog:
         ordered = catalog._read("SELECT x FROM (VALUES ('1.2.35'), ('1.23.4')) t(x) ORDER BY x")  # type: ignore[attr-defined]
         assert [r[0] for r in ordered] == ["1.23.4", "1.2.35"], "the collation should differ"
-        batch = IngestBatch()
-        for uid in UIDS:
-            location = f"/x/{uid}.dcm"
-            fields = {"SeriesInstanceUID": uid, "StudyInstanceUID": "9", "Modality": "CT"}
-            batch.headers.append(SeriesHeader(uid, "9", "P", "CT", location, fields, {}))
-            batch.instances.append(
-                InstanceRecord(
-                    location=location,
-                    source=location,
-                    size=1,
-                    mtime_ns=1,
-                    study_uid="9",
-                    series_uid=uid,
-                    sop_uid=uid + ".1",
-                    modality="CT",
-                )
-            )
-        catalog.write_batch(batch)
+        rows = [
+            {"SeriesInstanceUID": uid, "StudyInstanceUID": "9", "PatientID": "P", "Modality": "CT"}
+            for uid in UIDS
+        ]
+        catalog.write_batch(one_instance_series(rows))
         finalize_dirty(catalog)
         for size in (1, 2, 3):
             seen: list[str] = []

@@ -7,52 +7,25 @@ import itertools
 import pytest
 
 from radcurate.catalog import CatalogBackend, open_catalog
-from radcurate.catalog.base import IngestBatch, SeriesHeader
-from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicomweb import qido
 from radcurate.ingest.pipeline import finalize_dirty
+from tests.series_rows import one_instance_series
 
 MODALITIES = ["CT", "MR", "SEG"]
 
 
 def _fill(catalog: CatalogBackend) -> list[dict[str, str]]:
     """Two patients, 4 studies, 23 series of rotating modalities."""
-    batch = IngestBatch()
-    rows = []
-    for n in range(23):
-        row = {
+    rows = [
+        {
             "PatientID": f"P{n % 2}",
             "StudyInstanceUID": f"1.9.{n % 4}",
             "SeriesInstanceUID": f"1.9.{n % 4}.{n}",
             "Modality": MODALITIES[n % 3],
         }
-        rows.append(row)
-        location = f"/x/{n}.dcm"
-        batch.headers.append(
-            SeriesHeader(
-                row["SeriesInstanceUID"],
-                row["StudyInstanceUID"],
-                row["PatientID"],
-                row["Modality"],
-                location,
-                dict(row),
-                {},
-            )
-        )
-        batch.instances.append(
-            InstanceRecord(
-                location=location,
-                source=location,
-                size=1,
-                mtime_ns=1,
-                study_uid=row["StudyInstanceUID"],
-                series_uid=row["SeriesInstanceUID"],
-                sop_uid=f"{row['SeriesInstanceUID']}.1",
-                patient_id=row["PatientID"],
-                modality=row["Modality"],
-            )
-        )
-    catalog.write_batch(batch)
+        for n in range(23)
+    ]
+    catalog.write_batch(one_instance_series(rows))
     finalize_dirty(catalog)
     return rows
 
