@@ -1,23 +1,24 @@
-"""The renderer registry: one plug-in mechanism for built-in and third-party renderers.
+"""The renderer registry: renderers are plugins of the group ``radcurate.renderers``.
 
 A renderer is any object with a ``name``, a ``score(series) -> int`` (0: cannot
 render it; the highest score wins) and a ``render(series, options) -> Rendering``.
 Renderers are published under the entry-point group ``radcurate.renderers``;
 each entry point names either a renderer object or a zero-argument callable
-(e.g. a class) returning one.  Entry points are loaded lazily, on first use.
-Built-ins are registered the same way; :data:`BUILTIN_RENDERERS` is the
-fallback used for any built-in whose entry point is not installed (an editable
-checkout whose metadata predates them).
+(e.g. a class) returning one.  Loading goes through the one plugin mechanism,
+:class:`radcurate.plugins.Registry`: lazily, on first use, and a renderer that
+fails to load is logged and listed by :meth:`RendererRegistry.errors` while the
+others keep working.  Built-ins are registered the same way (pyproject entry
+points); :data:`BUILTIN_RENDERERS` is the fallback used for any built-in whose
+entry point is not installed (an editable checkout whose metadata predates them).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
+from radcurate.plugins import GROUPS, PluginError, Registry
 from radcurate.render.result import Rendering, RenderOptions, SeriesInput
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "radcurate.renderers"
+ENTRY_POINT_GROUP = GROUPS["renderers"]
 
 #: built-in renderer name -> "module:attribute" (same targets as the entry points)
 BUILTIN_RENDERERS: dict[str, str] = {
@@ -57,7 +58,7 @@ class Renderer(Protocol):
         when its pixels cannot be decoded."""
 
 
-def _instantiate(target: object, name: str) -> Renderer:
+def _instantiate(name: str, target: object) -> Renderer:
     """A renderer object from an entry point's target (an instance, or a factory/class)."""
     obj = target
     if isinstance(target, type) or (callable(target) and not isinstance(target, Renderer)):
@@ -65,11 +66,6 @@ def _instantiate(target: object, name: str) -> Renderer:
     if not isinstance(obj, Renderer):
         raise TypeError(f"renderer {name!r} ({target!r}) has no name/score/render")
     return obj
-
-
-def _load_dotted(path: str) -> object:
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 class RendererRegistry:
@@ -94,8 +90,11 @@ class RendererRegistry:
         group: str | None = ENTRY_POINT_GROUP,
         fallback: dict[str, str] | None = None,
     ) -> None:
-        self._group = group
-        self._fallback = dict(BUILTIN_RENDERERS if fallback is None else fallback)
+        self._plugins: Registry[Renderer] = Registry(
+            group,
+            check=_instantiate,
+            builtins=BUILTIN_RENDERERS if fallback is None else fallback,
+        )
         self._renderers: dict[str, Renderer] = {}
         self._loaded = False
         self._lock = threading.Lock()
@@ -103,24 +102,31 @@ class RendererRegistry:
     def register(self, renderer: Renderer, *, replace: bool = False) -> None:
         """Add a renderer (third parties may also call this at run time)."""
         self._ensure_loaded()
-        if renderer.name in self._renderers and not replace:
-            raise ValueError(f"a renderer named {renderer.name!r} is already registered")
-        self._renderers[renderer.name] = renderer
+        with self._lock:
+            if renderer.name in self._renderers and not replace:
+                raise ValueError(f"a renderer named {renderer.name!r} is already registered")
+            self._renderers[renderer.name] = renderer
 
     def unregister(self, name: str) -> None:
         """Remove a renderer by name (no error if absent)."""
         self._ensure_loaded()
-        self._renderers.pop(name, None)
+        with self._lock:
+            self._renderers.pop(name, None)
 
     def get(self, name: str) -> Renderer:
-        """The renderer called ``name``."""
+        """The renderer called ``name`` (``KeyError`` if none loads under that name)."""
         self._ensure_loaded()
         return self._renderers[name]
 
     def names(self) -> list[str]:
-        """Names of the registered renderers, sorted."""
+        """Names of the renderers that loaded, sorted."""
         self._ensure_loaded()
         return sorted(self._renderers)
+
+    def errors(self) -> list[PluginError]:
+        """Renderer plugins that could not be loaded (each also logged as a warning)."""
+        self._ensure_loaded()
+        return self._plugins.errors()
 
     def select(self, series: SeriesInput) -> Renderer:
         """The renderer with the highest positive score for ``series`` (ties: by name).
@@ -132,7 +138,7 @@ class RendererRegistry:
         """
         self._ensure_loaded()
         best: tuple[int, str] | None = None
-        for name, renderer in self._renderers.items():
+        for name, renderer in list(self._renderers.items()):
             try:
                 score = int(renderer.score(series))
             except Exception:  # a broken plug-in must not break the gallery
@@ -150,26 +156,20 @@ class RendererRegistry:
         with self._lock:
             if self._loaded:
                 return
-            found: dict[str, Renderer] = {}
-            if self._group is not None:
-                for point in entry_points(group=self._group):
-                    try:
-                        found[point.name] = _instantiate(point.load(), point.name)
-                    except Exception:  # skip a broken plug-in, keep the rest
-                        log.exception("cannot load renderer entry point %s", point.value)
-            for name, target in self._fallback.items():
-                if name not in found:
-                    found[name] = _instantiate(_load_dotted(target), name)
-            self._renderers = {r.name: r for r in found.values()}
+            # keyed by the renderer's own name, which is what a Rendering reports
+            loaded = self._plugins.load_all()
+            self._renderers = {r.name: r for r in loaded.values()}
             self._loaded = True
 
 
 _DEFAULT: RendererRegistry | None = None
+_DEFAULT_LOCK = threading.Lock()
 
 
 def default_registry() -> RendererRegistry:
-    """The process-wide registry (entry points + built-in fallback)."""
+    """The process-wide registry (entry points + built-in fallback), created on first use."""
     global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = RendererRegistry()
-    return _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = RendererRegistry()
+        return _DEFAULT
