@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from pathlib import Path
 
@@ -235,6 +236,16 @@ def test_renderer_registry_reports_broken_renderers_and_keeps_the_rest() -> None
     not_a_renderer = RendererRegistry(group=None, fallback={"odd": "math:pi"})
     assert not_a_renderer.names() == []
     assert "has no name/score/render" in not_a_renderer.errors()[0].error
+
+
+def test_builtins_load_and_the_renderer_fallback_matches_the_entry_points() -> None:
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    published = tomllib.loads(pyproject.read_text())["project"]["entry-points"]
+    assert published[GROUPS["renderers"]] == BUILTIN_RENDERERS
+    for group, points in published.items():
+        if group.startswith("radcurate."):
+            registry: Registry[object] = Registry(group, builtins=points)
+            assert set(registry.load_all()) >= set(points), registry.errors()
 
 
 def test_docstring_examples() -> None:
