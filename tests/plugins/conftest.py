@@ -17,6 +17,9 @@ import pytest
 EXAMPLE = Path(__file__).parent / "example_plugin"
 PACKAGE = "radcurate_example_plugin"
 
+# a package to install, not tests: importing broken.py fails on purpose (--doctest-modules too)
+collect_ignore = ["example_plugin"]
+
 
 def build_wheel(project: Path, dest: Path) -> Path:
     """A pure-Python wheel of ``project`` (``src/`` layout), from its pyproject ``[project]`` table.
