@@ -46,13 +46,9 @@ def child(mode: str, catalog_url: str, uid: str, out: Path) -> dict[str, Any]:
     import numpy as np
 
     from radcurate.catalog import open_catalog
-    from radcurate.render.volume import (
-        seg_label_stream,
-        seg_label_volume,
-        series_volume,
-        series_volume_stream,
-        write_nifti,
-    )
+    from radcurate.imaging.nifti import write_nifti
+    from radcurate.imaging.seg import seg_label_stream, seg_label_volume
+    from radcurate.imaging.volume import series_volume, series_volume_stream
 
     catalog = open_catalog(catalog_url)
     baseline = _peak_rss_mib()

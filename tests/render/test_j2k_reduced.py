@@ -12,10 +12,10 @@ import pydicom
 import pytest
 from pydicom.uid import JPEG2000Lossless
 
+from radcurate.imaging.frames import decode_frame_reduced, reduction_for
+from radcurate.imaging.series import load_series
 from radcurate.render import render, render_series, render_slice
-from radcurate.render.api import load_series
 from radcurate.render.result import RenderOptions
-from radcurate.render.source import decode_frame_reduced, reduction_for
 from tests.render.cases import GOLDEN_SIZE, TOLERANCE, Workspace, catalog_of, find, mean_abs_diff
 
 J2K = "1.2.840.10008.1.2.4.90"

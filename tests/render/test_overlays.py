@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from radcurate.imaging.rtstruct import project_points
 from radcurate.render import RenderOptions, load_series, render, render_series
-from radcurate.render.rtstruct import project_points
 from tests.render.cases import Workspace, catalog_of, find
 
 

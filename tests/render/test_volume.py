@@ -9,7 +9,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from radcurate.render.volume import LPS_TO_RAS, seg_label_volume, series_volume, write_nifti
+from radcurate.imaging.nifti import write_nifti
+from radcurate.imaging.seg import seg_label_volume
+from radcurate.imaging.volume import LPS_TO_RAS, series_volume
 from tests.render.cases import Workspace, catalog_of, find, series_folder, shuffled_copy
 
 

@@ -12,7 +12,8 @@ import pydicom
 import pytest
 from pydicom.sequence import Sequence
 
-from radcurate.render.volume import series_volume, series_volume_stream, write_nifti
+from radcurate.imaging.nifti import write_nifti
+from radcurate.imaging.volume import series_volume, series_volume_stream
 from tests.render.cases import Workspace, catalog_of, find, pydicom_file
 
 LEGACY_ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.2"

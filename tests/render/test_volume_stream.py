@@ -10,14 +10,9 @@ import nibabel as nib
 import numpy as np
 from fastapi.testclient import TestClient
 
-from radcurate.render.nifti import VOX_OFFSET, nifti_gzip
-from radcurate.render.volume import (
-    seg_label_stream,
-    seg_label_volume,
-    series_volume,
-    series_volume_stream,
-    write_nifti,
-)
+from radcurate.imaging.nifti import VOX_OFFSET, nifti_gzip, write_nifti
+from radcurate.imaging.seg import seg_label_stream, seg_label_volume
+from radcurate.imaging.volume import series_volume, series_volume_stream
 from radcurate.server import ServerSettings, create_app
 from tests.render.cases import Workspace
 

@@ -172,7 +172,7 @@ def test_seg_overlay_matches_its_label_volume(
     overlay_client: tuple[TestClient, CatalogBackend],
 ) -> None:
     client, catalog = overlay_client
-    from radcurate.render.volume import seg_label_volume
+    from radcurate.imaging.seg import seg_label_volume
 
     seg = next(iter(catalog.iter_search("Modality:SEG")))["SeriesInstanceUID"]
     labels = seg_label_volume(catalog, seg).array
@@ -203,7 +203,7 @@ def test_seg_overlay_on_reformats(overlay_client: tuple[TestClient, CatalogBacke
     seg = next(iter(catalog.iter_search("Modality:SEG")))
     uid, reference = seg["SeriesInstanceUID"], seg["referenced_series"][0]
     document = catalog.series_document(reference)
-    from radcurate.render.volume import seg_label_volume
+    from radcurate.imaging.seg import seg_label_volume
 
     orientation = catalog.instances(reference)[0].orientation
     assert orientation is not None

@@ -243,9 +243,9 @@ def rendered(
     location: str, frame: int | None, accept: str | None, size: int | None = None
 ) -> tuple[bytes, str]:
     """A frame as a consumer picture (JPEG unless PNG is preferred), windowed as the header says."""
+    from radcurate.imaging.frames import decode_frame, frame_attributes, frame_count
+    from radcurate.imaging.pixels import to_display
     from radcurate.render.canvas import pil
-    from radcurate.render.pixels import to_display
-    from radcurate.render.source import decode_frame, frame_attributes, frame_count
 
     media = "image/jpeg"
     for item in parse_accept(accept):

@@ -8,7 +8,8 @@ Pillow is needed (the ``render`` extra); it is imported on first use.
 
 from __future__ import annotations
 
-from radcurate.render.api import load_series, render, render_series, render_slice
+from radcurate.imaging.series import load_series
+from radcurate.render.api import render, render_series, render_slice
 from radcurate.render.cache import RENDERER_VERSION, GenerateReport, ThumbnailCache, generate_all
 from radcurate.render.registry import (
     ENTRY_POINT_GROUP,

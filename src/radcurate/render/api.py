@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from radcurate.catalog import CatalogBackend
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.series import SeriesInput, load_series
 from radcurate.render.card import undecodable_card
 from radcurate.render.registry import RendererRegistry, default_registry
-from radcurate.render.result import Rendering, RenderOptions, SeriesInput, UndecodableError
+from radcurate.render.result import Rendering, RenderOptions
 
-__all__ = ["PLANES", "load_series", "render", "render_series", "render_slice"]
+__all__ = ["PLANES", "render", "render_series", "render_slice"]
 
 PLANES = ("native", "axial", "coronal", "sagittal")
-
-
-def load_series(catalog: CatalogBackend, series_uid: str) -> SeriesInput:
-    """The document and instance rows of a series.
-
-    Raises
-    ------
-    KeyError
-        When the catalog has no such series.
-    """
-    document = catalog.series_document(series_uid)
-    if document is None:
-        raise KeyError(f"no series {series_uid} in the catalog")
-    return SeriesInput(catalog, series_uid, document, catalog.instances(series_uid))
 
 
 def render(

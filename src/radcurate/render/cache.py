@@ -15,7 +15,8 @@ from typing import Any
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.render.api import load_series, render
+from radcurate.imaging.series import load_series
+from radcurate.render.api import render
 from radcurate.render.result import RenderOptions
 from radcurate.settings import Settings
 

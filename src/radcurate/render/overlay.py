@@ -18,17 +18,18 @@ import numpy.typing as npt
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.geometry import position_along, slice_normal
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.frames import frame_attributes, read_dataset
+from radcurate.imaging.reference import find_referenced_series
+from radcurate.imaging.reformat import PLANE_AXES, check_volume, orient_plane
+from radcurate.imaging.rtstruct import Contour, project_points, read_contours
+from radcurate.imaging.seg import seg_label_stream
+from radcurate.imaging.series import SeriesInput, load_series
+from radcurate.imaging.slices import series_slices
 from radcurate.optional import import_optional
-from radcurate.render.api import load_series
 from radcurate.render.canvas import pil
 from radcurate.render.colors import cielab_to_rgb, palette_colour
-from radcurate.render.image import series_slices
-from radcurate.render.reference import find_referenced_series
-from radcurate.render.reformat import PLANE_AXES, _orient, check_volume
-from radcurate.render.result import SeriesInput, UndecodableError
-from radcurate.render.rtstruct import Contour, project_points, read_contours
-from radcurate.render.source import frame_attributes, read_dataset
-from radcurate.render.volume import seg_label_stream
+from radcurate.render.rtstruct import contour_colour
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -117,10 +118,12 @@ def _seg_legend(seg: SeriesInput) -> list[tuple[int, str, RGB]]:
     return legend
 
 
-def _seg_overlay(seg: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
+def _seg_overlay(
+    catalog: CatalogBackend, seg: SeriesInput, reference: SeriesInput, index: int, count: int
+) -> Overlay:
     legend = _seg_legend(seg)
     # the whole label volume once (cached): scrolling asks for one slice after another
-    label = _label_volume(seg, reference)[index]
+    label = _label_volume(catalog, seg, reference)[index]
     rows, cols = label.shape
     image = pil().fromarray(_rgba(label, {n: c for n, _, c in legend}), "RGBA")
     size = _aspect_size(reference, index, rows, cols)
@@ -150,7 +153,7 @@ def _contours(rt: SeriesInput) -> list[Contour]:
 
 def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int) -> Overlay:
     contours = _contours(rt)
-    legend = sorted({(c.roi, c.name, c.colour) for c in contours})
+    legend = sorted({(c.roi, c.name, contour_colour(c)) for c in contours})
     slices = series_slices(reference)
     record, frame = slices[index]
     if frame != 0 or record.position is None or not record.orientation:
@@ -183,16 +186,18 @@ def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int)
             drawn.add(contour.roi)
     for contour, vertices in on_slice:
         if not contour.external:
-            draw.polygon(vertices, fill=(*contour.colour, FILL_ALPHA // 2))
+            draw.polygon(vertices, fill=(*contour_colour(contour), FILL_ALPHA // 2))
     for contour, vertices in on_slice:
-        draw.line([*vertices, vertices[0]], fill=(*contour.colour, 255), width=2)
+        draw.line([*vertices, vertices[0]], fill=(*contour_colour(contour), 255), width=2)
     return Overlay(layer, reference.series_uid, index, count, legend, sorted(drawn))
 
 
-def _label_volume(seg: SeriesInput, reference: SeriesInput) -> npt.NDArray[Any]:
+def _label_volume(
+    catalog: CatalogBackend, seg: SeriesInput, reference: SeriesInput
+) -> npt.NDArray[Any]:
     """The SEG's labels in the order of ``series_slices(reference)``, cached by file state."""
     key = (
-        seg.catalog.url,
+        catalog.url,
         seg.series_uid,
         reference.series_uid,
         tuple(sorted((i.location, i.mtime_ns, i.size) for i in seg.instances)),
@@ -202,7 +207,7 @@ def _label_volume(seg: SeriesInput, reference: SeriesInput) -> npt.NDArray[Any]:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    volume = seg_label_stream(seg.catalog, seg.series_uid).materialize()
+    volume = seg_label_stream(catalog, seg.series_uid).materialize()
     by_uid = {uid: k for k, uid in enumerate(volume.sop_uids)}
     order = [by_uid.get(r.sop_uid, k) for k, (r, _) in enumerate(series_slices(reference))]
     labels = volume.array[order]
@@ -214,7 +219,11 @@ def _label_volume(seg: SeriesInput, reference: SeriesInput) -> npt.NDArray[Any]:
 
 
 def _seg_reformat(
-    seg: SeriesInput, reference: SeriesInput, plane: str, index: int | None
+    catalog: CatalogBackend,
+    seg: SeriesInput,
+    reference: SeriesInput,
+    plane: str,
+    index: int | None,
 ) -> Overlay | None:
     """A SEG on a reformat of its referenced volume, cut as ``render_plane`` cuts the image;
     None when the plane is the acquired one."""
@@ -231,9 +240,9 @@ def _seg_reformat(
     cut = limit // 2 if index is None else index
     if not 0 <= cut < limit:
         raise IndexError(f"{plane} index {cut} out of range (0..{limit - 1})")
-    labels = _label_volume(seg, reference)
+    labels = _label_volume(catalog, seg, reference)
     stack = labels[:, :, cut] if along == 1 else labels[:, cut, :]
-    picture, transposed = _orient(stack, normal, col_dir if along == 1 else row_dir)
+    picture, transposed = orient_plane(stack, normal, col_dir if along == 1 else row_dir)
     positions = [position_along(tuple(normal), r.position) for r in records]  # type: ignore[arg-type]
     gaps = np.diff(positions)
     slice_gap = float(np.median(gaps)) if gaps.size else 1.0
@@ -306,7 +315,7 @@ def render_overlay(
     if plane != "native":
         if modality != "SEG":
             raise ValueError("RTSTRUCT contours are drawn on the acquired plane only")
-        reformatted = _seg_reformat(series, reference, plane, index)
+        reformatted = _seg_reformat(catalog, series, reference, plane, index)
         if reformatted is not None:
             return reformatted
     count = len(series_slices(reference))
@@ -314,5 +323,5 @@ def render_overlay(
     if not 0 <= chosen < count:
         raise IndexError(f"slice {chosen} out of range (0..{count - 1})")
     if modality == "SEG":
-        return _seg_overlay(series, reference, chosen, count)
+        return _seg_overlay(catalog, series, reference, chosen, count)
     return _rt_overlay(series, reference, chosen, count)

@@ -2,63 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 from pydicom.pixels.processing import apply_modality_lut
 
 from radcurate.dicom.geometry import position_along, slice_normal
-from radcurate.dicom.instance import InstanceRecord
+from radcurate.imaging.frames import decode_frame, frame_attributes, read_dataset
+from radcurate.imaging.pixels import to_display
+from radcurate.imaging.reformat import PLANE_AXES, check_volume, orient_plane
+from radcurate.imaging.series import SeriesInput
+from radcurate.imaging.slices import series_slices
 from radcurate.render.canvas import fit
-from radcurate.render.image import ImageRenderer, caption, series_slices
-from radcurate.render.pixels import to_display
-from radcurate.render.result import Rendering, RenderOptions, SeriesInput
-from radcurate.render.source import decode_frame, frame_attributes, read_dataset
+from radcurate.render.image import ImageRenderer, caption
+from radcurate.render.result import Rendering, RenderOptions
 
-__all__ = ["PLANE_AXES", "check_volume", "render_plane"]
+__all__ = ["render_plane"]
 
-#: plane -> index of the patient axis it is perpendicular to (x: sagittal, y: coronal, z: axial)
-PLANE_AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 _NO_RESCALE = ("RescaleSlope", "RescaleIntercept", "ModalityLUTSequence")
-
-
-def check_volume(records: list[InstanceRecord]) -> tuple[float, ...]:
-    """The common orientation of a volume of consistent geometry.
-
-    Raises
-    ------
-    ValueError
-        When the series is not a stack of single-frame slices with one orientation,
-        one matrix size and a position for every slice.
-    """
-    if len(records) < 2:
-        raise ValueError("a reformat needs a series of at least two slices")
-    orientations = {tuple(round(v, 4) for v in r.orientation or ()) for r in records}
-    sizes = {(r.rows, r.columns) for r in records}
-    if len(orientations) != 1 or () in orientations:
-        raise ValueError("a reformat needs one ImageOrientationPatient for every slice")
-    if len(sizes) != 1 or any(r.position is None for r in records):
-        raise ValueError("a reformat needs one matrix size and a position for every slice")
-    if any((r.frames or 1) > 1 for r in records):
-        raise ValueError("reformats of multi-frame instances are not supported")
-    return next(iter(orientations))
-
-
-def _orient(
-    plane: npt.NDArray[Any], vertical: npt.NDArray[np.float64], horizontal: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[Any], bool]:
-    """Superior up, patient's left (or posterior) to the right; returns (array, transposed)."""
-    transposed = abs(horizontal[2]) > abs(vertical[2])
-    if transposed:
-        plane = plane.T
-        vertical, horizontal = horizontal, vertical
-    if vertical[2] > 0:
-        plane = plane[::-1]
-    main = int(np.argmax(np.abs(horizontal[:2])))
-    if horizontal[main] < 0:
-        plane = plane[:, ::-1]
-    return plane, transposed
 
 
 def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rendering:
@@ -121,7 +81,7 @@ def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rend
     gaps = np.diff(positions)
     slice_gap = float(np.median(gaps)) if gaps.size else 1.0
     pixel_gap = (spacing[0] if along == 1 else spacing[1]) if spacing else 1.0
-    picture, transposed = _orient(display.pixels, normal, in_plane_dir)
+    picture, transposed = orient_plane(display.pixels, normal, in_plane_dir)
     pair = [pixel_gap, slice_gap] if transposed else [slice_gap, pixel_gap]
     return Rendering(
         image=fit(picture, options.size, pair if slice_gap > 0 else None),

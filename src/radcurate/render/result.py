@@ -1,21 +1,22 @@
-"""What a renderer returns, what it is given, and the error for undecodable pixels."""
+"""What a renderer returns and how it is asked to render.
+
+A renderer is given a :class:`~radcurate.imaging.series.SeriesInput` and raises
+:class:`~radcurate.imaging.errors.UndecodableError`; both are part of the renderer
+interface and are exported here too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from radcurate.catalog import CatalogBackend
-from radcurate.dicom.instance import InstanceRecord
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.series import SeriesInput
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 __all__ = ["RenderOptions", "Rendering", "SeriesInput", "UndecodableError"]
-
-
-class UndecodableError(Exception):
-    """The pixels of an object cannot be decoded; the message is the one-line reason."""
 
 
 @dataclass(frozen=True)
@@ -45,40 +46,6 @@ class RenderOptions:
     window: float | None = None
     level: float | None = None
     reduced_decode: bool = True
-
-
-@dataclass
-class SeriesInput:
-    """Everything a renderer may look at for one series.
-
-    Attributes
-    ----------
-    catalog
-        The catalog the series is in (renderers of SEG/RTSTRUCT look up what they reference).
-    series_uid
-        SeriesInstanceUID.
-    document
-        The series document (header of a representative instance plus derived facts).
-    instances
-        The instance rows of the series.
-    """
-
-    catalog: CatalogBackend
-    series_uid: str
-    document: dict[str, Any]
-    instances: list[InstanceRecord]
-
-    @property
-    def modality(self) -> str:
-        """Modality of the series ('' when absent)."""
-        value = self.document.get("Modality")
-        return value if isinstance(value, str) else ""
-
-    @property
-    def sop_class_uid(self) -> str:
-        """SOPClassUID of the representative instance ('' when absent)."""
-        value = self.document.get("SOPClassUID")
-        return value if isinstance(value, str) else ""
 
 
 @dataclass

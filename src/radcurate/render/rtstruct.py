@@ -3,111 +3,32 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydicom.dataset import Dataset
 
 from radcurate.dicom.geometry import position_along, slice_normal
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.frames import read_dataset
+from radcurate.imaging.reference import find_referenced_series
+from radcurate.imaging.rtstruct import RTSTRUCT_SOP_CLASS, Contour, project_points, read_contours
+from radcurate.imaging.series import SeriesInput
+from radcurate.imaging.slices import load_slice, series_slices
 from radcurate.optional import import_optional
 from radcurate.render.canvas import fit, pil, text_card, to_rgb
 from radcurate.render.colors import palette_colour
-from radcurate.render.image import caption, load_slice, series_slices
-from radcurate.render.reference import find_referenced_series
-from radcurate.render.result import Rendering, RenderOptions, SeriesInput, UndecodableError
-from radcurate.render.source import read_dataset
+from radcurate.render.image import caption
+from radcurate.render.result import Rendering, RenderOptions
 
-__all__ = ["RTSTRUCT_SOP_CLASS", "Contour", "RTStructRenderer", "project_points", "read_contours"]
+__all__ = ["RTStructRenderer", "contour_colour"]
 
-RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 RGB = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class Contour:
-    """One planar contour of an ROI.
-
-    Attributes
-    ----------
-    roi, name, colour
-        ROI number, name and display colour.
-    points
-        ``(n, 3)`` patient coordinates (mm).
-    sop_uids
-        SOP Instance UIDs of the images it was drawn on (ContourImageSequence).
-    """
-
-    roi: int
-    name: str
-    colour: RGB
-    points: npt.NDArray[np.float64]
-    sop_uids: tuple[str, ...]
-    external: bool = False
-
-
-def read_contours(ds: Dataset) -> list[Contour]:
-    """Every contour with three or more points, with its ROI's name and colour."""
-    names = {
-        int(item.ROINumber): str(item.get("ROIName", item.ROINumber))
-        for item in ds.get("StructureSetROISequence") or []
-        if "ROINumber" in item
-    }
-    external = {
-        int(item.ReferencedROINumber)
-        for item in ds.get("RTROIObservationsSequence") or []
-        if "ReferencedROINumber" in item and item.get("RTROIInterpretedType") == "EXTERNAL"
-    }
-    contours: list[Contour] = []
-    for roi_item in ds.get("ROIContourSequence") or []:
-        number = int(roi_item.get("ReferencedROINumber", 0) or 0)
-        colour_value = roi_item.get("ROIDisplayColor")
-        colour: RGB = (
-            (int(colour_value[0]), int(colour_value[1]), int(colour_value[2]))
-            if colour_value is not None and len(colour_value) == 3
-            else palette_colour(number)
-        )
-        for item in roi_item.get("ContourSequence") or []:
-            data = item.get("ContourData")
-            if not data or len(data) < 9:
-                continue
-            points = np.asarray([float(v) for v in data], dtype=np.float64).reshape(-1, 3)
-            uids = tuple(
-                str(ref.ReferencedSOPInstanceUID)
-                for ref in item.get("ContourImageSequence") or []
-                if "ReferencedSOPInstanceUID" in ref
-            )
-            name = names.get(number, str(number))
-            contours.append(Contour(number, name, colour, points, uids, number in external))
-    return contours
-
-
-def project_points(
-    points: npt.NDArray[np.float64],
-    position: Sequence[float],
-    orientation: Sequence[float],
-    spacing: Sequence[float],
-) -> npt.NDArray[np.float64]:
-    """``(n, 2)`` (column, row) pixel coordinates of patient points on an image plane.
-
-    Solves ``p - IPP = col * dc * R + row * dr * C + d * N`` for (col, row, d) with
-    the row and column direction cosines R, C of ImageOrientationPatient, their
-    normal N and PixelSpacing ``(dr, dc)`` — exact for oblique planes too.
-
-    Examples
-    --------
-    >>> project_points(np.array([[10.0, 20.0, 5.0]]), [0, 0, 5], [1, 0, 0, 0, 1, 0], [2, 2])
-    array([[ 5., 10.]])
-    """
-    row_dir = np.asarray(orientation[:3], dtype=np.float64)
-    col_dir = np.asarray(orientation[3:], dtype=np.float64)
-    normal = np.cross(row_dir, col_dir)
-    matrix = np.column_stack([row_dir * float(spacing[1]), col_dir * float(spacing[0]), normal])
-    offsets = points - np.asarray(position, dtype=np.float64)
-    solved: npt.NDArray[np.float64] = np.linalg.solve(matrix, offsets.T).T.astype(np.float64)
-    return solved[:, :2]
+def contour_colour(contour: Contour) -> RGB:
+    """The colour a contour is drawn in: its ROIDisplayColor, else the palette's for its ROI."""
+    return contour.colour if contour.colour is not None else palette_colour(contour.roi)
 
 
 def _slice_of(
@@ -215,7 +136,7 @@ class RTStructRenderer:
         for contour, k in zip(contours, placed, strict=True):
             if k == chosen:
                 xy = project_points(contour.points, ipp, iop, spacing_value)
-                polygons.append((xy, contour.colour, contour.external))
+                polygons.append((xy, contour_colour(contour), contour.external))
         rows, cols = base.display.pixels.shape[:2]
         width = max(1, round(max(rows, cols) / options.size)) if options.size else 1
         drawn = _draw(base.display.pixels, polygons, width)

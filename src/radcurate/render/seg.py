@@ -11,16 +11,19 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.pixels.utils import iter_pixels, pixel_array
 
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.frames import frame_attributes, frame_count, read_dataset
+from radcurate.imaging.reference import find_referenced_series, slice_index_for
+from radcurate.imaging.seg import SEG_SOP_CLASS, binary_mask, fit_plane, frame_facts
+from radcurate.imaging.series import SeriesInput
+from radcurate.imaging.slices import load_slice
 from radcurate.render.canvas import blend_masks, fit
 from radcurate.render.colors import cielab_to_rgb, palette_colour
-from radcurate.render.image import caption, load_slice
-from radcurate.render.reference import find_referenced_series, slice_index_for
-from radcurate.render.result import Rendering, RenderOptions, SeriesInput, UndecodableError
-from radcurate.render.source import frame_attributes, frame_count, read_dataset
+from radcurate.render.image import caption
+from radcurate.render.result import Rendering, RenderOptions
 
-__all__ = ["SEG_SOP_CLASS", "SegRenderer"]
+__all__ = ["SegRenderer"]
 
-SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 RGB = tuple[int, int, int]
 
 
@@ -48,39 +51,15 @@ def _segment_colours(ds: Dataset) -> tuple[dict[int, RGB], dict[int, str]]:
     return colours, labels
 
 
-def _frame_facts(ds: Dataset, k: int) -> tuple[int, set[str], list[float] | None]:
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    group = per_frame[k] if per_frame and k < len(per_frame) else Dataset()
-    segment = 1
-    ident = group.get("SegmentIdentificationSequence")
-    if ident:
-        segment = int(ident[0].get("ReferencedSegmentNumber", 1))
-    sources: set[str] = set()
-    for derivation in group.get("DerivationImageSequence") or []:
-        for source in derivation.get("SourceImageSequence") or []:
-            if "ReferencedSOPInstanceUID" in source:
-                sources.add(str(source.ReferencedSOPInstanceUID))
-    ipp = frame_attributes(ds, k).get("ImagePositionPatient")
-    point = [float(v) for v in ipp] if ipp is not None and len(ipp) == 3 else None
-    return segment, sources, point
-
-
-def _binary(frame: npt.NDArray[Any], kind: str) -> npt.NDArray[np.bool_]:
-    if kind == "FRACTIONAL":
-        top = float(frame.max(initial=0))
-        return np.asarray(frame > top / 2 if top > 0 else frame > 0)
-    return np.asarray(frame > 0)
-
-
 def _targets(ds: Dataset) -> list[_Target]:
     kind = str(ds.get("SegmentationType", "BINARY")).upper()
     frames = frame_count(ds)
     targets: dict[Any, _Target] = defaultdict(_Target)
     for k, frame in enumerate(iter_pixels(ds)):
-        segment, sources, point = _frame_facts(ds, k)
+        segment, sources, point = frame_facts(ds, k)
         key: Any = tuple(sorted(sources)) or (tuple(round(v, 2) for v in point) if point else k)
         target = targets[key]
-        target.sop_uids |= sources
+        target.sop_uids.update(sources)
         target.point = target.point or point
         if kind == "LABELMAP":
             for number in (int(v) for v in np.unique(frame) if v):
@@ -88,7 +67,7 @@ def _targets(ds: Dataset) -> list[_Target]:
                 target.area[number] = target.area.get(number, 0) + int((frame == number).sum())
         else:
             target.frames.append((k, segment))
-            area = int(_binary(frame, kind).sum())
+            area = int(binary_mask(frame, kind).sum())
             target.area[segment] = target.area.get(segment, 0) + area
         if k + 1 >= frames:
             break
@@ -103,12 +82,8 @@ def _masks(
     out: list[tuple[npt.NDArray[np.bool_], RGB]] = []
     for k, segment in sorted(target.frames, key=lambda f: f[1]):
         frame = pixel_array(ds, index=k if multi else None)
-        mask = frame == segment if kind == "LABELMAP" else _binary(frame, kind)
-        if mask.shape != shape:
-            rows = np.arange(shape[0]) * mask.shape[0] // shape[0]
-            cols = np.arange(shape[1]) * mask.shape[1] // shape[1]
-            mask = mask[rows][:, cols]
-        out.append((mask, colours.get(segment, palette_colour(segment))))
+        mask = frame == segment if kind == "LABELMAP" else binary_mask(frame, kind)
+        out.append((fit_plane(mask, shape), colours.get(segment, palette_colour(segment))))
     return out
 
 

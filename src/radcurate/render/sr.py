@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from pydicom.dataset import Dataset
 
+from radcurate.imaging.frames import read_dataset
 from radcurate.render.canvas import text_card
 from radcurate.render.image import caption
 from radcurate.render.result import Rendering, RenderOptions, SeriesInput
-from radcurate.render.source import read_dataset
 
 __all__ = ["SRRenderer", "report_lines"]
 

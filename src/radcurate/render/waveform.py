@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from radcurate.imaging.frames import read_dataset
 from radcurate.optional import import_optional
 from radcurate.render.canvas import CARD_BACKGROUND, pil
 from radcurate.render.image import caption
 from radcurate.render.result import Rendering, RenderOptions, SeriesInput, UndecodableError
-from radcurate.render.source import read_dataset
 
 __all__ = ["WaveformRenderer", "draw_traces"]
 

@@ -10,11 +10,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.nifti import nifti_gzip
+from radcurate.imaging.seg import seg_label_stream
+from radcurate.imaging.volume import series_volume_stream
 from radcurate.render.api import render_slice
-from radcurate.render.nifti import nifti_gzip
 from radcurate.render.overlay import render_overlay
-from radcurate.render.result import UndecodableError
-from radcurate.render.volume import seg_label_stream, series_volume_stream
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError, error_response
 from radcurate.server.schemas import ErrorDetail, ErrorResponse

@@ -19,7 +19,7 @@ import numpy as np
 from radcurate.optional import import_optional
 
 if TYPE_CHECKING:
-    from radcurate.render.volume import Volume, VolumeStream
+    from radcurate.imaging.volume import Volume, VolumeStream
 
 __all__ = ["nifti_bytes", "nifti_gzip", "nifti_header", "write_nifti"]
 
@@ -92,7 +92,7 @@ def write_nifti(volume: Volume | VolumeStream, path: str | Path, compresslevel: 
 
     Needs nibabel (the ``nifti`` extra) for the header.
     """
-    from radcurate.render.volume import VolumeStream
+    from radcurate.imaging.volume import VolumeStream
 
     stream = volume if isinstance(volume, VolumeStream) else VolumeStream.of(volume)
     target = Path(path)

@@ -1,15 +1,16 @@
-"""A series as a 3-D volume (values after rescale) with its NIfTI (RAS) affine, and SEG labels.
+"""A series as a 3-D volume (values after rescale) with its NIfTI (RAS) affine.
 
 Voxel ``array[k, j, i]`` is slice ``k`` (geometric order along the slice normal),
 row ``j``, column ``i`` of the series. ``affine`` maps the index ``(i, j, k, 1)``
 (NIfTI order: x = column, y = row, z = slice) to RAS millimetres, so a NIfTI file
 stores the slices one after the other with ``affine`` unchanged (see
-:mod:`radcurate.render.nifti`). DICOM patient coordinates are LPS; RAS negates the
+:mod:`radcurate.imaging.nifti`). DICOM patient coordinates are LPS; RAS negates the
 first two axes.
 
-A volume is planned first (:func:`series_volume_stream`, :func:`seg_label_stream`:
-geometry checked, nothing decoded) and its slices decoded one at a time, so it can be
-written without ever holding the whole array. A stack of single-frame slices and an
+A volume is planned first (:func:`series_volume_stream`,
+:func:`~radcurate.imaging.seg.seg_label_stream`: geometry checked, nothing decoded) and
+its slices decoded one at a time, so it can be written without ever holding the whole
+array. A stack of single-frame slices and an
 enhanced (or legacy converted enhanced) multi-frame object, whose frames are placed
 by their functional groups (PlanePosition, PlaneOrientation, PixelMeasures), give
 the same grid.
@@ -28,14 +29,10 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
 from pydicom.pixels.utils import iter_pixels
 
-from radcurate.catalog import CatalogBackend
 from radcurate.dicom.geometry import slice_normal
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.render.api import load_series
-from radcurate.render.nifti import write_nifti
-from radcurate.render.reference import find_referenced_series
-from radcurate.render.result import SeriesInput, UndecodableError
-from radcurate.render.source import (
+from radcurate.imaging.errors import UndecodableError
+from radcurate.imaging.frames import (
     decode_frame,
     frame_attributes,
     frame_count,
@@ -43,19 +40,17 @@ from radcurate.render.source import (
     ordered_instances,
     read_dataset,
 )
+from radcurate.imaging.series import SeriesInput, SeriesLookup, load_series
 
 __all__ = [
     "LPS_TO_RAS",
     "Geometry",
     "Volume",
     "VolumeStream",
-    "seg_label_stream",
-    "seg_label_volume",
     "series_geometry",
     "series_volume",
     "series_volume_stream",
     "volume_geometry",
-    "write_nifti",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -355,7 +350,7 @@ def _rescaled_slices(geometry: Geometry) -> Iterator[npt.NDArray[np.float32]]:
         del ds, pixels
 
 
-def series_volume_stream(catalog: CatalogBackend, series_uid: str) -> VolumeStream:
+def series_volume_stream(catalog: SeriesLookup, series_uid: str) -> VolumeStream:
     """Plan the series as a ``float32`` volume after rescale; slices are decoded when iterated.
 
     Raises
@@ -379,7 +374,7 @@ def series_volume_stream(catalog: CatalogBackend, series_uid: str) -> VolumeStre
     )
 
 
-def series_volume(catalog: CatalogBackend, series_uid: str) -> Volume:
+def series_volume(catalog: SeriesLookup, series_uid: str) -> Volume:
     """The series as a ``float32`` volume after rescale, built slice by slice.
 
     ``sop_uids`` names each slice's instance (``UID#frame`` for a multi-frame object).
@@ -394,125 +389,3 @@ def series_volume(catalog: CatalogBackend, series_uid: str) -> Volume:
         A slice cannot be decoded.
     """
     return series_volume_stream(catalog, series_uid).materialize()
-
-
-def _frame_facts(ds: Dataset, k: int) -> tuple[int, list[str], list[float] | None]:
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    group = per_frame[k] if per_frame and k < len(per_frame) else Dataset()
-    segment = 1
-    ident = group.get("SegmentIdentificationSequence")
-    if ident:
-        segment = int(ident[0].get("ReferencedSegmentNumber", 1))
-    sources: list[str] = []
-    for derivation in group.get("DerivationImageSequence") or []:
-        for source in derivation.get("SourceImageSequence") or []:
-            if "ReferencedSOPInstanceUID" in source:
-                sources.append(str(source.ReferencedSOPInstanceUID))
-    ipp = frame_attributes(ds, k).get("ImagePositionPatient")
-    point = [float(v) for v in ipp] if ipp is not None and len(ipp) == 3 else None
-    return segment, sources, point
-
-
-def _fit_plane(mask: npt.NDArray[Any], shape: tuple[int, int]) -> npt.NDArray[Any]:
-    """Nearest-neighbour resize of a frame to the referenced matrix (same field of view)."""
-    if mask.shape == shape:
-        return mask
-    rows = np.arange(shape[0]) * mask.shape[0] // shape[0]
-    cols = np.arange(shape[1]) * mask.shape[1] // shape[1]
-    fitted: npt.NDArray[Any] = mask[rows][:, cols]
-    return fitted
-
-
-def _label_slices(
-    ds: Dataset,
-    location: str,
-    geometry: Geometry,
-    placed: dict[int, list[tuple[int, int]]],
-    kind: str,
-    dtype: np.dtype[Any],
-) -> Iterator[npt.NDArray[Any]]:
-    """Each label slice, from the segmentation frames placed on it (decoded one at a time)."""
-    for target in range(geometry.shape[0]):
-        plane = np.zeros(geometry.shape[1:], dtype=dtype)
-        for k, segment in placed.get(target, ()):
-            frame = np.asarray(decode_frame(ds, k, location))
-            if kind == "LABELMAP":
-                np.maximum(plane, _fit_plane(frame, plane.shape).astype(dtype), out=plane)
-                continue
-            if kind == "FRACTIONAL":
-                high = float(frame.max(initial=0))
-                mask = frame > high / 2 if high > 0 else frame > 0
-            else:
-                mask = frame > 0
-            mask = _fit_plane(np.asarray(mask), plane.shape)
-            plane[mask & (plane < segment)] = segment
-        yield plane
-
-
-def seg_label_stream(catalog: CatalogBackend, seg_uid: str) -> VolumeStream:
-    """Plan the label volume of a DICOM-SEG (see :func:`seg_label_volume`); every frame is
-    placed before anything is decoded, and each slice is decoded when iterated.
-
-    Raises
-    ------
-    KeyError
-        No such series, or its referenced series is not in the catalog.
-    ValueError
-        A frame lies on no slice of the referenced series, or its geometry is inconsistent.
-    """
-    series = load_series(catalog, seg_uid)
-    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
-    ds = read_dataset(record.location)
-    reference = find_referenced_series(series, ds)
-    if reference is None:
-        raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
-    geometry = volume_geometry(reference)
-    by_sop = {} if geometry.frames else {r.sop_uid: k for k, r in enumerate(geometry.records)}
-    kind = str(ds.get("SegmentationType", "BINARY")).upper()
-    labels = {
-        int(item.get("SegmentNumber", n + 1)): str(item.get("SegmentLabel", ""))
-        for n, item in enumerate(ds.get("SegmentSequence") or [])
-    }
-    dtype = np.dtype(np.uint8 if max([*labels, 1]) <= 255 else np.uint16)
-    placed: dict[int, list[tuple[int, int]]] = {}
-    for k in range(frame_count(ds)):
-        segment, sources, point = _frame_facts(ds, k)
-        target = next((by_sop[s] for s in sources if s in by_sop), None)
-        if target is None and point is not None:
-            target = geometry.slice_of(point)
-        if target is None:
-            raise ValueError(f"frame {k + 1} of the segmentation lies on no referenced slice")
-        placed.setdefault(target, []).append((k, segment))
-    uids = (
-        tuple(f"{geometry.records[0].sop_uid}#{k + 1}" for k in geometry.frames)
-        if geometry.frames
-        else tuple(r.sop_uid for r in geometry.records)
-    )
-    return VolumeStream(
-        geometry.shape,
-        geometry.affine,
-        dtype,
-        lambda: _label_slices(ds, record.location, geometry, placed, kind, dtype),
-        uids,
-        labels,
-    )
-
-
-def seg_label_volume(catalog: CatalogBackend, seg_uid: str) -> Volume:
-    """The segments of a DICOM-SEG series as a label volume on its referenced series' grid.
-
-    Same shape and affine as :func:`series_volume` of the referenced series; voxel
-    values are SegmentNumbers (0: no segment; where segments overlap the higher
-    number wins). Frames are placed by their source SOP Instance UID, else by
-    their position. BINARY, FRACTIONAL (>= half the maximum) and LABELMAP.
-
-    Raises
-    ------
-    KeyError
-        No such series, or its referenced series is not in the catalog.
-    ValueError
-        A frame lies on no slice of the referenced series, or its geometry is inconsistent.
-    UndecodableError
-        The segmentation's frames cannot be decoded.
-    """
-    return seg_label_stream(catalog, seg_uid).materialize()

@@ -115,7 +115,7 @@ def to_display(
     ds
         The data set (for palette colour tables).
     attrs
-        The frame's flat attributes (:func:`~radcurate.render.source.frame_attributes`).
+        The frame's flat attributes (:func:`~radcurate.imaging.frames.frame_attributes`).
     modality
         Chooses the default VOI when the header has none (CT: W400/L40; others: percentiles).
     window, level

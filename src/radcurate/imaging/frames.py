@@ -1,4 +1,5 @@
-"""Reading instances for rendering: files, frames, per-frame attributes, geometric order."""
+"""Reading instances: files, frames (also JPEG 2000 at reduced resolution), per-frame
+attributes, geometric order."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from pydicom.uid import UID
 
 from radcurate.dicom.geometry import position_along, slice_normal
 from radcurate.dicom.instance import InstanceRecord
-from radcurate.render.result import UndecodableError
+from radcurate.imaging.errors import UndecodableError
+from radcurate.optional import import_optional
 
 __all__ = [
     "J2K_SYNTAXES",
@@ -266,11 +268,10 @@ def decode_frame_reduced(
 def _pil_decode(
     codestream: bytes, reduce: int, rows: int, columns: int, representation: int
 ) -> npt.NDArray[Any]:
-    from radcurate.render.canvas import pil
-
+    pil = import_optional("PIL.Image", "decoding JPEG 2000 at reduced resolution")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        image = pil().open(io.BytesIO(codestream))
+        image = pil.open(io.BytesIO(codestream))
         image.reduce = reduce
         image.load()
     bits = _PIL_GREY_BITS.get(image.mode)

@@ -7,8 +7,8 @@ from collections.abc import Collection, Iterator, Sequence
 from pydicom.dataset import Dataset
 
 from radcurate.dicom.geometry import position_along, slice_normal
-from radcurate.render.image import series_slices
-from radcurate.render.result import SeriesInput
+from radcurate.imaging.series import SeriesInput
+from radcurate.imaging.slices import series_slices
 
 __all__ = ["find_referenced_series", "referenced_series_uids", "slice_index_for"]
 
