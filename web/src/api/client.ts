@@ -11,6 +11,10 @@ import type {
   Selection,
   Tag,
   BulkResult,
+  Workflow,
+  WorkflowRunRequest,
+  JobErrors,
+  SeriesResults,
 } from "./contract";
 
 type S = components["schemas"];
@@ -19,6 +23,7 @@ export type SeriesItem = S["SeriesItem"] & { tags?: string[]; datasets?: string[
 export type SeriesResponse = S["SeriesResponse"] & { tags?: string[]; datasets?: string[] };
 export type FieldInfo = S["FieldPublic"];
 export type ErrorDetail = S["ErrorDetail"];
+export type Job = S["Job"] & { cancel_requested?: boolean; heartbeat_at?: string | null };
 
 export class ApiError extends Error {
   status: number;
@@ -64,6 +69,12 @@ export const features = {
   paths: new Set<string>(),
   has(method: string, path: string): boolean {
     return this.paths.has(method.toUpperCase() + " " + path);
+  },
+  /** like `has`, whatever the path parameters are named: `/api/series/{}/results` */
+  hasLike(method: string, path: string): boolean {
+    const wanted = method.toUpperCase() + " " + path;
+    for (const p of this.paths) if (p.replace(/\{[^}]*\}/g, "{}") === wanted) return true;
+    return false;
   },
 };
 
@@ -151,5 +162,24 @@ export const api = {
   },
   putSettings(settings: Record<string, unknown>): Promise<unknown> {
     return request("PUT", "/api/settings", { settings });
+  },
+  // --- results, workflows and jobs ---
+  jobs(limit = 30, signal?: AbortSignal): Promise<{ items: Job[] }> {
+    return request("GET", "/api/jobs" + qs({ limit }), undefined, signal);
+  },
+  cancelJob(id: string): Promise<Job> {
+    return request("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`);
+  },
+  jobErrors(id: string, limit = 100): Promise<JobErrors> {
+    return request("GET", `/api/jobs/${encodeURIComponent(id)}/errors` + qs({ limit }));
+  },
+  workflows(): Promise<Workflow[] | { items: Workflow[] }> {
+    return request("GET", "/api/workflows");
+  },
+  runWorkflow(name: string, body: WorkflowRunRequest): Promise<Job> {
+    return request("POST", `/api/workflows/${encodeURIComponent(name)}/runs`, body);
+  },
+  seriesResults(uid: string, signal?: AbortSignal): Promise<SeriesResults> {
+    return request("GET", `/api/series/${encodeURIComponent(uid)}/results`, undefined, signal);
   },
 };

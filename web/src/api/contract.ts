@@ -68,3 +68,74 @@ export interface Dataset {
   patients?: number;
   versions?: number | unknown[];
 }
+
+// ---- results and workflows (the backend's routes/workflows.py; typed here until the
+// generated schema carries them)
+
+/** JSON Schema of a workflow's parameter model, as pydantic writes it */
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  definitions?: Record<string, JsonSchema>;
+}
+
+export interface Workflow {
+  name: string;
+  title: string;
+  description: string;
+  version: string;
+  group: string;
+  params_schema: JsonSchema;
+}
+
+export interface WorkflowRunRequest {
+  selection?: Partial<Selection>;
+  selection_id?: string;
+  dataset?: string;
+  dataset_version?: number;
+  uids?: string[];
+  params?: Record<string, unknown>;
+  force?: boolean;
+}
+
+export interface JobErrors {
+  total: number;
+  errors: { series_uid: string; error: string }[];
+}
+
+export interface Provenance {
+  producer: string;
+  version: string;
+  params: Record<string, unknown>;
+  params_hash?: string;
+  job_id: string | null;
+  input_hash?: string | null;
+  actor: string;
+  written_at: string;
+  /** full field names, e.g. "ai.bodypart" */
+  keys: string[];
+}
+
+export interface SeriesResults {
+  results: Record<string, Record<string, unknown>>;
+  provenance: Provenance[];
+}
