@@ -301,7 +301,7 @@ def test_catalog_from_a_newer_radcurate_is_refused(catalog_url: str) -> None:
 def test_results_are_kept_apart_and_validated(catalog_url: str) -> None:
     with open_catalog(catalog_url) as catalog:
         _ingest_series(catalog, "1.2.3.1", 2)
-        assert catalog.results("1.2.3.1") == {"ai": {}, "qc": {}}
+        assert catalog.results("1.2.3.1") == {"ai": {}, "qc": {}, "clin": {}}
         catalog.set_results(
             "1.2.3.1", "ai", {"bodypart": "chest", "structure": ["liver", "spleen"]}
         )
@@ -310,6 +310,7 @@ def test_results_are_kept_apart_and_validated(catalog_url: str) -> None:
         assert catalog.results("1.2.3.1") == {
             "ai": {"bodypart": "abdomen", "structure": ["liver", "spleen"]},
             "qc": {"missing_slices": True},
+            "clin": {},
         }
         doc = catalog.series_document("1.2.3.1")
         assert doc is not None and "bodypart" not in doc and "ai" not in doc

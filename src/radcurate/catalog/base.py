@@ -35,8 +35,6 @@ class CatalogError(Exception):
     """A catalog cannot be opened or used; the message says what to do."""
 
 
-#: namespaces of derived results, never mixed with the DICOM document
-RESULT_NAMESPACES = ("ai", "qc")
 
 
 @dataclass(frozen=True)

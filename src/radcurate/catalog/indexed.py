@@ -31,7 +31,7 @@ from radcurate.catalog.index.aggregate import aggregate, suggest
 from radcurate.catalog.index.column import BoolArray, Column, flatten
 from radcurate.catalog.index.evaluate import Evaluator
 from radcurate.catalog.index.series_index import SeriesIndex
-from radcurate.catalog.rows import document_from_row, loads
+from radcurate.catalog.rows import document_from_row
 from radcurate.catalog.search import Compiler, SearchDialect
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
@@ -59,7 +59,6 @@ _CREATING = threading.Lock()
 #: candidate series of terms that only read one side table
 _TAGGED = "SELECT DISTINCT series_uid FROM series_tags"
 _IN_DATASETS = "SELECT DISTINCT series_uid FROM dataset_series"
-_WITH_RESULTS = "SELECT DISTINCT series_uid FROM series_results WHERE namespace = ?"
 
 
 class IndexedSearchMixin:
@@ -93,6 +92,11 @@ class IndexedSearchMixin:
     def changed_series(
         self, since: int, page_size: int = 20_000
     ) -> tuple[Iterator[list[tuple[Any, ...]]], list[str]]:
+        raise NotImplementedError
+
+    def changed_results(
+        self, since: int, page_size: int = 20_000
+    ) -> Iterator[list[tuple[str, dict[str, dict[str, Any]]]]]:
         raise NotImplementedError
 
     # -- the index -----------------------------------------------------------------------------
@@ -165,31 +169,23 @@ class IndexedSearchMixin:
         dialect = self._search_dialect()
         types = self._field_types()
         if isinstance(node, Text):
-            compiler = Compiler(dialect, types, tuple(outside_text_fields))
+            # the index answers the ai strings from its result columns: only tags, datasets
+            # and text fields outside the index are left here
+            compiler = Compiler(dialect, types, tuple(outside_text_fields), ai_text=False)
             where, params = compiler.where(node)
-            source_params: tuple[str, ...] = ()
-            if outside_text_fields:
-                source = "series"
-            else:
-                source = f"({_WITH_RESULTS} UNION {_TAGGED} UNION {_IN_DATASETS})"
-                source_params = ("ai",)
+            source = "series" if outside_text_fields else f"({_TAGGED} UNION {_IN_DATASETS})"
             sql = f"SELECT s.series_uid FROM {source} s WHERE {where}"
-            return [r[0] for r in self._search_read(sql, (*source_params, *params))]
+            return [r[0] for r in self._search_read(sql, params)]
         where, params = Compiler(dialect, types, ()).where(node)
-        side: tuple[str, ...] = ()
         if isinstance(node, Tag):
             source = f"({_TAGGED})"
         elif isinstance(node, Dataset):
             source = f"({_IN_DATASETS})"
         else:
             assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
-            path = split_path(node.field)
-            if path[0] in NAMESPACES and len(path) > 1:
-                source, side = f"({_WITH_RESULTS})", (path[0],)
-            else:
-                source = "series"
+            source = "series"
         sql = f"SELECT s.series_uid FROM {source} s WHERE {where}"
-        return [r[0] for r in self._search_read(sql, (*side, *params))]
+        return [r[0] for r in self._search_read(sql, params)]
 
     # -- counts, aggregations, suggestions -------------------------------------------------
     def _mask_for(self, query: str | Node) -> tuple[SeriesIndex, BoolArray]:
@@ -246,35 +242,20 @@ class IndexedSearchMixin:
         codes = np.full(len(index), -1, np.int64)
         rows = np.flatnonzero(mask).tolist()
         uids = [index.uids[r] for r in rows]
-        head = split_path(field)[0]
         values_of: dict[str, tuple[Any, ...]] = {}
+        if split_path(field)[0] in NAMESPACES:  # every result path has its column: none here
+            uids = []
         for start in range(0, len(uids), 500):
             chunk = uids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            if head in NAMESPACES:
-                sql = (
-                    "SELECT series_uid, key, value FROM series_results "
-                    f"WHERE namespace = ? AND series_uid IN ({marks})"
-                )
-                results: dict[str, dict[str, Any]] = {}
-                for uid, key, value in self._search_read(sql, (head, *chunk)):
-                    decoded = value if self.json_decoded else loads(value)
-                    results.setdefault(uid, {})[key] = decoded
-                for uid in chunk:
-                    ns = results.get(uid, {})
-                    record = SearchRecord(
-                        {}, ai=ns if head == "ai" else {}, qc=ns if head == "qc" else {}
-                    )
-                    values_of[uid] = flatten(field_values(record, field))
-            else:
-                sql = (
-                    "SELECT series_uid, header, facts, header_problems FROM series "
-                    f"WHERE series_uid IN ({marks})"
-                )
-                for found in self._search_read(sql, tuple(chunk)):
-                    record = SearchRecord(document_from_row(found[1:]))
-                    values_of[found[0]] = flatten(field_values(record, field))
-        for position, uid in zip(rows, uids, strict=True):
+            sql = (
+                "SELECT series_uid, header, facts, header_problems FROM series "
+                f"WHERE series_uid IN ({marks})"
+            )
+            for found in self._search_read(sql, tuple(chunk)):
+                record = SearchRecord(document_from_row(found[1:]))
+                values_of[found[0]] = flatten(field_values(record, field))
+        for position, uid in zip(rows[: len(uids)], uids, strict=True):
             codes[position] = column.code_of(values_of.get(uid, ()))
         column.codes = codes
         return column

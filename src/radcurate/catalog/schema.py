@@ -321,7 +321,6 @@ MIGRATIONS = tuple(
     )
 )
 
-LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 
 def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str) -> None:
@@ -355,3 +354,95 @@ def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str
             ),
             (migration.version, migration.description, time.time()),
         )
+
+# Results with provenance (catalog/result_store.py): one row per (series, producer) holding the
+# producer's whole result set as one JSON payload ({"ai": {...}, "qc": {...}}), so a producer's
+# results for a series are replaced atomically by one row write and a million-series write is a
+# million rows, not ten million key rows. Replaced payloads move to result_history. ``seq`` is the
+# change number the search index follows (same counter as series.seq).
+_RESULT_SETS = _both(
+    """
+    CREATE TABLE result_sets (
+        series_uid TEXT NOT NULL,
+        producer TEXT NOT NULL,
+        version TEXT NOT NULL,
+        params {JSON} NOT NULL,
+        params_hash TEXT NOT NULL,
+        job_id TEXT,
+        input_hash TEXT,
+        actor TEXT NOT NULL,
+        written_at {REAL} NOT NULL,
+        payload {JSON} NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (series_uid, producer)
+    );
+    CREATE INDEX result_sets_seq ON result_sets (seq);
+    CREATE INDEX result_sets_job ON result_sets (job_id);
+    CREATE TABLE result_history (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        series_uid TEXT NOT NULL,
+        producer TEXT NOT NULL,
+        version TEXT NOT NULL,
+        params {JSON} NOT NULL,
+        params_hash TEXT NOT NULL,
+        job_id TEXT,
+        input_hash TEXT,
+        actor TEXT NOT NULL,
+        written_at {REAL} NOT NULL,
+        payload {JSON} NOT NULL,
+        replaced_at {REAL} NOT NULL
+    );
+    CREATE INDEX result_history_series ON result_history (series_uid, producer, id);
+    CREATE TABLE result_deletions (
+        series_uid TEXT NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX result_deletions_seq ON result_deletions (seq)
+    """
+)
+
+_LEGACY_RESULTS = {
+    "sqlite": (
+        "INSERT INTO result_sets (series_uid, producer, version, params, params_hash, job_id, "
+        "input_hash, actor, written_at, payload, seq) "
+        "SELECT series_uid, 'manual', '', '{}', '', NULL, NULL, 'unknown', MAX(updated_at), "
+        "json_group_object(namespace, json(obj)), 0 FROM ("
+        "SELECT series_uid, namespace, json_group_object(key, json(value)) AS obj, "
+        "MAX(updated_at) AS updated_at FROM series_results GROUP BY series_uid, namespace"
+        ") GROUP BY series_uid",
+        "DROP TABLE series_results",
+    ),
+    "postgresql": (
+        "INSERT INTO result_sets (series_uid, producer, version, params, params_hash, job_id, "
+        "input_hash, actor, written_at, payload, seq) "
+        "SELECT series_uid, 'manual', '', '{}'::jsonb, '', NULL, NULL, 'unknown', "
+        "MAX(updated_at), jsonb_object_agg(namespace, obj), 0 FROM ("
+        "SELECT series_uid, namespace, jsonb_object_agg(key, value) AS obj, "
+        "MAX(updated_at) AS updated_at FROM series_results GROUP BY series_uid, namespace"
+        ") AS grouped GROUP BY series_uid",
+        "DROP TABLE series_results",
+    ),
+}
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=6,
+        description="results with provenance: one payload per series and producer, history",
+        sqlite=(
+            *(s.replace("{AUTOINCREMENT}", "AUTOINCREMENT") for s in _RESULT_SETS["sqlite"]),
+            *_LEGACY_RESULTS["sqlite"],
+        ),
+        postgresql=(
+            *(
+                s.replace(
+                    "INTEGER PRIMARY KEY {AUTOINCREMENT}",
+                    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                )
+                for s in _RESULT_SETS["postgresql"]
+            ),
+            *_LEGACY_RESULTS["postgresql"],
+        ),
+    ),
+)
+LATEST_VERSION = max(m.version for m in MIGRATIONS)

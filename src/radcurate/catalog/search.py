@@ -171,6 +171,9 @@ class Compiler:
     dialect: SearchDialect
     field_types: Mapping[str, FieldType] | None = None
     text_fields: Sequence[str] = DEFAULT_TEXT_FIELDS
+    #: free text also searches every string of the ``ai`` results (the search index does that
+    #: part itself from its result columns and turns it off here)
+    ai_text: bool = True
 
     def where(self, node: Node) -> Frag:
         """The SQL boolean (never NULL) that is true for the rows ``node`` matches."""
@@ -219,7 +222,8 @@ class Compiler:
         like = to_like(pattern, anchored=False)
         string: Frag = (f"({d.is_text} AND {d.lowered} LIKE ? {LIKE_ESCAPE})", (like,))
         parts = [d.values_exist(f, string) for f in dict.fromkeys(self.text_fields)]
-        parts.append(d.ai_strings_like(like))
+        if self.ai_text:
+            parts.append(d.ai_strings_like(like))
         parts.append(curation_match("tag", pattern, substring=True))
         parts.append(curation_match("dataset", pattern, substring=True))
         return _join("OR", parts)

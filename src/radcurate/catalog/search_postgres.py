@@ -70,11 +70,11 @@ class PostgresSearch(SearchDialect):
         ordinal = " WITH ORDINALITY" if ordinality else ""
         leaf = "jsonb_typeof(t.v) NOT IN ('null', 'array')"
         if segments[0] in NAMESPACES:
+            # every producer's result set of the series (a key lives in one of them)
             return (
-                f"FROM series_results r, jsonb_path_query(r.value, ?::jsonpath){ordinal} "
-                f"AS {alias} WHERE r.series_uid = s.series_uid AND r.namespace = ? "
-                f"AND r.key = ? AND {leaf}",
-                (json_path(segments[2:]), segments[0], segments[1]),
+                f"FROM result_sets r, jsonb_path_query(r.payload -> ? -> ?, ?::jsonpath)"
+                f"{ordinal} AS {alias} WHERE r.series_uid = s.series_uid AND {leaf}",
+                (segments[0], segments[1], json_path(segments[2:])),
             )
         # a key present in facts wins over the header, as in series_document
         root = "COALESCE(s.facts -> ?, s.header -> ?)"
@@ -92,9 +92,9 @@ class PostgresSearch(SearchDialect):
     def ai_strings_like(self, like: str) -> Frag:
         lowered = self.lower("(a.v #>> '{}')")
         return (
-            "EXISTS (SELECT 1 FROM series_results r, "
-            "jsonb_path_query(r.value, 'strict $.**') AS a(v) "
-            "WHERE r.series_uid = s.series_uid AND r.namespace = 'ai' "
+            "EXISTS (SELECT 1 FROM result_sets r, "
+            "jsonb_path_query(r.payload -> 'ai', 'strict $.**') AS a(v) "
+            "WHERE r.series_uid = s.series_uid "
             "AND jsonb_typeof(a.v) = 'string' "
             f"AND {lowered} LIKE ? {LIKE_ESCAPE})",
             (like,),

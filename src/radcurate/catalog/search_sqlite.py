@@ -67,11 +67,11 @@ class SQLiteSearch(SearchDialect):
         params: tuple[Any, ...]
         where_params: tuple[Any, ...] = ()
         if segments[0] in NAMESPACES:
-            sources = ["series_results r"]
-            conditions = ["r.series_uid = s.series_uid AND r.namespace = ? AND r.key = ?"]
-            where_params = (segments[0], segments[1])
-            params = ()
-            root = "r.value"
+            # every producer's result set of the series (a key lives in one of them)
+            sources = ["result_sets r"]
+            conditions = ["r.series_uid = s.series_uid"]
+            params = (json_path(segments[0]) + json_path(segments[1])[1:],)
+            root = "(r.payload -> ?)"
             rest = segments[2:]
         else:
             path = json_path(segments[0])
@@ -104,8 +104,8 @@ class SQLiteSearch(SearchDialect):
 
     def ai_strings_like(self, like: str) -> Frag:
         return (
-            "EXISTS (SELECT 1 FROM series_results r, json_tree(r.value) AS a "
-            "WHERE r.series_uid = s.series_uid AND r.namespace = 'ai' AND a.type = 'text' "
+            "EXISTS (SELECT 1 FROM result_sets r, json_tree(r.payload, '$.ai') AS a "
+            "WHERE r.series_uid = s.series_uid AND a.type = 'text' "
             f"AND {LOWER_FUNCTION}(a.atom) LIKE ? {LIKE_ESCAPE})",
             (like,),
         )

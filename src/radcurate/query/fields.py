@@ -38,8 +38,9 @@ from radcurate.query.errors import UnknownFieldError
 
 #: pseudo-fields of the language (``has:F``, ``missing:F``, ``tag:X``, ``dataset:X``)
 RESERVED = frozenset({"has", "missing", "tag", "dataset"})
-#: first segments that name a record's AI results / QC findings instead of the document
-NAMESPACES = frozenset({"ai", "qc"})
+#: first segments that name a record's derived results instead of the document: AI results,
+#: QC findings and clinical-table columns
+NAMESPACES = frozenset({"ai", "qc", "clin"})
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
 _HEX8 = r"[0-9A-Fa-f]{8}(?![A-Za-z0-9_\-])"
@@ -103,7 +104,7 @@ def _is_dicom_path(path: str) -> bool:
 def is_known(field: str, registry: Iterable[str] | None) -> bool:
     """Whether a resolved field is acceptable given a registry (None accepts everything).
 
-    Accepted: names in the registry, ``ai.*`` / ``qc.*`` paths, and paths made
+    Accepted: names in the registry, ``ai.*`` / ``qc.*`` / ``clin.*`` paths, and paths made
     only of DICOM dictionary keywords or ``GGGGEEEE`` keys (a valid keyword
     that no series has yet matches nothing rather than being an error).
 

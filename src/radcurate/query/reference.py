@@ -123,6 +123,7 @@ class SearchRecord:
     datasets: list[str] = field(default_factory=list)
     ai: dict[str, Any] = field(default_factory=dict)
     qc: dict[str, Any] = field(default_factory=dict)
+    clin: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, record: SearchRecord | Mapping[str, Any]) -> SearchRecord:
@@ -145,6 +146,7 @@ class SearchRecord:
             list(record.get("datasets") or []),
             dict(record.get("ai") or {}),
             dict(record.get("qc") or {}),
+            dict(record.get("clin") or {}),
         )
 
 
@@ -170,7 +172,7 @@ def field_values(record: SearchRecord, path: str) -> list[Any]:
     segments = split_path(path)
     current: list[Any]
     if segments[0] in NAMESPACES:
-        current = [record.ai if segments[0] == "ai" else record.qc]
+        current = [getattr(record, segments[0])]
         segments = segments[1:]
     else:
         current = [record.document]

@@ -35,7 +35,7 @@ from radcurate.query.ast import (
     Tag,
     Text,
 )
-from radcurate.query.fields import declared_type
+from radcurate.query.fields import NAMESPACES, declared_type
 from radcurate.query.patterns import has_wildcards, unescape
 
 #: answers one term the index cannot: the UIDs of the series for which it holds.
@@ -91,6 +91,9 @@ class Evaluator:
         column = index.columns.get(field)
         if isinstance(node, Missing):
             return ~self._eval(Has(field))
+        if column is None and _is_result_path(field):
+            # the index holds a column for every result path any series has: none has this one
+            return np.zeros(len(index), np.bool_)
         if column is None:
             keyed = field in ("SeriesInstanceUID", "StudyInstanceUID")
             uids = _exact_uids(node) if keyed else None
@@ -119,8 +122,20 @@ class Evaluator:
             codes = text_codes(column, node.pattern)
             if codes:
                 result |= column.rows_with(codes)
+        for field in index.result_fields:  # every string anywhere in the ai results
+            if field.startswith("ai."):
+                column = index.columns[field]
+                codes = text_codes(column, node.pattern)
+                if codes:
+                    result |= column.rows_with(codes)
         result |= index.rows_of(self.sql_rows(node, outside))
         return result
+
+
+def _is_result_path(field: str) -> bool:
+    """``ai.x``, ``qc.x.y``, ``clin.t.c``: a path into a series' results (not a bare namespace)."""
+    head, _, rest = field.partition(".")
+    return head in NAMESPACES and bool(rest)
 
 
 def _exact_uids(node: Node) -> list[str] | None:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from radcurate.catalog.index.column import BoolArray, Column, IntArray
+from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
 
 #: dtype of value codes (-1: no value)
@@ -51,6 +51,66 @@ class ChangeSource(Protocol):
         self, since: int, page_size: int = ...
     ) -> tuple[Iterator[list[tuple[Any, ...]]], list[str]]: ...
 
+    def changed_results(
+        self, since: int, page_size: int = ...
+    ) -> Iterator[list[tuple[str, dict[str, dict[str, Any]]]]]: ...
+
+
+def result_fields(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Any, bool]]:
+    """``(field, value, raw)`` for every field path of a series' results.
+
+    ``raw`` values are stored JSON values (a scalar or list, coded with
+    ``Column.code_of_raw``); otherwise ``value`` is the already flattened tuple of
+    values found at a path below a list of objects, exactly as the reference's
+    ``field_values`` walks it. Every path is a field: ``ai.range`` (an object) and
+    ``ai.range.chest`` alike.
+
+    Examples
+    --------
+    >>> [(f, v) for f, v, _ in result_fields({"ai": {"a": 1, "r": {"x": [0, 2]}}})]
+    [('ai.a', 1), ('ai.r', {'x': [0, 2]}), ('ai.r.x', [0, 2])]
+    """
+    for namespace, keyed in results.items():
+        for key, value in keyed.items():
+            yield from _result_paths(f"{namespace}.{key}", value)
+
+
+def _result_paths(path: str, value: Any) -> Iterator[tuple[str, Any, bool]]:
+    if isinstance(value, dict):
+        yield path, value, True
+        for key, item in value.items():
+            yield from _result_paths(f"{path}.{key}", item)
+        return
+    if not isinstance(value, list):
+        if value is not None:
+            yield path, value, True
+        return
+    items = flatten(value)
+    if not items:
+        return
+    yield path, value, True
+    objects = [item for item in items if isinstance(item, dict)]
+    for key in dict.fromkeys(k for item in objects for k in item):
+        found: list[Any] = []
+        for item in objects:
+            if key in item:
+                found.extend(flatten(item[key]))
+        yield from _nested_paths(f"{path}.{key}", tuple(found))
+
+
+def _nested_paths(path: str, items: tuple[Any, ...]) -> Iterator[tuple[str, Any, bool]]:
+    """Paths below a list of objects: values already flattened (``raw`` False)."""
+    if not items:
+        return
+    yield path, items, False
+    objects = [item for item in items if isinstance(item, dict)]
+    for key in dict.fromkeys(k for item in objects for k in item):
+        found: list[Any] = []
+        for item in objects:
+            if key in item:
+                found.extend(flatten(item[key]))
+        yield from _nested_paths(f"{path}.{key}", tuple(found))
+
 
 def _loads(value: Any) -> Any:
     if value is None or isinstance(value, (dict, list)):
@@ -63,6 +123,8 @@ class SeriesIndex:
 
     def __init__(self, fields: Sequence[str] = INDEXED_FIELDS) -> None:
         self.columns: dict[str, Column] = {name: Column(name) for name in fields}
+        #: names of the ``ai.*``/``qc.*``/``clin.*`` columns among ``columns`` (grown on demand)
+        self.result_fields: set[str] = set()
         self.uids: list[str] = []
         self.row_of: dict[str, int] = {}
         self.alive: BoolArray = np.zeros(0, np.bool_)
@@ -104,8 +166,10 @@ class SeriesIndex:
                     self.alive[row] = False
             batches = [self._decode(rows) for rows in pages]
             self._commit(batches)
-            self.watermark = watermark
             changed = len(deleted) + sum(len(b.targets) for b in batches)
+            for page in source.changed_results(self.watermark):
+                changed += self.apply_results(page)
+            self.watermark = watermark
             if changed >= 10_000:
                 for column in self.columns.values():
                     column.forget_raw()  # a loading accelerator: not worth its memory after
@@ -118,6 +182,46 @@ class SeriesIndex:
         """Insert or replace series: ``(uid, study_uid, patient_id, search_doc, header, facts)``."""
         with self.lock:
             self._commit([self._decode(rows)])
+
+    def apply_results(self, page: Iterable[tuple[str, dict[str, dict[str, Any]]]]) -> int:
+        """Replace the result columns of the given series (``(uid, results)``; unknown UIDs are
+        skipped: results are only written for series the catalog holds, which a later refresh
+        brings in); returns how many rows changed."""
+        rows: list[int] = []
+        found: dict[str, tuple[list[int], list[int]]] = {}
+        columns = self.columns
+        for uid, results in page:
+            row = self.row_of.get(uid)
+            if row is None:
+                continue
+            rows.append(row)
+            for name, value, raw in result_fields(results):
+                column = columns.get(name)
+                if column is None:
+                    column = columns[name] = Column(name)
+                    column.codes = np.full(len(self.uids), -1, CODE)
+                    self.result_fields.add(name)
+                code = column.code_of_raw(value) if raw else column.code_of(value)
+                targets = found.get(name)
+                if targets is None:
+                    targets = found[name] = ([], [])
+                targets[0].append(row)
+                targets[1].append(code)
+        if not rows:
+            return 0
+        changed = np.asarray(rows, np.int64)
+        for name in self.result_fields:
+            column = columns[name]
+            if not column.codes.flags.writeable:
+                column.codes = np.array(column.codes)
+            column.codes = _grown(column.codes, len(self.uids), -1)
+            column.codes[changed] = -1
+            targets = found.get(name)
+            if targets is not None:
+                column.codes[np.asarray(targets[0], np.int64)] = np.asarray(targets[1], CODE)
+            column.changed()
+        self.sort_cache.clear()
+        return len(rows)
 
     def _decode(self, rows: Iterable[tuple[Any, ...]]) -> _Batch:
         """Codes of a page of rows (new series get their row numbers here)."""
@@ -171,6 +275,9 @@ class SeriesIndex:
         self.patient = _grown(self.patient, size, -1)
         self.patient[index] = np.concatenate([b.patients for b in batches])
         for name, column in self.columns.items():
+            if name in self.result_fields:  # results follow their own changes (apply_results)
+                column.codes = _grown(column.codes, size, -1)
+                continue
             if not any(name in b.codes for b in batches):
                 if not column.values:  # a field no series has: one shared read-only -1
                     column.codes = np.broadcast_to(np.asarray(-1, CODE), (size,))
