@@ -51,6 +51,8 @@ class SQLSession(Protocol):
     """What the store needs of a SQL catalog: statements, transactions, change numbers."""
 
     json_decoded: bool
+    #: `` FOR UPDATE`` where writers must lock the rows they read (PostgreSQL), else empty
+    row_lock: str
 
     def _sql(self, sql: str) -> str: ...
 
@@ -248,9 +250,20 @@ class SQLResultStore:
         )
 
     def _existing_series(self, cur: Any, chunk: Sequence[str]) -> set[str]:
+        """The series of ``chunk`` the catalog holds, locked until the transaction ends.
+
+        The lock serialises result writers of a series: without it, two PostgreSQL
+        transactions read the same current set and the later one overwrote the
+        earlier one's set without moving it to the history (or took keys from a
+        stale copy of another producer's set). Chunks come in UID order, so
+        writers lock in the same order. SQLite's writers are serialised already.
+        """
         marks = ",".join("?" * len(chunk))
         cur.execute(
-            self._db._sql(f"SELECT series_uid FROM series WHERE series_uid IN ({marks})"),
+            self._db._sql(
+                f"SELECT series_uid FROM series WHERE series_uid IN ({marks}) "
+                "ORDER BY series_uid" + self._db.row_lock
+            ),
             tuple(chunk),
         )
         return {str(r[0]) for r in cur.fetchall()}
@@ -327,6 +340,7 @@ class SQLResultStore:
                 targets = sorted(set(series_uids))
             for start in range(0, len(targets), _CHUNK):
                 chunk = targets[start : start + _CHUNK]
+                self._existing_series(cur, chunk)  # locks them (see _existing_series)
                 current = self._current_sets(cur, chunk, producer)
                 if not current:
                     continue
