@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         TagInfo,
     )
     from radcurate.catalog.jobs import JobRecord
+    from radcurate.catalog.result_store import ResultStore
 
 
 class CatalogError(Exception):
@@ -178,6 +179,8 @@ class CatalogBackend(Protocol):
     """The index of series, instances and fields; one implementation per engine."""
 
     url: str
+    #: ai/qc/clin results with provenance (``catalog/result_store.py``)
+    result_store: ResultStore
 
     def close(self) -> None:
         """Release connections."""
@@ -308,6 +311,14 @@ class CatalogBackend(Protocol):
 
     def cancel_job(self, job_id: str) -> JobRecord:
         """Ask a job to stop (a queued one is cancelled at once)."""
+
+    def record_job_errors(self, job_id: str, errors: Sequence[tuple[str, str]]) -> None:
+        """Record ``(series_uid, error)`` pairs of a job."""
+
+    def job_errors(
+        self, job_id: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """How many series a job could not process, and a page of ``(series_uid, error)``."""
 
     def job(self, job_id: str) -> JobRecord | None:
         """One job (a running one without a live owner reads ``failed``, interrupted)."""

@@ -32,7 +32,7 @@ from radcurate.catalog.index.column import BoolArray, Column, flatten
 from radcurate.catalog.index.evaluate import Evaluator
 from radcurate.catalog.index.series_index import SeriesIndex
 from radcurate.catalog.rows import document_from_row
-from radcurate.catalog.search import Compiler, SearchDialect
+from radcurate.catalog.search import Compiler, SearchDialect, job_match
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
 from radcurate.query.ast import (
@@ -43,6 +43,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -177,6 +178,10 @@ class IndexedSearchMixin:
             sql = f"SELECT s.series_uid FROM {source} s WHERE {where}"
             return [r[0] for r in self._search_read(sql, params)]
         where, params = Compiler(dialect, types, ()).where(node)
+        if isinstance(node, Job):
+            frag, job_params = job_match(node.pattern)
+            sql = f"SELECT s.series_uid FROM series s WHERE {frag}"
+            return [r[0] for r in self._search_read(sql, job_params)]
         if isinstance(node, Tag):
             source = f"({_TAGGED})"
         elif isinstance(node, Dataset):

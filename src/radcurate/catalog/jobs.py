@@ -330,6 +330,36 @@ class JobsMixin:
                 )
         return self._job_or_raise(job_id)
 
+    def record_job_errors(self, job_id: str, errors: Sequence[tuple[str, str]]) -> None:
+        """Record ``(series_uid, error)`` pairs of a job (a series' later error replaces its
+        earlier one)."""
+        if not errors:
+            return
+        now = time.time()
+        with self._transaction() as cur:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO job_errors (job_id, series_uid, error, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (job_id, series_uid) DO UPDATE SET error = excluded.error, "
+                    "at = excluded.at"
+                ),
+                [(job_id, uid, error[:2000], now) for uid, error in errors],
+            )
+
+    def job_errors(
+        self, job_id: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """How many series a job could not process, and a page of ``(series_uid, error)``."""
+        total = int(
+            self._read("SELECT COUNT(*) FROM job_errors WHERE job_id = ?", (job_id,))[0][0]
+        )
+        rows = self._read(
+            "SELECT series_uid, error FROM job_errors WHERE job_id = ? "
+            "ORDER BY series_uid LIMIT ? OFFSET ?",
+            (job_id, limit, offset),
+        )
+        return total, [(str(r[0]), str(r[1])) for r in rows]
+
     def job(self, job_id: str) -> JobRecord | None:
         """One job, or None."""
         rows = self._read(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))

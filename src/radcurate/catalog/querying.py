@@ -17,6 +17,7 @@ from radcurate.catalog.aggregations import Counts
 from radcurate.catalog.base import SearchPage
 from radcurate.catalog.index.paging import page as index_page
 from radcurate.catalog.index.paging import sorted_rows
+from radcurate.catalog.result_types import flat_results
 from radcurate.catalog.rows import document_from_row
 from radcurate.catalog.search import Cursor, SortSpec, compile_where, page_query
 from radcurate.dicom.values import FieldType
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from radcurate.catalog.base import FieldInfo
     from radcurate.catalog.index.column import BoolArray
     from radcurate.catalog.index.series_index import SeriesIndex
+    from radcurate.catalog.result_store import ResultStore
     from radcurate.catalog.search import SearchDialect
 
 #: rows per IN (...) list
@@ -52,6 +54,8 @@ class QueryMixin:
         def fields(self) -> list[FieldInfo]: ...
 
         def curation_of(self, series_uids: Sequence[str]) -> dict[str, dict[str, list[str]]]: ...
+
+        result_store: ResultStore
 
         def _index_mask(self, tree: Node) -> tuple[SeriesIndex, BoolArray] | None: ...
 
@@ -171,6 +175,12 @@ class QueryMixin:
     ) -> SearchPage:
         uids = [str(d.get("SeriesInstanceUID", "")) for d in documents]
         curation = self.curation_of(uids) if uids else {}
+        # results ride along as flat "ai.key" fields (no DICOM keyword holds a dot)
+        results = self.result_store.results_of(uids) if uids else {}
+        for document, uid in zip(documents, uids, strict=True):
+            found = results.get(uid)
+            if found:
+                document.update(flat_results(found))
         return SearchPage(
             documents,
             token,

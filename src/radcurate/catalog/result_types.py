@@ -202,6 +202,27 @@ def leaf_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
             yield path
 
 
+def flat_results(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Results as ``{"ai.key": value}`` down to non-dict values (for tables and projections).
+
+    Examples
+    --------
+    >>> flat_results({"ai": {"a": 1, "r": {"chest": [0, 10]}}, "qc": {}})
+    {'ai.a': 1, 'ai.r.chest': [0, 10]}
+    """
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Mapping[str, Any]) -> None:
+        for key, item in value.items():
+            if isinstance(item, Mapping) and item:
+                walk(f"{prefix}{key}.", item)
+            elif not isinstance(item, Mapping):
+                out[f"{prefix}{key}"] = item
+
+    walk("", results)
+    return out
+
+
 def merge_payloads(payloads: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The results of a series from its producers' payloads (later ones win per key).
 

@@ -445,4 +445,27 @@ MIGRATIONS = (
         ),
     ),
 )
+
+# Per-series errors of a job (a workflow records the series it could not process and goes on).
+_JOB_ERRORS = _both(
+    """
+    CREATE TABLE job_errors (
+        job_id TEXT NOT NULL,
+        series_uid TEXT NOT NULL,
+        error TEXT NOT NULL,
+        at {REAL} NOT NULL,
+        PRIMARY KEY (job_id, series_uid)
+    )
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=7,
+        description="per-series errors of jobs",
+        sqlite=_JOB_ERRORS["sqlite"],
+        postgresql=_JOB_ERRORS["postgresql"],
+    ),
+)
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

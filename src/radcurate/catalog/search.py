@@ -52,6 +52,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -148,6 +149,25 @@ def curation_match(kind: Literal["tag", "dataset"], pattern: str, *, substring: 
     return f"s.series_uid IN ({members} WHERE t.name_lower LIKE ? {LIKE_ESCAPE})", (like,)
 
 
+def job_match(pattern: str) -> Frag:
+    """Whether a job (``pattern``, e.g. its id) wrote one of the series' current result sets.
+
+    A pattern without wildcards is an indexed equality on ``result_sets.job_id`` (ids are
+    lowercase hex, so the language's case-insensitive match is equality on the lowercase).
+    """
+    if not has_wildcards(pattern):
+        return (
+            "s.series_uid IN (SELECT r.series_uid FROM result_sets r WHERE r.job_id = ?)",
+            (unescape(pattern).lower(),),
+        )
+    like = to_like(pattern, anchored=True)
+    return (
+        "s.series_uid IN (SELECT r.series_uid FROM result_sets r "
+        f"WHERE LOWER(r.job_id) LIKE ? {LIKE_ESCAPE})",
+        (like,),
+    )
+
+
 # -- combinators -------------------------------------------------------------------------------
 def _join(op: str, frags: Sequence[Frag]) -> Frag:
     if len(frags) == 1:
@@ -191,6 +211,8 @@ class Compiler:
             return curation_match("tag", node.pattern, substring=False)
         if isinstance(node, Dataset):
             return curation_match("dataset", node.pattern, substring=False)
+        if isinstance(node, Job):
+            return job_match(node.pattern)
         if isinstance(node, Has):
             return self._exists(node.field, TRUE)
         if isinstance(node, Missing):

@@ -34,7 +34,7 @@ from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.lookup import LookupMixin
 from radcurate.catalog.projection import search_document
 from radcurate.catalog.querying import QueryMixin
-from radcurate.catalog.result_store import SQLResultStore
+from radcurate.catalog.result_store import ResultStore, SQLResultStore
 from radcurate.catalog.rows import (
     INSTANCE_COLUMNS,
     best_headers,
@@ -92,28 +92,29 @@ class SQLCatalog(
         self._lock = threading.Lock()
         self._migrate()
         #: ai/qc/clin results with provenance (catalog/result_store.py)
-        self.result_store = SQLResultStore(self, self._audit)
+        self._results = SQLResultStore(self, self._audit)
+        self.result_store: ResultStore = self._results
 
     # -- results: the first wave's per-series calls, kept as delegates of the result store ----
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:
         """``{"ai": {...}, "qc": {...}, "clin": {...}}`` for a series (empty dicts when none)."""
-        return self.result_store.results(series_uid)
+        return self._results.results(series_uid)
 
     def set_results(self, series_uid: str, namespace: str, values: dict[str, Any]) -> None:
         """Set result keys of a series by hand (the ``manual`` producer; other keys kept)."""
-        self.result_store.set_results(series_uid, namespace, values)
+        self._results.set_results(series_uid, namespace, values)
 
     def clear_results(
         self, series_uid: str, namespace: str, keys: Sequence[str] | None = None
     ) -> int:
         """Remove result keys of a series (all of a namespace, or the given ones)."""
-        return self.result_store.clear_results(series_uid, namespace, keys)
+        return self._results.clear_results(series_uid, namespace, keys)
 
     def changed_results(
         self, since: int, page_size: int = 20_000
     ) -> Iterator[list[tuple[str, dict[str, dict[str, Any]]]]]:
         """Series whose results changed at or after ``since``, with their results (the index)."""
-        return self.result_store.changed_results(since, page_size)
+        return self._results.changed_results(since, page_size)
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> Any:

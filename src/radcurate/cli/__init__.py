@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "radcurate.cli.audit:audit",
     "serve": "radcurate.cli.serve:serve",
     "thumbnails": "radcurate.cli.thumbnails:thumbnails",
+    "workflows": "radcurate.cli.workflows:workflows",
+    "run": "radcurate.cli.workflows:run",
 }
 
 

@@ -105,6 +105,13 @@ class Dataset:
 
 
 @dataclass(frozen=True, slots=True)
+class Job:
+    """``job:id``: a job (e.g. a workflow run) wrote the record's current results."""
+
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """``NOT x`` / ``-x``."""
 
@@ -136,6 +143,7 @@ Node: TypeAlias = (
     | Missing
     | Tag
     | Dataset
+    | Job
     | Not
     | And
     | Or

@@ -36,8 +36,8 @@ from radcurate.dicom.document import field_name
 from radcurate.dicom.values import FieldType, field_type_for_vr
 from radcurate.query.errors import UnknownFieldError
 
-#: pseudo-fields of the language (``has:F``, ``missing:F``, ``tag:X``, ``dataset:X``)
-RESERVED = frozenset({"has", "missing", "tag", "dataset"})
+#: pseudo-fields of the language (``has:F``, ``missing:F``, ``tag:X``, ``dataset:X``, ``job:X``)
+RESERVED = frozenset({"has", "missing", "tag", "dataset", "job"})
 #: first segments that name a record's derived results instead of the document: AI results,
 #: QC findings and clinical-table columns
 NAMESPACES = frozenset({"ai", "qc", "clin"})

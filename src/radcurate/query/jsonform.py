@@ -47,6 +47,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -100,6 +101,8 @@ def to_json(node: Node) -> dict[str, Any]:
         return {"op": "tag", "pattern": node.pattern}
     if isinstance(node, Dataset):
         return {"op": "dataset", "pattern": node.pattern}
+    if isinstance(node, Job):
+        return {"op": "job", "pattern": node.pattern}
     if isinstance(node, Not):
         return {"op": "not", "arg": to_json(node.child)}
     if isinstance(node, And):
@@ -120,6 +123,7 @@ _KEYS: dict[str, set[str]] = {
     "missing": {"field"},
     "tag": {"pattern"},
     "dataset": {"pattern"},
+    "job": {"pattern"},
     "not": {"arg"},
     "and": {"args"},
     "or": {"args"},
@@ -197,10 +201,12 @@ def _convert(obj: Any, path: str, depth: int, names: frozenset[str] | None) -> N
             raise _fail(path, f"needs {key!r}")
     if op == "all":
         return All()
-    if op in ("text", "tag", "dataset"):
+    if op in ("text", "tag", "dataset", "job"):
         pattern = canonical(_string(obj, "pattern", path))
         if op == "tag":
             return Tag(pattern)
+        if op == "job":
+            return Job(pattern)
         if op == "dataset":
             return Dataset(pattern)
         if not pattern:

@@ -38,6 +38,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -198,12 +199,14 @@ class _Parser:
             raise s.error(
                 f"expected a name after '{name}.' (e.g. {name}.bodypart)", "a name", start
             )
-        field = None if name in ("tag", "dataset") else self.field(name, start)
+        field = None if name in ("tag", "dataset", "job") else self.field(name, start)
         if s.at_boundary():
             raise s.error(f"expected a value after '{name}:'", "a value")
         char = s.peek()
-        if field is None:  # tag: / dataset:
-            kind = Tag if name == "tag" else Dataset
+        if field is None:  # tag: / dataset: / job:
+            kind: type[Tag] | type[Dataset] | type[Job] = Job
+            if name != "job":
+                kind = Tag if name == "tag" else Dataset
             if char in "<>[{":
                 raise s.error(f"expected a name after '{name}:', not a comparison", "a name")
             if char == "(":

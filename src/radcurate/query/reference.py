@@ -68,6 +68,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -124,6 +125,8 @@ class SearchRecord:
     ai: dict[str, Any] = field(default_factory=dict)
     qc: dict[str, Any] = field(default_factory=dict)
     clin: dict[str, Any] = field(default_factory=dict)
+    #: ids of the jobs that wrote the record's current results
+    jobs: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, record: SearchRecord | Mapping[str, Any]) -> SearchRecord:
@@ -147,6 +150,7 @@ class SearchRecord:
             dict(record.get("ai") or {}),
             dict(record.get("qc") or {}),
             dict(record.get("clin") or {}),
+            list(record.get("jobs") or []),
         )
 
 
@@ -326,6 +330,8 @@ def _eval(
         return any(fullmatch(node.pattern, t) for t in rec.tags)
     if isinstance(node, Dataset):
         return any(fullmatch(node.pattern, d) for d in rec.datasets)
+    if isinstance(node, Job):
+        return any(fullmatch(node.pattern, j) for j in rec.jobs)
     values = field_values(rec, node.field)
     if isinstance(node, Has):
         return bool(values)

@@ -26,6 +26,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -130,6 +131,8 @@ def _atom(node: Node) -> str:
         return f"tag:{pattern_text(node.pattern)}"
     if isinstance(node, Dataset):
         return f"dataset:{pattern_text(node.pattern)}"
+    if isinstance(node, Job):
+        return f"job:{pattern_text(node.pattern)}"
     raise TypeError(f"not a query node: {node!r}")
 
 

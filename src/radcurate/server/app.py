@@ -28,6 +28,7 @@ from radcurate.server.routes import (
     user_settings,
     viewer,
     webui,
+    workflows,
 )
 from radcurate.server.schemas_curation import install_curation_errors
 from radcurate.server.settings import ServerSettings
@@ -83,7 +84,9 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
-    for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, jobs):
+    for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (jobs, workflows):  # background work
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (tags, datasets, selections, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from radcurate.optional import MissingDependencyError
+from radcurate.plugins import PluginLoadError, PluginNotFound
 from radcurate.query import QueryError, QuerySyntaxError, UnknownFieldError
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
+from radcurate.workflow import WorkflowParamsError, WorkflowRequestError
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +106,31 @@ def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _on_unknown_plugin(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, ErrorDetail(code="workflow_not_found", message=str(exc)))
+
+
+def _on_broken_plugin(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, ErrorDetail(code="plugin_unavailable", message=str(exc)))
+
+
+def _on_workflow_params(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(422, ErrorDetail(code="invalid_params", message=str(exc)))
+
+
+def _on_workflow_request(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, ErrorDetail(code="invalid_selection", message=str(exc)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on ``app``."""
     app.add_exception_handler(QueryError, _on_query_error)
     app.add_exception_handler(SeriesNotFoundError, _on_series_not_found)
     app.add_exception_handler(MissingDependencyError, _on_missing_dependency)
+    app.add_exception_handler(PluginNotFound, _on_unknown_plugin)
+    app.add_exception_handler(PluginLoadError, _on_broken_plugin)
+    app.add_exception_handler(WorkflowParamsError, _on_workflow_params)
+    app.add_exception_handler(WorkflowRequestError, _on_workflow_request)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -27,6 +27,7 @@ from radcurate.query.ast import (
     FieldIn,
     FieldMatch,
     Has,
+    Job,
     Missing,
     Node,
     Not,
@@ -84,7 +85,7 @@ class Evaluator:
             return result
         if isinstance(node, Text):
             return self._text(node)
-        if isinstance(node, (Tag, Dataset)):
+        if isinstance(node, (Tag, Dataset, Job)):
             return index.rows_of(self.sql_rows(node, ()))
         assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
         field = node.field

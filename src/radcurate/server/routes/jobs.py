@@ -148,6 +148,39 @@ def start_thumbnail_job(
     return record.to_dict()
 
 
+class JobSeriesError(BaseModel):
+    """A series a job could not process, and why."""
+
+    series_uid: str
+    error: str
+
+
+class JobErrors(BaseModel):
+    """Per-series errors of a job (a page of them, and how many in all)."""
+
+    total: int
+    errors: list[JobSeriesError]
+
+
+@router.get(
+    "/{job_id}/errors",
+    operation_id="get_job_errors",
+    response_model=JobErrors,
+    responses=_NOT_FOUND,
+)
+def get_job_errors(
+    job_id: str,
+    catalog: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """The series a job could not process, with the reason, in UID order."""
+    if catalog.job(job_id) is None:
+        return _not_found(job_id)
+    total, errors = catalog.job_errors(job_id, limit=limit, offset=offset)
+    return {"total": total, "errors": [{"series_uid": u, "error": e} for u, e in errors]}
+
+
 @router.post(
     "/{job_id}/cancel", operation_id="cancel_job", response_model=Job, responses=_NOT_FOUND
 )

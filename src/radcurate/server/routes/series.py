@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
@@ -24,6 +27,39 @@ def get_series(series_uid: str, catalog: CatalogDep) -> SeriesResponse:
         results=catalog.results(series_uid),
         tags=curation["tags"],
         datasets=curation["datasets"],
+    )
+
+
+class ResultProvenance(BaseModel):
+    """Who and what wrote one producer's results on a series."""
+
+    producer: str
+    version: str
+    params: dict[str, Any]
+    params_hash: str
+    job_id: str | None
+    input_hash: str | None
+    actor: str
+    written_at: str
+    keys: list[str] = Field(description='Full field names, e.g. "ai.bodypart"')
+
+
+class SeriesResults(BaseModel):
+    """A series' ai/qc/clin results and, per producer, their provenance."""
+
+    results: dict[str, dict[str, Any]]
+    provenance: list[ResultProvenance]
+
+
+@router.get("/{series_uid}/results", operation_id="get_series_results", name="get_series_results")
+def get_series_results(series_uid: str, catalog: CatalogDep) -> SeriesResults:
+    """The results of a series with the provenance of each producer's set (newest last)."""
+    if catalog.series_document(series_uid) is None:
+        raise SeriesNotFoundError(series_uid)
+    sets = catalog.result_store.result_sets(series_uid)
+    return SeriesResults(
+        results=catalog.results(series_uid),
+        provenance=[ResultProvenance(**s.provenance.to_dict(), keys=s.keys) for s in sets],
     )
 
 

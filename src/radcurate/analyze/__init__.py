@@ -1,0 +1,1 @@
+"""Analysis pipelines: annotators and QC checks, registered as workflows (docs/workflows.md)."""
