@@ -98,6 +98,9 @@ class ResultStore(Protocol):
     def job_series(self, job_id: str) -> list[str]:
         """The series a job wrote results to, in UID order."""
 
+    def results_of(self, series_uids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The merged results of many series (those without results are left out)."""
+
 
 class SQLResultStore:
     """:class:`ResultStore` over a SQL catalog's connection (composed into ``SQLCatalog``)."""
@@ -492,6 +495,20 @@ class SQLResultStore:
             (job_id,),
         )
         return [str(r[0]) for r in rows]
+
+    def results_of(self, series_uids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The merged results of many series (a page of search results), one query per 500."""
+        payloads: dict[str, list[Any]] = {}
+        for start in range(0, len(series_uids), _CHUNK):
+            chunk = tuple(series_uids[start : start + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            for uid, payload in self._db._read(
+                "SELECT series_uid, payload FROM result_sets "
+                f"WHERE series_uid IN ({marks}) ORDER BY series_uid, written_at, producer",
+                chunk,
+            ):
+                payloads.setdefault(str(uid), []).append(self._loads(payload))
+        return {uid: merge_payloads(found) for uid, found in payloads.items()}
 
     # -- what the search index follows ----------------------------------------------------------
     def changed_results(
