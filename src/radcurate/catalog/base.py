@@ -227,6 +227,9 @@ class CatalogBackend(Protocol):
     def fields(self) -> list[FieldInfo]:
         """The field registry: every field name seen, its type and how many series have it."""
 
+    def result_fields(self) -> list[FieldInfo]:
+        """The ``ai.*``/``qc.*``/``clin.*`` fields series have, most common first."""
+
     def info(self) -> CatalogInfo:
         """Counts."""
 

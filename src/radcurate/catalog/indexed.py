@@ -26,6 +26,8 @@ from radcurate.catalog.aggregations import (
     Counts,
     ValueSuggestion,
 )
+from radcurate.catalog.base import FieldInfo
+from radcurate.catalog.fields import infer_type
 from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
 from radcurate.catalog.index.column import BoolArray, Column, flatten
@@ -147,6 +149,20 @@ class IndexedSearchMixin:
             return None
         with index.lock:
             return index, self._evaluator(index).mask(tree)
+
+    def result_fields(self) -> list[FieldInfo]:
+        """Every ``ai.*``/``qc.*``/``clin.*`` field some series has, most common first, its
+        type inferred from its values (what autocompletion offers besides the registry)."""
+        index, mask = self._mask_for(All())
+        out = []
+        with index.lock:
+            for name in index.result_fields:
+                column = index.columns[name]
+                count = int(np.count_nonzero(column.present() & mask))
+                if count:
+                    first = next((v[0] for v in column.values if v), None)
+                    out.append(FieldInfo(name, infer_type(first), count))
+        return sorted(out, key=lambda f: (-f.series_count, f.name))
 
     # -- the terms the index leaves to SQL -----------------------------------------------------
     def _sql_rows(

@@ -20,7 +20,8 @@ from radcurate.cli.common import catalog_option, console, open_or_exit
 def fields(catalog_url: str | None, prefix: str, limit: int | None, as_json: bool) -> None:
     """List every field name in the catalog, its type and how many series have it."""
     with open_or_exit(catalog_url) as catalog:
-        rows = [f for f in catalog.fields() if f.name.lower().startswith(prefix.lower())]
+        every = [*catalog.fields(), *catalog.result_fields()]
+        rows = [f for f in every if f.name.lower().startswith(prefix.lower())]
     rows = rows[:limit] if limit is not None else rows
     if as_json:
         for row in rows:

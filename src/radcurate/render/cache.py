@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from radcurate.catalog import CatalogBackend, open_catalog
+from radcurate.catalog.result_types import ResultRow
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.series import load_series
 from radcurate.render.api import render
@@ -167,22 +168,33 @@ class ThumbnailCache:
                 report.cached += 1
                 continue
             report.generated += 1
-            _record_decodability(catalog, uid, meta)
+            _record_decodability(catalog, uid, meta, self.size)
             if meta.get("undecodable"):
                 report.undecodable += 1
                 report.undecodable_series.append(uid)
         return report
 
 
-def _record_decodability(catalog: CatalogBackend, uid: str, meta: dict[str, Any]) -> None:
-    """Set ``qc.undecodable`` (and its reason) on the series, so it can be filtered on."""
+def _record_decodability(
+    catalog: CatalogBackend, uid: str, meta: dict[str, Any], size: int
+) -> None:
+    """Set ``qc.undecodable`` (and its reason) on the series, so it can be filtered on; as
+    the ``thumbnails`` workflow's result set, so both paths share one producer."""
     if meta.get("undecodable"):
         reason = str(meta.get("reason") or "pixel data could not be decoded")
-        catalog.set_results(uid, "qc", {"undecodable": True, "undecodable_reason": reason})
+        values: dict[str, Any] = {"undecodable": True, "undecodable_reason": reason}
     else:
-        catalog.set_results(uid, "qc", {"undecodable": False})
-        catalog.clear_results(uid, "qc", ["undecodable_reason"])
+        values = {"undecodable": False}
+    catalog.result_store.write_results(
+        [ResultRow(uid, {"qc": values}, content_key(catalog.instances(uid), 0))],
+        producer="thumbnails",
+        version=THUMBNAILS_VERSION,
+        params={"size": size, "rerender": False},
+    )
 
+
+#: the ``thumbnails`` workflow's version (render/thumbnail_workflow.py): its results' provenance
+THUMBNAILS_VERSION = "1"
 
 _WORKER_CATALOGS: dict[str, CatalogBackend] = {}
 

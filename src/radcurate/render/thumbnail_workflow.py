@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from radcurate.render.cache import ThumbnailCache, content_key
+from radcurate.render.cache import THUMBNAILS_VERSION, ThumbnailCache, content_key
 from radcurate.workflow.step import SeriesItem, Workflow
 
 
@@ -30,7 +30,7 @@ class ThumbnailsWorkflow(Workflow):
         "Renders each series' thumbnail into the cache and records qc.undecodable "
         "(and qc.undecodable_reason) when its pixels cannot be decoded."
     )
-    version = "1"
+    version = THUMBNAILS_VERSION
     Params = ThumbnailParams
 
     def process(self, item: SeriesItem, params: Any) -> Mapping[str, Mapping[str, Any]]:

@@ -21,7 +21,7 @@ def autocomplete_fields(
 ) -> FieldsResponse:
     """Field names starting with ``prefix`` (then containing it), most common first."""
     start = prefix.casefold()
-    fields = catalog.fields()
+    fields = [*catalog.fields(), *catalog.result_fields()]
     first = [f for f in fields if f.name.casefold().startswith(start)]
     inner = [f for f in fields if start in f.name.casefold() and f not in first] if start else []
     items = [

@@ -19,11 +19,12 @@ def list_fields(
     prefix: Annotated[str, Query(description="Only names starting with this (any case).")] = "",
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> FieldsResponse:
-    """Fields the catalog's series have, most common first, with their type."""
+    """Fields the catalog's series have, most common first, with their type: the DICOM
+    and derived fields of the registry, then the ``ai.*``/``qc.*``/``clin.*`` results."""
     start = prefix.casefold()
     items = [
         FieldPublic(name=f.name, type=str(f.type), series_count=f.series_count)
-        for f in catalog.fields()
+        for f in [*catalog.fields(), *catalog.result_fields()]
         if f.name.casefold().startswith(start)
     ]
     return FieldsResponse(items=items if limit is None else items[:limit])
