@@ -1,7 +1,7 @@
 // Jobs (workflow runs, thumbnails): polled from /api/jobs, every second while one runs.
 import { reactive, computed } from "vue";
 import { api, features, type Job } from "./api/client";
-import type { JobErrors } from "./api/contract";
+import type { JobErrors } from "./api/client";
 import { state, toast, reportError, PAGE_SIZE } from "./store";
 
 /** poll intervals: while a job is queued or running, and otherwise */
@@ -17,6 +17,21 @@ export const jobs = reactive({
   errors: {} as Record<string, JobErrors | { failed: string }>,
   loaded: false,
 });
+
+/** workflow name -> its title (GET /api/workflows, read once) */
+export const workflowTitles = reactive<Record<string, string>>({});
+let titlesAsked = false;
+
+async function loadTitles(): Promise<void> {
+  if (titlesAsked || !features.has("GET", "/api/workflows")) return;
+  titlesAsked = true;
+  try {
+    const answer = await api.workflows();
+    for (const w of answer) workflowTitles[w.name] = w.title || w.name;
+  } catch {
+    titlesAsked = false; // asked again at the next poll
+  }
+}
 
 export function isActive(job: Job): boolean {
   return job.state === "queued" || job.state === "running";
@@ -41,6 +56,7 @@ let inFlight = false;
 export function pollJobs(): void {
   if (!features.has("GET", "/api/jobs")) return;
   started = true;
+  void loadTitles();
   window.clearTimeout(timer);
   void tick();
 }
@@ -70,12 +86,14 @@ async function tick(): Promise<void> {
 
 /** A job seen ending: charts, cards and the open detail follow what it wrote. */
 async function finished(job: Job): Promise<void> {
-  const workflow = workflowOf(job);
-  if (!workflow) return;
+  const name = workflowOf(job);
+  if (!name) return;
+  const workflow = workflowTitles[name] ?? name;
   await loadErrors(job.id);
   const errors = jobs.errors[job.id];
   const failed = errors && "total" in errors && errors.total ? `, ${errors.total.toLocaleString()} failed` : "";
-  if (job.state === "done") toast(`Workflow “${workflow}” done: ${job.done.toLocaleString()} series processed${failed}`, failed ? "error" : "info");
+  const summary = job.message || `${job.done.toLocaleString()} series${failed}`;
+  if (job.state === "done") toast(`Workflow “${workflow}” done: ${summary}`, failed ? "error" : "info");
   else if (job.state === "failed") toast(`Workflow “${workflow}” failed${job.error ? ": " + job.error : ""}`, "error");
   else toast(`Workflow “${workflow}” cancelled${failed}`);
   state.revision++;

@@ -11,10 +11,7 @@ import type {
   Selection,
   Tag,
   BulkResult,
-  Workflow,
-  WorkflowRunRequest,
-  JobErrors,
-  SeriesResults,
+  JsonSchema,
 } from "./contract";
 
 type S = components["schemas"];
@@ -24,6 +21,11 @@ export type SeriesResponse = S["SeriesResponse"] & { tags?: string[]; datasets?:
 export type FieldInfo = S["FieldPublic"];
 export type ErrorDetail = S["ErrorDetail"];
 export type Job = S["Job"] & { cancel_requested?: boolean; heartbeat_at?: string | null };
+export type Workflow = Omit<S["WorkflowDescription"], "params_schema"> & { params_schema: JsonSchema };
+export type WorkflowRunRequest = S["WorkflowRunRequest"];
+export type JobErrors = S["JobErrors"];
+export type SeriesResults = S["SeriesResults"];
+export type Provenance = S["ResultProvenance"];
 
 export class ApiError extends Error {
   status: number;
@@ -173,7 +175,7 @@ export const api = {
   jobErrors(id: string, limit = 100): Promise<JobErrors> {
     return request("GET", `/api/jobs/${encodeURIComponent(id)}/errors` + qs({ limit }));
   },
-  workflows(): Promise<Workflow[] | { items: Workflow[] }> {
+  workflows(): Promise<Workflow[]> {
     return request("GET", "/api/workflows");
   },
   runWorkflow(name: string, body: WorkflowRunRequest): Promise<Job> {

@@ -69,8 +69,7 @@ export interface Dataset {
   versions?: number | unknown[];
 }
 
-// ---- results and workflows (the backend's routes/workflows.py; typed here until the
-// generated schema carries them)
+// ---- workflows: a parameter model's JSON Schema (the generated type says only "object")
 
 /** JSON Schema of a workflow's parameter model, as pydantic writes it */
 export interface JsonSchema {
@@ -96,46 +95,4 @@ export interface JsonSchema {
   $ref?: string;
   $defs?: Record<string, JsonSchema>;
   definitions?: Record<string, JsonSchema>;
-}
-
-export interface Workflow {
-  name: string;
-  title: string;
-  description: string;
-  version: string;
-  group: string;
-  params_schema: JsonSchema;
-}
-
-export interface WorkflowRunRequest {
-  selection?: Partial<Selection>;
-  selection_id?: string;
-  dataset?: string;
-  dataset_version?: number;
-  uids?: string[];
-  params?: Record<string, unknown>;
-  force?: boolean;
-}
-
-export interface JobErrors {
-  total: number;
-  errors: { series_uid: string; error: string }[];
-}
-
-export interface Provenance {
-  producer: string;
-  version: string;
-  params: Record<string, unknown>;
-  params_hash?: string;
-  job_id: string | null;
-  input_hash?: string | null;
-  actor: string;
-  written_at: string;
-  /** full field names, e.g. "ai.bodypart" */
-  keys: string[];
-}
-
-export interface SeriesResults {
-  results: Record<string, Record<string, unknown>>;
-  provenance: Provenance[];
 }

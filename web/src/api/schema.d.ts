@@ -293,7 +293,8 @@ export interface paths {
         };
         /**
          * List Fields
-         * @description Fields the catalog's series have, most common first, with their type.
+         * @description Fields the catalog's series have, most common first, with their type: the DICOM
+         *     and derived fields of the registry, then the ``ai.*``/``qc.*``/``clin.*`` results.
          */
         get: operations["list_fields"];
         put?: never;
@@ -400,6 +401,26 @@ export interface paths {
          * @description Ask a job to stop: a queued one is cancelled at once, a running one soon after.
          */
         post: operations["cancel_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Job Errors
+         * @description The series a job could not process, with the reason, in UID order.
+         */
+        get: operations["get_job_errors"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -525,6 +546,26 @@ export interface paths {
          *     so the viewer stacks this picture over that slice (reformats: SEG only).
          */
         get: operations["get_overlay"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/series/{series_uid}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Series Results
+         * @description The results of a series with the provenance of each producer's set (newest last).
+         */
+        get: operations["get_series_results"];
         put?: never;
         post?: never;
         delete?: never;
@@ -708,6 +749,47 @@ export interface paths {
          * @description Remove a tag from every series of a selection (404 for an unknown tag).
          */
         post: operations["untag_selection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workflows
+         * @description Every loadable workflow (annotators and QC checks too) with its parameter schema.
+         */
+        get: operations["list_workflows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workflows/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Workflow Run
+         * @description Start a workflow on a selection; answers at once with the queued job
+         *     (follow it with ``GET /api/jobs/{id}``, its errors with ``/api/jobs/{id}/errors``).
+         */
+        post: operations["start_workflow_run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1247,7 +1329,7 @@ export interface components {
          * @description A bulk action's target: a selection given inline, or the id of a stored one.
          */
         BulkRequest: {
-            selection?: components["schemas"]["SelectionBody"] | null;
+            selection?: components["schemas"]["radcurate__server__schemas_curation__SelectionBody"] | null;
             /** Selection Id */
             selection_id?: string | null;
         };
@@ -1509,12 +1591,61 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * JobErrors
+         * @description Per-series errors of a job (a page of them, and how many in all).
+         */
+        JobErrors: {
+            /** Errors */
+            errors: components["schemas"]["JobSeriesError"][];
+            /** Total */
+            total: number;
+        };
+        /**
          * JobList
          * @description Jobs, newest first.
          */
         JobList: {
             /** Items */
             items: components["schemas"]["Job"][];
+        };
+        /**
+         * JobSeriesError
+         * @description A series a job could not process, and why.
+         */
+        JobSeriesError: {
+            /** Error */
+            error: string;
+            /** Series Uid */
+            series_uid: string;
+        };
+        /**
+         * ResultProvenance
+         * @description Who and what wrote one producer's results on a series.
+         */
+        ResultProvenance: {
+            /** Actor */
+            actor: string;
+            /** Input Hash */
+            input_hash: string | null;
+            /** Job Id */
+            job_id: string | null;
+            /**
+             * Keys
+             * @description Full field names, e.g. "ai.bodypart"
+             */
+            keys: string[];
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Params Hash */
+            params_hash: string;
+            /** Producer */
+            producer: string;
+            /** Version */
+            version: string;
+            /** Written At */
+            written_at: string;
         };
         /**
          * SearchRequest
@@ -1555,20 +1686,6 @@ export interface components {
             studies: number;
             /** Total */
             total: number;
-        };
-        /**
-         * SelectionBody
-         * @description (series matching ``query``, none when null) ∪ ``include`` − ``exclude``.
-         */
-        SelectionBody: {
-            /** Exclude */
-            exclude?: string[];
-            /** Include */
-            include?: string[];
-            /** Query */
-            query?: string | {
-                [key: string]: unknown;
-            } | null;
         };
         /**
          * SelectionResponse
@@ -1627,6 +1744,20 @@ export interface components {
             series_uid: string;
             /** Tags */
             tags?: string[];
+        };
+        /**
+         * SeriesResults
+         * @description A series' ai/qc/clin results and, per producer, their provenance.
+         */
+        SeriesResults: {
+            /** Provenance */
+            provenance: components["schemas"]["ResultProvenance"][];
+            /** Results */
+            results: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
         };
         /**
          * SettingsBody
@@ -1774,6 +1905,85 @@ export interface components {
         VersionList: {
             /** Items */
             items: components["schemas"]["VersionItem"][];
+        };
+        /**
+         * WorkflowDescription
+         * @description A registered workflow and the JSON Schema of its parameters.
+         */
+        WorkflowDescription: {
+            /** Description */
+            description: string;
+            /**
+             * Group
+             * @description Entry-point group: workflows, annotators or qc_checks
+             */
+            group: string;
+            /** Name */
+            name: string;
+            /** Params Schema */
+            params_schema: {
+                [key: string]: unknown;
+            };
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+        };
+        /**
+         * WorkflowRunRequest
+         * @description What to run a workflow on (one of selection, selection_id, dataset, uids) and how.
+         */
+        WorkflowRunRequest: {
+            /** Dataset */
+            dataset?: string | null;
+            /** Dataset Version */
+            dataset_version?: number | null;
+            /**
+             * Force
+             * @description Also process series that are up to date
+             * @default false
+             */
+            force: boolean;
+            /** Params */
+            params?: {
+                [key: string]: unknown;
+            };
+            selection?: components["schemas"]["radcurate__server__routes__workflows__SelectionBody"] | null;
+            /**
+             * Selection Id
+             * @description A stored selection
+             */
+            selection_id?: string | null;
+            /** Uids */
+            uids?: string[] | null;
+        };
+        /**
+         * SelectionBody
+         * @description Series matching ``query``, plus ``include``, minus ``exclude``.
+         */
+        radcurate__server__routes__workflows__SelectionBody: {
+            /** Exclude */
+            exclude?: string[];
+            /** Include */
+            include?: string[];
+            /** Query */
+            query?: string | {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * SelectionBody
+         * @description (series matching ``query``, none when null) ∪ ``include`` − ``exclude``.
+         */
+        radcurate__server__schemas_curation__SelectionBody: {
+            /** Exclude */
+            exclude?: string[];
+            /** Include */
+            include?: string[];
+            /** Query */
+            query?: string | {
+                [key: string]: unknown;
+            } | null;
         };
     };
     responses: never;
@@ -3015,6 +3225,58 @@ export interface operations {
             };
         };
     };
+    get_job_errors: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobErrors"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such job */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     search_series: {
         parameters: {
             query?: {
@@ -3132,7 +3394,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SelectionBody"];
+                "application/json": components["schemas"]["radcurate__server__schemas_curation__SelectionBody"];
             };
         };
         responses: {
@@ -3364,6 +3626,55 @@ export interface operations {
                 };
             };
             /** @description The pixel data cannot be decoded */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_series_results: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesResults"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3987,6 +4298,106 @@ export interface operations {
                 };
             };
             /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_workflows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowDescription"][];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    start_workflow_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkflowRunRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such workflow */
             404: {
                 headers: {
                     [name: string]: unknown;
