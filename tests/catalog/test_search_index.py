@@ -112,3 +112,64 @@ def test_snapshot_round_trip_and_rejects(
         assert catalog.count("*") == 25
     # another catalog never reads this one's snapshot
     assert snapshot.load(directory, "some other catalog") is None
+
+
+def _with_scan_options(start: int, count: int, option: str) -> list[dict[str, Any]]:
+    docs = _docs(start, count)
+    for doc in docs:
+        doc["ScanOptions"] = option  # not an indexed field: its column is made on demand
+        doc["ReferencedImageSequence"] = [{"ReferencedSOPClassUID": f"1.2.{option}"}]
+    return docs
+
+
+def test_fields_outside_the_index_get_columns_on_demand_kept_fresh(catalog_url: str) -> None:
+    from radcurate.catalog.aggregations import AggregationRequest
+    from radcurate.catalog.projection import INDEXED_FIELDS
+
+    assert "ScanOptions" not in INDEXED_FIELDS
+    with open_catalog(catalog_url) as catalog, open_catalog(catalog_url) as writer:
+        assert isinstance(catalog, SQLCatalog) and isinstance(writer, SQLCatalog)
+        catalog.import_series(_with_scan_options(0, 20, "HELICAL"))
+        assert catalog.count("ScanOptions:helical") == 20
+        assert catalog.count("ReferencedImageSequence.ReferencedSOPClassUID:1.2.HELICAL") == 20
+        index = catalog.search_index()
+        assert index is not None
+        assert {"ScanOptions", "ReferencedImageSequence.ReferencedSOPClassUID"} <= set(
+            index.demand_fields
+        )
+        # another catalog object (as another process's re-ingest would) rewrites 5 headers
+        with writer._transaction() as cur:
+            seq = writer._change_seq(cur)
+            for doc in _with_scan_options(0, 5, "AXIAL"):
+                cur.execute(
+                    writer._sql("UPDATE series SET header = ?, seq = ? WHERE series_uid = ?"),
+                    (json.dumps(doc), seq, doc["SeriesInstanceUID"]),
+                )
+        assert catalog.count("ScanOptions:AXIAL") == 5
+        assert catalog.count("ScanOptions:HELICAL") == 15
+        assert catalog.count("ReferencedImageSequence.ReferencedSOPClassUID:1.2.AXIAL") == 5
+        facet = catalog.aggregate("*", [AggregationRequest("ScanOptions")]).aggregations[0]
+        assert {b.key: b.count for b in facet.buckets} == {"HELICAL": 15, "AXIAL": 5}
+        catalog.use_search_index = False  # the SQL path agrees
+        assert catalog.count("ScanOptions:AXIAL") == 5
+
+
+def test_tag_and_dataset_membership_columns_follow_curation(catalog_url: str) -> None:
+    from radcurate.catalog.curation_types import Selection
+
+    with open_catalog(catalog_url) as catalog, open_catalog(catalog_url) as writer:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(0, 12))
+        assert catalog.count("tag:keep") == 0
+        index = catalog.search_index()
+        assert index is not None and set(index.membership) == {"tag", "dataset"}
+        writer.tag_series("Keep", Selection.of(include=["1.2.3.1", "1.2.3.2"]))
+        writer.create_dataset("train")
+        writer.add_to_dataset("train", Selection.of("Modality:CT", exclude=["1.2.3.1"]))
+        assert catalog.count("tag:keep") == 2  # seen without a restart
+        assert catalog.count("dataset:train -tag:keep") == 10
+        assert catalog.count("kee") == 2  # free text finds tag names too
+        writer.untag_series("Keep", Selection.of(include=["1.2.3.2"]))
+        assert catalog.count("tag:keep") == 1
+        writer.delete_tag("Keep")
+        assert catalog.count("tag:keep") == 0

@@ -11,6 +11,7 @@ in SQL instead, as the differential tests do for both paths.
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -30,11 +31,11 @@ from radcurate.catalog.base import FieldInfo
 from radcurate.catalog.fields import infer_type
 from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
-from radcurate.catalog.index.column import BoolArray, Column, flatten
-from radcurate.catalog.index.evaluate import Evaluator
+from radcurate.catalog.index.column import BoolArray, Column
+from radcurate.catalog.index.evaluate import Evaluator, is_result_path
 from radcurate.catalog.index.series_index import SeriesIndex
-from radcurate.catalog.rows import document_from_row
 from radcurate.catalog.search import Compiler, SearchDialect, job_match
+from radcurate.catalog.search_sqlite import json_path
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
 from radcurate.query.ast import (
@@ -53,8 +54,7 @@ from radcurate.query.ast import (
     Tag,
     Text,
 )
-from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field, split_path
-from radcurate.query.reference import SearchRecord, field_values
+from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field
 
 #: guards the lazy creation of a catalog's index (threads of one server share the catalog)
 _CREATING = threading.Lock()
@@ -68,6 +68,7 @@ class IndexedSearchMixin:
     """The index half of ``SQLCatalog``'s search (the SQL half is in ``sql.py``)."""
 
     url: str
+    dialect: str = ""
     use_search_index: bool = True
     #: where index snapshots are kept (None: no snapshots; the server and CLI set one)
     index_snapshot_dir: Path | None = None
@@ -141,7 +142,13 @@ class IndexedSearchMixin:
         return f"{self.url}|{rows[0][0] if rows else ''}"
 
     def _evaluator(self, index: SeriesIndex) -> Evaluator:
-        return Evaluator(index, self._sql_rows, self._field_types(), self.search_text_fields)
+        return Evaluator(
+            index,
+            self._sql_rows,
+            self._field_types(),
+            self.search_text_fields,
+            lambda field: self._demand_column(index, field),
+        )
 
     def _index_mask(self, tree: Node) -> tuple[SeriesIndex, BoolArray] | None:
         index = self.search_index()
@@ -149,6 +156,76 @@ class IndexedSearchMixin:
             return None
         with index.lock:
             return index, self._evaluator(index).mask(tree)
+
+    # -- what the index reads besides changed series and results ------------------------------
+    def membership_version(self) -> int:
+        """A number that changes whenever tags or datasets change: the last curation audit
+        entry (every membership change is audited in its own transaction)."""
+        rows = self._search_read(
+            "SELECT COALESCE(MAX(id), 0) FROM audit_log WHERE action NOT LIKE ?", ("results.%",)
+        )
+        return int(rows[0][0])
+
+    def memberships(self) -> Iterator[tuple[str, str, str]]:
+        """``(series_uid, "tag" | "dataset", name)`` of every membership."""
+        for kind, sql in (
+            (
+                "tag",
+                "SELECT g.series_uid, t.name FROM series_tags g JOIN tags t ON t.id = g.tag_id",
+            ),
+            (
+                "dataset",
+                "SELECT g.series_uid, t.name FROM dataset_series g "
+                "JOIN datasets t ON t.id = g.dataset_id",
+            ),
+        ):
+            for uid, name in self._search_read(sql, ()):
+                yield str(uid), kind, str(name)
+
+    def top_level_values(
+        self, key: str, uids: Sequence[str] | None
+    ) -> Iterator[tuple[str, Any]]:
+        """``(series_uid, value)`` of one top-level document key (facts before header, as in
+        ``series_document``) for ``uids``, or every series (paged by UID)."""
+        path = json_path(key) if self.dialect == "sqlite" else key
+        params: tuple[str, ...] = (path, path)
+        pick = "COALESCE(facts -> ?, header -> ?)"
+        if key == "header_problems":  # its own column, as in series_document
+            empty = "'[]'" if self.dialect == "sqlite" else "'[]'::jsonb"
+            pick = f"COALESCE(NULLIF(header_problems, {empty}), facts -> ?, header -> ?)"
+        if uids is not None:
+            for start in range(0, len(uids), 500):
+                chunk = tuple(uids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._search_read(
+                    f"SELECT series_uid, {pick} FROM series WHERE series_uid IN ({marks})",
+                    (*params, *chunk),
+                )
+                for uid, value in rows:
+                    if value is not None:
+                        yield str(uid), value if self.json_decoded else json.loads(value)
+            return
+        last = ""
+        while True:
+            rows = self._search_read(
+                f"SELECT series_uid, {pick} FROM series WHERE series_uid > ? "
+                "ORDER BY series_uid LIMIT 50000",
+                (*params, last),
+            )
+            for uid, value in rows:
+                if value is not None:
+                    yield str(uid), value if self.json_decoded else json.loads(value)
+            if len(rows) < 50000:
+                return
+            last = str(rows[-1][0])
+
+    def _demand_column(self, index: SeriesIndex, field: str) -> Column | None:
+        """The index's column of a DICOM field, loaded now when it has none (None: a
+        Series/StudyInstanceUID lookup, which the evaluator answers by UID)."""
+        keyed = field in ("SeriesInstanceUID", "StudyInstanceUID")
+        if keyed or field in NAMESPACES or is_result_path(field):
+            return index.columns.get(field)
+        return index.demand_column(self, field)
 
     def result_fields(self) -> list[FieldInfo]:
         """Every ``ai.*``/``qc.*``/``clin.*`` field some series has, most common first, its
@@ -241,7 +318,7 @@ class IndexedSearchMixin:
             found = index.counts(mask)
             out = []
             for request, field in zip(requests, fields, strict=True):
-                column = index.columns.get(field) or self._column_of(index, mask, field)
+                column = index.columns.get(field) or self._column_for(index, field)
                 out.append(replace(aggregate(column, mask, request), field=request.field))
         return AggregateResult(Counts(found["series"], found["studies"], found["patients"]), out)
 
@@ -254,33 +331,18 @@ class IndexedSearchMixin:
         tree = parse(query) if isinstance(query, str) else query
         index, mask = self._mask_for(without_field(tree, name))
         with index.lock:
-            column = index.columns.get(name) or self._column_of(index, mask, name)
+            column = index.columns.get(name) or self._column_for(index, name)
             return suggest(column, mask, prefix, limit)
 
-    def _column_of(self, index: SeriesIndex, mask: BoolArray, field: str) -> Column:
-        """A throwaway column of a field outside the index, for the rows of ``mask`` only."""
+    def _column_for(self, index: SeriesIndex, field: str) -> Column:
+        """A column for an aggregation: loaded on demand, or an empty one for a result path
+        no series has."""
+        found = self._demand_column(index, field)
+        if found is not None:
+            return found
         column = Column(field)
-        codes = np.full(len(index), -1, np.int64)
-        rows = np.flatnonzero(mask).tolist()
-        uids = [index.uids[r] for r in rows]
-        values_of: dict[str, tuple[Any, ...]] = {}
-        if split_path(field)[0] in NAMESPACES:  # every result path has its column: none here
-            uids = []
-        for start in range(0, len(uids), 500):
-            chunk = uids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = (
-                "SELECT series_uid, header, facts, header_problems FROM series "
-                f"WHERE series_uid IN ({marks})"
-            )
-            for found in self._search_read(sql, tuple(chunk)):
-                record = SearchRecord(document_from_row(found[1:]))
-                values_of[found[0]] = flatten(field_values(record, field))
-        for position, uid in zip(rows[: len(uids)], uids, strict=True):
-            codes[position] = column.code_of(values_of.get(uid, ()))
-        column.codes = codes
+        column.codes = np.full(len(index), -1, np.int64)
         return column
-
 
 def _aggregation_field(name: str) -> str:
     if not is_field_path(name):

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from radcurate.catalog.index.column import BoolArray
-from radcurate.catalog.index.series_index import SeriesIndex
+from radcurate.catalog.index.column import BoolArray, Column
+from radcurate.catalog.index.series_index import MEMBERSHIP, SeriesIndex
 from radcurate.catalog.index.terms import accepted_codes, text_codes
 from radcurate.dicom.values import FieldType
 from radcurate.query.ast import (
@@ -37,7 +37,7 @@ from radcurate.query.ast import (
     Text,
 )
 from radcurate.query.fields import NAMESPACES, declared_type
-from radcurate.query.patterns import has_wildcards, unescape
+from radcurate.query.patterns import fullmatch, has_wildcards, search, unescape
 
 #: answers one term the index cannot: the UIDs of the series for which it holds.
 #: ``Text`` nodes are asked only for their tag, dataset and ``ai`` part
@@ -55,11 +55,14 @@ class Evaluator:
         sql_rows: SqlRows,
         field_types: Mapping[str, FieldType],
         text_fields: Sequence[str],
+        load_column: Callable[[str], Column | None] | None = None,
     ) -> None:
         self.index = index
         self.sql_rows = sql_rows
         self.field_types = field_types
         self.text_fields = text_fields
+        #: loads a column the index does not hold yet (None: such terms go to ``sql_rows``)
+        self.load_column = load_column
 
     def mask(self, node: Node) -> BoolArray:
         """Rows (alive series) matching ``node``."""
@@ -85,16 +88,21 @@ class Evaluator:
             return result
         if isinstance(node, Text):
             return self._text(node)
+        if isinstance(node, (Tag, Dataset)) and node_kind(node) in index.membership:
+            members = index.membership[node_kind(node)]
+            return members.rows_with(_named_codes(members, node.pattern, fullmatch))
         if isinstance(node, (Tag, Dataset, Job)):
             return index.rows_of(self.sql_rows(node, ()))
         assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
         field = node.field
-        column = index.columns.get(field)
+        column: Column | None = index.columns.get(field)
         if isinstance(node, Missing):
             return ~self._eval(Has(field))
-        if column is None and _is_result_path(field):
+        if column is None and is_result_path(field):
             # the index holds a column for every result path any series has: none has this one
             return np.zeros(len(index), np.bool_)
+        if column is None and self.load_column is not None:
+            column = self.load_column(field)
         if column is None:
             keyed = field in ("SeriesInstanceUID", "StudyInstanceUID")
             uids = _exact_uids(node) if keyed else None
@@ -129,11 +137,29 @@ class Evaluator:
                 codes = text_codes(column, node.pattern)
                 if codes:
                     result |= column.rows_with(codes)
+        if len(index.membership) == len(MEMBERSHIP):  # tag and dataset names, from memory
+            for column in index.membership.values():
+                codes = _named_codes(column, node.pattern, search)
+                if codes:
+                    result |= column.rows_with(codes)
+            if outside:
+                result |= index.rows_of(self.sql_rows(node, outside))
+            return result
         result |= index.rows_of(self.sql_rows(node, outside))
         return result
 
 
-def _is_result_path(field: str) -> bool:
+def node_kind(node: Tag | Dataset) -> str:
+    """The membership column a tag/dataset term reads."""
+    return "tag" if isinstance(node, Tag) else "dataset"
+
+
+def _named_codes(column: Column, pattern: str, test: Callable[[str, str], bool]) -> list[int]:
+    """Codes of membership tuples with a name ``test(pattern, name)`` accepts."""
+    return [c for c, names in enumerate(column.values) if any(test(pattern, n) for n in names)]
+
+
+def is_result_path(field: str) -> bool:
     """``ai.x``, ``qc.x.y``, ``clin.t.c``: a path into a series' results (not a bare namespace)."""
     head, _, rest = field.partition(".")
     return head in NAMESPACES and bool(rest)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,8 @@ import numpy as np
 
 from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
+from radcurate.query.fields import split_path
+from radcurate.query.reference import SearchRecord, field_values
 
 #: dtype of value codes (-1: no value)
 CODE = np.int32
@@ -54,6 +57,20 @@ class ChangeSource(Protocol):
     def changed_results(
         self, since: int, page_size: int = ...
     ) -> Iterator[list[tuple[str, dict[str, dict[str, Any]]]]]: ...
+
+    def membership_version(self) -> int: ...
+
+    def memberships(self) -> Iterator[tuple[str, str, str]]: ...
+
+    def top_level_values(
+        self, key: str, uids: Sequence[str] | None
+    ) -> Iterator[tuple[str, Any]]: ...
+
+
+#: on-demand columns kept at most (least recently used ones are dropped)
+MAX_DEMAND_COLUMNS = 64
+#: the membership columns' names (not field names: they hold a series' tags and datasets)
+MEMBERSHIP = ("tag", "dataset")
 
 
 def result_fields(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Any, bool]]:
@@ -125,6 +142,11 @@ class SeriesIndex:
         self.columns: dict[str, Column] = {name: Column(name) for name in fields}
         #: names of the ``ai.*``/``qc.*``/``clin.*`` columns among ``columns`` (grown on demand)
         self.result_fields: set[str] = set()
+        #: DICOM fields outside INDEXED_FIELDS loaded when a query first asked (name -> last use)
+        self.demand_fields: dict[str, float] = {}
+        #: per series, the names of its tags and datasets; rebuilt when curation changed
+        self.membership: dict[str, Column] = {}
+        self.membership_seen = -1
         self.uids: list[str] = []
         self.row_of: dict[str, int] = {}
         self.alive: BoolArray = np.zeros(0, np.bool_)
@@ -169,6 +191,15 @@ class SeriesIndex:
             changed = len(deleted) + sum(len(b.targets) for b in batches)
             for page in source.changed_results(self.watermark):
                 changed += self.apply_results(page)
+            if self.demand_fields and batches:
+                rows = np.unique(np.concatenate([b.targets for b in batches]))
+                uids = [self.uids[r] for r in rows.tolist()]
+                for name in list(self.demand_fields):
+                    self._load_demand(source, name, uids, rows)
+            version = source.membership_version()
+            if version != self.membership_seen:
+                self._load_membership(source)
+                self.membership_seen = version
             self.watermark = watermark
             if changed >= 10_000:
                 for column in self.columns.values():
@@ -177,6 +208,70 @@ class SeriesIndex:
                 # walking them on every full collection (~100 ms pauses at 1M series)
                 gc.freeze()
             return changed
+
+    # -- columns loaded on demand ------------------------------------------------------------
+    def demand_column(self, source: ChangeSource, field: str) -> Column:
+        """The column of a DICOM field outside the indexed ones, read from the catalog the
+        first time a query asks for it and kept fresh by :meth:`refresh` after that."""
+        with self.lock:
+            column = self.columns.get(field)
+            if column is not None:
+                if field in self.demand_fields:
+                    self.demand_fields[field] = time.monotonic()
+                return column
+            if len(self.demand_fields) >= MAX_DEMAND_COLUMNS:
+                oldest = min(self.demand_fields, key=self.demand_fields.__getitem__)
+                del self.demand_fields[oldest], self.columns[oldest]
+            column = self.columns[field] = Column(field)
+            column.codes = np.full(len(self.uids), -1, CODE)
+            self.demand_fields[field] = time.monotonic()
+            self._load_demand(source, field, None, None)
+            return column
+
+    def _load_demand(
+        self, source: ChangeSource, field: str, uids: list[str] | None, rows: Any
+    ) -> None:
+        """(Re)read a demand column for ``uids`` (their ``rows``), or for every series."""
+        column = self.columns[field]
+        column.codes = _grown(column.codes, len(self.uids), -1)
+        if rows is not None:
+            column.codes[rows] = -1
+        head = split_path(field)[0]
+        targets: list[int] = []
+        codes: list[int] = []
+        row_of = self.row_of
+        simple = head == field
+        for uid, raw in source.top_level_values(head, uids):
+            row = row_of.get(uid)
+            if row is None:
+                continue
+            if simple:
+                code = column.code_of_raw(raw)
+            else:
+                values = field_values(SearchRecord({head: raw}), field)
+                code = column.code_of(tuple(values))
+            if code >= 0:
+                targets.append(row)
+                codes.append(code)
+        if targets:
+            column.codes[np.asarray(targets, np.int64)] = np.asarray(codes, CODE)
+        column.changed()
+        self.sort_cache.clear()
+
+    def _load_membership(self, source: ChangeSource) -> None:
+        """Rebuild the tag and dataset membership columns (curation changed since)."""
+        names: dict[str, dict[int, list[str]]] = {kind: {} for kind in MEMBERSHIP}
+        for uid, kind, name in source.memberships():
+            row = self.row_of.get(uid)
+            if row is not None:
+                names[kind].setdefault(row, []).append(name)
+        for kind in MEMBERSHIP:
+            column = Column(kind)
+            codes = np.full(len(self.uids), -1, CODE)
+            for row, found in names[kind].items():
+                codes[row] = column.code_of(tuple(sorted(found)))
+            column.codes = codes
+            self.membership[kind] = column
 
     def apply(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Insert or replace series: ``(uid, study_uid, patient_id, search_doc, header, facts)``."""
@@ -275,7 +370,8 @@ class SeriesIndex:
         self.patient = _grown(self.patient, size, -1)
         self.patient[index] = np.concatenate([b.patients for b in batches])
         for name, column in self.columns.items():
-            if name in self.result_fields:  # results follow their own changes (apply_results)
+            if name in self.result_fields or name in self.demand_fields:
+                # results follow their own changes (apply_results); demand columns are re-read
                 column.codes = _grown(column.codes, size, -1)
                 continue
             if not any(name in b.codes for b in batches):
@@ -292,6 +388,8 @@ class SeriesIndex:
             column.codes = _grown(column.codes, size, -1)
             column.codes[index] = -1 if values is None else values
             column.changed()
+        for column in self.membership.values():  # new series: no tags yet until rebuilt
+            column.codes = _grown(column.codes, size, -1)
         self.sort_cache.clear()
         if grown:
             self._uid_rank = None

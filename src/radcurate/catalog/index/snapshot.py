@@ -28,7 +28,7 @@ from radcurate.catalog.projection import INDEXED_FIELDS
 logger = logging.getLogger(__name__)
 
 #: bump when the pickled layout changes
-FORMAT = 2
+FORMAT = 3
 #: an index smaller than this is rebuilt faster than a snapshot is written
 MIN_ROWS = 10_000
 
