@@ -69,11 +69,17 @@ def jobs(
             if cancel:
                 record = catalog.cancel_job(record.id)
             records = [record]
+            failed_total, failed = catalog.job_errors(record.id, limit=1000)
         else:
             records = catalog.jobs(limit=limit, state=state, kind=kind)
+            failed_total, failed = 0, []
     if as_json:
         items = [r.to_dict() for r in records]
-        click.echo(json.dumps(items[0] if job_id else {"items": items}, indent=2))
+        if job_id:
+            errors = [{"series_uid": u, "error": e} for u, e in failed]
+            click.echo(json.dumps({**items[0], "series_errors": errors}, indent=2))
+        else:
+            click.echo(json.dumps({"items": items}, indent=2))
         return
     out = console()
     if not records:
@@ -96,3 +102,9 @@ def jobs(
             escape(r.error or r.message),
         )
     out.print(table)
+    if failed_total:
+        out.print(
+            f"{failed_total} series failed" + (" (first 1,000)" if failed_total > 1000 else "")
+        )
+        for uid, error in failed:
+            out.print(f"[red]failed[/red] {uid}: {escape(error)}")
