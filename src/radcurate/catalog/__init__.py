@@ -5,12 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from radcurate.catalog.base import CatalogBackend, CatalogError, SearchPage
+from radcurate.catalog.base import (
+    CatalogBackend,
+    CatalogError,
+    CurationBackend,
+    JobsBackend,
+    ResultsBackend,
+    SearchBackend,
+    SearchPage,
+    SeriesBackend,
+    SettingsBackend,
+)
 
 if TYPE_CHECKING:
     from radcurate.catalog.sql import SQLCatalog
 
-__all__ = ["CatalogBackend", "CatalogError", "SearchPage", "normalize_catalog_url", "open_catalog"]
+__all__ = [
+    "CatalogBackend",
+    "CatalogError",
+    "CurationBackend",
+    "JobsBackend",
+    "ResultsBackend",
+    "SearchBackend",
+    "SearchPage",
+    "SeriesBackend",
+    "SettingsBackend",
+    "normalize_catalog_url",
+    "open_catalog",
+]
 
 
 def normalize_catalog_url(url: str) -> str:

@@ -36,8 +36,6 @@ class CatalogError(Exception):
     """A catalog cannot be opened or used; the message says what to do."""
 
 
-
-
 @dataclass(frozen=True)
 class SeriesHeader:
     """The header document of one representative instance of a series."""
@@ -174,13 +172,10 @@ class SearchPage:
         )
 
 
-@runtime_checkable
-class CatalogBackend(Protocol):
-    """The index of series, instances and fields; one implementation per engine."""
+class SeriesBackend(Protocol):
+    """Series and instances: ingest writes, documents, the field registry, counts."""
 
     url: str
-    #: ai/qc/clin results with provenance (``catalog/result_store.py``)
-    result_store: ResultStore
 
     def close(self) -> None:
         """Release connections."""
@@ -227,11 +222,18 @@ class CatalogBackend(Protocol):
     def fields(self) -> list[FieldInfo]:
         """The field registry: every field name seen, its type and how many series have it."""
 
-    def result_fields(self) -> list[FieldInfo]:
-        """The ``ai.*``/``qc.*``/``clin.*`` fields series have, most common first."""
-
     def info(self) -> CatalogInfo:
         """Counts."""
+
+
+class ResultsBackend(Protocol):
+    """``ai.*``/``qc.*``/``clin.*`` results: the composed result store and per-series calls."""
+
+    #: ai/qc/clin results with provenance (``catalog/result_store.py``)
+    result_store: ResultStore
+
+    def results(self, series_uid: str) -> dict[str, dict[str, Any]]:
+        """``{"ai": {...}, "qc": {...}}`` for a series (empty dicts when none)."""
 
     def set_results(self, series_uid: str, namespace: str, values: dict[str, Any]) -> None:
         """Store ``ai`` or ``qc`` results of a series (keys replaced one by one, others kept)."""
@@ -241,8 +243,9 @@ class CatalogBackend(Protocol):
     ) -> int:
         """Remove results (all of a namespace, or the given keys); returns how many."""
 
-    def results(self, series_uid: str) -> dict[str, dict[str, Any]]:
-        """``{"ai": {...}, "qc": {...}}`` for a series (empty dicts when none)."""
+
+class SearchBackend(Protocol):
+    """Queries over the series: counts, pages, aggregations, suggestions (docs/search.md)."""
 
     def count(self, query: str | Node) -> int:
         """How many series match a query (text is parsed; a bad one raises ``QueryError``)."""
@@ -280,6 +283,13 @@ class CatalogBackend(Protocol):
         self, query: str | Node, *, sort: str | None = None, page_size: int = 500
     ) -> Iterator[dict[str, Any]]:
         """Every matching series document, page by page, in the order of :meth:`search`."""
+
+    def result_fields(self) -> list[FieldInfo]:
+        """The ``ai.*``/``qc.*``/``clin.*`` fields series have, most common first."""
+
+
+class JobsBackend(Protocol):
+    """Job records, progress and per-series errors (docs/jobs.md)."""
 
     def create_job(
         self, kind: str, params: dict[str, Any] | None = None, *, total: int | None = None
@@ -331,7 +341,10 @@ class CatalogBackend(Protocol):
     ) -> list[JobRecord]:
         """Jobs, newest first."""
 
-    # -- curation (see radcurate.catalog.curation) -------------------------------------
+
+class CurationBackend(Protocol):
+    """Selections, tags, datasets and their versions, the audit log (docs/curation.md)."""
+
     def resolve_selection(self, selection: Selection) -> list[str]:
         """The sorted UIDs a selection stands for (query ∪ include − exclude)."""
 
@@ -440,6 +453,10 @@ class CatalogBackend(Protocol):
     ) -> list[AuditEntry]:
         """Curation actions, newest first."""
 
+
+class SettingsBackend(Protocol):
+    """Per-user settings."""
+
     def user_settings(self, user: str | None = None) -> dict[str, Any]:
         """A user's settings."""
 
@@ -447,6 +464,23 @@ class CatalogBackend(Protocol):
         self, settings: dict[str, Any], user: str | None = None
     ) -> dict[str, Any]:
         """Replace a user's settings."""
+
+
+@runtime_checkable
+class CatalogBackend(
+    SeriesBackend,
+    ResultsBackend,
+    SearchBackend,
+    JobsBackend,
+    CurationBackend,
+    SettingsBackend,
+    Protocol,
+):
+    """The index of series, instances and fields; one implementation per engine.
+
+    Composed of small Protocols, one per concern, so code that needs one concern can ask
+    for just that one (e.g. a job runner only needs :class:`JobsBackend`).
+    """
 
     def __enter__(self) -> CatalogBackend: ...
 
