@@ -14,6 +14,7 @@ import gc
 import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -150,12 +151,22 @@ class IndexedSearchMixin:
             lambda field: self._demand_column(index, field),
         )
 
-    def _index_mask(self, tree: Node) -> tuple[SeriesIndex, BoolArray] | None:
+    def _index_mask(
+        self, tree: Node
+    ) -> AbstractContextManager[tuple[SeriesIndex, BoolArray] | None]:
+        """The index and the rows matching ``tree``, *held under the index lock* for the
+        ``with`` block: a refresh by another thread cannot grow or change the index while the
+        caller counts, pages or aggregates over the mask (one consistent snapshot)."""
+        return self._locked_mask(tree)
+
+    @contextmanager
+    def _locked_mask(self, tree: Node) -> Iterator[tuple[SeriesIndex, BoolArray] | None]:
         index = self.search_index()
         if index is None:
-            return None
+            yield None
+            return
         with index.lock:
-            return index, self._evaluator(index).mask(tree)
+            yield index, self._evaluator(index).mask(tree)
 
     # -- what the index reads besides changed series and results ------------------------------
     def membership_version(self) -> int:
@@ -230,9 +241,8 @@ class IndexedSearchMixin:
     def result_fields(self) -> list[FieldInfo]:
         """Every ``ai.*``/``qc.*``/``clin.*`` field some series has, most common first, its
         type inferred from its values (what autocompletion offers besides the registry)."""
-        index, mask = self._mask_for(All())
         out = []
-        with index.lock:
+        with self._mask_for(All()) as (index, mask):
             for name in index.result_fields:
                 column = index.columns[name]
                 count = int(np.count_nonzero(column.present() & mask))
@@ -286,21 +296,22 @@ class IndexedSearchMixin:
         return [r[0] for r in self._search_read(sql, params)]
 
     # -- counts, aggregations, suggestions -------------------------------------------------
-    def _mask_for(self, query: str | Node) -> tuple[SeriesIndex, BoolArray]:
+    @contextmanager
+    def _mask_for(self, query: str | Node) -> Iterator[tuple[SeriesIndex, BoolArray]]:
+        """Like :meth:`_index_mask`, with a private index for this call when it is disabled."""
         tree = parse(query) if isinstance(query, str) else query
-        found = self._index_mask(tree)
-        if found is not None:
-            return found
-        # index disabled: a private one, built for this call
+        with self._index_mask(tree) as found:
+            if found is not None:
+                yield found
+                return
         index = SeriesIndex()
         index.refresh(self)
         with index.lock:
-            return index, self._evaluator(index).mask(tree)
+            yield index, self._evaluator(index).mask(tree)
 
     def counts(self, query: str | Node = "*") -> Counts:
         """Series, studies and patients matching ``query``."""
-        index, mask = self._mask_for(query)
-        with index.lock:
+        with self._mask_for(query) as (index, mask):
             found = index.counts(mask)
         return Counts(found["series"], found["studies"], found["patients"])
 
@@ -313,8 +324,7 @@ class IndexedSearchMixin:
         matching series' documents (slower on large catalogs).
         """
         fields = [_aggregation_field(r.field) for r in requests]
-        index, mask = self._mask_for(query)
-        with index.lock:
+        with self._mask_for(query) as (index, mask):
             found = index.counts(mask)
             out = []
             for request, field in zip(requests, fields, strict=True):
@@ -329,8 +339,7 @@ class IndexedSearchMixin:
         without the query's own terms on ``field`` (so its other values stay visible)."""
         name = _aggregation_field(field)
         tree = parse(query) if isinstance(query, str) else query
-        index, mask = self._mask_for(without_field(tree, name))
-        with index.lock:
+        with self._mask_for(without_field(tree, name)) as (index, mask):
             column = index.columns.get(name) or self._column_for(index, name)
             return suggest(column, mask, prefix, limit)
 

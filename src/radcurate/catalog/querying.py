@@ -9,6 +9,7 @@ series changed). Part of ``SQLCatalog``; see docs/search.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,7 +58,9 @@ class QueryMixin:
 
         result_store: ResultStore
 
-        def _index_mask(self, tree: Node) -> tuple[SeriesIndex, BoolArray] | None: ...
+        def _index_mask(
+            self, tree: Node
+        ) -> AbstractContextManager[tuple[SeriesIndex, BoolArray] | None]: ...
 
     def _field_types(self) -> dict[str, FieldType]:
         return {f.name: f.type for f in self.fields()}
@@ -79,9 +82,9 @@ class QueryMixin:
         field registry's types (else the DICOM dictionary), like the reference.
         """
         tree = parse(query) if isinstance(query, str) else query
-        found = self._index_mask(tree)
-        if found is not None:
-            return int(found[1].sum())
+        with self._index_mask(tree) as found:
+            if found is not None:
+                return int(found[1].sum())
         return self._count_where(self._compile(tree))
 
     def _count_where(self, where: tuple[str, tuple[Any, ...]]) -> int:
@@ -95,10 +98,9 @@ class QueryMixin:
         What bulk actions (tagging, datasets) act on; a bad query raises ``QueryError``.
         """
         tree = parse(query) if isinstance(query, str) else query
-        found = self._index_mask(tree)
-        if found is not None:
-            index, mask = found
-            with index.lock:
+        with self._index_mask(tree) as found:
+            if found is not None:
+                index, mask = found
                 return sorted(index.uids[r] for r in np.flatnonzero(mask).tolist())
         sql, params = self._compile(tree)
         rows = self._search_read(
@@ -136,18 +138,17 @@ class QueryMixin:
         spec = SortSpec.parse(sort)
         cursor = Cursor.decode(after, spec) if after else None
         tree = parse(query) if isinstance(query, str) else query
-        found = self._index_mask(tree)
-        if found is not None:
-            index, mask = found
-            with index.lock:
+        with self._index_mask(tree) as found:
+            if found is not None:
+                index, mask = found
                 counts = Counts(**index.counts(mask))
                 paged = index_page(index, mask, spec, cursor, limit)
                 uids = None if paged is None else [index.uids[r] for r in paged[0]]
-            if paged is not None and uids is not None:
-                last = paged[1]
-                documents = self._documents(uids)
-                token = None if last is None else last.encode()
-                return self._search_page(documents, token, counts, tree, limit, sort)
+        if found is not None and paged is not None and uids is not None:
+            last = paged[1]
+            documents = self._documents(uids)
+            token = None if last is None else last.encode()
+            return self._search_page(documents, token, counts, tree, limit, sort)
         where = self._compile(tree)
         if found is None:
             counts = self._counts_where(where)
@@ -229,13 +230,12 @@ class QueryMixin:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
         spec = SortSpec.parse(sort)
         tree = parse(query) if isinstance(query, str) else query  # bad queries raise here
-        found = self._index_mask(tree)
-        if found is not None and (spec.field is None or spec.field in found[0].columns):
-            index, mask = found
-            with index.lock:
+        with self._index_mask(tree) as found:
+            if found is not None and (spec.field is None or spec.field in found[0].columns):
+                index, mask = found
                 perm, _ = sorted_rows(index, spec.field, spec.descending)
                 uids = [index.uids[r] for r in perm[mask[perm]].tolist()]
-            return self._documents_in_pages(uids, page_size)
+                return self._documents_in_pages(uids, page_size)
         where = self._compile(tree)
         return self._pages(where, spec, page_size)
 
