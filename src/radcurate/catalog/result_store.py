@@ -75,6 +75,7 @@ class ResultStore(Protocol):
         params: Mapping[str, Any] | None = None,
         job: str | None = None,
         actor: str | None = None,
+        rewrite: bool = False,
     ) -> WriteSummary:
         """Replace ``producer``'s result set on every series of ``rows`` in one transaction."""
 
@@ -123,12 +124,14 @@ class SQLResultStore:
         params: Mapping[str, Any] | None = None,
         job: str | None = None,
         actor: str | None = None,
+        rewrite: bool = False,
     ) -> WriteSummary:
         """Replace ``producer``'s result set on every series of ``rows``, in one transaction.
 
         A series whose stored set already has the same values, version, parameters
         and input hash is left alone (``unchanged``); UIDs the catalog does not hold
-        are reported in ``unknown_series`` and skipped. Bad values raise
+        are reported in ``unknown_series`` and skipped; ``rewrite`` (a forced re-run) writes
+        such a set anyway, so its provenance names this run. Bad values raise
         :class:`ResultError` before anything is written.
         """
         check_producer(producer)
@@ -167,7 +170,7 @@ class SQLResultStore:
                             and old[4] == input_hash
                             and self._loads(old[7]) == values
                         )
-                        if same:
+                        if same and not rewrite:
                             unchanged += 1
                             continue
                         history.append((uid, producer, *old, now))
