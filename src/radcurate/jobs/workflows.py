@@ -11,6 +11,7 @@ does only what is unfinished, and a series that fails is recorded while the rest
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from radcurate.catalog import CatalogBackend, open_catalog
-from radcurate.catalog.result_types import ResultRow, params_hash
+from radcurate.catalog.result_types import ResultRow, check_values, params_hash
 from radcurate.jobs.context import JobContext, JobFunction
 from radcurate.settings import Settings
 from radcurate.workflow.registry import default_registry
@@ -122,8 +123,10 @@ def process_chunk(
             ):
                 outcome.skipped += 1
                 continue
-            payload = step.process(item, parsed)
-            outcome.results.append((uid, {ns: dict(v) for ns, v in payload.items()}, input_hash))
+            values = check_values(step.process(item, parsed))
+            # what the store would refuse for the whole chunk fails this series only
+            json.dumps(values, allow_nan=False)
+            outcome.results.append((uid, values, input_hash))
         except Exception as exc:  # noqa: BLE001 - one series' failure is recorded, not fatal
             outcome.errors.append((uid, f"{type(exc).__name__}: {exc}"))
     return outcome
