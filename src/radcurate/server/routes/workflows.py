@@ -107,6 +107,8 @@ def _selection(body: WorkflowRunRequest, catalog: CatalogBackend) -> WorkflowSel
     ]
     if sum(given) != 1:
         raise WorkflowRequestError("give exactly one of selection, selection_id, dataset or uids")
+    if body.dataset_version is not None and body.dataset is None:
+        raise WorkflowRequestError("dataset_version needs dataset")
     if body.selection is not None:
         s = body.selection
         return WorkflowSelection(s.query, tuple(s.include), tuple(s.exclude))
