@@ -44,6 +44,8 @@ class ChunkOutcome:
     errors: list[tuple[str, str]] = field(default_factory=list)
     #: series skipped as unchanged
     skipped: int = 0
+    #: a forced run: identical results are written again, so their provenance names this run
+    forced: bool = False
 
 
 @dataclass
@@ -109,7 +111,7 @@ def process_chunk(
     catalog = catalog or _worker_catalog(catalog_url)
     settings = Settings.from_env() if home is None else Settings(home=Path(home))
     stored = {} if force else catalog.result_store.stored_inputs(series_uids, step.name)
-    outcome = ChunkOutcome()
+    outcome = ChunkOutcome(forced=force)
     for uid in series_uids:
         item = SeriesItem(catalog, uid, settings)
         try:
@@ -268,6 +270,7 @@ def _absorb(
             version=workflow.version,
             params=params,
             job=context.id,
+            rewrite=outcome.forced,
         )
         report.written += summary.written
         gone = set(summary.unknown_series)
