@@ -453,6 +453,16 @@ class CurationBackend(Protocol):
     ) -> list[AuditEntry]:
         """Curation actions, newest first."""
 
+    def record_event(
+        self,
+        action: str,
+        target: str | None,
+        *,
+        actor: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Add an audit entry for an action outside curation (an original replaced)."""
+
 
 class SettingsBackend(Protocol):
     """Per-user settings."""

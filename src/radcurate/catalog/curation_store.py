@@ -171,6 +171,19 @@ class CurationStore:
         return Selection(stored.query, stored.include, stored.exclude)
 
     # -- audit -------------------------------------------------------------------------
+    def record_event(
+        self,
+        action: str,
+        target: str | None,
+        *,
+        actor: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Add an entry to the audit log for an action outside curation (e.g. an original
+        replaced by a C-STORE); ``actor`` defaults to this process's user."""
+        with self._transaction() as cur:
+            self._audit(cur, actor_name(actor), action, target, None, None, detail)
+
     def _audit(
         self,
         cur: Any,

@@ -54,6 +54,13 @@ if TYPE_CHECKING:
     "three times faster per instance), or pynetdicom's complete one.",
 )
 @click.option(
+    "--allow-replace",
+    is_flag=True,
+    help="An instance whose SOP Instance UID is stored with other content replaces it (the "
+    "original kept under .replaced/, the change audited). Default: refused with 0x0111 "
+    "and the original kept; identical content is always accepted as a no-op.",
+)
+@click.option(
     "--status-seconds",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -69,6 +76,7 @@ def receive(
     batch_files: int,
     fsync: bool,
     engine: str,
+    allow_replace: bool,
     status_seconds: float,
 ) -> None:
     """Receive instances by C-STORE (and answer C-ECHO) until stopped (Ctrl-C, SIGTERM).
@@ -97,6 +105,7 @@ def receive(
             batch_files=batch_files,
             fsync=fsync,
             engine=engine,
+            allow_replace=allow_replace,
         )
         receiver.start()
     except (ValueError, OSError, StorageError, CatalogError) as exc:

@@ -26,13 +26,24 @@ from radcurate.optional import is_available
     "$RADCURATE_CORS_ORIGINS, comma-separated).",
 )
 @click.option(
+    "--allow-replace",
+    is_flag=True,
+    help="A STOW-RS of a stored SOP Instance UID with other content replaces the original "
+    "(kept under .replaced/, audited) instead of being refused with 0x0111.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
     show_default=True,
 )
 def serve(
-    catalog_url: str | None, host: str, port: int, cors_origins: tuple[str, ...], log_level: str
+    catalog_url: str | None,
+    host: str,
+    port: int,
+    cors_origins: tuple[str, ...],
+    allow_replace: bool,
+    log_level: str,
 ) -> None:
     """Serve the catalog over HTTP (API under /api, its documentation under /docs)."""
     missing = [name for name in ("fastapi", "uvicorn") if not is_available(name)]
@@ -50,6 +61,8 @@ def serve(
     settings = ServerSettings.from_env(catalog_url=catalog_url)
     if cors_origins:
         settings = replace(settings, cors_origins=cors_origins)
+    if allow_replace:
+        settings = replace(settings, allow_replace=True)
     # opened here, not in the app's lifespan, so a bad URL is a one-line error, not a traceback
     catalog = open_or_exit(settings.catalog_url)
     try:

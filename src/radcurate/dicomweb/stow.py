@@ -2,8 +2,9 @@
 
 Each part is written to a temporary file beside the store, moved into place by
 the store (atomically, fsync'd) and then ingested in place from there, in one
-catalog batch. Storing the same instance twice changes nothing: the store
-keeps one copy and the ingest sees an unchanged file.
+catalog batch. Storing the same instance twice changes nothing; another instance under a
+stored SOP Instance UID is refused with 0x0111 and the original kept, unless the server
+allows replacement (storage/originals.py, docs/networking.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from radcurate.dicomweb.multipart import Part
 from radcurate.ingest import ingest
 from radcurate.storage import open_storage
 from radcurate.storage.filesystem import FileStore
+from radcurate.storage.originals import DUPLICATE_SOP_INSTANCE, keep_original, same_instance
 
 __all__ = ["StoreOutcome", "store_parts"]
 
@@ -99,7 +101,11 @@ def _identify(data: bytes) -> dict[str, str]:
 
 
 def store_parts(
-    parts: list[Part], catalog: CatalogBackend, store_url: str, study_uid: str | None = None
+    parts: list[Part],
+    catalog: CatalogBackend,
+    store_url: str,
+    study_uid: str | None = None,
+    allow_replace: bool = False,
 ) -> StoreOutcome:
     """Store ``application/dicom`` parts and ingest them in one batch.
 
@@ -107,6 +113,10 @@ def store_parts(
     ----------
     study_uid
         ``POST /studies/{study}``: instances of other studies are refused.
+    allow_replace
+        A part whose SOP Instance UID is stored with other content replaces the original
+        (kept under ``.replaced/``, audited); otherwise it is refused with 0x0111 and the
+        original kept. The same content again is always a success that changes nothing.
     """
     store = open_storage(store_url)
     if not isinstance(store, FileStore):
@@ -114,6 +124,7 @@ def store_parts(
     store.root.mkdir(parents=True, exist_ok=True)
     outcome = StoreOutcome()
     locations: list[str] = []
+    written: list[dict[str, str]] = []  # the parts written now, in the order of ``locations``
     for part in parts:
         try:
             ids = _identify(part.data)
@@ -123,26 +134,45 @@ def store_parts(
         if study_uid is not None and ids["study"] != study_uid:
             outcome.failed.append({**ids, "reason": STUDY_MISMATCH})
             continue
+        placed = store.path_for(ids["study"], ids["series"], ids["sop"])
+        if placed.exists():  # never overwrite an original (storage/originals.py)
+            if same_instance(placed, part.data):
+                outcome.stored.append(ids)
+                continue
+            if not allow_replace:
+                outcome.failed.append({**ids, "reason": DUPLICATE_SOP_INSTANCE})
+                continue
         fd, tmp = tempfile.mkstemp(dir=store.root, prefix=".stow-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(part.data)
-            locations.append(store.put(tmp, ids["study"], ids["series"], ids["sop"]))
+            if placed.exists():
+                kept = keep_original(store.root, placed)
+                os.replace(tmp, placed)
+                catalog.record_event(
+                    "instance.replace",
+                    ids["sop"],
+                    detail={
+                        "location": str(placed),
+                        "original_kept_at": str(kept),
+                        "via": "STOW-RS",
+                    },
+                )
+                locations.append(str(placed))
+            else:
+                locations.append(store.put(tmp, ids["study"], ids["series"], ids["sop"]))
         except OSError:
             outcome.failed.append({**ids, "reason": PROCESSING_FAILURE})
             continue
         finally:
             Path(tmp).unlink(missing_ok=True)
-        outcome.stored.append(ids)
+        written.append(ids)
     if locations:
         summary = ingest(locations, catalog, workers=1)
-        if summary.errors:
-            bad = {e.source for e in summary.error_samples}
-            kept = []
-            for ids, location in zip(outcome.stored, locations, strict=True):
-                if location in bad:
-                    outcome.failed.append({**ids, "reason": CANNOT_UNDERSTAND})
-                else:
-                    kept.append(ids)
-            outcome.stored = kept
+        bad = {e.source for e in summary.error_samples} if summary.errors else set()
+        for ids, location in zip(written, locations, strict=True):
+            if location in bad:
+                outcome.failed.append({**ids, "reason": CANNOT_UNDERSTAND})
+            else:
+                outcome.stored.append(ids)
     return outcome

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from radcurate.dicom.reading import UnreadableDicomError, dicomdir_references
+from radcurate.storage.originals import REPLACED_FOLDER
 
 
 @dataclass
@@ -43,13 +44,18 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Folder]:
             yield Folder(os.path.dirname(path), [], [(path, "no such file or folder")])
 
 
+#: folders a file store keeps for itself, never ingested (storage/originals.py, the receiver)
+STORE_BOOKKEEPING = frozenset({REPLACED_FOLDER, ".incoming"})
+
+
 def _walk(root: str) -> Iterator[Folder]:
     def on_error(exc: OSError) -> None:
         errors.append((str(exc.filename), f"cannot list folder: {exc.strerror}"))
 
     errors: list[tuple[str, str]] = []
     for current, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
-        dirs.sort()
+        # a store's own bookkeeping: replaced originals and files still arriving
+        dirs[:] = sorted(d for d in dirs if d not in STORE_BOOKKEEPING)
         found = [os.path.join(current, f) for f in sorted(files)]
         regular = [f for f in found if os.path.isfile(f)]
         problems, errors[:] = list(errors), []

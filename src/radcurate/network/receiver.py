@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
@@ -38,6 +39,7 @@ from radcurate.network.spares import SparePool
 from radcurate.optional import import_optional
 from radcurate.storage import open_storage
 from radcurate.storage.filesystem import FileStore
+from radcurate.storage.originals import DUPLICATE_SOP_INSTANCE, keep_original, same_instance
 
 __all__ = ["Receiver", "ReceiverStats"]
 
@@ -131,6 +133,10 @@ class Receiver:
         kernel has the data) and saves ~0.4 ms per instance here.
     spares
         Empty files kept ready (:class:`~radcurate.network.spares.SparePool`).
+    allow_replace
+        An instance whose SOP Instance UID is stored already with other content replaces
+        it (the original moved to ``.replaced/``, the change audited) instead of being
+        refused with 0x0111 (storage/originals.py). Identical content is always a no-op.
     """
 
     def __init__(
@@ -146,6 +152,7 @@ class Receiver:
         fsync: bool = True,
         engine: str = "native",
         spares: int = 1000,
+        allow_replace: bool = False,
     ) -> None:
         store = open_storage(store_url)
         if not isinstance(store, FileStore):
@@ -161,6 +168,7 @@ class Receiver:
         self.host = host
         self.fsync = fsync
         self.engine = engine
+        self.allow_replace = allow_replace
         self._received = 0
         self._failed = 0
         self._errors: list[str] = []
@@ -252,7 +260,10 @@ class Receiver:
             head = event.encoded_dataset(include_meta=True)
         except Exception as exc:  # noqa: BLE001  # an unencodable request is refused
             return self._refuse(f"cannot read the data set: {exc}", CANNOT_UNDERSTAND)
-        return self.store_instance([head], str(event.request.AffectedSOPInstanceUID or ""))
+        calling = str(getattr(event.assoc.requestor, "ae_title", "") or "").strip()
+        return self.store_instance(
+            [head], str(event.request.AffectedSOPInstanceUID or ""), calling_aet=calling
+        )
 
     def _on_native_store(self, request: StoreRequest) -> int:
         """The native engine's C-STORE handler."""
@@ -262,7 +273,9 @@ class Receiver:
             request.transfer_syntax,
             request.calling_aet,
         )
-        return self.store_instance([meta, request.dataset], request.sop_instance_uid)
+        return self.store_instance(
+            [meta, request.dataset], request.sop_instance_uid, calling_aet=request.calling_aet
+        )
 
     def _refuse(self, reason: str, status: int) -> int:
         with self._count_lock:
@@ -271,7 +284,9 @@ class Receiver:
                 self._errors.append(reason)
         return status
 
-    def store_instance(self, chunks: list[bytes], sop_hint: str = "") -> int:
+    def store_instance(
+        self, chunks: list[bytes], sop_hint: str = "", *, calling_aet: str = ""
+    ) -> int:
         """Write one Part 10 file (given in pieces) durably into the store; returns a status.
 
         The UIDs are read from the bytes, which go into a spare file that is
@@ -285,6 +300,18 @@ class Receiver:
         study, series, sop = uids
         placed = self.store.path_for(study, series, sop)
         folder, target = str(placed.parent), str(placed)
+        replacing = False
+        if placed.exists():  # never overwrite an original (storage/originals.py)
+            if same_instance(placed, data):
+                with self._count_lock:
+                    self._received += 1
+                return SUCCESS
+            if not self.allow_replace:
+                return self._refuse(
+                    f"{sop}: already stored with other content; the original was kept",
+                    DUPLICATE_SOP_INSTANCE,
+                )
+            replacing = True
         path = self._spares.take()
         try:
             if path is None:
@@ -297,6 +324,9 @@ class Receiver:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+            if replacing:
+                kept = keep_original(self.store.root, placed)
+                self._audit_replacement(sop, target, kept, calling_aet)
             self._place(path, folder, target)
             path = None
         except OSError as exc:
@@ -309,6 +339,16 @@ class Receiver:
             self._received += 1
         self._intake.submit(target)
         return SUCCESS
+
+    def _audit_replacement(self, sop: str, target: str, kept: Path, calling_aet: str) -> None:
+        """Record who replaced which original and where the original went."""
+        with open_catalog(self.catalog_url) as catalog:
+            catalog.record_event(
+                "instance.replace",
+                sop,
+                actor=f"dicom:{calling_aet or 'unknown'}",
+                detail={"location": target, "original_kept_at": str(kept), "via": "C-STORE"},
+            )
 
     def _place(self, path: str, folder: str, target: str) -> None:
         """Rename a written file to its place (making its folders); durable with fsync."""

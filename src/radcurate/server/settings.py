@@ -38,6 +38,9 @@ class ServerSettings:
     thumbnail_size: int = 256
     #: fill missing thumbnails in a background job at startup (on in ``from_env``; see docs/jobs.md)
     background_thumbnails: bool = False
+    #: STOW-RS of a stored SOP Instance UID with other content replaces the original (kept
+    #: under ``.replaced/``, audited) instead of being refused (storage/originals.py)
+    allow_replace: bool = False
 
     def __post_init__(self) -> None:
         if not self.catalog_url:

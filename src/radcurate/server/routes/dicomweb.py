@@ -487,7 +487,9 @@ async def _stow(
         return _error(400, "invalid_multipart", "the request holds no instances")
     store_url = _store_url(request, settings.home)
     try:
-        outcome = await run_in_threadpool(stow.store_parts, parts, catalog, store_url, study)
+        outcome = await run_in_threadpool(
+            stow.store_parts, parts, catalog, store_url, study, settings.allow_replace
+        )
     except (ValueError, StorageError) as exc:
         return _error(501, "store_not_supported", str(exc))
     except OSError as exc:
