@@ -24,6 +24,9 @@ BUILTIN_WORKFLOWS: dict[str, dict[str, str]] = {
     },
     "annotators": {
         "header-bodypart": "radcurate.analyze.header_bodypart:HeaderBodyPart",
+        "annotate-bodypart": "radcurate.analyze.bodypart:CTBodyPart",
+        "annotate-ct-masks": "radcurate.analyze.ct_masks:CTMasks",
+        "annotate-mr-type": "radcurate.analyze.mr_type:MRSeriesType",
     },
     "qc_checks": {},
 }
