@@ -125,7 +125,7 @@ def test_selections_on_the_command_line(
 
 
 BAD_RUNS = {
-    "unknown": (["nope"], "no workflows plugin named 'nope' (available: header-bodypart, probe,"),
+    "unknown": (["nope"], "no workflows plugin named 'nope' (available: annotate"),
     "too-small": (["-p", "factor=0"], "'probe': factor: Input should be greater than or equal"),
     "not-int": (["-p", "factor=two"], "'probe': factor: Input should be a valid integer"),
     "extra": (["-p", "nope=1"], "workflow 'probe': nope: Extra inputs are not permitted"),

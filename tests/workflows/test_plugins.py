@@ -42,7 +42,7 @@ def test_the_broken_plugin_is_reported_not_raised(fresh_default: WorkflowRegistr
     assert error.error == BROKEN_REASON
     with pytest.raises(PluginLoadError, match=r"cannot load radcurate\.annotators plugin 'broken'"):
         registry.get("broken")
-    with pytest.raises(PluginNotFound, match="available: broken, header-bodypart"):
+    with pytest.raises(PluginNotFound, match="available: .*broken, header-bodypart"):
         registry.get("nope")
 
 
@@ -52,8 +52,8 @@ def test_not_a_workflow_is_a_load_error() -> None:
     registry.register(ProbeWorkflow(), group="qc_checks")
     assert "len" not in {i.name for i in registry.infos()}
     assert {i.name: i.group for i in registry.infos()}["probe"] == "qc_checks"
-    [error] = registry.errors()
-    assert error.name == "len" and "is not a radcurate.workflow.Workflow" in error.error
+    [error] = [e for e in registry.errors() if e.name == "len"]
+    assert "is not a radcurate.workflow.Workflow" in error.error
 
 
 def test_radcurate_workflows_lists_the_rest_and_warns(

@@ -38,8 +38,8 @@ WORKFLOW_KIND = "workflow"
 class ChunkOutcome:
     """What a worker did with a chunk of series."""
 
-    #: ``(series_uid, payload, input_hash)`` of the series processed now
-    results: list[tuple[str, dict[str, Any], str | None]] = field(default_factory=list)
+    #: ``(series_uid, payload, input_hash, producer)`` of the series processed now
+    results: list[tuple[str, dict[str, Any], str | None, str]] = field(default_factory=list)
     #: ``(series_uid, "Type: message")`` of the series that failed
     errors: list[tuple[str, str]] = field(default_factory=list)
     #: series skipped as unchanged
@@ -106,31 +106,45 @@ def process_chunk(
     this process, the object itself; ``catalog`` reuses an open catalog (this process).
     """
     step = default_registry().get(workflow) if isinstance(workflow, str) else workflow
-    parsed = step.parse_params(params)
-    phash = params_hash(parsed.model_dump(mode="json"))
     catalog = catalog or _worker_catalog(catalog_url)
     settings = Settings.from_env() if home is None else Settings(home=Path(home))
-    stored = {} if force else catalog.result_store.stored_inputs(series_uids, step.name)
+    # a composite runs its steps with their own defaults; a plain workflow is its one step
+    steps = [default_registry().get(n) for n in step.steps] or [step]
+    plans = []
+    for sub in steps:
+        parsed = sub.parse_params(params if sub is step else {})
+        phash = params_hash(parsed.model_dump(mode="json"))
+        stored = {} if force else catalog.result_store.stored_inputs(series_uids, sub.name)
+        plans.append((sub, parsed, phash, stored))
     outcome = ChunkOutcome(forced=force)
     for uid in series_uids:
         item = SeriesItem(catalog, uid, settings)
-        try:
-            input_hash = step.input_hash(item)
-            before = stored.get(uid)
-            if (
-                before is not None
-                and before.version == step.version
-                and before.params_hash == phash
-                and before.input_hash == input_hash
-            ):
-                outcome.skipped += 1
-                continue
-            values = check_values(step.process(item, parsed))
-            # what the store would refuse for the whole chunk fails this series only
-            json.dumps(values, allow_nan=False)
-            outcome.results.append((uid, values, input_hash))
-        except Exception as exc:  # noqa: BLE001 - one series' failure is recorded, not fatal
-            outcome.errors.append((uid, f"{type(exc).__name__}: {exc}"))
+        failed: list[str] = []
+        for sub, parsed, phash, stored in plans:
+            try:
+                if step.steps and not sub.applies(item):
+                    continue
+                input_hash = sub.input_hash(item)
+                before = stored.get(uid)
+                if (
+                    before is not None
+                    and before.version == sub.version
+                    and before.params_hash == phash
+                    and before.input_hash == input_hash
+                ):
+                    outcome.skipped += 1 if len(plans) == 1 else 0
+                    continue
+                values = check_values(sub.process(item, parsed))
+                # what the store would refuse for the whole chunk fails this series only
+                json.dumps(values, allow_nan=False)
+                outcome.results.append((uid, values, input_hash, sub.name))
+            except Exception as exc:  # noqa: BLE001 - one series' failure is recorded, not fatal
+                prefix = f"{sub.name}: " if step.steps else ""
+                failed.append(f"{prefix}{type(exc).__name__}: {exc}")
+        if failed:
+            outcome.errors.append((uid, "; ".join(failed)))
+        elif len(plans) > 1 and not any(r[0] == uid for r in outcome.results):
+            outcome.skipped += 1  # a composite with nothing new to write on this series
     return outcome
 
 
@@ -263,23 +277,27 @@ def _absorb(
     on_progress: Callable[[WorkflowReport], None] | None,
 ) -> None:
     """Write a finished chunk's results (one transaction) and errors; report progress."""
-    if outcome.results:
+    by_producer: dict[str, list[ResultRow]] = {}
+    for uid, payload, input_hash, producer in outcome.results:
+        by_producer.setdefault(producer, []).append(ResultRow(uid, payload, input_hash))
+    gone: set[str] = set()
+    for producer, rows in by_producer.items():
+        step = workflow if producer == workflow.name else default_registry().get(producer)
         summary = catalog.result_store.write_results(
-            [ResultRow(uid, payload, input_hash) for uid, payload, input_hash in outcome.results],
-            producer=workflow.name,
-            version=workflow.version,
-            params=params,
+            rows,
+            producer=producer,
+            version=step.version,
+            params=params if step is workflow else step.parse_params({}).model_dump(mode="json"),
             job=context.id,
             rewrite=outcome.forced,
         )
         report.written += summary.written
-        gone = set(summary.unknown_series)
-        if gone:  # deleted while it ran
-            outcome.errors += [(u, "LookupError: series left the catalog") for u in sorted(gone)]
+        gone |= set(summary.unknown_series)
+    if gone:  # deleted while it ran
+        outcome.errors += [(u, "LookupError: series left the catalog") for u in sorted(gone)]
     catalog.record_job_errors(context.id, outcome.errors)
-    report.processed += len(outcome.results) - sum(
-        1 for e in outcome.errors if e[1].startswith("LookupError: series left")
-    )
+    processed = {uid for uid, *_ in outcome.results}
+    report.processed += len(processed - gone - {uid for uid, _ in outcome.errors})
     report.skipped += outcome.skipped
     report.failed += len(outcome.errors)
     context.progress(

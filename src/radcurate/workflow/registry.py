@@ -27,6 +27,7 @@ BUILTIN_WORKFLOWS: dict[str, dict[str, str]] = {
         "annotate-bodypart": "radcurate.analyze.bodypart:CTBodyPart",
         "annotate-ct-masks": "radcurate.analyze.ct_masks:CTMasks",
         "annotate-mr-type": "radcurate.analyze.mr_type:MRSeriesType",
+        "annotate": "radcurate.analyze.annotate:AnnotateAll",
     },
     "qc_checks": {},
 }

@@ -87,6 +87,16 @@ class Workflow(ABC):
     version: ClassVar[str] = "1"
     #: the parameter model (pydantic); its JSON Schema drives the UI form
     Params: ClassVar[type[BaseModel]] = NoParams
+    #: a *composite* workflow names the registered workflows it runs on each series (those
+    #: whose :meth:`applies` accepts it), each written with its own provenance; its own
+    #: :meth:`process` is then never called
+    steps: ClassVar[tuple[str, ...]] = ()
+    #: the modalities this step works on (empty: any); what :meth:`applies` checks by default
+    modalities: ClassVar[tuple[str, ...]] = ()
+
+    def applies(self, item: SeriesItem) -> bool:
+        """Whether this step has anything to do on a series (a composite skips it if not)."""
+        return not self.modalities or item.document.get("Modality") in self.modalities
 
     @abstractmethod
     def process(self, item: SeriesItem, params: Any) -> Mapping[str, Mapping[str, Any]]:
