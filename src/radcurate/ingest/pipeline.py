@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radcurate.catalog.base import CatalogBackend, FileError, IngestBatch
+from radcurate.catalog.result_types import ResultRow
 from radcurate.ingest.scan import scan
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk
 
@@ -196,6 +197,7 @@ def ingest(
     summary = IngestSummary()
     progress = IngestProgress()
     batch = IngestBatch()
+    derived: dict[str, set[str]] = {}
     last_write = time.monotonic()
 
     def absorb(result: ChunkResult, extra_errors: list[FileError]) -> None:
@@ -204,6 +206,8 @@ def ingest(
         batch.headers.extend(result.headers)
         batch.errors.extend(result.errors)
         batch.errors.extend(extra_errors)
+        for uid, keywords in result.derived_uids.items():
+            derived.setdefault(uid, set()).update(keywords)
         progress.done += result.files + len(extra_errors)
         if len(batch) >= batch_files or time.monotonic() - last_write > BATCH_SECONDS:
             flush()
@@ -220,6 +224,9 @@ def ingest(
             summary.errors += len(batch.errors)
             room = 20 - len(summary.error_samples)
             summary.error_samples.extend(batch.errors[: max(room, 0)])
+        if derived:
+            record_derived_uids(catalog, derived)
+            derived.clear()
         batch = IngestBatch()
         last_write = time.monotonic()
 
@@ -238,6 +245,25 @@ def ingest(
         progress.scanning = False
         on_progress(progress)
     return summary
+
+
+#: the producer of the results ingest itself writes (``qc.uids_derived``)
+INGEST_PRODUCER = "ingest"
+
+
+def record_derived_uids(catalog: CatalogBackend, derived: dict[str, set[str]]) -> None:
+    """``qc.uids_derived`` (and which attributes) on series whose UIDs ingest supplied.
+
+    Written right after the batch holding the series; the same values again change nothing.
+    """
+    rows = [
+        ResultRow(
+            uid,
+            {"qc": {"uids_derived": True, "uids_derived_attributes": sorted(keywords)}},
+        )
+        for uid, keywords in sorted(derived.items())
+    ]
+    catalog.result_store.write_results(rows, producer=INGEST_PRODUCER, version="1")
 
 
 def _run_parallel(

@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from radcurate.catalog.base import FileError, SeriesHeader
+from radcurate.dicom.derived_uids import fill_missing_uids
 from radcurate.dicom.document import header_document
 from radcurate.dicom.fastheader import read_selected
 from radcurate.dicom.instance import (
@@ -37,6 +38,8 @@ class ChunkResult:
     instances: list[InstanceRecord] = field(default_factory=list)
     headers: list[SeriesHeader] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    #: series UID -> keywords whose values ingest supplied (blank UIDs; see dicom/derived_uids)
+    derived_uids: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def files(self) -> int:
@@ -93,6 +96,11 @@ def _process_one(
                 result.errors.append(FileError(task.source, task.size, task.mtime_ns, reason))
                 return
             if record is None:
+                # only files the fast scanner could not place get here: no cost for the rest
+                derived = fill_missing_uids(dataset, task.source)
+                if derived:
+                    uid = str(dataset.SeriesInstanceUID)
+                    result.derived_uids.setdefault(uid, set()).update(derived)
                 record = instance_record(
                     dataset,
                     location=task.source,
