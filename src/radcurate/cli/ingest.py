@@ -53,6 +53,12 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     show_default=True,
     help="Then render the thumbnails the catalog lacks (in parallel, cached on disk).",
 )
+@click.option(
+    "--annotate",
+    is_flag=True,
+    help="Then run the 'annotate' workflow (every built-in annotator that applies) on the "
+    "series that are new, changed or not annotated yet (docs/annotation.md).",
+)
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
     paths: tuple[str, ...],
@@ -64,6 +70,7 @@ def ingest(
     as_json: bool,
     quiet: bool,
     thumbnails: bool,
+    annotate: bool,
     batch_files: int,
 ) -> None:
     """Index DICOM files, folders (recursively) or DICOMDIRs.
@@ -89,8 +96,18 @@ def ingest(
         if not as_json:
             _print_summary(summary, info.to_dict())
         thumbs = _thumbnails(catalog, workers, quiet or as_json) if thumbnails else None
+        annotated = None
+        if annotate:
+            from radcurate.cli.workflows import annotate_after_ingest
+
+            annotated = annotate_after_ingest(catalog, workers=workers, quiet=quiet or as_json)
     if as_json:
-        out = {"run": summary.to_dict(), "catalog": info.to_dict(), "thumbnails": thumbs}
+        out = {
+            "run": summary.to_dict(),
+            "catalog": info.to_dict(),
+            "thumbnails": thumbs,
+            "annotation": annotated,
+        }
         click.echo(json.dumps(out, indent=2))
 
 

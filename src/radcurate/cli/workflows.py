@@ -252,3 +252,24 @@ def _run(
     if report is None and record.result:
         report = WorkflowReport(**record.result)
     return record, report
+
+
+def annotate_after_ingest(catalog: CatalogBackend, *, workers: int | None, quiet: bool) -> Any:
+    """The ``radcurate ingest --annotate`` hook: the ``annotate`` workflow on every series;
+    series annotated before and unchanged since are skipped, so it does what the ingest
+    added or changed (and what was never annotated)."""
+    try:
+        step = default_registry().get("annotate")
+    except (PluginNotFound, PluginLoadError) as exc:
+        err_console().print(f"[yellow]note:[/yellow] annotation skipped: {escape(str(exc))}")
+        return None
+    selection = WorkflowSelection(query="*")
+    params = {"workflow": step.name, "params": {}, "selection": selection.as_given(),
+              "force": False, "trigger": "radcurate ingest --annotate"}  # fmt: skip
+    total = len(selection.resolve(catalog))
+    record, report = _run(
+        catalog, step, selection, {}, False, workers, None, 8, total, quiet, params
+    )
+    if not quiet and report is not None:
+        console().print(f"Annotation: {report.summary()} (job {record.id})")
+    return {"job": record.id, "state": record.state, **(report.to_dict() if report else {})}
