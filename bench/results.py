@@ -241,6 +241,7 @@ def worker(url: str, repeat: int) -> dict[str, Any]:
         "index_refresh_no_change_ms": catalog.search_index,
     }
     out["figures"] = {name: _median_ms(run, repeat) for name, run in timings.items()}
+    out["load_average_1min"] = os.getloadavg()[0]  # other work on the machine skews medians
     out["figures"]["index_refresh_after_write_seconds"] = out["index_refresh_after_write_seconds"]
     page = catalog.search(PAGE_QUERY, limit=50)
     facet = catalog.aggregate("*", [Agg("ai.bodypart", "terms")]).aggregations[0]
@@ -414,7 +415,8 @@ def report(results: dict[str, dict[str, Any]], series: int) -> str:
             f"facet {f['facet_result_ms'] / max(f['facet_dicom_ms'], 1e-6):.1f}x; "
             f"write {w['result_sets_written']:,} result sets in {w['write_calls']} calls "
             f"({series * 10 / max(w['write_seconds'], 1e-9):,.0f} values/s); "
-            f"index build {r['index_build_seconds']:.1f} s"
+            f"index build {r['index_build_seconds']:.1f} s, "
+            f"load average {r.get('load_average_1min', float('nan')):.1f} while timing"
         )
         lines.append(
             f"{engine}: RSS DICOM index {m['dicom_index_mib']:.0f} MiB; result columns "
