@@ -6,6 +6,7 @@ runner and the server share these types without import cycles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -179,11 +180,17 @@ def check_values(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def check_key(key: str) -> None:
     """A result key is lower_snake (nest values in a dict to reach them as ``ai.a.b``)."""
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not _valid_key(key):
         raise ResultError(
             f"result key {key!r} must be lower_snake, e.g. 'bodypart' "
             "(nest values in a dict to reach them as ai.a.b)"
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_key(key: str) -> bool:
+    """Keys repeat on every series of a write: decided once each."""
+    return _KEY.match(key) is not None
 
 
 def leaf_paths(values: Mapping[str, Any], prefix: str = "") -> Iterator[str]:

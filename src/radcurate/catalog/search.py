@@ -15,7 +15,7 @@ tests compare every backend with), rule by rule:
   dropped; a term matches when one single value does;
 * the document is ``header`` overlaid with ``facts`` (a key present in
   ``facts`` wins, as in ``series_document``), plus ``header_problems``;
-  ``ai.*``/``qc.*`` come from ``series_results`` (first segment = result key);
+  ``ai.*``/``qc.*``/``clin.*`` come from ``result_sets`` payloads (``payload -> ns -> key``);
 * a value is compared according to its stored JSON type: numbers
   numerically, booleans only with ``true``/``false``, strings lowercased
   (Unicode rules) with LIKE or code-point comparison, periods on date/time
