@@ -51,6 +51,8 @@ class SQLSession(Protocol):
     """What the store needs of a SQL catalog: statements, transactions, change numbers."""
 
     json_decoded: bool
+    #: ``sqlite`` or ``postgresql``
+    dialect: str
     #: `` FOR UPDATE`` where writers must lock the rows they read (PostgreSQL), else empty
     row_lock: str
 
@@ -200,19 +202,7 @@ class SQLResultStore:
                     replaced += len(history)
                 if upserts:
                     self._take_keys(cur, [u[0] for u in upserts], latest, producer, seq, now)
-                    cur.executemany(
-                        self._db._sql(
-                            f"INSERT INTO result_sets ({_SET_COLUMNS}, seq) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT (series_uid, producer) DO UPDATE SET "
-                            "version = excluded.version, params = excluded.params, "
-                            "params_hash = excluded.params_hash, job_id = excluded.job_id, "
-                            "input_hash = excluded.input_hash, actor = excluded.actor, "
-                            "written_at = excluded.written_at, payload = excluded.payload, "
-                            "seq = excluded.seq"
-                        ),
-                        upserts,
-                    )
+                    self._upsert(cur, upserts)
                     written += len(upserts)
             if written or replaced:
                 self._audit(
@@ -233,6 +223,35 @@ class SQLResultStore:
                     },
                 )
         return WriteSummary(producer, written, unchanged, tuple(unknown), replaced)
+
+    def _upsert(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        """Insert or replace result sets: one statement per chunk on PostgreSQL (arrays
+        through ``unnest``: a row-by-row upsert was 3.6x SQLite's time at 200 k series),
+        ``executemany`` on SQLite."""
+        conflict = (
+            "ON CONFLICT (series_uid, producer) DO UPDATE SET "
+            "version = excluded.version, params = excluded.params, "
+            "params_hash = excluded.params_hash, job_id = excluded.job_id, "
+            "input_hash = excluded.input_hash, actor = excluded.actor, "
+            "written_at = excluded.written_at, payload = excluded.payload, seq = excluded.seq"
+        )
+        if self._db.dialect == "postgresql":
+            columns = list(zip(*rows, strict=True))
+            cur.execute(
+                f"INSERT INTO result_sets ({_SET_COLUMNS}, seq) SELECT * FROM unnest("
+                "%s::text[], %s::text[], %s::text[], %s::text[]::jsonb[], %s::text[], "
+                "%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[]::jsonb[], "
+                f"%s::bigint[]) {conflict}",
+                [list(column) for column in columns],
+            )
+            return
+        cur.executemany(
+            self._db._sql(
+                f"INSERT INTO result_sets ({_SET_COLUMNS}, seq) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {conflict}"
+            ),
+            rows,
+        )
 
     def _history_row(self, entry: tuple[Any, ...]) -> tuple[Any, ...]:
         """A ``result_history`` row from ``(uid, producer, *stored set, replaced_at)``."""
