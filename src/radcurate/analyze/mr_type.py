@@ -57,6 +57,7 @@ MODEL_SHA256_0_9_9 = "808fcd58e237ecc3fa657942d325c12ddbbaaf496cc1f849913e99248c
 HOW_TO_GET = (
     "get it from dcm-classifier's wheel (Apache-2.0): "
     "`pip download dcm-classifier==0.9.9 --no-deps -d /tmp/dcmc && "
+    f"mkdir -p <models>/{MODEL_FOLDER} && "
     "unzip -j /tmp/dcmc/dcm_classifier-0.9.9-py3-none-any.whl "
     f"'dcm_classifier/models/{MODEL_FILE}' -d <models>/{MODEL_FOLDER}/`, where <models> is "
     f"${ENV_MODELS} or $RADCURATE_HOME/models; or pass -p model_path=/path/to/{MODEL_FILE}"
