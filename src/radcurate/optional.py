@@ -20,6 +20,8 @@ EXTRAS: dict[str, str] = {
     "PIL": "render",
     "pandas": "pandas",
     "nibabel": "nifti",
+    "scipy": "analyze",
+    "onnxruntime": "analyze",
 }
 
 
