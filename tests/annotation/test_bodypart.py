@@ -49,6 +49,7 @@ from radcurate.ingest import ingest
 from radcurate.jobs import run_job
 from radcurate.jobs.workflows import WORKFLOW_KIND, workflow_job
 from radcurate.workflow import WorkflowSelection
+from radcurate.workflow.registry import default_registry
 from tests.data import shipped_dicom_roots
 from tests.reference_data import totalsegmentator_reference
 
@@ -441,6 +442,7 @@ def phantom_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalo
 
 @pytest.mark.slow
 def test_workflow_end_to_end(phantom_catalog: CatalogBackend) -> None:
+    assert isinstance(default_registry().get("annotate-bodypart"), CTBodyPart)
     catalog = phantom_catalog
     selection = WorkflowSelection(query="Modality:CT")
     record = run_job(catalog, WORKFLOW_KIND, workflow_job(CTBodyPart(), selection, {}))
