@@ -36,7 +36,7 @@ where the thighs are separate outlines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,8 +332,41 @@ def body_part_results(
             r: [round(low, 1), round(high, 1)] for r, (low, high) in regions.ranges().items()
         },
         "bodypart_mismatch": mismatch,
-        "bodypart_slices": list(regions.labels) if regions.axis == 0 else None,
+        "bodypart_slices": slice_runs(regions.labels) if regions.axis == 0 else None,
     }
+
+
+def slice_runs(labels: Sequence[str]) -> str:
+    """Per-slice labels as runs, ``"abdomen*80 pelvis*32"`` (slice order): one short string
+    per series, so the search index holds one value per series, not hundreds.
+
+    Examples
+    --------
+    >>> slice_runs(["chest", "chest", "abdomen"])
+    'chest*2 abdomen*1'
+    """
+    runs: list[list[Any]] = []
+    for label in labels:
+        if runs and runs[-1][0] == label:
+            runs[-1][1] += 1
+        else:
+            runs.append([label, 1])
+    return " ".join(f"{label}*{count}" for label, count in runs)
+
+
+def slice_labels(runs: str) -> list[str]:
+    """The per-slice labels of :func:`slice_runs`' string.
+
+    Examples
+    --------
+    >>> slice_labels("chest*2 abdomen*1")
+    ['chest', 'chest', 'abdomen']
+    """
+    out: list[str] = []
+    for run in runs.split():
+        label, _, count = run.partition("*")
+        out += [label] * int(count)
+    return out
 
 
 def _refuse(item: SeriesItem) -> None:
