@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from radcurate.analyze.masks_grid import (
     F32,
+    SLICE_WISE,
     Grid,
     Mask,
     component_sizes,
@@ -26,6 +27,11 @@ from radcurate.analyze.masks_grid import (
 )
 
 __all__ = ["body_mask"]
+
+#: share of a hole's rim on the body for the hole to count as inside it
+_RIM_ON_BODY = 0.6
+#: a hole at least this thick (mm, in-plane) is inside the body whatever its rim
+_THICK_HOLE_MM = 10.0
 
 
 def body_mask(
@@ -63,4 +69,28 @@ def body_mask(
     keep[int(np.argmax(sizes))] = True
     kept = keep_components(labels, keep)
     restored = ndimage.binary_dilation(kept, structure=structure) & tissue | kept
-    return fill_holes_per_slice(restored)
+    body = fill_holes_per_slice(restored)
+    pixel_mm = min(grid.spacing[1:])
+    return body | _enclosed_by_thin_wall(tissue, body, structure, pixel_mm)
+
+
+def _enclosed_by_thin_wall(tissue: Mask, body: Mask, structure: Mask, pixel_mm: float) -> Mask:
+    """Air the opening let out: holes that only the full tissue mask closes (a chest wall
+    thinner than the opening, as in small patients), with the thin wall itself. A hole is
+    taken when the body makes most of its rim, or when it is thick (lungs); the gap between
+    the back and the table is thin and has the table as half its rim."""
+    holes = fill_holes_per_slice(tissue | body) & ~tissue & ~body
+    if not holes.any():
+        return holes
+    labels, count = ndimage.label(holes, structure=SLICE_WISE)
+    owner = ndimage.grey_dilation(labels, footprint=SLICE_WISE)
+    rim = (owner > 0) & (labels == 0)
+    total = np.bincount(owner[rim], minlength=count + 1)
+    on_body = np.bincount(owner[rim & body], minlength=count + 1)
+    area = np.bincount(labels.ravel(), minlength=count + 1)
+    thickness_mm = 2.0 * area / np.maximum(total, 1) * pixel_mm  # a disk's radius, a strip's width
+    enclosed = (on_body >= _RIM_ON_BODY * np.maximum(total, 1)) | (thickness_mm >= _THICK_HOLE_MM)
+    enclosed[0] = False
+    found: Mask = enclosed[labels]
+    wall: Mask = ndimage.binary_dilation(found, structure=structure) & tissue
+    return found | wall

@@ -35,6 +35,9 @@ __all__ = ["bone_mask", "local_sd"]
 
 #: the soft-tissue median (HU) of a scan without contrast medium, about
 _NATIVE_SOFT_TISSUE_HU = 30.0
+#: share of a component's voxels above ``seed_hu`` for it to be bone: cortex is a sizeable
+#: part of any bone, while noise or a calcified plaque seeds a soft-tissue region sparsely
+_MIN_SEED_SHARE = 0.05
 #: voxels a blood pool's rim reaches beyond its homogeneous core
 _BLOOD_RIM = 2
 
@@ -102,7 +105,8 @@ def bone_mask(
     if count == 0:
         return candidates
     sizes = component_sizes(labels, count)
-    seeded = np.bincount(labels[hu > seed_hu], minlength=count + 1) > 0
+    seeds = np.bincount(labels[hu > seed_hu], minlength=count + 1)
+    seeded = seeds >= _MIN_SEED_SHARE * sizes
     bone = keep_components(labels, seeded & (sizes * grid.voxel_ml >= min_ml))
     radius = max(1, round(close_mm / min(grid.spacing[1:])))
     if close_mm > 0:

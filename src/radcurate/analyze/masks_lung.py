@@ -180,6 +180,7 @@ def lung_masks(
     gas_hu: float = -950.0,
     max_gas_fraction: float = 0.25,
     min_ml: float = 10.0,
+    smooth: F32 | None = None,
 ) -> LungMasks:
     """The left and right lung (vessels inside them included).
 
@@ -187,6 +188,10 @@ def lung_masks(
     ----------
     hu, grid
         The CT and its geometry.
+    smooth
+        A denoised copy of ``hu``: components are found and judged on it (noise would
+        break the chest wall and make lung look like gas), then each lung takes the voxels
+        of ``hu`` below ``threshold`` within one voxel of it.
     body
         The body outline (:func:`~radcurate.analyze.masks_body.body_mask`).
     threshold
@@ -196,6 +201,8 @@ def lung_masks(
     min_ml
         Smaller components are not lung.
     """
+    raw = hu
+    hu = raw if smooth is None else smooth
     lungs = _lung_components(hu, body, grid, threshold, gas_hu, max_gas_fraction, min_ml)
     left = np.zeros(hu.shape, dtype=bool)
     right = np.zeros(hu.shape, dtype=bool)
@@ -218,4 +225,9 @@ def lung_masks(
         part_left, part_right = _split(component, hu[box], gas_hu, offset, grid, midline)
         left[box] |= part_left
         right[box] |= part_right
+    if smooth is not None:
+        air = (raw < threshold) & body
+        left_near = ndimage.binary_dilation(left) & air
+        right_near = ndimage.binary_dilation(right) & air
+        left, right = left_near & ~right, right_near & ~left
     return LungMasks(fill_holes_per_slice(left), fill_holes_per_slice(right))
