@@ -11,7 +11,6 @@ in SQL instead, as the differential tests do for both paths.
 from __future__ import annotations
 
 import gc
-import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -83,6 +82,12 @@ class IndexedSearchMixin:
         raise NotImplementedError
 
     def _search_read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _conn(self) -> Any:
+        raise NotImplementedError
+
+    def _end_read(self, conn: Any) -> None:
         raise NotImplementedError
 
     def _sql(self, sql: str) -> str:
@@ -197,7 +202,8 @@ class IndexedSearchMixin:
         self, key: str, uids: Sequence[str] | None
     ) -> Iterator[tuple[str, Any]]:
         """``(series_uid, value)`` of one top-level document key (facts before header, as in
-        ``series_document``) for ``uids``, or every series (paged by UID)."""
+        ``series_document``) for ``uids``, or every series (paged by UID); values as the
+        driver gives them (JSON text unless ``json_decoded``)."""
         path = json_path(key) if self.dialect == "sqlite" else key
         params: tuple[str, ...] = (path, path)
         pick = "COALESCE(facts -> ?, header -> ?)"
@@ -214,21 +220,21 @@ class IndexedSearchMixin:
                 )
                 for uid, value in rows:
                     if value is not None:
-                        yield str(uid), value if self.json_decoded else json.loads(value)
+                        yield str(uid), value
             return
-        last = ""
-        while True:
-            rows = self._search_read(
-                f"SELECT series_uid, {pick} FROM series WHERE series_uid > ? "
-                "ORDER BY series_uid LIMIT 50000",
-                (*params, last),
-            )
-            for uid, value in rows:
-                if value is not None:
-                    yield str(uid), value if self.json_decoded else json.loads(value)
-            if len(rows) < 50000:
-                return
-            last = str(rows[-1][0])
+        # every series: one sequential scan in table order (keyset pages in UID order read
+        # the table in random order: 5x slower on a million rows), streamed in batches
+        conn = self._conn()
+        cur = conn.cursor()
+        try:
+            cur.execute(self._sql(f"SELECT series_uid, {pick} FROM series"), params)
+            while rows := cur.fetchmany(50_000):
+                for uid, value in rows:
+                    if value is not None:
+                        yield str(uid), value
+        finally:
+            cur.close()
+            self._end_read(conn)
 
     def _demand_column(self, index: SeriesIndex, field: str) -> Column | None:
         """The index's column of a DICOM field, loaded now when it has none (None: a

@@ -241,15 +241,22 @@ class SeriesIndex:
         codes: list[int] = []
         row_of = self.row_of
         simple = head == field
-        for uid, raw in source.top_level_values(head, uids):
+        # JSON text repeats (a million series, a few distinct values): decoded once per text
+        text = not getattr(source, "json_decoded", False)
+        seen: dict[Any, int] = {}
+        for uid, stored in source.top_level_values(head, uids):
             row = row_of.get(uid)
             if row is None:
                 continue
-            if simple:
-                code = column.code_of_raw(raw)
-            else:
-                values = field_values(SearchRecord({head: raw}), field)
-                code = column.code_of(tuple(values))
+            code = seen.get(stored) if text else None
+            if code is None:
+                raw = json.loads(stored) if text else stored
+                if simple:
+                    code = column.code_of_raw(raw)
+                else:
+                    code = column.code_of(tuple(field_values(SearchRecord({head: raw}), field)))
+                if text and len(seen) < 100_000:
+                    seen[stored] = code
             if code >= 0:
                 targets.append(row)
                 codes.append(code)
