@@ -16,7 +16,7 @@ referenced series. The source series gets:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,11 +34,12 @@ from radcurate.analyze.seg_writer import (
     store_and_register,
 )
 from radcurate.catalog.result_types import params_hash
+from radcurate.imaging.errors import UndecodableError
 from radcurate.imaging.frames import read_dataset
 from radcurate.imaging.volume import Geometry, series_volume, volume_geometry
 from radcurate.workflow.step import SeriesItem, Workflow
 
-__all__ = ["CTMasks", "CTMasksParams", "check_series"]
+__all__ = ["CTMasks", "CTMasksParams", "check_series", "mask_facts"]
 
 StructureName = Literal["body", "lung_left", "lung_right", "bone", "subcutaneous_fat"]
 
@@ -118,45 +119,60 @@ class CTMasks(Workflow):
     modalities: ClassVar[tuple[str, ...]] = ("CT",)
 
     def process(self, item: SeriesItem, params: Any) -> Mapping[str, Mapping[str, Any]]:
+        geometry, masks = self.masks_of(item, params)
+        values = mask_facts(masks)
+        if not values["structures"]:
+            raise ValueError("no body found: nothing in the volume is denser than air")
+        if params.write_seg:
+            values["seg_series"] = self.write_seg(
+                item, params, geometry, masks, values["structures"]
+            )
+        return {"ai": values}
+
+    def masks_of(self, item: SeriesItem, params: CTMasksParams) -> tuple[Geometry, MaskSet]:
+        """The series' geometry and masks (refusals as in :func:`check_series`).
+
+        Raises
+        ------
+        ValueError
+            Not a CT volume, or no usable geometry.
+        UndecodableError
+            The pixel data cannot be decoded.
+        """
         check_series(item.document, len(item.instances))
         try:
             geometry = volume_geometry(item.series_input())
         except ValueError as exc:
             raise ValueError(f"no usable volume geometry: {exc}") from None
-        volume = series_volume(item.catalog, item.series_uid)
+        try:
+            volume = series_volume(item.catalog, item.series_uid)
+        except UndecodableError as exc:
+            raise UndecodableError(f"undecodable: {exc}") from None
         settings = MaskSettings(
             working_mm=params.working_mm, body_hu=params.body_hu, lung_hu=params.lung_hu,
             gas_hu=params.gas_hu, max_gas_fraction=params.max_gas_fraction,
             bone_low_hu=params.bone_low_hu, bone_seed_hu=params.bone_seed_hu,
         )  # fmt: skip
-        masks = compute_masks(volume.array, volume.affine, params.structures, settings)
-        del volume
-        values = _facts(masks)
-        if not values["structures"]:
-            raise ValueError("no body found: nothing in the volume is denser than air")
-        if params.write_seg:
-            values["seg_series"] = self._write_seg(item, params, geometry, masks, values)
-        return {"ai": values}
+        return geometry, compute_masks(volume.array, volume.affine, params.structures, settings)
 
-    def _write_seg(
+    def write_seg(
         self, item: SeriesItem, params: CTMasksParams, geometry: Geometry, masks: MaskSet,
-        values: dict[str, Any],
+        names: Sequence[str],
     ) -> str:  # fmt: skip
+        """Write the masks ``names`` as a Segmentation of the series into the store and the
+        catalog (nothing when that very one is there); returns its SeriesInstanceUID."""
         sources = _source_headers(geometry)
         if "FrameOfReferenceUID" not in sources[0]:
             raise ValueError("no FrameOfReferenceUID: a Segmentation cannot be placed on it")
-        names = list(values["structures"])
         if geometry.frames:  # one multi-frame source: its frames in stored order
             order = sorted(range(len(geometry.frames)), key=lambda k: geometry.frames[k])
         else:
             order = list(range(len(geometry.records)))
-        identity = SegIdentity(
-            self.name, self.version, params_hash(params.model_dump(mode="json")), item.series_uid
-        )
+        dumped = params.model_dump(mode="json")
+        identity = SegIdentity(self.name, self.version, params_hash(dumped), item.series_uid)
         seg = build_segmentation(
             sources, mask_frames(masks, names, order), ordered(names), identity,
-            parameters={k: v for k, v in params.model_dump(mode="json").items()
-                        if k != "write_seg"},
+            parameters={k: v for k, v in dumped.items() if k != "write_seg"},
         )  # fmt: skip
         store_and_register(seg, item.catalog, item.settings.store_url)
         return identity.series_uid
@@ -170,7 +186,7 @@ def _source_headers(geometry: Geometry) -> list[Any]:
     return [read_dataset(r.location, pixels=False) for r in geometry.records]
 
 
-def _facts(masks: MaskSet) -> dict[str, Any]:
+def mask_facts(masks: MaskSet) -> dict[str, Any]:
     """``structures``, ``volume_ml`` and ``lung_ml_ratio_lr`` of a mask set."""
     volumes = {name: round(masks.volume_ml(name), 1) for name in masks.names}
     found = [name for name in masks.names if volumes[name] >= MIN_FOUND_ML]
