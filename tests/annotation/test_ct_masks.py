@@ -77,7 +77,7 @@ def abdomen(reference: Path) -> dict[str, Any]:
 
 def test_abdomen_ct_masks_match_the_reference(abdomen: dict[str, Any]) -> None:
     """Measured: body 1.000 of the labelled voxels, lungs 0.967 (left 0.962, right 0.970),
-    bone 0.859, subcutaneous fat 0.916."""
+    bone 0.859, subcutaneous fat 0.941."""
     masks = compute_masks(abdomen["hu"], abdomen["affine"])
     labels = abdomen["labels"]
     full = {name: masks.full(name) for name in masks.names}
@@ -88,7 +88,7 @@ def test_abdomen_ct_masks_match_the_reference(abdomen: dict[str, Any]) -> None:
     assert bench.dice(full["lung_left"], np.isin(labels, bench.LEFT_LOBES)) >= 0.94
     assert bench.dice(full["lung_right"], np.isin(labels, bench.RIGHT_LOBES)) >= 0.95
     assert bench.dice(full["bone"], np.isin(labels, bench.BONES)) >= 0.84
-    assert bench.dice(full["subcutaneous_fat"], abdomen["fat"]) >= 0.90
+    assert bench.dice(full["subcutaneous_fat"], abdomen["fat"]) >= 0.93
 
 
 def test_bowel_gas_is_not_lung(reference: Path, abdomen: dict[str, Any]) -> None:

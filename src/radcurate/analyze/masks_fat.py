@@ -61,5 +61,7 @@ def subcutaneous_fat_mask(
     coarse_body = block_mean(body.astype(np.float32), factors) > 0.5
     inside = _inside_wall(coarse_hu, coarse_body, coarse_grid, skin_mm, wall_close_mm)
     inside_full = upsample(inside, factors, hu.shape)
-    fat: Mask = (hu >= FAT_HU[0]) & (hu <= FAT_HU[1]) & body & ~inside_full
+    # the body's edge pixels mix skin with air: their values fall in the fat range too
+    inner = ndimage.binary_erosion(body, structure=in_plane(disk(1)))
+    fat: Mask = (hu >= FAT_HU[0]) & (hu <= FAT_HU[1]) & inner & ~inside_full
     return fat

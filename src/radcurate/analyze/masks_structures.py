@@ -90,6 +90,7 @@ STRUCTURES: tuple[Structure, ...] = (
 )  # fmt: skip
 
 _BY_NAME = {s.name: s for s in STRUCTURES}
+_IN_PLANE_SQUARE = np.ones((1, 3, 3), dtype=bool)
 #: the names of every structure, in segment order
 ALL_NAMES = tuple(_BY_NAME)
 
@@ -174,6 +175,10 @@ def compute_masks(
     averaged = factors[1] * factors[2] >= 4
     smooth = work if averaged or not settings.denoise else ndimage.uniform_filter(work, (1, 3, 3))
     body = body_mask(smooth, wgrid, threshold=settings.body_hu)
+    if smooth is not work:  # the mean pulls the skin's edge pixels below the threshold
+        body |= ndimage.binary_dilation(body, structure=_IN_PLANE_SQUARE) & (
+            work > settings.body_hu
+        )
     out.working["body"] = body
     lungs_wanted = wanted & {"lung_left", "lung_right", "bone"}
     lungs = None
