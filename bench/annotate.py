@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -359,7 +360,10 @@ def speed(work: Path, slices: int, size: int, repeats: int) -> dict[str, Any]:
     ]
     keys = [k for k in runs[0] if k.endswith("_s") or k.endswith("_mib")]
     median = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys}
-    return {"shape": [slices, size, size], "repeats": repeats, "median": median, "runs": runs}
+    return {
+        "shape": [slices, size, size], "repeats": repeats, "median": median, "runs": runs,
+        "load_average": round(os.getloadavg()[0], 2),
+    }  # fmt: skip
 
 
 # -- throughput ---------------------------------------------------------------------------------
@@ -397,9 +401,22 @@ def throughput(work: Path, patients: int) -> dict[str, Any]:
 # -- report -------------------------------------------------------------------------------------
 def report(figures: dict[str, Any]) -> None:
     """Print the figures against the targets."""
+    if "accuracy" in figures:
+        _report_accuracy(figures["accuracy"])
+    if "speed" in figures:
+        _report_speed(figures["speed"])
+    if "throughput" in figures:
+        th = figures["throughput"]
+        print(f"throughput over a {th['patients']}-patient demo archive: {th['series']} series "
+              f"({th['ct_series']} CT) in {th['seconds']:.1f} s = {th['series_per_min']:.0f} "
+              f"series/min, {th['ct_series_per_min']:.0f} CT series masked/min "
+              f"({th['refused']} refused)")  # fmt: skip
+
+
+def _report_accuracy(samples: list[dict[str, Any]]) -> None:
     print("accuracy on TotalSegmentator 2.18.0's reference scans (Dice; body: share of the "
           "labelled voxels inside the body)")  # fmt: skip
-    for sample in figures["accuracy"]:
+    for sample in samples:
         print(f"  {sample['name']}: {sample['shape']} @ {sample['spacing_mm']} mm, "
               f"{sample['seconds']:.2f} s")  # fmt: skip
         for key, value in sample["dice"].items():
@@ -421,11 +438,14 @@ def report(figures: dict[str, Any]) -> None:
     if _bodypart() is None:
         print("  body part: radcurate.analyze.bodypart.slice_regions is not installed; "
               "figure skipped")  # fmt: skip
-    sp = figures["speed"]
+
+
+def _report_speed(sp: dict[str, Any]) -> None:
     m = sp["median"]
     total = m.get("bodypart_s", 0.0) + m["masks_s"]
     print(f"speed on a {sp['shape'][0]} x {sp['shape'][1]} x {sp['shape'][2]} CT "
-          f"(median of {sp['repeats']}, fresh process each):")  # fmt: skip
+          f"(median of {sp['repeats']}, fresh process each; load average "
+          f"{sp['load_average']} on {os.cpu_count()} cores):")  # fmt: skip
     if "bodypart_s" in m:
         print(f"  body part (annotate-bodypart)     {m['bodypart_s']:.2f} s")
     print(f"  masks (volume read + compute)      {m['masks_s']:.2f} s")
@@ -439,11 +459,6 @@ def report(figures: dict[str, Any]) -> None:
     print(f"  peak RSS                           {m['peak_rss_mib']:.0f} MiB (target <= "
           f"{TARGET_RSS_MIB:.0f} MiB: {'met' if rss_ok else 'NOT met'}; "
           f"{m['start_rss_mib']:.0f} MiB at the start)")  # fmt: skip
-    th = figures["throughput"]
-    print(f"throughput over a {th['patients']}-patient demo archive: {th['series']} series "
-          f"({th['ct_series']} CT) in {th['seconds']:.1f} s = {th['series_per_min']:.0f} "
-          f"series/min, {th['ct_series_per_min']:.0f} CT series masked/min "
-          f"({th['refused']} refused)")  # fmt: skip
 
 
 def main() -> None:
@@ -453,6 +468,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--patients", type=int, default=2)
+    parser.add_argument(
+        "--parts", default="speed,accuracy,throughput", help="comma-separated parts to run"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--make-ct", nargs=3, help=argparse.SUPPRESS)
@@ -468,10 +486,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="radcurate-annotate-bench-") as folder:
         work = Path(folder)
         # speed first: its workers must be started while this process is still small
+        parts = set(args.parts.split(","))
         figures: dict[str, Any] = {"smoke": args.smoke}
-        figures["speed"] = speed(work / "speed", args.slices, args.size, args.repeats)
-        figures["accuracy"] = accuracy(args.smoke)
-        figures["throughput"] = throughput(work / "demo", args.patients)
+        if "speed" in parts:
+            figures["speed"] = speed(work / "speed", args.slices, args.size, args.repeats)
+        if "accuracy" in parts:
+            figures["accuracy"] = accuracy(args.smoke)
+        if "throughput" in parts:
+            figures["throughput"] = throughput(work / "demo", args.patients)
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
