@@ -18,7 +18,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-
 TOTALSEGMENTATOR = "totalsegmentator==2.18.0"
 DCM_CLASSIFIER = "dcm-classifier==0.9.9"
 

@@ -56,7 +56,8 @@ def test_queries_see_one_snapshot_while_series_are_added(catalog_url: str) -> No
                         catalog.series_uids("SliceThickness:>2")
                     else:
                         catalog.aggregate(
-                            "lung", [AggregationRequest("Modality"), AggregationRequest("PatientID")]
+                            "lung",
+                            [AggregationRequest("Modality"), AggregationRequest("PatientID")],
                         )
                         catalog.suggest_values("Modality", "C", "lung")
                 except BaseException as exc:  # noqa: BLE001 - collected and asserted below

@@ -33,4 +33,8 @@ def test_reingest_of_a_changed_series_keeps_results(catalog_url: str, tmp_path: 
         document = catalog.series_document(uid)
         assert document is not None
         assert document["SeriesDescription"] == "renamed at the scanner"
-        assert catalog.results(uid) == {"ai": {"bodypart": "head"}, "qc": {"noise": 3.5}, "clin": {}}
+        assert catalog.results(uid) == {
+            "ai": {"bodypart": "head"},
+            "qc": {"noise": 3.5},
+            "clin": {},
+        }

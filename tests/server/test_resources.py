@@ -24,7 +24,11 @@ def test_series_document_and_results(client: TestClient, catalog: CatalogBackend
     body = client.get(f"/api/series/{uid}").json()
     assert body["series_uid"] == uid
     assert body["document"] == catalog.series_document(uid)
-    assert body["results"] == {"ai": {"bodypart": "chest", "scores": {"nodule": 0.7}}, "qc": {}, "clin": {}}
+    assert body["results"] == {
+        "ai": {"bodypart": "chest", "scores": {"nodule": 0.7}},
+        "qc": {},
+        "clin": {},
+    }
 
 
 def test_instances(client: TestClient, catalog: CatalogBackend) -> None:

@@ -42,7 +42,7 @@ def test_the_broken_plugin_is_reported_not_raised(fresh_default: WorkflowRegistr
     assert error.error == BROKEN_REASON
     with pytest.raises(PluginLoadError, match=r"cannot load radcurate\.annotators plugin 'broken'"):
         registry.get("broken")
-    with pytest.raises(PluginNotFound, match="available: .*broken, header-bodypart"):
+    with pytest.raises(PluginNotFound, match=r"available: .*broken, header-bodypart"):
         registry.get("nope")
 
 
