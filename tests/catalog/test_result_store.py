@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from radcurate.catalog import CatalogBackend, open_catalog
+from radcurate.catalog import CatalogBackend, open_catalog, result_feed
 from radcurate.catalog.aggregations import AggregationRequest
 from radcurate.catalog.base import IngestBatch, SeriesHeader
 from radcurate.catalog.result_store import SQLResultStore
@@ -852,7 +852,7 @@ def test_changed_results_scan_pages_agree_with_the_in_lists(catalog_url: str) ->
         assert set(want) == set(uids)
         assert all(want[u] == {} for u in uids[5:9])
         for page_size in (1, 2, 3, 7, 100):
-            pages = list(store._scan_pages(set(uids), page_size))
+            pages = list(result_feed._scan_pages(store._db, set(uids), page_size))
             got = [pair for page in pages for pair in page]
             assert dict(got) == want, page_size
             assert len(got) == len(uids), page_size
