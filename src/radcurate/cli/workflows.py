@@ -31,7 +31,10 @@ def workflows(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
     else:
-        table = Table("name", "group", "version", "parameters", "description", box=None)
+        table = Table(box=None)
+        for column in ("name", "group", "version", "parameters"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("description", overflow="fold", ratio=1)
         for info in infos:
             table.add_row(
                 info.name,

@@ -12,6 +12,7 @@ does only what is unfinished, and a series that fails is recorded while the rest
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -193,7 +194,11 @@ def workflow_job(
         local_pool: ProcessPoolExecutor | None = None
         executor = pool
         if executor is None and workers > 1 and len(uids) > chunk_size:
-            executor = local_pool = ProcessPoolExecutor(max_workers=workers)
+            # spawned, not forked: the job runs beside other threads (a server's, Dask's),
+            # and a fork copies their held locks into the child (hangs seen in CI)
+            executor = local_pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            )
         try:
             if executor is None:
                 for chunk in _chunks(uids, chunk_size):
@@ -205,8 +210,11 @@ def workflow_job(
                     _absorb(catalog, context, workflow, clean, report, outcome, on_progress)
             else:
                 in_flight = max(2, 2 * (workers if pool is None else _pool_width(pool)))
+                # a local pool gets the step itself (also one registered in-process);
+                # Dask workers look it up by name in their own environment
+                sent: Workflow | str = workflow if local_pool is not None else workflow.name
                 _drive(
-                    executor, catalog, context, workflow, clean, uids, force, home,
+                    executor, catalog, context, workflow, sent, clean, uids, force, home,
                     chunk_size, in_flight, report, on_progress,
                 )  # fmt: skip
         finally:
@@ -236,6 +244,7 @@ def _drive(
     catalog: CatalogBackend,
     context: JobContext,
     workflow: Workflow,
+    sent: Workflow | str,
     params: dict[str, Any],
     uids: list[str],
     force: bool,
@@ -257,7 +266,7 @@ def _drive(
                 break
             pending.add(
                 executor.submit(
-                    process_chunk, catalog.url, workflow.name, params, chunk, force, home
+                    process_chunk, catalog.url, sent, params, chunk, force, home
                 )
             )
         if not pending:
