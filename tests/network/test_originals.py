@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 
 from radcurate.catalog import open_catalog
 from radcurate.storage.originals import DUPLICATE_SOP_INSTANCE, dataset_bytes
-from tests.network.conftest import LiveServer, free_port, have_dcmtk, serving
+from tests.network.conftest import LiveServer, free_port, serving
 from tests.network.test_receiver import _wait_for, receiving, storescu
 
 FORGED = "MALLORY^FORGED"
@@ -46,7 +46,6 @@ def _catalog_names(catalog_url: str, sop: str) -> list[str]:
         return rows
 
 
-@pytest.mark.skipif(not have_dcmtk(), reason="DCMTK is not installed")
 @pytest.mark.parametrize("engine", ["native", "pynetdicom"])
 def test_c_store_never_overwrites_an_original(
     catalog_url: str, archive_files: list[Path], tmp_path: Path, engine: str
@@ -74,7 +73,6 @@ def test_c_store_never_overwrites_an_original(
     assert not (store / ".replaced").exists()
 
 
-@pytest.mark.skipif(not have_dcmtk(), reason="DCMTK is not installed")
 def test_c_store_replacement_when_allowed_keeps_the_original_and_audits(
     catalog_url: str, archive_files: list[Path], tmp_path: Path
 ) -> None:

@@ -106,13 +106,7 @@ def _result_paths(path: str, value: Any) -> Iterator[tuple[str, Any, bool]]:
     if not items:
         return
     yield path, value, True
-    objects = [item for item in items if isinstance(item, dict)]
-    for key in dict.fromkeys(k for item in objects for k in item):
-        found: list[Any] = []
-        for item in objects:
-            if key in item:
-                found.extend(flatten(item[key]))
-        yield from _nested_paths(f"{path}.{key}", tuple(found))
+    yield from _below_objects(path, items)
 
 
 def _nested_paths(path: str, items: tuple[Any, ...]) -> Iterator[tuple[str, Any, bool]]:
@@ -120,6 +114,11 @@ def _nested_paths(path: str, items: tuple[Any, ...]) -> Iterator[tuple[str, Any,
     if not items:
         return
     yield path, items, False
+    yield from _below_objects(path, items)
+
+
+def _below_objects(path: str, items: tuple[Any, ...]) -> Iterator[tuple[str, Any, bool]]:
+    """The paths under the objects among ``items`` (as the reference walks them)."""
     objects = [item for item in items if isinstance(item, dict)]
     for key in dict.fromkeys(k for item in objects for k in item):
         found: list[Any] = []
