@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs, idempotently (Debian 12, as root or with sudo):
-#   - apt: postgresql, postgresql-contrib, orthanc, orthanc-dicomweb, dcmtk (python3-venv if needed)
+#   - apt: postgresql, postgresql-contrib, orthanc, orthanc-dicomweb, dcmtk, dicom3tools
+#     (python3-venv if needed)
 #   - .venv with `pip install -e '.[test]'` (skipped while pyproject.toml is unchanged)
 #   - PostgreSQL 15 running on 127.0.0.1:5432 with a role radcurate/radcurate (CREATEDB)
 # and writes the environment the tests read to .ci/test-env (lines of `export NAME=value`):
@@ -14,7 +15,7 @@ say() { printf '[test-env] %s\n' "$*"; }
 if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
 
 # --- system packages --------------------------------------------------------------------------
-packages=(postgresql postgresql-contrib orthanc orthanc-dicomweb dcmtk chromium fonts-liberation)
+packages=(postgresql postgresql-contrib orthanc orthanc-dicomweb dcmtk dicom3tools chromium fonts-liberation)
 [ -x .venv/bin/python ] || packages+=(python3-venv)
 missing=()
 for pkg in "${packages[@]}"; do

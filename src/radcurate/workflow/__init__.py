@@ -9,12 +9,14 @@ docs/workflows.md.
 
 from __future__ import annotations
 
+from radcurate.workflow.checks import QCCheck
 from radcurate.workflow.registry import WorkflowInfo, WorkflowRegistry
 from radcurate.workflow.selection import WorkflowRequestError, WorkflowSelection
 from radcurate.workflow.step import NoParams, SeriesItem, Workflow, WorkflowParamsError
 
 __all__ = [
     "NoParams",
+    "QCCheck",
     "SeriesItem",
     "Workflow",
     "WorkflowInfo",

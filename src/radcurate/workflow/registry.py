@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from radcurate.plugins import GROUPS, PluginError, PluginNotFound, Registry
+from radcurate.workflow.checks import QCCheck
 from radcurate.workflow.step import Workflow
 
 #: the groups whose plugins are workflows, in listing order
@@ -29,7 +30,13 @@ BUILTIN_WORKFLOWS: dict[str, dict[str, str]] = {
         "annotate-mr-type": "radcurate.analyze.mr_type:MRSeriesType",
         "annotate": "radcurate.analyze.annotate:AnnotateAll",
     },
-    "qc_checks": {},
+    "qc_checks": {
+        "qc-header": "radcurate.analyze.qc_header:HeaderQC",
+        "qc-conformance": "radcurate.analyze.qc_conformance:ConformanceQC",
+        "qc-pixels": "radcurate.analyze.qc_pixels:PixelQC",
+        "qc-segmentation": "radcurate.analyze.qc_segmentation:SegmentationQC",
+        "qc": "radcurate.analyze.qc:QCAll",
+    },
 }
 
 
@@ -112,6 +119,21 @@ class WorkflowRegistry:
                         params_schema=workflow.params_schema(),
                     )
                 )
+        return out
+
+    def qc_checks(self) -> list[tuple[str, QCCheck]]:
+        """Every check every loadable workflow declares, as (workflow name, check), in
+        registry order; a field declared twice keeps its first declaration."""
+        out: list[tuple[str, QCCheck]] = []
+        seen: set[str] = set()
+        for registry in self.registries.values():
+            for name, workflow in sorted(registry.load_all().items()):
+                if workflow.steps:
+                    continue  # a composite declares nothing of its own
+                for check in workflow.checks:
+                    if check.field not in seen:
+                        seen.add(check.field)
+                        out.append((name, check))
         return out
 
     def errors(self) -> list[PluginError]:

@@ -22,6 +22,7 @@ from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.series import SeriesInput
 from radcurate.settings import Settings
+from radcurate.workflow.checks import QCCheck
 
 
 class WorkflowParamsError(ValueError):
@@ -93,6 +94,9 @@ class Workflow(ABC):
     steps: ClassVar[tuple[str, ...]] = ()
     #: the modalities this step works on (empty: any); what :meth:`applies` checks by default
     modalities: ClassVar[tuple[str, ...]] = ()
+    #: the quality checks this step computes (``qc.*`` fields, their meaning and failing
+    #: query); the QC panel and docs list them (see :class:`radcurate.workflow.checks.QCCheck`)
+    checks: ClassVar[tuple[QCCheck, ...]] = ()
 
     def applies(self, item: SeriesItem) -> bool:
         """Whether this step has anything to do on a series (a composite skips it if not)."""
