@@ -35,6 +35,7 @@ BUILTIN_WORKFLOWS: dict[str, dict[str, str]] = {
         "qc-conformance": "radcurate.analyze.qc_conformance:ConformanceQC",
         "qc-pixels": "radcurate.analyze.qc_pixels:PixelQC",
         "qc-segmentation": "radcurate.analyze.qc_segmentation:SegmentationQC",
+        "qc-outliers": "radcurate.analyze.qc_outliers:OutlierQC",
         "qc": "radcurate.analyze.qc:QCAll",
     },
 }
