@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "thumbnails": "radcurate.cli.thumbnails:thumbnails",
     "workflows": "radcurate.cli.workflows:workflows",
     "run": "radcurate.cli.workflows:run",
+    "qc": "radcurate.cli.qc:qc",
 }
 
 

@@ -20,6 +20,7 @@ from radcurate.server.routes import (
     fields,
     info,
     jobs,
+    qc,
     search,
     selections,
     series,
@@ -84,7 +85,7 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
-    for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info):
+    for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (jobs, workflows):  # background work
         app.include_router(module.router, prefix=API_PREFIX)
