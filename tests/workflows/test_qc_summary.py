@@ -91,9 +91,7 @@ def test_cli_counts_equal_facets(flagged: CatalogBackend, tmp_path: Path) -> Non
     assert (checks[NEVER.field]["count"], checks[NEVER.field]["checked"]) == (0, 0)
     assert checks[GAP.field]["workflow"] == "probe-qc"
     for check in (GAP, FLAG):
-        facets = runner.invoke(
-            main, ["facets", f"Modality:CT {check.fails}", "--json"], env=env
-        )
+        facets = runner.invoke(main, ["facets", f"Modality:CT {check.fails}", "--json"], env=env)
         assert facets.exit_code == 0, facets.output
         assert json.loads(facets.output)["counts"]["series"] == checks[check.field]["count"]
     table = runner.invoke(main, ["qc", "*", "--failing"], env=env)
@@ -124,6 +122,8 @@ def test_api_counts_equal_count_endpoint(flagged: CatalogBackend, tmp_path: Path
         for check in (GAP, FLAG):
             count = client.get("/api/count", params={"q": check.fails}).json()["series"]
             assert count == checks[check.field]["count"]
-        narrowed = _by_field(client.get("/api/qc/checks", params={"q": "Modality:MR"}).json()["checks"])
+        narrowed = _by_field(
+            client.get("/api/qc/checks", params={"q": "Modality:MR"}).json()["checks"]
+        )
         assert narrowed[GAP.field]["count"] == 0 and narrowed[FLAG.field]["count"] == 1
         assert client.get("/api/qc/checks", params={"q": "Modality:("}).status_code == 400
