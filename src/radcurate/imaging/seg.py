@@ -4,6 +4,7 @@ segments as a label volume on the grid of the referenced series."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,14 +13,16 @@ from pydicom.dataset import Dataset
 
 from radcurate.imaging.frames import decode_frame, frame_attributes, frame_count, read_dataset
 from radcurate.imaging.reference import find_referenced_series
-from radcurate.imaging.series import SeriesLookup, load_series
+from radcurate.imaging.series import SeriesInput, SeriesLookup, load_series
 from radcurate.imaging.volume import Geometry, Volume, VolumeStream, volume_geometry
 
 __all__ = [
     "SEG_SOP_CLASS",
+    "SegPlacement",
     "binary_mask",
     "fit_plane",
     "frame_facts",
+    "place_seg_frames",
     "seg_label_stream",
     "seg_label_volume",
 ]
@@ -91,6 +94,76 @@ def _label_slices(
         yield plane
 
 
+@dataclass(frozen=True)
+class SegPlacement:
+    """Where the frames of a DICOM-SEG go on the grid of its referenced series.
+
+    Attributes
+    ----------
+    dataset, location
+        The Segmentation (its first instance) and where it is stored.
+    reference, geometry
+        The referenced series and its voxel grid.
+    kind
+        SegmentationType (BINARY, FRACTIONAL or LABELMAP).
+    labels
+        SegmentNumber -> SegmentLabel of every declared segment.
+    placed
+        Slice index -> ``(frame index, segment number)`` of the frames on that slice.
+    unplaced
+        Frames (0-based) that lie on no slice of the referenced series.
+    """
+
+    dataset: Dataset
+    location: str
+    reference: SeriesInput
+    geometry: Geometry
+    kind: str
+    labels: dict[int, str]
+    placed: dict[int, list[tuple[int, int]]]
+    unplaced: tuple[int, ...] = ()
+
+
+def place_seg_frames(catalog: SeriesLookup, seg_uid: str) -> SegPlacement:
+    """Place every frame of a DICOM-SEG on a slice of its referenced series, by the frame's
+    source SOP Instance UID, else by its position; nothing is decoded.
+
+    Raises
+    ------
+    KeyError
+        No such series, or its referenced series is not in the catalog.
+    ValueError
+        The referenced series' geometry is inconsistent.
+    """
+    series = load_series(catalog, seg_uid)
+    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
+    ds = read_dataset(record.location)
+    reference = find_referenced_series(series, ds)
+    if reference is None:
+        raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
+    geometry = volume_geometry(reference)
+    by_sop = {} if geometry.frames else {r.sop_uid: k for k, r in enumerate(geometry.records)}
+    labels = {
+        int(item.get("SegmentNumber", n + 1)): str(item.get("SegmentLabel", ""))
+        for n, item in enumerate(ds.get("SegmentSequence") or [])
+    }
+    placed: dict[int, list[tuple[int, int]]] = {}
+    unplaced: list[int] = []
+    for k in range(frame_count(ds)):
+        segment, sources, point = frame_facts(ds, k)
+        target = next((by_sop[s] for s in sources if s in by_sop), None)
+        if target is None and point is not None:
+            target = geometry.slice_of(point)
+        if target is None:
+            unplaced.append(k)
+        else:
+            placed.setdefault(target, []).append((k, segment))
+    kind = str(ds.get("SegmentationType", "BINARY")).upper()
+    return SegPlacement(
+        ds, record.location, reference, geometry, kind, labels, placed, tuple(unplaced)
+    )
+
+
 def seg_label_stream(catalog: SeriesLookup, seg_uid: str) -> VolumeStream:
     """Plan the label volume of a DICOM-SEG (see :func:`seg_label_volume`); every frame is
     placed before anything is decoded, and each slice is decoded when iterated.
@@ -102,29 +175,13 @@ def seg_label_stream(catalog: SeriesLookup, seg_uid: str) -> VolumeStream:
     ValueError
         A frame lies on no slice of the referenced series, or its geometry is inconsistent.
     """
-    series = load_series(catalog, seg_uid)
-    record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
-    ds = read_dataset(record.location)
-    reference = find_referenced_series(series, ds)
-    if reference is None:
-        raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
-    geometry = volume_geometry(reference)
-    by_sop = {} if geometry.frames else {r.sop_uid: k for k, r in enumerate(geometry.records)}
-    kind = str(ds.get("SegmentationType", "BINARY")).upper()
-    labels = {
-        int(item.get("SegmentNumber", n + 1)): str(item.get("SegmentLabel", ""))
-        for n, item in enumerate(ds.get("SegmentSequence") or [])
-    }
+    plan = place_seg_frames(catalog, seg_uid)
+    if plan.unplaced:
+        raise ValueError(
+            f"frame {plan.unplaced[0] + 1} of the segmentation lies on no referenced slice"
+        )
+    ds, geometry, labels = plan.dataset, plan.geometry, plan.labels
     dtype = np.dtype(np.uint8 if max([*labels, 1]) <= 255 else np.uint16)
-    placed: dict[int, list[tuple[int, int]]] = {}
-    for k in range(frame_count(ds)):
-        segment, sources, point = frame_facts(ds, k)
-        target = next((by_sop[s] for s in sources if s in by_sop), None)
-        if target is None and point is not None:
-            target = geometry.slice_of(point)
-        if target is None:
-            raise ValueError(f"frame {k + 1} of the segmentation lies on no referenced slice")
-        placed.setdefault(target, []).append((k, segment))
     uids = (
         tuple(f"{geometry.records[0].sop_uid}#{k + 1}" for k in geometry.frames)
         if geometry.frames
@@ -134,7 +191,7 @@ def seg_label_stream(catalog: SeriesLookup, seg_uid: str) -> VolumeStream:
         geometry.shape,
         geometry.affine,
         dtype,
-        lambda: _label_slices(ds, record.location, geometry, placed, kind, dtype),
+        lambda: _label_slices(ds, plan.location, geometry, plan.placed, plan.kind, dtype),
         uids,
         labels,
     )
