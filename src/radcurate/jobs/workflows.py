@@ -191,6 +191,27 @@ def workflow_job(
         report = WorkflowReport(workflow.name, total=len(uids))
         context.progress(0, len(uids), f"{len(uids)} series to run {workflow.name} on")
         context.flush()
+        _phase(context, workflow, clean, uids, report)
+        result = report.to_dict()
+        # population steps (e.g. qc-outliers) once every series of the selection is done
+        for name in workflow.then:
+            if context.stop_requested():
+                break
+            step = default_registry().get(name)
+            after = WorkflowReport(name, total=len(uids))
+            context.progress(0, len(uids), f"then {name} on {len(uids)} series")
+            _phase(context, step, step.parse_params({}).model_dump(mode="json"), uids, after)
+            result.setdefault("then", []).append(after.to_dict())
+        return result
+
+    def _phase(
+        context: JobContext,
+        step: Workflow,
+        step_params: dict[str, Any],
+        uids: list[str],
+        report: WorkflowReport,
+    ) -> None:
+        catalog = context.catalog
         local_pool: ProcessPoolExecutor | None = None
         executor = pool
         if executor is None and workers > 1 and len(uids) > chunk_size:
@@ -205,16 +226,16 @@ def workflow_job(
                     if context.stop_requested():
                         break
                     outcome = process_chunk(
-                        catalog.url, workflow, clean, chunk, force, home, catalog
+                        catalog.url, step, step_params, chunk, force, home, catalog
                     )
-                    _absorb(catalog, context, workflow, clean, report, outcome, on_progress)
+                    _absorb(catalog, context, step, step_params, report, outcome, on_progress)
             else:
                 in_flight = max(2, 2 * (workers if pool is None else _pool_width(pool)))
                 # a local pool gets the step itself (also one registered in-process);
                 # Dask workers look it up by name in their own environment
-                sent: Workflow | str = workflow if local_pool is not None else workflow.name
+                sent: Workflow | str = step if local_pool is not None else step.name
                 _drive(
-                    executor, catalog, context, workflow, sent, clean, uids, force, home,
+                    executor, catalog, context, step, sent, step_params, uids, force, home,
                     chunk_size, in_flight, report, on_progress,
                 )  # fmt: skip
         finally:
@@ -223,7 +244,6 @@ def workflow_job(
         context.progress(
             report.processed + report.skipped + report.failed, report.total, report.summary()
         )
-        return report.to_dict()
 
     return run
 

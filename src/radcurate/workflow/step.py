@@ -92,6 +92,9 @@ class Workflow(ABC):
     #: whose :meth:`applies` accepts it), each written with its own provenance; its own
     #: :meth:`process` is then never called
     steps: ClassVar[tuple[str, ...]] = ()
+    #: registered workflows run over the same selection once every series of this one is
+    #: done (population steps, e.g. ``qc-outliers`` after ``qc``), with their defaults
+    then: ClassVar[tuple[str, ...]] = ()
     #: the modalities this step works on (empty: any); what :meth:`applies` checks by default
     modalities: ClassVar[tuple[str, ...]] = ()
     #: the quality checks this step computes (``qc.*`` fields, their meaning and failing
