@@ -59,6 +59,13 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     help="Then run the 'annotate' workflow (every built-in annotator that applies) on the "
     "series that are new, changed or not annotated yet (docs/annotation.md).",
 )
+@click.option(
+    "--header-qc/--no-header-qc",
+    default=True,
+    show_default=True,
+    help="Check each new or changed series' geometry and header integrity from its headers "
+    "(qc.geometry.*, qc.header.*: the 'qc-header' workflow; docs/qc-header.md).",
+)
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
     paths: tuple[str, ...],
@@ -71,6 +78,7 @@ def ingest(
     quiet: bool,
     thumbnails: bool,
     annotate: bool,
+    header_qc: bool,
     batch_files: int,
 ) -> None:
     """Index DICOM files, folders (recursively) or DICOMDIRs.
@@ -88,10 +96,15 @@ def ingest(
     with catalog:
         if quiet or as_json:
             summary = run_ingest(
-                paths, catalog, store_url=store, workers=workers, batch_files=batch_files
+                paths,
+                catalog,
+                store_url=store,
+                workers=workers,
+                batch_files=batch_files,
+                header_qc=header_qc,
             )
         else:
-            summary = _with_progress(paths, catalog, store, workers, batch_files)
+            summary = _with_progress(paths, catalog, store, workers, batch_files, header_qc)
         info = catalog.info()
         if not as_json:
             _print_summary(summary, info.to_dict())
@@ -127,6 +140,7 @@ def _with_progress(
     store: str | None,
     workers: int | None,
     batch_files: int,
+    header_qc: bool = True,
 ) -> IngestSummary:
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -154,6 +168,7 @@ def _with_progress(
             workers=workers,
             on_progress=update,
             batch_files=batch_files,
+            header_qc=header_qc,
         )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydicom.charset import decode_bytes
 from pydicom.dataset import Dataset
 
 from radcurate.dicom.reading import UnreadableDicomError
@@ -52,7 +55,24 @@ VARYING_CANDIDATES: tuple[str, ...] = (
     "Manufacturer",
     "ManufacturerModelName",
     "StationName",
+    "GantryDetectorTilt",
+    "BurnedInAnnotation",
+    "SpacingBetweenSlices",
 )
+
+#: patient and study attributes that must agree across the instances of a series; their
+#: values are kept per instance only as a short digest (:func:`identity_digest`), never as
+#: text (PatientID and StudyInstanceUID are record fields already)
+IDENTITY_KEYWORDS: tuple[str, ...] = (
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "AccessionNumber",
+)
+
+#: the ``attrs`` key holding :func:`identity_digest` (not a DICOM keyword: never "varying")
+IDENTITY_DIGEST_KEY = "identity_digest"
 
 REQUIRED_UIDS: tuple[tuple[str, str], ...] = (
     ("StudyInstanceUID", "(0020,000D)"),
@@ -106,6 +126,7 @@ RECORD_KEYWORDS: tuple[str, ...] = tuple(
             "Columns",
             "NumberOfFrames",
             *VARYING_CANDIDATES,
+            *IDENTITY_KEYWORDS,
         )
     )
 )
@@ -147,6 +168,56 @@ def _floats(value: Any, count: int) -> tuple[float, ...] | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+#: ISO 2022 escape sequences: every code extension pydicom decodes
+_ISO2022_ENCODINGS: tuple[str, ...] = (
+    "latin_1", "shift_jis", "iso2022_jp", "iso2022_jp_2", "euc_kr", "GB2312", "GBK",
+    "iso8859_2", "iso8859_3", "iso8859_4", "iso_ir_126", "iso_ir_127", "iso_ir_138",
+    "iso_ir_144", "iso_ir_148", "iso_ir_166", "iso_ir_58",
+)  # fmt: skip
+
+
+def _canonical_text(keyword: str, text: str) -> str:
+    """One spelling of a value however it was read (the fast scanner keeps ISO 2022
+    escape sequences of 7-bit text and trailing empty name groups that pydicom drops)."""
+    if "\x1b" in text:
+        with contextlib.suppress(UnicodeError, LookupError, ValueError):
+            text = decode_bytes(text.encode("latin-1"), list(_ISO2022_ENCODINGS), {0x5E, 0x3D})
+    if keyword == "PatientName":
+        text = text.rstrip("=^ ")
+    return text
+
+
+def identity_digest(values: dict[str, Any], series_uid: str) -> str:
+    """Short digests of the :data:`IDENTITY_KEYWORDS` values, in that order, ``-`` when absent.
+
+    Each digest is 8 hex digits of BLAKE2b over the series UID, the keyword and the value:
+    equal values within one series give equal digests (so instances can be compared
+    without keeping names or birth dates per instance), and the same value gives
+    unrelated digests in two series.
+
+    Examples
+    --------
+    >>> a = identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.3")
+    >>> a.split(" ")[1:4]
+    ['-', '-', '-']
+    >>> a == identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.3")
+    True
+    >>> a == identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.4")
+    False
+    """
+    parts: list[str] = []
+    for keyword in IDENTITY_KEYWORDS:
+        value = values.get(keyword)
+        if value is None:
+            parts.append("-")
+            continue
+        text = "\\".join(map(str, value)) if isinstance(value, list) else str(value)
+        text = _canonical_text(keyword, text)
+        payload = f"{series_uid}\x1f{keyword}\x1f{text}".encode("utf-8", "surrogatepass")
+        parts.append(hashlib.blake2b(payload, digest_size=4).hexdigest())
+    return " ".join(parts)
 
 
 def instance_record(
@@ -201,5 +272,8 @@ def record_from_values(
         rows=_int(values.get("Rows")),
         columns=_int(values.get("Columns")),
         frames=_int(values.get("NumberOfFrames")),
-        attrs={k: values[k] for k in VARYING_CANDIDATES if k in values},
+        attrs={
+            **{k: values[k] for k in VARYING_CANDIDATES if k in values},
+            IDENTITY_DIGEST_KEY: identity_digest(values, series),
+        },
     )

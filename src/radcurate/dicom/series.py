@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from radcurate.dicom.geometry import position_along, slice_normal, spacing_statistics
-from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicom.instance import IDENTITY_DIGEST_KEY, InstanceRecord
 from radcurate.dicom.values import age_in_years
 
 #: at most this many distinct values are listed per varying attribute
@@ -87,6 +87,8 @@ def _varying(records: list[InstanceRecord]) -> dict[str, list[Any]]:
     missing: Counter[str] = Counter()
     for record in records:
         for key, value in record.attrs.items():
+            if key == IDENTITY_DIGEST_KEY:
+                continue  # compared by the header QC; digests mean nothing to a reader
             bucket = seen.setdefault(key, {})
             if len(bucket) <= MAX_DISTINCT:
                 bucket.setdefault(_frozen(value), value)

@@ -12,15 +12,18 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from radcurate.catalog.base import CatalogBackend, FileError, IngestBatch
 from radcurate.catalog.result_types import ResultRow
+from radcurate.dicom.qc_header import HEADER_QC_PRODUCER, HEADER_QC_VERSION
+from radcurate.dicom.qc_header import header_qc as compute_header_qc
 from radcurate.ingest.scan import scan
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk
+from radcurate.workflow.step import instances_hash
 
 #: files per worker task: big enough to amortise pickling, small enough to balance
 CHUNK_FILES = 256
@@ -169,6 +172,7 @@ def ingest(
     workers: int | None = None,
     on_progress: Callable[[IngestProgress], None] | None = None,
     batch_files: int = BATCH_FILES,
+    header_qc: bool = True,
 ) -> IngestSummary:
     """Ingest files and folders into ``catalog``.
 
@@ -184,6 +188,9 @@ def ingest(
         Called with an :class:`IngestProgress` after each chunk.
     batch_files
         Files per catalog transaction (smaller: more frequent commits).
+    header_qc
+        Compute the header QC (``qc.geometry.*``, ``qc.header.*``, docs/qc-header.md) of
+        every series finalized, as the ``qc-header`` workflow would.
 
     Examples
     --------
@@ -237,7 +244,7 @@ def ingest(
     else:
         _run_parallel(chunks, workers, store_url, absorb)
     flush()
-    summary.finalized_series = finalize_dirty(catalog)
+    summary.finalized_series = finalize_dirty(catalog, header_qc=header_qc)
     summary.files_seen = progress.discovered
     summary.unchanged = progress.skipped_unchanged
     summary.seconds = time.monotonic() - started
@@ -291,11 +298,45 @@ def _run_parallel(
             absorb(future.result(), extra)
 
 
-def finalize_dirty(catalog: CatalogBackend, page: int = 200) -> int:
-    """Recompute facts of every dirty series (also those left by an interrupted run)."""
+def finalize_dirty(catalog: CatalogBackend, page: int = 200, *, header_qc: bool = True) -> int:
+    """Recompute facts of every dirty series (also those left by an interrupted run).
+
+    With ``header_qc`` each page of finalized series then gets its header QC
+    (``qc.geometry.*``, ``qc.header.*``; :func:`write_header_qc`).
+    """
     total = 0
     while True:
         uids = catalog.dirty_series(page)
         if not uids:
             return total
         total += catalog.finalize_series(uids)
+        if header_qc:
+            write_header_qc(catalog, uids)
+
+
+def write_header_qc(catalog: CatalogBackend, series_uids: Sequence[str]) -> int:
+    """Compute and store the header QC of series, as the ``qc-header`` workflow would.
+
+    The results carry the workflow's producer, version, (empty) parameters and input
+    hash, so a later ``radcurate run qc-header`` skips these series while they are
+    unchanged. A series whose QC cannot be computed is left without results (the
+    workflow reports the reason when run); the others are written. Returns the number
+    of series written or confirmed unchanged.
+    """
+    rows: list[ResultRow] = []
+    for uid in series_uids:
+        records = catalog.instances(uid)
+        document = catalog.series_document(uid) if records else None
+        if document is None:
+            continue  # the series is gone (its last instance was removed)
+        try:
+            values = compute_header_qc(records, document)
+        except Exception:  # noqa: BLE001  # one odd series never stops ingest
+            continue
+        rows.append(ResultRow(uid, values, instances_hash(records)))
+    if not rows:
+        return 0
+    summary = catalog.result_store.write_results(
+        rows, producer=HEADER_QC_PRODUCER, version=HEADER_QC_VERSION, params={}
+    )
+    return summary.written + summary.unchanged

@@ -15,7 +15,9 @@ from radcurate.dicom.instance import (
     instance_record,
     record_from_values,
 )
+from radcurate.dicom.qc_iod import EMPTY_ATTRIBUTES_FIELD, empty_attributes
 from radcurate.dicom.reading import UnreadableDicomError, is_dicomdir, read_header
+from radcurate.dicom.values import FieldType
 from radcurate.storage import StorageBackend, open_storage
 
 #: reason recorded for a DICOMDIR met while walking a folder
@@ -89,6 +91,7 @@ def _process_one(
     try:
         record = _fast_record(task)
         dataset = None
+        derived: tuple[str, ...] = ()
         if record is None or record.series_uid not in documented:
             dataset = read_header(task.source)
             if is_dicomdir(dataset):
@@ -114,6 +117,12 @@ def _process_one(
             )
         if record.series_uid not in documented and dataset is not None:
             document = header_document(dataset)
+            # which required attributes are present but empty: the document keeps values only
+            # (UIDs ingest derived were empty in the file: they count as empty there)
+            document.fields[EMPTY_ATTRIBUTES_FIELD] = sorted(
+                {*empty_attributes(document.fields, document.types), *derived}
+            )
+            document.types[EMPTY_ATTRIBUTES_FIELD] = FieldType.KEYWORD
             result.headers.append(
                 SeriesHeader(
                     series_uid=record.series_uid,
