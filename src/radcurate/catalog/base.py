@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from radcurate.catalog.jobs import JobRecord
     from radcurate.catalog.result_store import ResultStore
+    from radcurate.catalog.review_store import ReviewStore
 
 
 class CatalogError(Exception):
@@ -491,6 +492,9 @@ class CatalogBackend(
     Composed of small Protocols, one per concern, so code that needs one concern can ask
     for just that one (e.g. a job runner only needs :class:`JobsBackend`).
     """
+
+    #: review statuses of series (``catalog/review_store.py``)
+    reviews: ReviewStore
 
     def __enter__(self) -> CatalogBackend: ...
 

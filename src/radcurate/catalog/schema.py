@@ -322,7 +322,6 @@ MIGRATIONS = tuple(
 )
 
 
-
 def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str) -> None:
     """Apply the migrations ``cur``'s database lacks (the caller holds the migration lock).
 
@@ -354,6 +353,7 @@ def apply_migrations(cur: Any, dialect: str, sql: Callable[[str], str], url: str
             ),
             (migration.version, migration.description, time.time()),
         )
+
 
 # Results with provenance (catalog/result_store.py): one row per (series, producer) holding the
 # producer's whole result set as one JSON payload ({"ai": {...}, "qc": {...}}), so a producer's
@@ -466,6 +466,36 @@ MIGRATIONS = (
         description="per-series errors of jobs",
         sqlite=_JOB_ERRORS["sqlite"],
         postgresql=_JOB_ERRORS["postgresql"],
+    ),
+)
+# Review status per series (catalog/review_store.py), keyed by SeriesInstanceUID without a
+# foreign key: a review outlives its series being deleted and holds again when it returns.
+# ``seq`` is the change number the search index follows (as result_sets.seq). Every change is
+# an audit_log entry targeting the series: the index on target reads one series' history.
+_REVIEWS = _both(
+    """
+    CREATE TABLE reviews (
+        series_uid TEXT PRIMARY KEY,
+        status TEXT NOT NULL
+            CHECK (status IN ('accepted', 'rejected', 'questionable', 'pending')),
+        reviewer TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        reviewed_at {REAL} NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX reviews_seq ON reviews (seq);
+    CREATE INDEX reviews_status ON reviews (status, series_uid);
+    CREATE INDEX audit_log_target ON audit_log (target, id)
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=8,
+        description="review status of series (accepted, rejected, questionable, pending)",
+        sqlite=_REVIEWS["sqlite"],
+        postgresql=_REVIEWS["postgresql"],
     ),
 )
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

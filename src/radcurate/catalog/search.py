@@ -21,7 +21,10 @@ tests compare every backend with), rule by rule:
   (Unicode rules) with LIKE or code-point comparison, periods on date/time
   fields as ISO prefixes, sequence items only by ``*``;
 * tags and datasets: see :func:`curation_match` (names matched through
-  their lowercased copy in ``tags``/``datasets``).
+  their lowercased copy in ``tags``/``datasets``);
+* review statuses: see :func:`review_match` (``reviews``; ``pending`` is every
+  series without another status); terms on the ``review`` pseudo-field become
+  ``review:`` terms (:func:`~radcurate.query.reference.review_statuses_matching`).
 
 Examples
 --------
@@ -44,6 +47,8 @@ from typing import Any, Literal
 
 from radcurate.dicom.values import FieldType
 from radcurate.query.ast import (
+    REVIEW_FIELD,
+    REVIEW_STATUSES,
     All,
     And,
     Compare,
@@ -58,6 +63,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
 )
@@ -70,7 +76,7 @@ from radcurate.query.patterns import (
     to_like,
     unescape,
 )
-from radcurate.query.reference import DEFAULT_TEXT_FIELDS
+from radcurate.query.reference import DEFAULT_TEXT_FIELDS, review_statuses_matching
 from radcurate.query.values import TEMPORAL, boolean_literal, parse_number, temporal_prefix
 
 #: a piece of SQL and its parameters, in placeholder order
@@ -168,6 +174,28 @@ def job_match(pattern: str) -> Frag:
     )
 
 
+def review_match(status: str) -> Frag:
+    """Whether the series' review status is ``status`` (``pending``: no other status stored).
+
+    Reviews live in ``reviews`` keyed by SeriesInstanceUID (catalog/review_store.py); a
+    series never reviewed has no row and is ``pending``.
+    """
+    if status == "pending":
+        return (
+            "s.series_uid NOT IN (SELECT v.series_uid FROM reviews v WHERE v.status <> ?)",
+            (status,),
+        )
+    return "s.series_uid IN (SELECT v.series_uid FROM reviews v WHERE v.status = ?)", (status,)
+
+
+def _review_field(node: Node) -> Frag:
+    """A term on the ``review`` pseudo-field: the statuses it accepts, as ``review:`` terms."""
+    statuses = review_statuses_matching(node)
+    if len(statuses) == len(REVIEW_STATUSES):
+        return TRUE
+    return _any([review_match(s) for s in statuses]) or ("FALSE", ())
+
+
 # -- combinators -------------------------------------------------------------------------------
 def _join(op: str, frags: Sequence[Frag]) -> Frag:
     if len(frags) == 1:
@@ -213,6 +241,10 @@ class Compiler:
             return curation_match("dataset", node.pattern, substring=False)
         if isinstance(node, Job):
             return job_match(node.pattern)
+        if isinstance(node, Review):
+            return review_match(node.status)
+        if node.field == REVIEW_FIELD:
+            return _review_field(node)
         if isinstance(node, Has):
             return self._exists(node.field, TRUE)
         if isinstance(node, Missing):

@@ -35,6 +35,7 @@ from radcurate.catalog.lookup import LookupMixin
 from radcurate.catalog.projection import search_document
 from radcurate.catalog.querying import QueryMixin
 from radcurate.catalog.result_store import ResultStore, SQLResultStore
+from radcurate.catalog.review_store import ReviewStore, SQLReviewStore
 from radcurate.catalog.rows import (
     INSTANCE_COLUMNS,
     best_headers,
@@ -94,6 +95,8 @@ class SQLCatalog(
         #: ai/qc/clin results with provenance (catalog/result_store.py)
         self._results = SQLResultStore(self, self._audit)
         self.result_store: ResultStore = self._results
+        #: review statuses of series (catalog/review_store.py)
+        self.reviews: ReviewStore = SQLReviewStore(self)
 
     # -- results: the first wave's per-series calls, kept as delegates of the result store ----
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:

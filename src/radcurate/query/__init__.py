@@ -11,6 +11,7 @@ Full reference with examples: ``docs/query-language.md``. In short::
     (0018,1210):B30*  (0009,1001):x       tag numbers, private tags too
     Seq.Keyword:value                     inside sequence items (any item)
     has:F  missing:F  tag:X  dataset:X  ai.name:v  qc.name:true
+    review:accepted  -review:rejected     review status (accepted rejected questionable pending)
     -x  NOT x  a AND b  a b  a OR b  ( )  precedence NOT > AND > OR
 
 Parsing never raises anything but :class:`QueryError` (syntax errors carry the

@@ -1,6 +1,6 @@
 """The query tree: frozen dataclasses, one per construct of the language.
 
-Patterns (``Text``, ``FieldMatch``, ``FieldIn``, ``Tag``, ``Dataset``) are in
+Patterns (``Text``, ``FieldMatch``, ``FieldIn``, ``Tag``, ``Dataset``, ``Job``) are in
 the form of :mod:`radcurate.query.patterns` (``*``/``?`` wildcards,
 backslash-escaped literals). Comparison and range values are plain strings,
 interpreted by the type of the field they are compared with. Field names are
@@ -26,6 +26,11 @@ from typing import Literal, TypeAlias
 
 CompareOp: TypeAlias = Literal["<", "<=", ">", ">="]
 COMPARE_OPS: tuple[CompareOp, ...] = ("<", "<=", ">", ">=")
+
+#: the review statuses of a series; ``pending``: never reviewed, or set back
+REVIEW_STATUSES: tuple[str, ...] = ("accepted", "rejected", "questionable", "pending")
+#: the pseudo-field whose one value is a series' review status (``has:review``, facets)
+REVIEW_FIELD = "review"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,20 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Review:
+    """``review:status``: the record's review status is ``status`` (one of
+    :data:`REVIEW_STATUSES`; ``pending`` also holds for records never reviewed)."""
+
+    status: str
+
+    def __post_init__(self) -> None:
+        if self.status not in REVIEW_STATUSES:
+            raise ValueError(
+                f"not a review status: {self.status!r} (one of {', '.join(REVIEW_STATUSES)})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """``NOT x`` / ``-x``."""
 
@@ -144,6 +163,7 @@ Node: TypeAlias = (
     | Tag
     | Dataset
     | Job
+    | Review
     | Not
     | And
     | Or

@@ -6,8 +6,10 @@ number ``(gggg,eeee)`` or its 8-hex-digit form ``GGGGEEEE``. Tag numbers
 resolve the way :func:`radcurate.dicom.document.field_name` names document
 keys: public tags to their keyword, private, unknown and repeating-group
 (50xx/60xx) tags to ``GGGGEEEE``. ``ai.*`` and ``qc.*`` paths name values of
-a record's AI results and QC findings. ``has``, ``missing``, ``tag`` and
-``dataset`` are reserved words, not fields.
+a record's AI results and QC findings. ``has``, ``missing``, ``tag``,
+``dataset`` and ``job`` are reserved words, not fields; ``review`` is a
+pseudo-field whose one value is the record's review status (``review:`` terms
+parse to :class:`~radcurate.query.ast.Review`, ``has:review`` and facets read it).
 
 Examples
 --------
@@ -34,6 +36,7 @@ from pydicom.tag import Tag
 
 from radcurate.dicom.document import field_name
 from radcurate.dicom.values import FieldType, field_type_for_vr
+from radcurate.query.ast import REVIEW_FIELD
 from radcurate.query.errors import UnknownFieldError
 
 #: pseudo-fields of the language (``has:F``, ``missing:F``, ``tag:X``, ``dataset:X``, ``job:X``)
@@ -104,16 +107,18 @@ def _is_dicom_path(path: str) -> bool:
 def is_known(field: str, registry: Iterable[str] | None) -> bool:
     """Whether a resolved field is acceptable given a registry (None accepts everything).
 
-    Accepted: names in the registry, ``ai.*`` / ``qc.*`` / ``clin.*`` paths, and paths made
-    only of DICOM dictionary keywords or ``GGGGEEEE`` keys (a valid keyword
-    that no series has yet matches nothing rather than being an error).
+    Accepted: names in the registry, ``ai.*`` / ``qc.*`` / ``clin.*`` paths, the ``review``
+    pseudo-field, and paths made only of DICOM dictionary keywords or ``GGGGEEEE`` keys (a
+    valid keyword that no series has yet matches nothing rather than being an error).
 
     Examples
     --------
     >>> is_known("ai.bodypart", []), is_known("ConvolutionKernel", []), is_known("foo", [])
     (True, True, False)
+    >>> is_known("review", [])
+    True
     """
-    if registry is None:
+    if registry is None or field == REVIEW_FIELD:
         return True
     names = registry if isinstance(registry, (set, frozenset)) else set(registry)
     if field in names:

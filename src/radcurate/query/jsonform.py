@@ -11,6 +11,7 @@ Every node is an object with an ``"op"``::
      "include_low": true, "include_high": true}
     {"op": "has", "field": "ConvolutionKernel"}    {"op": "missing", "field": "PatientSex"}
     {"op": "tag", "pattern": "excluded"}           {"op": "dataset", "pattern": "lidc-*"}
+    {"op": "job", "pattern": "4fe0…"}              {"op": "review", "status": "rejected"}
     {"op": "not", "arg": {...}}
     {"op": "and", "args": [{...}, ...]}            {"op": "or", "args": [{...}, ...]}
 
@@ -40,6 +41,7 @@ from typing import Any
 
 from radcurate.query.ast import (
     COMPARE_OPS,
+    REVIEW_STATUSES,
     All,
     And,
     Compare,
@@ -53,6 +55,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
     conjoin,
@@ -103,6 +106,8 @@ def to_json(node: Node) -> dict[str, Any]:
         return {"op": "dataset", "pattern": node.pattern}
     if isinstance(node, Job):
         return {"op": "job", "pattern": node.pattern}
+    if isinstance(node, Review):
+        return {"op": "review", "status": node.status}
     if isinstance(node, Not):
         return {"op": "not", "arg": to_json(node.child)}
     if isinstance(node, And):
@@ -124,6 +129,7 @@ _KEYS: dict[str, set[str]] = {
     "tag": {"pattern"},
     "dataset": {"pattern"},
     "job": {"pattern"},
+    "review": {"status"},
     "not": {"arg"},
     "and": {"args"},
     "or": {"args"},
@@ -201,6 +207,11 @@ def _convert(obj: Any, path: str, depth: int, names: frozenset[str] | None) -> N
             raise _fail(path, f"needs {key!r}")
     if op == "all":
         return All()
+    if op == "review":
+        status = _string(obj, "status", path)
+        if status.lower() not in REVIEW_STATUSES:
+            raise _fail(f"{path}.status", f"must be one of {', '.join(REVIEW_STATUSES)}")
+        return Review(status.lower())
     if op in ("text", "tag", "dataset", "job"):
         pattern = canonical(_string(obj, "pattern", path))
         if op == "tag":

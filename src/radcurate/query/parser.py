@@ -7,6 +7,7 @@ Grammar (precedence NOT > AND > OR; adjacent terms are ANDed)::
     and     := unary (['AND'] unary)*
     unary   := 'NOT' unary | '-' unary | primary      ('-' directly before the term)
     primary := '(' or ')' | field ':' value | 'has:' path | 'missing:' path
+             | 'review:' status | 'review:(' status ('OR' status)* ')'
              | '"phrase"' | word
     value   := word | '"phrase"' | '(' item (['OR'] item)* ')'
              | ('<' | '<=' | '>' | '>=') literal
@@ -31,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from radcurate.query.ast import (
+    REVIEW_FIELD,
+    REVIEW_STATUSES,
     All,
     Compare,
     CompareOp,
@@ -43,6 +46,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Range,
+    Review,
     Tag,
     Text,
     conjoin,
@@ -54,6 +58,7 @@ from radcurate.query.patterns import has_wildcards, matches_everything, unescape
 
 #: deepest nesting of parentheses and negations accepted
 MAX_DEPTH = 64
+_STATUSES = ", ".join(REVIEW_STATUSES)
 
 
 def parse(text: str, *, fields: Iterable[str] | None = None) -> Node:
@@ -199,6 +204,8 @@ class _Parser:
             raise s.error(
                 f"expected a name after '{name}.' (e.g. {name}.bodypart)", "a name", start
             )
+        if name == REVIEW_FIELD:
+            return self.review_term()
         field = None if name in ("tag", "dataset", "job") else self.field(name, start)
         if s.at_boundary():
             raise s.error(f"expected a value after '{name}:'", "a value")
@@ -235,6 +242,29 @@ class _Parser:
         if len(parts) == 1:
             return FieldMatch(field, word.pattern)
         return self.dotted_range(field, word, parts)
+
+    def review_term(self) -> Node:
+        """``review:accepted`` or ``review:(accepted OR questionable)`` (any case)."""
+        s = self.s
+        if s.at_boundary():
+            raise s.error(f"expected a review status after 'review:' ({_STATUSES})", "a status")
+        if s.peek() in "<>[{":
+            raise s.error(f"expected a review status after 'review:' ({_STATUSES})", "a status")
+        if s.peek() == "(":
+            start = s.pos + 1
+            return disjoin([self.review_status(p, start) for p in self.value_list(REVIEW_FIELD)])
+        start = s.pos
+        return self.review_status(self.value_pattern(REVIEW_FIELD), start)
+
+    def review_status(self, pattern: str, position: int) -> Review:
+        status = unescape(pattern).lower()
+        if has_wildcards(pattern) or status not in REVIEW_STATUSES:
+            raise self.s.error(
+                f"not a review status: {unescape(pattern)!r} (use one of {_STATUSES})",
+                "a review status",
+                position,
+            )
+        return Review(status)
 
     def field(self, written: str, position: int) -> str:
         field = resolve_field(written)

@@ -5,7 +5,8 @@ this module spells the semantics out as directly as possible; speed is not
 a goal.
 
 A *record* is a :class:`SearchRecord`: the series ``document`` plus the
-series' ``tags``, ``datasets``, ``ai`` results and ``qc`` findings. A plain
+series' ``tags``, ``datasets``, ``ai`` results, ``qc`` findings and ``review``
+status (``pending`` when never reviewed). A plain
 dict with a ``"document"`` key is read as a record; any other dict is taken
 as the document itself.
 
@@ -38,6 +39,12 @@ Free text
     lowercased string value of a text field (``text_fields``, default
     :data:`DEFAULT_TEXT_FIELDS`; dotted paths allowed), of a tag, of a dataset
     name, or any string anywhere inside ``ai``. Numbers are not free text.
+    The review status is not free text either.
+
+Review
+    ``review:S`` holds when the record's status is ``S``. The field ``review``
+    (``has:review``, a JSON ``match`` on it, facets) has exactly one value:
+    the status, ``pending`` included, so ``has:review`` holds for every record.
 
 Examples
 --------
@@ -60,6 +67,8 @@ from typing import Any, TypeVar
 
 from radcurate.dicom.values import FieldType
 from radcurate.query.ast import (
+    REVIEW_FIELD,
+    REVIEW_STATUSES,
     All,
     And,
     Compare,
@@ -74,6 +83,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
 )
@@ -127,6 +137,8 @@ class SearchRecord:
     clin: dict[str, Any] = field(default_factory=dict)
     #: ids of the jobs that wrote the record's current results
     jobs: list[str] = field(default_factory=list)
+    #: the review status (one of ``REVIEW_STATUSES``; ``pending`` when never reviewed)
+    review: str = "pending"
 
     @classmethod
     def of(cls, record: SearchRecord | Mapping[str, Any]) -> SearchRecord:
@@ -151,6 +163,7 @@ class SearchRecord:
             dict(record.get("qc") or {}),
             dict(record.get("clin") or {}),
             list(record.get("jobs") or []),
+            str(record.get("review") or "pending"),
         )
 
 
@@ -172,7 +185,11 @@ def field_values(record: SearchRecord, path: str) -> list[Any]:
     >>> rec = SearchRecord({"Seq": [{"Code": "a"}, {"Code": ["b", None]}, {}]})
     >>> field_values(rec, "Seq.Code")
     ['a', 'b']
+    >>> field_values(rec, "review")
+    ['pending']
     """
+    if path == REVIEW_FIELD:
+        return [record.review]
     segments = split_path(path)
     current: list[Any]
     if segments[0] in NAMESPACES:
@@ -332,6 +349,8 @@ def _eval(
         return any(fullmatch(node.pattern, d) for d in rec.datasets)
     if isinstance(node, Job):
         return any(fullmatch(node.pattern, j) for j in rec.jobs)
+    if isinstance(node, Review):
+        return rec.review == node.status
     values = field_values(rec, node.field)
     if isinstance(node, Has):
         return bool(values)
@@ -366,3 +385,25 @@ def evaluate(
     return [
         r for r in records if matches(node, r, text_fields=text_fields, field_types=field_types)
     ]
+
+
+def review_statuses_matching(node: Node) -> tuple[str, ...]:
+    """The review statuses for which a field term on the ``review`` pseudo-field holds.
+
+    Backends that keep the status apart from the document rewrite such terms
+    (``has:review``, a JSON ``match`` on ``review``) into ``review:`` terms with it.
+
+    Examples
+    --------
+    >>> from radcurate.query.parser import parse
+    >>> review_statuses_matching(parse("has:review"))
+    ('accepted', 'rejected', 'questionable', 'pending')
+    >>> from radcurate.query.ast import FieldMatch
+    >>> review_statuses_matching(FieldMatch("review", "*ted"))
+    ('accepted', 'rejected')
+    """
+    return tuple(
+        status
+        for status in REVIEW_STATUSES
+        if _eval(node, SearchRecord({}, review=status), (), None)
+    )

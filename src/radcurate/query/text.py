@@ -32,6 +32,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
 )
@@ -133,6 +134,8 @@ def _atom(node: Node) -> str:
         return f"dataset:{pattern_text(node.pattern)}"
     if isinstance(node, Job):
         return f"job:{pattern_text(node.pattern)}"
+    if isinstance(node, Review):
+        return f"review:{node.status}"
     raise TypeError(f"not a query node: {node!r}")
 
 

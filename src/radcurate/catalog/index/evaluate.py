@@ -5,8 +5,9 @@ is decided on its column (:mod:`~radcurate.catalog.index.terms`); any other
 term (a field outside the index, a path into a sequence, ``ai.*``/``qc.*``,
 ``tag:``, ``dataset:``, and the tag/dataset/``ai`` part of free text) is
 handed to ``sql_rows``, which answers with the series UIDs for which that
-one term holds. ``NOT`` is always taken here, so fallbacks only ever answer
-positive terms.
+one term holds. ``review:`` terms (and terms on the ``review`` pseudo-field)
+read the index's review column, which always exists. ``NOT`` is always taken
+here, so fallbacks only ever answer positive terms.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from radcurate.catalog.index.series_index import MEMBERSHIP, SeriesIndex
 from radcurate.catalog.index.terms import accepted_codes, text_codes
 from radcurate.dicom.values import FieldType
 from radcurate.query.ast import (
+    REVIEW_FIELD,
     All,
     And,
     Compare,
@@ -33,6 +35,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
 )
@@ -93,6 +96,10 @@ class Evaluator:
             return members.rows_with(_named_codes(members, node.pattern, fullmatch))
         if isinstance(node, (Tag, Dataset, Job)):
             return index.rows_of(self.sql_rows(node, ()))
+        if isinstance(node, Review):
+            statuses = index.columns[REVIEW_FIELD]
+            wanted = (node.status,)
+            return statuses.rows_with(c for c, v in enumerate(statuses.values) if v == wanted)
         assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
         field = node.field
         column: Column | None = index.columns.get(field)

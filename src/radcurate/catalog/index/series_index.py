@@ -28,6 +28,7 @@ import numpy as np
 
 from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
+from radcurate.query.ast import REVIEW_FIELD
 from radcurate.query.fields import split_path
 from radcurate.query.reference import SearchRecord, field_values
 
@@ -71,6 +72,14 @@ class ChangeSource(Protocol):
 MAX_DEMAND_COLUMNS = 64
 #: the membership columns' names (not field names: they hold a series' tags and datasets)
 MEMBERSHIP = ("tag", "dataset")
+#: the review status of a series never reviewed
+PENDING = "pending"
+
+
+class ReviewFeed(Protocol):
+    """What the index reads of the review store (``catalog.reviews``)."""
+
+    def changed_reviews(self, since: int) -> list[tuple[str, str]]: ...
 
 
 def result_fields(results: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Any, bool]]:
@@ -146,6 +155,12 @@ class SeriesIndex:
         #: per series, the names of its tags and datasets; rebuilt when curation changed
         self.membership: dict[str, Column] = {}
         self.membership_seen = -1
+        #: the ``review`` pseudo-field: one status per row (``pending`` until one is read);
+        #: followed by change numbers like results (:meth:`apply_reviews`)
+        self.columns[REVIEW_FIELD] = Column(REVIEW_FIELD)
+        #: statuses read for series the index has no row for (yet): a deleted series' review
+        #: comes back with it
+        self.review_orphans: dict[str, str] = {}
         self.uids: list[str] = []
         self.row_of: dict[str, int] = {}
         self.alive: BoolArray = np.zeros(0, np.bool_)
@@ -190,6 +205,9 @@ class SeriesIndex:
             changed = len(deleted) + sum(len(b.targets) for b in batches)
             for page in source.changed_results(self.watermark):
                 changed += self.apply_results(page)
+            reviews: ReviewFeed | None = getattr(source, "reviews", None)
+            if reviews is not None:
+                changed += self.apply_reviews(reviews.changed_reviews(self.watermark))
             if self.demand_fields and batches:
                 rows = np.unique(np.concatenate([b.targets for b in batches]))
                 uids = [self.uids[r] for r in rows.tolist()]
@@ -324,6 +342,31 @@ class SeriesIndex:
         self.sort_cache.clear()
         return len(rows)
 
+    def apply_reviews(self, changes: Iterable[tuple[str, str]]) -> int:
+        """Set the review status of the given series (``(uid, status)``); statuses of series
+        without a row are kept until the series arrives; returns how many rows changed."""
+        column = self.columns[REVIEW_FIELD]
+        column.codes = _grown(column.codes, len(self.uids), column.code_of((PENDING,)))
+        rows: list[int] = []
+        codes: list[int] = []
+        orphans = self.review_orphans
+        for uid in [u for u in orphans if u in self.row_of]:  # series that arrived since
+            rows.append(self.row_of[uid])
+            codes.append(column.code_of((orphans.pop(uid),)))
+        for uid, status in changes:
+            row = self.row_of.get(uid)
+            if row is None:
+                orphans[uid] = status
+                continue
+            orphans.pop(uid, None)
+            rows.append(row)
+            codes.append(column.code_of((status,)))
+        if rows:
+            column.codes[np.asarray(rows, np.int64)] = np.asarray(codes, CODE)
+            column.changed()
+            self.sort_cache.clear()
+        return len(rows)
+
     def _decode(self, rows: Iterable[tuple[Any, ...]]) -> _Batch:
         """Codes of a page of rows (new series get their row numbers here)."""
         targets: list[int] = []
@@ -376,6 +419,9 @@ class SeriesIndex:
         self.patient = _grown(self.patient, size, -1)
         self.patient[index] = np.concatenate([b.patients for b in batches])
         for name, column in self.columns.items():
+            if name == REVIEW_FIELD:  # follows its own changes (apply_reviews); new: pending
+                column.codes = _grown(column.codes, size, column.code_of((PENDING,)))
+                continue
             if name in self.result_fields or name in self.demand_fields:
                 # results follow their own changes (apply_results); demand columns are re-read
                 column.codes = _grown(column.codes, size, -1)

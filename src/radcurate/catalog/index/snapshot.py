@@ -28,7 +28,7 @@ from radcurate.catalog.projection import INDEXED_FIELDS
 logger = logging.getLogger(__name__)
 
 #: bump when the pickled layout changes
-FORMAT = 3
+FORMAT = 4
 #: an index smaller than this is rebuilt faster than a snapshot is written
 MIN_ROWS = 10_000
 
