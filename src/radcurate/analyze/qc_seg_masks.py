@@ -35,6 +35,8 @@ Mask = npt.NDArray[np.bool_]
 F64 = npt.NDArray[np.float64]
 #: SNOMED CT "Entire body": a segment that contains the others by design
 _ENTIRE_BODY = ("38266002", "SCT")
+#: SNOMED CT "Tissue", the segmented property category of bone, fat, muscle
+_TISSUE = ("85756007", "SCT")
 
 
 @dataclass
@@ -50,6 +52,9 @@ class LabelMask:
     container
         A body outline (RTSTRUCT EXTERNAL, a segment coded as the entire body): it holds
         the other labels by design, so it takes no part in the overlap check.
+    tissue
+        A tissue class (SegmentedPropertyCategory Tissue: bone, fat, muscle), in many
+        pieces by nature, so it takes no part in the fragment check.
     offset
         ``(slice, row, column)`` of the crop's first voxel on the source grid.
     mask
@@ -59,6 +64,7 @@ class LabelMask:
     label: str
     number: int
     container: bool = False
+    tissue: bool = False
     offset: tuple[int, int, int] = (0, 0, 0)
     mask: Mask = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=bool))
 
@@ -157,12 +163,12 @@ def unique_labels(declared: Iterable[tuple[int, str]]) -> dict[int, str]:
     return out
 
 
-def _is_entire_body(item: Dataset) -> bool:
-    for concept in item.get("SegmentedPropertyTypeCodeSequence") or []:
-        if (str(concept.get("CodeValue", "")), str(concept.get("CodingSchemeDesignator", ""))
-                ) == _ENTIRE_BODY:  # fmt: skip
-            return True
-    return False
+def _coded(item: Dataset, keyword: str, code: tuple[str, str]) -> bool:
+    """Whether the code sequence ``keyword`` of ``item`` holds ``(value, scheme)``."""
+    return any(
+        (str(c.get("CodeValue", "")), str(c.get("CodingSchemeDesignator", ""))) == code
+        for c in item.get(keyword) or []
+    )
 
 
 def declared_segments(ds: Dataset) -> list[LabelMask]:
@@ -174,7 +180,12 @@ def declared_segments(ds: Dataset) -> list[LabelMask]:
         for number, item in zip(numbers, items, strict=True)
     )
     return [
-        LabelMask(names[number], number, _is_entire_body(item))
+        LabelMask(
+            names[number],
+            number,
+            container=_coded(item, "SegmentedPropertyTypeCodeSequence", _ENTIRE_BODY),
+            tissue=_coded(item, "SegmentedPropertyCategoryCodeSequence", _TISSUE),
+        )
         for number, item in zip(numbers, items, strict=True)
     ]
 

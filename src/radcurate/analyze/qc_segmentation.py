@@ -106,7 +106,8 @@ class SegmentationQC(Workflow):
                "qc.segmentation.empty_segments:>0", "exact: no voxel"),
         _check("fragmented", "Fragmented segments",
                "Segments with stray pieces: 26-connected components beside the largest, at "
-               "least fragment_min_ml and smaller than fragment_ratio times the largest; "
+               "least fragment_min_ml and smaller than fragment_ratio times the largest "
+               "(tissue classes such as bone and fat are left out); "
                "labels in qc.segmentation.fragmented_labels, all component counts in "
                "qc.segmentation.components.",
                "qc.segmentation.fragmented:>0",
@@ -217,7 +218,7 @@ def _measures(grid: OnGrid, params: SegmentationQCParams) -> dict[str, Any]:
         if not found.count:
             continue
         components[label.label] = found.count
-        if found.fragments:
+        if found.fragments and not label.tissue:
             fragmented.append(label.label)
     out = _empties(grid.labels, {m.number: m.voxels for m in grid.labels})
     out.update(
