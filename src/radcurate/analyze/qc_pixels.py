@@ -92,7 +92,7 @@ PIXEL_CHECKS: tuple[QCCheck, ...] = (
            "qc.pixels.duplicate_frames:>0", "none allowed", "error"),
     _check("snr", "MR signal-to-noise",
            "MR: mean foreground / SD of the background (MRQy style, no Rician correction).",
-           "qc.pixels.snr:<5", "5"),
+           "qc.pixels.snr:<8", "8"),
     _check("cjv", "MR coefficient of joint variation",
            "MR: (SD foreground + SD background) / |mean foreground - mean background|.",
            "qc.pixels.cjv:>1", "1", "info"),
