@@ -86,7 +86,6 @@ _PRIVATE_FIELD = re.compile(r"^[0-9A-F]{3}[13579BDF][0-9A-F]{4}$")
 
 #: record fields that must agree between two files carrying one SOP Instance UID
 _CONTENT_FIELDS = (
-    "size",
     "study_uid",
     "series_uid",
     "sop_class_uid",
@@ -95,7 +94,6 @@ _CONTENT_FIELDS = (
     "instance_number",
     "position",
     "orientation",
-    "transfer_syntax",
     "rows",
     "columns",
     "frames",
@@ -103,12 +101,21 @@ _CONTENT_FIELDS = (
 )
 
 
+def _same_content(a: InstanceRecord, b: InstanceRecord) -> bool:
+    """Equal header values, and equal sizes when the transfer syntaxes are equal (a copy
+    re-encoded in another transfer syntax has another size, not other content)."""
+    if any(getattr(a, name) != getattr(b, name) for name in _CONTENT_FIELDS):
+        return False
+    return a.transfer_syntax != b.transfer_syntax or a.size == b.size
+
+
 def duplicate_sop_instances(records: Iterable[InstanceRecord]) -> tuple[int, int]:
     """(SOP Instance UIDs held by several files, those whose files differ).
 
-    Files differ when their size or any header value the catalog keeps per instance
-    differs. Bytes are not compared at ingest (that would read every file twice): two
-    copies with equal size and headers but different pixels count as equal here.
+    Files differ when any header value the catalog keeps per instance differs, or their
+    sizes differ under one transfer syntax. Bytes are not compared at ingest (that would
+    read every file twice): two copies with equal sizes and headers but different pixels
+    count as equal here.
     """
     by_sop: dict[str, list[InstanceRecord]] = defaultdict(list)
     for record in records:
@@ -118,10 +125,7 @@ def duplicate_sop_instances(records: Iterable[InstanceRecord]) -> tuple[int, int
         if len(copies) < 2:
             continue
         duplicated += 1
-        first = copies[0]
-        if any(
-            getattr(c, name) != getattr(first, name) for c in copies[1:] for name in _CONTENT_FIELDS
-        ):
+        if not all(_same_content(copies[0], c) for c in copies[1:]):
             conflicts += 1
     return duplicated, conflicts
 

@@ -36,6 +36,10 @@ NOT_JUDGED = frozenset(
     }
 )
 
+#: modules whose table rows are conditional in the standard but flattened to Type 1/2 by
+#: the table: the SR content item's value attributes depend on its ValueType
+CONDITIONAL_MODULES: dict[str, str] = {"sr-document-content": "ValueType|"}
+
 #: the derived document field listing top-level attributes present with an empty value
 EMPTY_ATTRIBUTES_FIELD = "empty_attributes"
 
@@ -72,7 +76,8 @@ def requirements(sop_class_uid: str) -> Requirements | None:
     type1: set[str] = set()
     type2: set[str] = set()
     for module in IOD_MODULES.get(iod, "").split():
-        ones, _, twos = MODULE_ATTRIBUTES.get(module, "|").partition("|")
+        text = CONDITIONAL_MODULES.get(module) or MODULE_ATTRIBUTES.get(module, "|")
+        ones, _, twos = text.partition("|")
         type1.update(ones.split())
         type2.update(twos.split())
     type1 -= NOT_JUDGED
