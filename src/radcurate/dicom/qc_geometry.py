@@ -289,7 +289,7 @@ def _stack(stack: list[Plane], normal: tuple[float, float, float], out: dict[str
         return
     positions = [g[0][0] for g in groups]
     steps = [b - a for a, b in itertools.pairwise(positions)]
-    spacing = statistics.median(steps)
+    spacing = _nominal_spacing(steps)
     out["slice_spacing_mm"] = round(spacing, 4)
     tolerance = SLICE_RELATIVE_TOLERANCE * spacing
     missing_positions: list[float] = []
@@ -313,6 +313,16 @@ def _stack(stack: list[Plane], normal: tuple[float, float, float], out: dict[str
     out["missing_slice_indexes"] = missing_indexes
     out["irregular_gaps"] = irregular
     out["spacing_uniform"] = irregular == 0
+
+
+def _nominal_spacing(steps: list[float]) -> float:
+    """The smallest step when every step is a whole multiple of it (slices missing), else the
+    median step (a few uneven steps among regular ones)."""
+    smallest = min(steps)
+    tolerance = SLICE_RELATIVE_TOLERANCE * smallest
+    if all(abs(s - round(s / smallest) * smallest) <= tolerance for s in steps):
+        return smallest
+    return statistics.median(steps)
 
 
 def _duplicates_vary_in(groups: list[list[tuple[float, Plane]]]) -> list[str]:
