@@ -20,6 +20,7 @@ from pydicom.uid import UID
 
 from radcurate.dicom.geometry import position_along, slice_normal
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.imaging.codecs import decode_failure
 from radcurate.imaging.errors import UndecodableError
 from radcurate.optional import import_optional
 
@@ -112,10 +113,20 @@ def frame_count(ds: Dataset) -> int:
         return 1
 
 
-def _syntax_name(ds: Dataset) -> str:
+def _syntax(ds: Dataset) -> str | None:
     meta = getattr(ds, "file_meta", None)
     uid = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    return UID(str(uid)).name if uid else "unknown transfer syntax"
+    return str(uid) if uid else None
+
+
+def _bits(ds: Dataset) -> int | None:
+    value = ds.get("BitsStored")
+    return value if isinstance(value, int) else None
+
+
+def _syntax_name(ds: Dataset) -> str:
+    uid = _syntax(ds)
+    return UID(uid).name if uid else "unknown transfer syntax"
 
 
 def decode_frame(ds: Dataset, index: int, location: str | None = None) -> npt.NDArray[Any]:
@@ -144,7 +155,7 @@ def decode_frame(ds: Dataset, index: int, location: str | None = None) -> npt.ND
                 return pixel_array(local_path(location), index=which)
             return pixel_array(ds, index=which)
     except Exception as exc:  # every decoder failure becomes a reason
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = decode_failure(exc, _syntax(ds), _bits(ds))
         raise UndecodableError(
             f"cannot decode the pixel data ({_syntax_name(ds)}): {text}"
         ) from exc

@@ -31,6 +31,7 @@ from pydicom.pixels.utils import iter_pixels
 
 from radcurate.dicom.geometry import slice_normal
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.imaging.codecs import decode_failure
 from radcurate.imaging.errors import UndecodableError
 from radcurate.imaging.frames import (
     decode_frame,
@@ -319,7 +320,12 @@ def _frames(ds: Dataset, location: str, indices: Sequence[int]) -> Iterator[npt.
             warnings.simplefilter("ignore")
             yield from iter_pixels(source, indices=list(indices))
     except Exception as exc:  # every decoder failure becomes a reason
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        meta = getattr(ds, "file_meta", None)
+        syntax = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+        bits = ds.get("BitsStored")
+        text = decode_failure(
+            exc, str(syntax) if syntax else None, bits if isinstance(bits, int) else None
+        )
         raise UndecodableError(f"cannot decode the pixel data: {text}") from exc
 
 
