@@ -55,13 +55,13 @@ def _plant(catalog: CatalogBackend, noise_a: list[float]) -> None:
     rows = []
     for uid, noise in zip(GROUP_A, noise_a, strict=True):
         digest = "d" * 64 if uid == GROUP_A[0] else uid
-        rows.append(ResultRow(uid, {"qc": {"pixels": {"noise_hu": noise, "sd_value": 400.0,
-                                                      "series_digest": digest}}}, "in"))  # fmt: skip
+        values = {"noise_hu": noise, "sd_value": 400.0, "series_digest": digest}
+        rows.append(ResultRow(uid, {"qc": {"pixels": values}}, "in"))
     for uid in GROUP_B + NO_KERNEL:
         digest = "d" * 64 if uid == GROUP_B[0] else uid
         noise = 90.0 if uid == NO_KERNEL[0] else 12.0 + len(rows) % 3
-        rows.append(ResultRow(uid, {"qc": {"pixels": {"noise_hu": noise,
-                                                      "series_digest": digest}}}, "in"))  # fmt: skip
+        values = {"noise_hu": noise, "series_digest": digest}
+        rows.append(ResultRow(uid, {"qc": {"pixels": values}}, "in"))
     catalog.result_store.write_results(rows, producer="qc-pixels", version="1")
     livers = [ResultRow(uid, {"qc": {"segmentation": {"volume_ml": {"liver": ml}}}}, "in")
               for uid, ml in zip(GROUP_A[:6], LIVER_ML, strict=True)]  # fmt: skip
