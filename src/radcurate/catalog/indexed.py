@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +32,7 @@ from radcurate.catalog.fields import infer_type
 from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
 from radcurate.catalog.index.column import BoolArray, Column
+from radcurate.catalog.index.crosstab import MAX_GROUPS, Tabulation, tabulate
 from radcurate.catalog.index.evaluate import Evaluator, is_result_path
 from radcurate.catalog.index.series_index import SeriesIndex
 from radcurate.catalog.search import Compiler, SearchDialect, job_match
@@ -348,6 +349,63 @@ class IndexedSearchMixin:
         with self._mask_for(without_field(tree, name)) as (index, mask):
             column = index.columns.get(name) or self._column_for(index, name)
             return suggest(column, mask, prefix, limit)
+
+    def cross_tabulate(
+        self,
+        selections: Sequence[str | Node | Collection[str]],
+        fields: Sequence[str],
+        *,
+        target: str | Node | None = None,
+        exact: Collection[str] = (),
+        exact_target: bool = False,
+        edges: Mapping[str, tuple[float, ...]] | None = None,
+        max_groups: int = MAX_GROUPS,
+        numbers: bool = False,
+    ) -> Tabulation:
+        """Group counts of ``fields`` per selection and their tables against ``target``,
+        counted on the index under one hold of its lock (catalog/index/crosstab.py).
+
+        A selection is query text, a tree, or a collection of SeriesInstanceUIDs
+        (unknown ones ignored). ``target`` is a field (``tag``/``dataset``: a series'
+        names) or a tree: the series matching it against the others. Fields are
+        document paths (:func:`radcurate.query.fields.resolve_field`).
+        """
+        with self._mask_for(All()) as (index, _):
+            evaluator = self._evaluator(index)
+            masks = []
+            for selection in selections:
+                if isinstance(selection, str):
+                    selection = parse(selection)
+                if isinstance(selection, Node):
+                    masks.append(evaluator.mask(selection))
+                else:
+                    masks.append(index.rows_of(selection))
+            size = max(m.shape[0] for m in masks)  # a refresh in between may have grown it
+            masks = [np.pad(m, (0, size - m.shape[0])) for m in masks]
+            columns = {name: self._table_column(index, name) for name in fields}
+            found: Column | BoolArray | None = None
+            if isinstance(target, str):
+                found = self._table_column(index, target)
+            elif target is not None:
+                found = evaluator.mask(target)
+            return tabulate(
+                index,
+                masks,
+                columns,
+                target=found,
+                exact=frozenset(exact),
+                exact_target=exact_target,
+                edges=dict(edges or {}),
+                max_groups=max_groups,
+                numbers=numbers,
+            )
+
+    def _table_column(self, index: SeriesIndex, field: str) -> Column:
+        return (
+            index.columns.get(field)
+            or index.membership.get(field)
+            or self._column_for(index, _aggregation_field(field))
+        )
 
     def _column_for(self, index: SeriesIndex, field: str) -> Column:
         """A column for an aggregation: loaded on demand, or an empty one for a result path
