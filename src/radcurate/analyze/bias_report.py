@@ -30,6 +30,7 @@ from radcurate.analyze.bias_metrics import (
     trim,
 )
 from radcurate.catalog.index.crosstab import MAX_GROUPS, OTHER, Grouping, Tabulation, dense
+from radcurate.query import UnknownFieldError
 from radcurate.query.ast import Node
 from radcurate.query.fields import is_field_path, resolve_field
 from radcurate.query.text import literal_text, to_text
@@ -103,7 +104,11 @@ def field_name(text: str, check: Callable[[str], object] | None = None) -> str:
     if not is_field_path(name):
         raise BiasInputError(f"not a field name: {name!r}")
     if check is not None:
-        check(f"has:{name}")
+        try:
+            check(f"has:{name}")
+        except UnknownFieldError as exc:
+            near = f" (did you mean {', '.join(exc.suggestions[:3])}?)" if exc.suggestions else ""
+            raise BiasInputError(f"unknown field {name!r}{near}") from None
     return resolve_field(name)
 
 
@@ -226,7 +231,8 @@ def association_entry(
     if len(columns) < 2:
         return _not_computable(entry, "the target has one value in the selection")
     if len(rows) < 2:
-        return _not_computable(entry, "the attribute has one value in the selection")
+        only = "no value" if rows[0] == len(found) else "one value"
+        return _not_computable(entry, f"the attribute has {only} in the selection")
     try:
         if numeric:
             found_kw = kruskal_wallis(kept)
@@ -315,7 +321,7 @@ def thresholds() -> dict[str, Any]:
 def bias_report(
     catalog: object,
     selection: Selected,
-    target: str | Node,
+    target: str | Node | None,
     attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
     *,
     label: str = "",
@@ -324,9 +330,10 @@ def bias_report(
     """Representation of ``attributes`` (and the target) in ``selection`` and each one's
     association with ``target``, with shortcut-risk flags (docs/bias.md).
 
-    ``attributes`` and a field ``target`` are document paths (:func:`field_name`).
-    Pairs that cannot be computed say why (``computable`` false, ``reason``);
-    an empty selection gives a report whose pairs all say so.
+    ``attributes`` and a field ``target`` are document paths (:func:`field_name`);
+    without a target only the representation is counted. Pairs that cannot be
+    computed say why (``computable`` false, ``reason``); an empty selection gives
+    a report whose pairs all say so.
     """
     fields = list(dict.fromkeys(attributes))
     if not fields:
@@ -334,18 +341,31 @@ def bias_report(
     tab = tabulating(catalog).cross_tabulate(
         [selection], fields, target=target, exact_target=True, max_groups=max_groups
     )
-    assert tab.target is not None and tab.tables is not None
     counts = tab.counts[0]
+    problems = [] if counts["series"] else ["no series match the selection"]
+    report: dict[str, Any] = {
+        "selection": label,
+        "counts": counts,
+        "target": None,
+        "thresholds": thresholds(),
+        "problems": problems,
+        "representation": [
+            representation_entry(name, tab.groupings[name], *tab.tallies[name][0])
+            for name in fields
+        ],
+        "associations": [],
+        "flags": [],
+    }
+    if target is None:
+        return report
+    assert tab.target is not None and tab.tables is not None
     target_name = target_label(target)
     numeric = tab.target.numbers is not None and tab.target.kind == "numeric"
     if isinstance(target, str):
         filters = [group_filter(target, tab.target, i) for i in range(len(tab.target))]
     else:
         filters = [to_text(target), f"NOT ({to_text(target)})"]
-    problems = []
-    if counts["series"] == 0:
-        problems.append("no series match the selection")
-    elif len(tab.target) < 2:
+    if counts["series"] and len(tab.target) < 2:
         problems.append("the target has fewer than two values in the selection")
     entries = []
     for name in fields:
@@ -353,35 +373,24 @@ def bias_report(
             entry = {"attribute": name, "test": "chi2", "n": 0}
             entries.append(_not_computable(entry, "the attribute is the target"))
             continue
+        cells = tab.tables[name]
         entries.append(
-            association_entry(
-                name, tab.groupings[name], tab.target, filters, tab.tables[name], numeric
-            )
+            association_entry(name, tab.groupings[name], tab.target, filters, cells, numeric)
         )
     flag_pairs(entries)
-    representations = [
-        representation_entry(name, tab.groupings[name], *tab.tallies[name][0]) for name in fields
-    ]
-    target_counts = np.bincount(
-        tab.tables[fields[0]][1], weights=tab.tables[fields[0]][2], minlength=len(tab.target)
-    ).astype(np.int64)
-    return {
-        "selection": label,
-        "counts": counts,
-        "target": {
-            "field": target_name,
-            "kind": "numeric" if numeric else "categorical",
-            "values": len(tab.target),
-            "missing": tab.target_missing,
-            "representation": None
-            if numeric
-            else representation_entry(
-                target_name, tab.target, target_counts, tab.target_missing, filters
-            ),
-        },
-        "thresholds": thresholds(),
-        "problems": problems,
-        "representation": representations,
-        "associations": entries,
-        "flags": [e["attribute"] for e in entries if e["flag"]],
+    first = tab.tables[fields[0]]
+    target_counts = np.bincount(first[1], weights=first[2], minlength=len(tab.target))
+    report["target"] = {
+        "field": target_name,
+        "kind": "numeric" if numeric else "categorical",
+        "values": len(tab.target),
+        "missing": tab.target_missing,
+        "representation": None
+        if numeric
+        else representation_entry(
+            target_name, tab.target, target_counts.astype(np.int64), tab.target_missing, filters
+        ),
     }
+    report["associations"] = entries
+    report["flags"] = [e["attribute"] for e in entries if e["flag"]]
+    return report

@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, str] = {
     "workflows": "radcurate.cli.workflows:workflows",
     "run": "radcurate.cli.workflows:run",
     "qc": "radcurate.cli.qc:qc",
+    "bias": "radcurate.cli.bias:bias",
+    "compare": "radcurate.cli.bias:compare",
 }
 
 
