@@ -184,8 +184,9 @@ def _series_by_key(catalog: CatalogBackend, kind: str, keys: Sequence[str]) -> d
     out: dict[str, list[str]] = {}
     if kind == "AccessionNumber":
         wanted = set(keys)
-        for uid, raw in sql_catalog(catalog).top_level_values(kind, None):
-            value = loads(raw) if isinstance(raw, str) else raw
+        sql = sql_catalog(catalog)
+        for uid, raw in sql.top_level_values(kind, None):
+            value = raw if sql.json_decoded else loads(raw)
             for one in value if isinstance(value, list) else [value]:
                 text = str(one).strip()
                 if text in wanted:
