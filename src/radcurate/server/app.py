@@ -15,6 +15,7 @@ from radcurate.server.routes import (
     aggregate,
     audit,
     autocomplete,
+    bias,
     datasets,
     dicomweb,
     fields,
@@ -87,6 +88,7 @@ def create_app(
         )
     for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(bias.router, prefix=API_PREFIX)  # bias metrics and dataset shift
     for module in (jobs, workflows):  # background work
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (tags, datasets, selections, audit, user_settings):  # curation
