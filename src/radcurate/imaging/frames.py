@@ -129,6 +129,37 @@ def _syntax_name(ds: Dataset) -> str:
     return UID(uid).name if uid else "unknown transfer syntax"
 
 
+def _bit_packed_frame(ds: Dataset, index: int, location: str | None
+                      ) -> npt.NDArray[np.uint8] | None:  # fmt: skip
+    """Frame ``index`` of native 1-bit multi-frame pixel data whose frames do not fill whole
+    bytes, or None for any other pixel data.
+
+    Such frames follow one another bit by bit (PS3.5 8.1.1: a frame may start inside a byte),
+    and pydicom 3.0 decodes every frame but the first wrongly (pydicom#2134, fixed after
+    3.0.2 by #2140): a BINARY Segmentation of 91 x 117 frames fails from its second frame.
+    ``location`` is where to read the pixel data when ``ds`` was read without it.
+    """
+    syntax = _syntax(ds)
+    if ds.get("BitsAllocated") != 1 or frame_count(ds) < 2 or syntax is None:
+        return None
+    if UID(syntax).is_compressed:
+        return None
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    count = rows * columns * samples
+    if count % 8 == 0:
+        return None
+    data = dcmread(local_path(location)).PixelData if location is not None else ds.PixelData
+    start = index * count
+    end = (start + count + 7) // 8
+    if end > len(data):
+        raise ValueError(f"there is not enough pixel data for frame {index + 1}")
+    chunk = np.frombuffer(data, dtype=np.uint8, count=end - start // 8, offset=start // 8)
+    bits = np.unpackbits(chunk, bitorder="little")[start % 8 : start % 8 + count]
+    shape = (rows, columns) if samples == 1 else (rows, columns, samples)
+    return bits.reshape(shape)
+
+
 def decode_frame(ds: Dataset, index: int, location: str | None = None) -> npt.NDArray[Any]:
     """Decode frame ``index`` of ``ds`` (YBR converted to RGB; stored values otherwise).
 
@@ -151,6 +182,9 @@ def decode_frame(ds: Dataset, index: int, location: str | None = None) -> npt.ND
             item = ds.get_item("PixelData") if "PixelData" in ds else None
             deferred = item is not None and getattr(item, "value", b"") is None
             which = index if frames > 1 else None
+            packed = _bit_packed_frame(ds, index, location if deferred else None)
+            if packed is not None:
+                return packed
             if deferred and location is not None:
                 return pixel_array(local_path(location), index=which)
             return pixel_array(ds, index=which)
