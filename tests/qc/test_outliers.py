@@ -51,12 +51,14 @@ def _write(folder: Path, uid: str, **options: Any) -> None:
 
 
 def _plant(catalog: CatalogBackend, noise_a: list[float]) -> None:
-    """qc.pixels values (producer qc-pixels) and liver volumes (producer qc-segmentation)."""
+    """qc.pixels values (producer qc-pixels) and liver volumes (producer qc-segmentation);
+    the input hash of a group A series changes with its value (as a qc-pixels re-run on
+    changed files would write it)."""
     rows = []
     for uid, noise in zip(GROUP_A, noise_a, strict=True):
         digest = "d" * 64 if uid == GROUP_A[0] else uid
         values = {"noise_hu": noise, "sd_value": 400.0, "series_digest": digest}
-        rows.append(ResultRow(uid, {"qc": {"pixels": values}}, "in"))
+        rows.append(ResultRow(uid, {"qc": {"pixels": values}}, f"in{noise}"))
     for uid in GROUP_B + NO_KERNEL:
         digest = "d" * 64 if uid == GROUP_B[0] else uid
         noise = 90.0 if uid == NO_KERNEL[0] else 12.0 + len(rows) % 3
@@ -83,8 +85,8 @@ def planted(catalog_url: str, tmp_path: Path) -> Iterator[CatalogBackend]:
         yield catalog
 
 
-def _run(catalog: CatalogBackend) -> dict[str, Any]:
-    job = workflow_job(OutlierQC(), WorkflowSelection(query="*"), {}, workers=1)
+def _run(catalog: CatalogBackend, step: OutlierQC | None = None) -> dict[str, Any]:
+    job = workflow_job(step or OutlierQC(), WorkflowSelection(query="*"), {}, workers=1)
     record = run_job(catalog, WORKFLOW_KIND, job)
     assert record.state == "done" and record.result is not None
     return dict(record.result)
@@ -160,13 +162,14 @@ def test_label_volume_against_its_population(planted: CatalogBackend) -> None:
 
 
 def test_rerun_recomputes_exactly_when_the_population_changed(planted: CatalogBackend) -> None:
-    _run(planted)
-    again = _run(planted)
+    step = OutlierQC()  # one instance, as a server's registry keeps it (its cache lives on)
+    _run(planted, step)
+    again = _run(planted, step)
     assert again["processed"] == 0 and again["skipped"] == again["total"]
     changed = list(NOISE_A)
     changed[2] = 25.0  # one series of group A: its eight members are scored again
     _plant(planted, changed)
-    third = _run(planted)
+    third = _run(planted, step)
     # group A only: group B's first series shares a digest with group A's first, but the
     # digests did not change
     assert third["processed"] == len(GROUP_A)
@@ -194,3 +197,21 @@ def test_after_qc_pixels_end_to_end(tmp_path: Path) -> None:
         assert all(_outliers(catalog, u)["pixels_z"] < 3.5 for u in uids[:6])
         assert _outliers(catalog, uids[0])["duplicate_pixel_series"] == [uids[7]]
         assert _outliers(catalog, uids[1])["duplicate_pixel_series"] == []
+
+
+def test_values_rewritten_by_hand_are_seen_once_the_cache_expires(
+    planted: CatalogBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value rewritten under unchanged provenance (same producer, version and input hash)
+    does not change the cache's fingerprint; the cache holds it for CACHE_SECONDS only."""
+    import radcurate.analyze.qc_outliers as module
+
+    step = OutlierQC()
+    _run(planted, step)
+    rows = [ResultRow(GROUP_A[3], {"qc": {"pixels": {"noise_hu": 10.5, "sd_value": 400.0,
+                                                     "series_digest": GROUP_A[3],
+                                                     "cv": 0.5}}}, "in10.5")]  # fmt: skip
+    planted.result_store.write_results(rows, producer="qc-pixels", version="1")
+    monkeypatch.setattr(module, "CACHE_SECONDS", 0.0)
+    again = _run(planted, step)
+    assert again["processed"] == len(GROUP_A)  # the new measure enters every hash

@@ -28,7 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -166,27 +167,76 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: v for k, raw in values.items() if (v := _number(raw)) is not None}
 
 
-def read_population(catalog: CatalogBackend, item: SeriesItem) -> Population:
+#: a population read is reused while its fingerprint holds, for at most this long (s)
+CACHE_SECONDS = 60.0
+#: populations kept at most (the oldest is dropped)
+CACHE_ENTRIES = 64
+PIXELS_PRODUCER, SEGMENTATION_PRODUCER = "qc-pixels", "qc-segmentation"
+
+
+@dataclass
+class PopulationCache:
+    """Decoded populations (``{uid: {name: value}}``) by query, reused for the next series of
+    the same group while the fingerprint holds: the same series, and the same version,
+    parameters and input hash of the producer's result sets on each. So a group of *g*
+    series decodes its results once instead of *g* times; values rewritten under an
+    unchanged provenance (by hand, by another producer) are seen again after
+    :data:`CACHE_SECONDS`."""
+
+    entries: dict[tuple[str, str], tuple[float, str, dict[str, dict[str, float]]]] = field(
+        default_factory=dict
+    )
+
+    def read(
+        self, catalog: CatalogBackend, query: Node, producer: str,
+        extract: Callable[[Mapping[str, Any]], dict[str, float]],
+    ) -> dict[str, dict[str, float]]:  # fmt: skip
+        """``extract(results)`` of every series matching ``query``."""
+        uids = catalog.series_uids(query)
+        stored = catalog.result_store.stored_inputs(uids, producer)
+        lines = []
+        for uid in uids:
+            mark = stored.get(uid)
+            lines.append(uid if mark is None else
+                         f"{uid}|{mark.version}|{mark.params_hash}|{mark.input_hash}")  # fmt: skip
+        fingerprint = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        key, now = (catalog.url, repr(query)), time.monotonic()
+        hit = self.entries.get(key)
+        if hit is not None and hit[1] == fingerprint and now - hit[0] < CACHE_SECONDS:
+            return hit[2]
+        values = {uid: extract(r) for uid, r in catalog.result_store.results_of(uids).items()}
+        self.entries.pop(key, None)
+        while len(self.entries) >= CACHE_ENTRIES:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[key] = (now, fingerprint, values)
+        return values
+
+
+def read_population(
+    catalog: CatalogBackend, item: SeriesItem, cache: PopulationCache | None = None
+) -> Population:
     """The series' own measures and those of its group, duplicates and label populations
     (every numeric ``qc.pixels`` value, so the input hash covers any choice of measures)."""
-    store = catalog.result_store
+    cache = cache or PopulationCache()
     mine = catalog.results(item.series_uid)
     pixels = _pixels_of(mine)
     found = Population(own_volumes=_volumes_of(mine))
     found.own = _numbers(pixels)
     digest = pixels.get("series_digest")
     if isinstance(digest, str) and digest:
-        uids = catalog.series_uids(group_query(item.document))
-        for uid, results in store.results_of(uids).items():
-            found.group[uid] = _numbers(_pixels_of(results))
+        group = cache.read(catalog, group_query(item.document), PIXELS_PRODUCER,
+                           lambda r: _numbers(_pixels_of(r)))  # fmt: skip
+        found.group = dict(group)
+        found.group[item.series_uid] = found.own  # its own values as read now
         same = catalog.series_uids(FieldMatch(DIGEST_FIELD, escape(digest)))
         found.duplicates = sorted(u for u in same if u != item.series_uid)
     for label in sorted(found.own_volumes):
         if "." in label or not label.strip():
             continue  # not addressable as a field path
-        uids = catalog.series_uids(Has(f"{VOLUME_FIELD}.{label}"))
-        population = {uid: _volumes_of(r).get(label) for uid, r in store.results_of(uids).items()}
-        found.labels[label] = {u: v for u, v in population.items() if v is not None}
+        volumes = cache.read(catalog, Has(f"{VOLUME_FIELD}.{label}"), SEGMENTATION_PRODUCER,
+                             _volumes_of)  # fmt: skip
+        found.labels[label] = {u: v[label] for u, v in volumes.items() if label in v}
+        found.labels[label][item.series_uid] = found.own_volumes[label]
     return found
 
 
@@ -251,10 +301,11 @@ class OutlierQC(Workflow):
         #: the population :meth:`input_hash` read, reused by :meth:`process` right after
         #: (keyed by the item object: a new item, e.g. a later run, reads it again)
         self._last: tuple[tuple[int, str, str], Population] | None = None
+        self._cache = PopulationCache()
 
     def input_hash(self, item: SeriesItem) -> str:
         """A hash of every population value the scores depend on."""
-        found = read_population(item.catalog, item)
+        found = read_population(item.catalog, item, self._cache)
         self._last = (_key(item), found)
         return found.digest()
 
@@ -262,6 +313,6 @@ class OutlierQC(Workflow):
         assert isinstance(params, OutlierQCParams)
         last, self._last = self._last, None
         found = last[1] if last is not None and last[0] == _key(item) else None
-        population = found or read_population(item.catalog, item)
+        population = found or read_population(item.catalog, item, self._cache)
         scores = outlier_scores(population, params.min_group, params.measures)
         return {"qc": {"outliers": scores}}
