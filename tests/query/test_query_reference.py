@@ -57,6 +57,7 @@ RECORDS = {
         datasets=["lidc-train"],
         ai={"bodypart": "chest", "scores": {"nodule": 0.8}, "labels": ["Nodule", "Emphysema"]},
         qc={"missing_slices": True, "gaps": 0},
+        review="accepted",
     ),
     "mr": SearchRecord(MR, datasets=["brain-mri"], qc={"missing_slices": False}),
 }
@@ -240,6 +241,15 @@ def hits(query: str, **kwargs: Any) -> set[str]:
         ("-Modality:MR -Modality:CT", set()),
         ("NOT NOT Modality:CT", {"ct"}),
         ("NOT *", set()),
+        # review status: pending when never reviewed; the review pseudo-field has one value
+        ("review:accepted", {"ct"}),
+        ("review:pending", {"mr"}),
+        ("-review:accepted", {"mr"}),
+        ("review:(rejected OR pending)", {"mr"}),
+        ("review:rejected", set()),
+        ("has:review", {"ct", "mr"}),
+        ("missing:review", set()),
+        ("accepted", set()),  # not free text
     ],
 )
 def test_semantics(query: str, expected: set[str]) -> None:
@@ -284,3 +294,5 @@ def test_field_values_walk() -> None:
     assert field_values(rec, "ai.scores.nodule") == [0.8]
     assert field_values(rec, "Modality.Nope") == []
     assert field_values(rec, "Nothing") == []
+    assert field_values(rec, "review") == ["accepted"]
+    assert field_values(RECORDS["mr"], "review") == ["pending"]

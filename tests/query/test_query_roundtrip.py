@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from radcurate.query import QueryError, from_json, parse, to_json, to_text
 from radcurate.query.ast import (
     COMPARE_OPS,
+    REVIEW_STATUSES,
     All,
     And,
     Compare,
@@ -25,6 +26,7 @@ from radcurate.query.ast import (
     Not,
     Or,
     Range,
+    Review,
     Tag,
     Text,
     normalize,
@@ -71,6 +73,7 @@ atoms: st.SearchStrategy[Node] = st.one_of(
     st.builds(Missing, fields),
     st.builds(Tag, patterns),
     st.builds(Dataset, patterns),
+    st.builds(Review, st.sampled_from(REVIEW_STATUSES)),
 )
 
 
@@ -103,6 +106,7 @@ HAND_WRITTEN = [
     "SliceThickness:<=1.5 age_years:{40 TO *] StudyDate:2019-01-01..2020-12-31",
     "(0018,1210):B30* OR (0009,1001):x has:ConvolutionKernel missing:PatientSex",
     "ai.bodypart:chest qc.missing_slices:true dataset:lidc-* NOT (a OR b c)",
+    "review:(accepted OR questionable) -review:rejected has:review",
     'x:"a*b" y:a\\ b* z:\\-1 "10:30" lung*',
 ]
 
@@ -224,6 +228,8 @@ def test_fuzz_from_json_only_raises_query_errors(obj: Any) -> None:
         ({"op": "range", "field": "x", "low": 1, "include_low": "yes"}, "must be true or false"),
         ({"op": "has", "field": "x", "extra": 1}, "unexpected keys"),
         ({"op": "in", "field": "x", "patterns": "CT"}, "non-empty list of strings"),
+        ({"op": "review", "status": "ok"}, "(root).status must be one of accepted, rejected"),
+        ({"op": "review", "pattern": "accepted"}, "unexpected keys"),
     ],
 )
 def test_bad_json_trees(obj: Any, message: str) -> None:

@@ -40,7 +40,7 @@ from radcurate.catalog.curation_types import (
 )
 from radcurate.catalog.result_types import iso_time
 from radcurate.catalog.rows import dumps
-from radcurate.query.ast import REVIEW_FIELD, REVIEW_STATUSES, Node, Not, Review, conjoin
+from radcurate.query.ast import REVIEW_FIELD, REVIEW_STATUSES, All, Node, Not, Review, conjoin
 
 #: the status of a series never reviewed (or reset)
 PENDING = "pending"
@@ -145,7 +145,10 @@ def exclude_rejected(query: Node, *, include_rejected: bool = False) -> Node:
 
     ``include_rejected``: the query unchanged (an export asked for them).
     """
-    return query if include_rejected else conjoin([query, Not(Review("rejected"))])
+    if include_rejected:
+        return query
+    rejected = Not(Review("rejected"))
+    return rejected if isinstance(query, All) else conjoin([query, rejected])
 
 
 class ReviewSession(Protocol):

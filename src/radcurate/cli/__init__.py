@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "render": "radcurate.cli.render:render",
     "search": "radcurate.cli.search:search",
     "tag": "radcurate.cli.tag:tag",
+    "review": "radcurate.cli.review:review",
     "dataset": "radcurate.cli.dataset:dataset",
     "audit": "radcurate.cli.audit:audit",
     "serve": "radcurate.cli.serve:serve",

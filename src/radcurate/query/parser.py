@@ -54,7 +54,7 @@ from radcurate.query.ast import (
 )
 from radcurate.query.fields import NAMESPACES, check_field, resolve_field
 from radcurate.query.lexer import RANGE_STOPS, WORD_STOPS, Scanner, Word, raw_to_pattern, split_raw
-from radcurate.query.patterns import has_wildcards, matches_everything, unescape
+from radcurate.query.patterns import fullmatch, has_wildcards, matches_everything, unescape
 
 #: deepest nesting of parentheses and negations accepted
 MAX_DEPTH = 64
@@ -244,11 +244,10 @@ class _Parser:
         return self.dotted_range(field, word, parts)
 
     def review_term(self) -> Node:
-        """``review:accepted`` or ``review:(accepted OR questionable)`` (any case)."""
+        """``review:accepted``, ``review:(accepted OR questionable)``, ``review:*ed`` (any case;
+        a wildcard stands for the statuses it matches)."""
         s = self.s
-        if s.at_boundary():
-            raise s.error(f"expected a review status after 'review:' ({_STATUSES})", "a status")
-        if s.peek() in "<>[{":
+        if s.at_boundary() or s.peek() in "<>[{":
             raise s.error(f"expected a review status after 'review:' ({_STATUSES})", "a status")
         if s.peek() == "(":
             start = s.pos + 1
@@ -256,15 +255,15 @@ class _Parser:
         start = s.pos
         return self.review_status(self.value_pattern(REVIEW_FIELD), start)
 
-    def review_status(self, pattern: str, position: int) -> Review:
-        status = unescape(pattern).lower()
-        if has_wildcards(pattern) or status not in REVIEW_STATUSES:
+    def review_status(self, pattern: str, position: int) -> Node:
+        found = [Review(status) for status in REVIEW_STATUSES if fullmatch(pattern, status)]
+        if not found:
             raise self.s.error(
                 f"not a review status: {unescape(pattern)!r} (use one of {_STATUSES})",
                 "a review status",
                 position,
             )
-        return Review(status)
+        return disjoin(list(found))
 
     def field(self, written: str, position: int) -> str:
         field = resolve_field(written)

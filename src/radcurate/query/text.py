@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 from radcurate.query.ast import (
+    REVIEW_FIELD,
     All,
     And,
     Compare,
@@ -37,6 +38,7 @@ from radcurate.query.ast import (
     Text,
 )
 from radcurate.query.patterns import has_wildcards, matches_everything, tokens, unescape
+from radcurate.query.reference import review_statuses_matching
 
 #: words that are operators where a term or a value-list item is expected
 KEYWORDS = frozenset({"AND", "OR", "NOT"})
@@ -109,7 +111,19 @@ def _bound(value: str | None) -> str:
     return "*" if value is None else literal_text(value)
 
 
+def _review_field(node: Node) -> str:
+    """A value term on the ``review`` pseudo-field, as the ``review:`` terms it stands for."""
+    statuses = review_statuses_matching(node)
+    if not statuses:
+        return "(NOT *)"
+    if len(statuses) == 1:
+        return f"review:{statuses[0]}"
+    return f"review:({' OR '.join(statuses)})"
+
+
 def _atom(node: Node) -> str:
+    if isinstance(node, (FieldMatch, FieldIn, Compare, Range)) and node.field == REVIEW_FIELD:
+        return _review_field(node)
     if isinstance(node, All):
         return "*"
     if isinstance(node, Text):

@@ -22,6 +22,7 @@ from radcurate.server.routes import (
     info,
     jobs,
     qc,
+    review,
     search,
     selections,
     series,
@@ -91,7 +92,7 @@ def create_app(
     app.include_router(bias.router, prefix=API_PREFIX)  # bias metrics and dataset shift
     for module in (jobs, workflows):  # background work
         app.include_router(module.router, prefix=API_PREFIX)
-    for module in (tags, datasets, selections, audit, user_settings):  # curation
+    for module in (tags, datasets, selections, review, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dicomweb.router)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     # last: its catch-all answers every other GET with the single-page app

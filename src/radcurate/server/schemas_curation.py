@@ -1,10 +1,10 @@
-"""Bodies of the curation API (tags, datasets, selections, audit, user settings), and the
-JSON errors of curation input."""
+"""Bodies of the curation API (tags, datasets, selections, reviews, audit, user settings), and
+the JSON errors of curation input."""
 
 from __future__ import annotations
 
 import getpass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from radcurate.catalog.curation import (
     Selection,
     StoredSelection,
 )
+from radcurate.catalog.review_store import MAX_NOTE, ReviewProgress, SeriesReview
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
 
@@ -84,6 +85,62 @@ class SelectionResponse(BaseModel):
             exclude=list(stored.exclude),
             series_count=stored.series_count,
         )
+
+
+#: a series' review status (``pending``: never reviewed, or reset)
+ReviewStatus = Literal["accepted", "rejected", "questionable", "pending"]
+
+
+class ReviewBody(_Strict):
+    """``PUT /api/series/{uid}/review``: the status and note (null or left out: no note)."""
+
+    status: ReviewStatus
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+
+
+class ReviewBulkRequest(BulkRequest):
+    """``POST /api/review``: a selection (inline or stored), the status and note to set."""
+
+    status: ReviewStatus
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+
+
+class ReviewResponse(BaseModel):
+    """The review of one series (``reviewer``/``reviewed_at`` null: never reviewed)."""
+
+    series_uid: str
+    status: ReviewStatus
+    reviewer: str | None
+    note: str | None
+    reviewed_at: str | None = Field(description="ISO 8601 UTC")
+
+    @classmethod
+    def of(cls, review: SeriesReview) -> ReviewResponse:
+        """From the catalog's record."""
+        return cls.model_validate(review.to_dict())
+
+
+class ReviewBulkResponse(BaseModel):
+    """Series whose status or note changed, and the selection's size."""
+
+    changed: int
+    total: int
+
+
+class ReviewProgressResponse(BaseModel):
+    """Per-status counts of a query's series (``reviewed``: all but ``pending``)."""
+
+    total: int
+    reviewed: int
+    accepted: int
+    rejected: int
+    questionable: int
+    pending: int
+
+    @classmethod
+    def of(cls, progress: ReviewProgress) -> ReviewProgressResponse:
+        """From the catalog's counts."""
+        return cls.model_validate(progress.to_dict())
 
 
 class TagItem(BaseModel):
