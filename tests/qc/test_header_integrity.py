@@ -234,3 +234,74 @@ def test_the_workflow_declares_its_checks() -> None:
         "qc.header.inconsistent_patient_attributes",
     } <= fields
     assert all(c.family in ("geometry", "header") and c.fails for c in workflow.checks)
+
+
+def test_each_failing_query_selects_exactly_its_planted_defects(tmp_path: Path) -> None:
+    """Every check's ``fails`` query, run on a catalog of planted defects and a clean series."""
+    ten = STEP
+    planted: dict[str, dict[str, Any]] = {
+        "clean": {},
+        "gap": {"heights": [z for i, z in enumerate(ten) if i != 5]},
+        "uneven": {"heights": [0.0, 2.5, 5.0, 8.4, 10.9, 13.4]},
+        "twice": {"heights": [*ten[:5], *ten[:5]]},
+        "scout": {
+            "per_slice": lambda i, z: (
+                {
+                    "ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+                    "ImageOrientationPatient": [1.0, 0.0, 0.0, 0.0, 0.0, -1.0],
+                }
+                if i == 0
+                else {}
+            )
+        },
+        "tilted": {
+            "per_slice": lambda i, z: {"ImagePositionPatient": [-2.0, -2.0 + z * 0.25, z]},
+            "GantryDetectorTilt": 14.0,
+        },
+        "spacing": {"per_slice": lambda i, z: {"PixelSpacing": [0.7, 0.7]} if i == 3 else {}},
+        "beds": {
+            "heights": [*ten, *(z + 12.5 for z in ten)],
+            "per_slice": lambda i, z: {"AcquisitionNumber": 1 + i // 10},
+        },
+        "names": {"per_slice": lambda i, z: {"PatientSex": "F"} if i == 1 else {}},
+        "required": {"KVP": None},
+        "burned": {"BurnedInAnnotation": "YES"},
+    }
+    folders = {}
+    for name, spec in planted.items():
+        spec = dict(spec)
+        heights = spec.pop("heights", ten)
+        per_slice = spec.pop("per_slice", None)
+        write_series(tmp_path / name, heights, per_slice=per_slice, **spec)
+        folders[name] = tmp_path / name
+    expected = {
+        "qc.geometry.regular_volume": {
+            *("gap", "uneven", "twice", "scout", "tilted", "spacing", "beds"),
+        },
+        "qc.geometry.orientation_count": {"scout"},
+        "qc.geometry.oblique_degrees": set(),
+        "qc.geometry.duplicate_positions": {"twice", "beds"},  # beds overlap on 5 positions
+        "qc.geometry.missing_slices": {"gap"},
+        "qc.geometry.spacing_uniform": {"uneven"},
+        "qc.geometry.inplane_offset_mm": {"tilted"},
+        "qc.geometry.pixel_spacing_consistent": {"spacing"},
+        "qc.geometry.image_size_consistent": set(),
+        "qc.geometry.gantry_tilt_degrees": {"tilted"},
+        "qc.geometry.localizer": {"scout"},
+        "qc.geometry.mixed_acquisitions": {"beds"},
+        "qc.header.duplicate_sop_conflicts": set(),
+        "qc.header.inconsistent_patient_attributes": {"names"},
+        "qc.header.missing_required_count": {"required"},
+        "qc.header.burned_in_annotation": {"burned"},
+    }
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        ingest(list(folders.values()), catalog, workers=1)
+        names = {}
+        for document in catalog.iter_series_documents():
+            uid = document["SeriesInstanceUID"]
+            names[uid] = Path(catalog.instances(uid)[0].source).parent.name
+        for check in HeaderQC.checks:
+            if check.field == "qc.header.identifying_attributes":
+                continue  # every test series names its patient: informative only
+            found = {names[u] for u in catalog.series_uids(check.fails)}
+            assert found == expected[check.field], check.field

@@ -128,7 +128,7 @@ CHECKS: tuple[QCCheck, ...] = (
         "gantry_tilt_degrees",
         "Gantry tilt",
         "GantryDetectorTilt (degrees) of the image with the largest tilt.",
-        "-qc.geometry.gantry_tilt_degrees:0 has:qc.geometry.gantry_tilt_degrees",
+        "qc.geometry.gantry_tilt_degrees:>0 OR qc.geometry.gantry_tilt_degrees:<0",
         severity="info",
     ),
     _geometry(
