@@ -73,3 +73,19 @@ export function formatDuration(start: string | null | undefined, end: string | n
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
+
+/** The value of a full result name ("ai.bodypart", "qc.geometry.missing_slices") in a series'
+ * results (`{ai: {...}, qc: {...}}`), whether stored under the dotted key or nested. */
+export function resultValue(results: Record<string, unknown> | null | undefined, name: string): unknown {
+  const dot = name.indexOf(".");
+  const space = results?.[name.slice(0, dot)];
+  if (!space || typeof space !== "object") return undefined;
+  const rest = name.slice(dot + 1);
+  if (rest in space) return (space as Record<string, unknown>)[rest];
+  let node: unknown = space;
+  for (const part of rest.split(".")) {
+    if (node === null || typeof node !== "object" || !(part in node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}

@@ -17,6 +17,8 @@ export const state = reactive({
   query: "",
   sort: "",
   openSeries: null as string | null,
+  /** review mode (src/review.ts) walks the query's series */
+  reviewing: false,
   cardSize: 180,
   cardFields: [...DEFAULT_CARD_FIELDS],
   tagShortcuts: [] as string[],
@@ -228,6 +230,7 @@ function writeUrl(push: boolean): void {
   if (state.query) params.set("q", state.query);
   if (state.sort) params.set("sort", state.sort);
   if (state.openSeries) params.set("series", state.openSeries);
+  if (state.reviewing) params.set("review", "1");
   const text = params.toString();
   const url = location.pathname + (text ? "?" + text : "");
   if (url === location.pathname + location.search) return;
@@ -241,12 +244,13 @@ export function startUrlSync(): void {
     () => writeUrl(true),
   );
   watch(
-    () => state.openSeries,
+    () => [state.openSeries, state.reviewing],
     () => writeUrl(true),
   );
   window.addEventListener("popstate", () => {
     const before = [state.query, state.sort];
     readUrl();
+    if (new URLSearchParams(location.search).get("review") !== "1") state.reviewing = false;
     if (before[0] !== state.query || before[1] !== state.sort) void runQuery();
   });
 }

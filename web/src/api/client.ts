@@ -12,11 +12,16 @@ import type {
   Tag,
   BulkResult,
   JsonSchema,
+  QCChecksResponse,
+  Review,
+  ReviewBulkResult,
+  ReviewProgress,
+  ReviewStatus,
 } from "./contract";
 
 type S = components["schemas"];
 export type SearchResponse = S["SearchResponse"];
-export type SeriesItem = S["SeriesItem"] & { tags?: string[]; datasets?: string[] };
+export type SeriesItem = S["SeriesItem"] & { tags?: string[]; datasets?: string[]; review?: ReviewStatus | null };
 export type SeriesResponse = S["SeriesResponse"] & { tags?: string[]; datasets?: string[] };
 export type FieldInfo = S["FieldPublic"];
 export type ErrorDetail = S["ErrorDetail"];
@@ -183,5 +188,21 @@ export const api = {
   },
   seriesResults(uid: string, signal?: AbortSignal): Promise<SeriesResults> {
     return request("GET", `/api/series/${encodeURIComponent(uid)}/results`, undefined, signal);
+  },
+  // --- quality control and review ---
+  qcChecks(q: string, signal?: AbortSignal): Promise<QCChecksResponse> {
+    return request("GET", "/api/qc/checks" + qs({ q }), undefined, signal);
+  },
+  review(uid: string, signal?: AbortSignal): Promise<Review> {
+    return request("GET", `/api/series/${encodeURIComponent(uid)}/review`, undefined, signal);
+  },
+  putReview(uid: string, status: ReviewStatus, note: string | null): Promise<Review> {
+    return request("PUT", `/api/series/${encodeURIComponent(uid)}/review`, { status, note });
+  },
+  bulkReview(selection: Selection, status: ReviewStatus, note: string | null): Promise<ReviewBulkResult> {
+    return request("POST", "/api/review", { selection, status, note });
+  },
+  reviewProgress(q: string, signal?: AbortSignal): Promise<ReviewProgress> {
+    return request("GET", "/api/review/progress" + qs({ q }), undefined, signal);
   },
 };

@@ -96,3 +96,55 @@ export interface JsonSchema {
   $defs?: Record<string, JsonSchema>;
   definitions?: Record<string, JsonSchema>;
 }
+
+// ---- quality control and review (issue 15)
+
+/** a registered QC check with how many series of the query fail it (`GET /api/qc/checks`) */
+export interface QCCheckCount {
+  field: string;
+  title: string;
+  meaning: string;
+  tolerance: string;
+  fails: string;
+  family: string;
+  severity: "error" | "warning" | "info" | string;
+  workflow: string;
+  count: number;
+  /** series of the query the check ran on (carrying its field); absent on older servers */
+  checked?: number;
+}
+
+export interface QCChecksResponse {
+  query: string;
+  total: number;
+  checks: QCCheckCount[];
+}
+
+export type ReviewStatus = "accepted" | "rejected" | "questionable" | "pending";
+export const REVIEW_STATUSES: ReviewStatus[] = ["accepted", "rejected", "questionable", "pending"];
+
+/** `GET/PUT /api/series/{uid}/review` */
+export interface Review {
+  series_uid: string;
+  status: ReviewStatus;
+  reviewer: string | null;
+  note: string | null;
+  reviewed_at: string | null;
+}
+
+/** `GET /api/review/progress?q=` */
+export interface ReviewProgress {
+  total: number;
+  reviewed: number;
+  accepted: number;
+  rejected: number;
+  questionable: number;
+  pending: number;
+}
+
+/** `POST /api/review` */
+export interface ReviewBulkResult {
+  changed: number;
+  total?: number;
+  series_count?: number;
+}

@@ -88,6 +88,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bias": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Bias Report Get
+         * @description Like ``POST /api/bias``, with comma-separated attributes.
+         */
+        get: operations["bias_report_get"];
+        put?: never;
+        /**
+         * Bias Report
+         * @description Representation of the attributes in the query's series, their association with the
+         *     target, and shortcut-risk flags (docs/bias.md).
+         */
+        post: operations["bias_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/bias/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bias Compare
+         * @description Dataset shift between two selections per attribute, and the patients in both.
+         */
+        post: operations["bias_compare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clinical/tables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Clinical Tables
+         * @description Every imported clinical table with the join report of its last import.
+         */
+        get: operations["list_clinical_tables"];
+        put?: never;
+        /**
+         * Import Clinical Table
+         * @description Import an uploaded clinical table as ``clin.<name>.<column>`` fields (an earlier
+         *     table of the same name is replaced); the answer carries the join report.
+         */
+        post: operations["import_clinical_table"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clinical/tables/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Clinical Table
+         * @description One clinical table with its last join report (404 when unknown).
+         */
+        get: operations["get_clinical_table"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Clinical Table
+         * @description Remove a clinical table: its ``clin.<name>.*`` fields leave every series.
+         */
+        delete: operations["delete_clinical_table"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/count": {
         parameters: {
             query?: never;
@@ -427,6 +521,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/qc/checks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Qc Checks
+         * @description The registered QC checks, each with the number of series of ``q`` failing it.
+         */
+        get: operations["list_qc_checks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review Selection
+         * @description Set the status and note of every series of a selection (one transaction).
+         */
+        post: operations["review_selection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/review/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Review Progress
+         * @description How many of the query's series are reviewed, per status.
+         */
+        get: operations["review_progress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/search": {
         parameters: {
             query?: never;
@@ -567,6 +721,31 @@ export interface paths {
          */
         get: operations["get_series_results"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/series/{series_uid}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Review
+         * @description The review of a series (``pending`` with no reviewer when never reviewed).
+         */
+        get: operations["get_review"];
+        /**
+         * Set Review
+         * @description Set a series' status and note (404 for an unknown series); the same status and note
+         *     again change nothing.
+         */
+        put: operations["set_review"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1277,6 +1456,57 @@ export interface components {
             type: "terms" | "histogram" | "date_histogram";
         };
         /**
+         * Association
+         * @description One heatmap cell: an attribute's association with the target.
+         */
+        Association: {
+            /** Attribute */
+            attribute: string;
+            /** Cells */
+            cells?: components["schemas"]["Cell"][] | null;
+            /** Chi2 */
+            chi2?: number | null;
+            /** Columns */
+            columns?: unknown[] | null;
+            /** Computable */
+            computable: boolean;
+            /** Cramers V */
+            cramers_v?: number | null;
+            /** Dof */
+            dof?: number | null;
+            /** Eta Squared */
+            eta_squared?: number | null;
+            /**
+             * Flag
+             * @description Shortcut risk (thresholds in the report)
+             */
+            flag: boolean;
+            /** Groups */
+            groups?: components["schemas"]["GroupMedian"][] | null;
+            /** H */
+            h?: number | null;
+            /**
+             * N
+             * @description Series in the table (with a target value)
+             */
+            n: number;
+            /** Nmi */
+            nmi?: number | null;
+            /** P */
+            p?: number | null;
+            /** P Adjusted */
+            p_adjusted?: number | null;
+            /** Reason */
+            reason: string | null;
+            /** Rows */
+            rows?: unknown[] | null;
+            /**
+             * Test
+             * @description chi2 (categorical target) or kruskal (numeric)
+             */
+            test: string;
+        };
+        /**
          * AuditItem
          * @description One curation action.
          */
@@ -1309,6 +1539,65 @@ export interface components {
         AuditList: {
             /** Items */
             items: components["schemas"]["AuditItem"][];
+        };
+        /**
+         * BiasBody
+         * @description ``POST /api/bias``: the selection, the target and the attributes to test.
+         */
+        BiasBody: {
+            /**
+             * Attributes
+             * @description Fields to test (default: the acquisition ones)
+             */
+            attributes?: string[] | null;
+            /**
+             * Max Groups
+             * @description Categories kept per field
+             * @default 50
+             */
+            max_groups: number;
+            /**
+             * Query
+             * @description Query text or JSON tree (all series when empty)
+             * @default
+             */
+            query: string | {
+                [key: string]: unknown;
+            };
+            /**
+             * Reference
+             * @description A reference population as CSV text: field,value,proportion
+             */
+            reference?: string | null;
+            /**
+             * Target
+             * @description A field (its values are the groups) or a query such as tag:X
+             */
+            target?: string | null;
+        };
+        /**
+         * BiasResponse
+         * @description Representation, associations with the target, flags, and the reference distances.
+         */
+        BiasResponse: {
+            /** Associations */
+            associations: components["schemas"]["Association"][];
+            counts: components["schemas"]["Counts"];
+            /**
+             * Flags
+             * @description Attributes flagged as shortcut risks
+             */
+            flags: string[];
+            /** Problems */
+            problems: string[];
+            /** Reference */
+            reference?: components["schemas"]["ReferenceEntry"][] | null;
+            /** Representation */
+            representation: components["schemas"]["Representation"][];
+            /** Selection */
+            selection: string;
+            target: components["schemas"]["TargetInfo"] | null;
+            thresholds: components["schemas"]["Thresholds"];
         };
         /**
          * BucketPublic
@@ -1344,10 +1633,132 @@ export interface components {
             series_count: number;
         };
         /**
+         * Cell
+         * @description One attribute group × target group cell.
+         */
+        Cell: {
+            /** Count */
+            count: number;
+            /** Expected */
+            expected: number;
+            /** Filter */
+            filter: string | null;
+            /**
+             * Residual
+             * @description Adjusted residual: > 2 over-, < -2 under-represented
+             */
+            residual: number;
+            /** Target */
+            target: unknown;
+            /** Target Filter */
+            target_filter: string | null;
+            /** Value */
+            value: unknown;
+        };
+        /**
+         * ClinicalImportResponse
+         * @description The imported table with its join report; the keys no series has when asked for.
+         */
+        ClinicalImportResponse: {
+            table: components["schemas"]["ClinicalTablePublic"];
+            /**
+             * Unmatched Keys
+             * @description Only with show_unmatched (identifiers: never stored)
+             */
+            unmatched_keys?: string[] | null;
+        };
+        /**
+         * ClinicalTablePublic
+         * @description An imported table, how many series hold its fields now, and its last join report.
+         */
+        ClinicalTablePublic: {
+            /** Actor */
+            actor: string;
+            /**
+             * Fields
+             * @description Its fields, as a pattern: clin.<name>.*
+             */
+            fields: string;
+            /** Imported At */
+            imported_at: string;
+            /** Name */
+            name: string;
+            /**
+             * Producer
+             * @description The result-store producer of its fields
+             */
+            producer: string;
+            /**
+             * Report
+             * @description The join report of its last import
+             */
+            report: {
+                [key: string]: unknown;
+            };
+            /** Series Count */
+            series_count: number;
+        };
+        /**
+         * ClinicalTablesResponse
+         * @description Every imported table, by name.
+         */
+        ClinicalTablesResponse: {
+            /** Items */
+            items: components["schemas"]["ClinicalTablePublic"][];
+        };
+        /**
+         * CompareBody
+         * @description ``POST /api/bias/compare``: two selections (query, ``dataset:NAME@V``, ``selection:ID``).
+         */
+        CompareBody: {
+            /**
+             * A
+             * @description First selection
+             */
+            a: string;
+            /** Attributes */
+            attributes?: string[] | null;
+            /**
+             * B
+             * @description Second selection
+             */
+            b: string;
+            /**
+             * Max Groups
+             * @default 50
+             */
+            max_groups: number;
+        };
+        /**
+         * CompareResponse
+         * @description Dataset shift between two selections.
+         */
+        CompareResponse: {
+            a: components["schemas"]["Side"];
+            /** Attributes */
+            attributes: components["schemas"]["Shift"][];
+            b: components["schemas"]["Side"];
+            overlap: components["schemas"]["Overlap"];
+            /** Problems */
+            problems: string[];
+        };
+        /**
          * CountResponse
          * @description How many series, studies and patients match.
          */
         CountResponse: {
+            /** Patients */
+            patients: number;
+            /** Series */
+            series: number;
+            /** Studies */
+            studies: number;
+        };
+        /**
+         * Counts
+         * @description Series, studies and patients of a selection.
+         */
+        Counts: {
             /** Patients */
             patients: number;
             /** Series */
@@ -1505,6 +1916,37 @@ export interface components {
             /** Note */
             note?: string | null;
         };
+        /**
+         * GroupMedian
+         * @description One attribute group of a numeric target.
+         */
+        GroupMedian: {
+            /** Count */
+            count: number;
+            /** Filter */
+            filter: string | null;
+            /** Median */
+            median: number;
+            /** Value */
+            value: unknown;
+        };
+        /**
+         * GroupShare
+         * @description One bar: a group of an attribute, its series and share (of all, missing included).
+         */
+        GroupShare: {
+            /** Count */
+            count: number;
+            /**
+             * Filter
+             * @description Query term selecting the group's series
+             */
+            filter: string | null;
+            /** Share */
+            share: number;
+            /** Value */
+            value: unknown;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1619,6 +2061,164 @@ export interface components {
             series_uid: string;
         };
         /**
+         * Overlap
+         * @description Series and patients in both selections (patients in both: leakage).
+         */
+        Overlap: {
+            /** Leakage */
+            leakage: boolean;
+            /** Patient Share A */
+            patient_share_a: number | null;
+            /** Patient Share B */
+            patient_share_b: number | null;
+            /** Patients */
+            patients: number;
+            /** Series */
+            series: number;
+        };
+        /**
+         * QCCheckCount
+         * @description A check (docs/qc.md), its workflow, and how many series of the query fail it.
+         */
+        QCCheckCount: {
+            /**
+             * Checked
+             * @description Series of the query the check ran on
+             */
+            checked: number;
+            /**
+             * Count
+             * @description Series of the query failing the check
+             */
+            count: number;
+            /**
+             * Fails
+             * @description Query text selecting the failing series
+             */
+            fails: string;
+            /** Family */
+            family: string;
+            /**
+             * Field
+             * @description The qc.* result path the check writes
+             */
+            field: string;
+            /** Meaning */
+            meaning: string;
+            /**
+             * Severity
+             * @description error, warning or info
+             */
+            severity: string;
+            /** Title */
+            title: string;
+            /** Tolerance */
+            tolerance: string;
+            /**
+             * Workflow
+             * @description The registered workflow that computes it
+             */
+            workflow: string;
+        };
+        /**
+         * QCChecksResponse
+         * @description Every check with its counts within ``query`` (``total`` series match the query).
+         */
+        QCChecksResponse: {
+            /** Checks */
+            checks: components["schemas"]["QCCheckCount"][];
+            /** Query */
+            query: string;
+            /** Total */
+            total: number;
+        };
+        /**
+         * ReferenceCategoryOut
+         * @description One category of a reference population beside the selection's share.
+         */
+        ReferenceCategoryOut: {
+            /** Count */
+            count: number;
+            /** Observed */
+            observed: number;
+            /** Reference */
+            reference: number;
+            /** Value */
+            value: string;
+        };
+        /**
+         * ReferenceEntry
+         * @description The selection against a reference population on one field.
+         */
+        ReferenceEntry: {
+            /** Categories */
+            categories: components["schemas"]["ReferenceCategoryOut"][];
+            /** Computable */
+            computable: boolean;
+            /** Field */
+            field: string;
+            /** Js Distance */
+            js_distance: number | null;
+            /** Missing */
+            missing: number;
+            /** N */
+            n: number;
+            /** Reason */
+            reason: string | null;
+            /** Reference Total */
+            reference_total: number;
+            /** Unmatched */
+            unmatched: number;
+        };
+        /**
+         * Representation
+         * @description How the selection's series spread over one attribute's groups.
+         */
+        Representation: {
+            /**
+             * Binning
+             * @description categorical, numeric, binned, decades or years
+             */
+            binning: string;
+            /**
+             * Effective Groups
+             * @description exp(entropy)
+             */
+            effective_groups: number | null;
+            /**
+             * Entropy
+             * @description Shannon entropy of the group shares (nats)
+             */
+            entropy: number | null;
+            /**
+             * Evenness
+             * @description entropy / ln k
+             */
+            evenness: number | null;
+            /** Field */
+            field: string;
+            /** Groups */
+            groups: components["schemas"]["GroupShare"][];
+            /**
+             * Imbalance Ratio
+             * @description Largest over smallest group
+             */
+            imbalance_ratio: number | null;
+            /**
+             * K
+             * @description Non-empty groups
+             */
+            k: number;
+            /** Missing */
+            missing: number;
+            /** Missing Rate */
+            missing_rate: number | null;
+            /** Present */
+            present: number;
+            /** Series */
+            series: number;
+        };
+        /**
          * ResultProvenance
          * @description Who and what wrote one producer's results on a series.
          */
@@ -1646,6 +2246,85 @@ export interface components {
             version: string;
             /** Written At */
             written_at: string;
+        };
+        /**
+         * ReviewBody
+         * @description ``PUT /api/series/{uid}/review``: the status and note (null or left out: no note).
+         */
+        ReviewBody: {
+            /** Note */
+            note?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "rejected" | "questionable" | "pending";
+        };
+        /**
+         * ReviewBulkRequest
+         * @description ``POST /api/review``: a selection (inline or stored), the status and note to set.
+         */
+        ReviewBulkRequest: {
+            /** Note */
+            note?: string | null;
+            selection?: components["schemas"]["radcurate__server__schemas_curation__SelectionBody"] | null;
+            /** Selection Id */
+            selection_id?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "rejected" | "questionable" | "pending";
+        };
+        /**
+         * ReviewBulkResponse
+         * @description Series whose status or note changed, and the selection's size.
+         */
+        ReviewBulkResponse: {
+            /** Changed */
+            changed: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * ReviewProgressResponse
+         * @description Per-status counts of a query's series (``reviewed``: all but ``pending``).
+         */
+        ReviewProgressResponse: {
+            /** Accepted */
+            accepted: number;
+            /** Pending */
+            pending: number;
+            /** Questionable */
+            questionable: number;
+            /** Rejected */
+            rejected: number;
+            /** Reviewed */
+            reviewed: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * ReviewResponse
+         * @description The review of one series (``reviewer``/``reviewed_at`` null: never reviewed).
+         */
+        ReviewResponse: {
+            /** Note */
+            note: string | null;
+            /**
+             * Reviewed At
+             * @description ISO 8601 UTC
+             */
+            reviewed_at: string | null;
+            /** Reviewer */
+            reviewer: string | null;
+            /** Series Uid */
+            series_uid: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "accepted" | "rejected" | "questionable" | "pending";
         };
         /**
          * SearchRequest
@@ -1782,6 +2461,78 @@ export interface components {
             user: string;
         };
         /**
+         * Shift
+         * @description One comparison row: an attribute in A and in B.
+         */
+        Shift: {
+            /** Binning */
+            binning: string;
+            /** Chi2 */
+            chi2?: number | null;
+            /** Computable */
+            computable: boolean;
+            /** Dof */
+            dof?: number | null;
+            /** Field */
+            field: string;
+            /** Groups */
+            groups: components["schemas"]["ShiftGroup"][];
+            /** Js Distance */
+            js_distance?: number | null;
+            /** Ks */
+            ks?: number | null;
+            /** Ks P */
+            ks_p?: number | null;
+            /** Missing A */
+            missing_a: number;
+            /** Missing B */
+            missing_b: number;
+            /** Missing Share A */
+            missing_share_a: number | null;
+            /** Missing Share B */
+            missing_share_b: number | null;
+            /** N A */
+            n_a: number;
+            /** N B */
+            n_b: number;
+            /** P */
+            p?: number | null;
+            /** Reason */
+            reason: string | null;
+        };
+        /**
+         * ShiftGroup
+         * @description One group of an attribute in both selections.
+         */
+        ShiftGroup: {
+            /** Count A */
+            count_a: number;
+            /** Count B */
+            count_b: number;
+            /** Filter */
+            filter: string | null;
+            /** Share A */
+            share_a: number;
+            /** Share B */
+            share_b: number;
+            /** Value */
+            value: unknown;
+        };
+        /**
+         * Side
+         * @description One selection of a comparison.
+         */
+        Side: {
+            /** Patients */
+            patients: number;
+            /** Selection */
+            selection: string;
+            /** Series */
+            series: number;
+            /** Studies */
+            studies: number;
+        };
+        /**
          * TagCreate
          * @description ``POST /api/tags``.
          */
@@ -1820,6 +2571,35 @@ export interface components {
             color?: string | null;
             /** Name */
             name?: string | null;
+        };
+        /**
+         * TargetInfo
+         * @description The target: a field or a query (groups true/false).
+         */
+        TargetInfo: {
+            /** Field */
+            field: string;
+            /** Kind */
+            kind: string;
+            /** Missing */
+            missing: number;
+            representation: components["schemas"]["Representation"] | null;
+            /** Values */
+            values: number;
+        };
+        /**
+         * Thresholds
+         * @description The shortcut-risk rule.
+         */
+        Thresholds: {
+            /** Alpha */
+            alpha: number;
+            /** Correction */
+            correction: string;
+            /** Cramers V */
+            cramers_v: number;
+            /** Eta Squared */
+            eta_squared: number;
         };
         /**
          * ThumbnailJobRequest
@@ -2233,6 +3013,396 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValuesResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    bias_report_get: {
+        parameters: {
+            query?: {
+                /** @description Query text (docs/query-language.md). */
+                q?: string;
+                /** @description A field or a query (tag:X). */
+                target?: string | null;
+                /** @description Comma-separated fields. */
+                attributes?: string | null;
+                max_groups?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BiasResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    bias_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BiasBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BiasResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    bias_compare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompareBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompareResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_clinical_tables: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicalTablesResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_clinical_table: {
+        parameters: {
+            query?: {
+                /** @description Key kind (or a form part) */
+                key?: string | null;
+                name?: string | null;
+                key_column?: string | null;
+                duplicates?: string | null;
+                format?: string | null;
+                show_unmatched?: boolean;
+                /** @description The file's name (raw body) */
+                filename?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "multipart/form-data": {
+                    /** @enum {string} */
+                    duplicates?: "refuse" | "first" | "last";
+                    /** Format: binary */
+                    file: string;
+                    /** @enum {string} */
+                    format?: "csv" | "tsv" | "parquet";
+                    /** @enum {string} */
+                    key: "PatientID" | "AccessionNumber" | "StudyInstanceUID" | "SeriesInstanceUID";
+                    key_column?: string;
+                    name?: string;
+                    show_unmatched?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicalImportResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The file is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not CSV/TSV/Parquet */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_clinical_table: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClinicalTablePublic"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_clinical_table: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedResponse"];
                 };
             };
             /** @description Bad query (position, expected, suggestions) */
@@ -3277,6 +4447,157 @@ export interface operations {
             };
         };
     };
+    list_qc_checks: {
+        parameters: {
+            query?: {
+                /** @description Query text (docs/query-language.md). */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QCChecksResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    review_selection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewBulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewBulkResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    review_progress: {
+        parameters: {
+            query?: {
+                /** @description Query text (docs/query-language.md). */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewProgressResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     search_series: {
         parameters: {
             query?: {
@@ -3654,6 +4975,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SeriesResults"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_review: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewResponse"];
                 };
             };
             /** @description Bad query (position, expected, suggestions) */
