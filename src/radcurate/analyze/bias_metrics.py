@@ -42,9 +42,9 @@ def chi2_sf(x: float, dof: int) -> float:
     """
     if dof < 1:
         raise ValueError("dof must be at least 1")
-    if x <= 0:
-        return 1.0
     y = x / 2.0
+    if y <= 0:
+        return 1.0
     if dof % 2 == 0:
         terms = [-y + i * math.log(y) - math.lgamma(i + 1) for i in range(dof // 2)]
         base = 0.0
