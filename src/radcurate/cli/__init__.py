@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "qc": "radcurate.cli.qc:qc",
     "bias": "radcurate.cli.bias:bias",
     "compare": "radcurate.cli.bias:compare",
+    "clinical": "radcurate.cli.clinical:clinical",
 }
 
 

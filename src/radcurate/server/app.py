@@ -16,6 +16,7 @@ from radcurate.server.routes import (
     audit,
     autocomplete,
     bias,
+    clinical,
     datasets,
     dicomweb,
     fields,
@@ -94,6 +95,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (tags, datasets, selections, review, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(clinical.router, prefix=API_PREFIX)  # clinical tables
     app.include_router(dicomweb.router)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     # last: its catch-all answers every other GET with the single-page app
     app.include_router(webui.router)
