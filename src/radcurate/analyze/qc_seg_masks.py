@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from radcurate.imaging.frames import decode_frame, frame_attributes, frame_count
+from radcurate.imaging.frames import decode_frame, frame_count
 from radcurate.imaging.seg import SegPlacement, binary_mask, fit_plane, frame_facts
 
 __all__ = [
@@ -190,13 +190,15 @@ def declared_segments(ds: Dataset) -> list[LabelMask]:
     ]
 
 
-def _frame_pixels(ds: Dataset, k: int, location: str, kind: str
+def _frame_pixels(ds: Dataset, k: int, location: str, kind: str, segment: int | None = None
                   ) -> dict[int, Mask]:  # fmt: skip
-    """Segment number -> the pixels frame ``k`` marks (LABELMAP: one per value)."""
+    """Segment number -> the pixels frame ``k`` marks (LABELMAP: one per value); ``segment``
+    when already known (read from the frame's functional groups otherwise)."""
     frame = np.asarray(decode_frame(ds, k, location))
     if kind == "LABELMAP":
         return {int(v): frame == v for v in np.unique(frame) if v}
-    segment, _, _ = frame_facts(ds, k)
+    if segment is None:
+        segment, _, _ = frame_facts(ds, k)
     return {segment: binary_mask(frame, kind)}
 
 
@@ -211,13 +213,32 @@ def seg_frame_labels(ds: Dataset, location: str) -> dict[int, int]:
     return counts
 
 
+def _macro(ds: Dataset, k: int, name: str) -> Dataset | None:
+    """The first item of functional-group macro ``name`` for frame ``k`` (per-frame, else
+    shared); a cheaper look-up than the flat per-frame view when only one macro is needed."""
+    for groups, index in (("PerFrameFunctionalGroupsSequence", k),
+                          ("SharedFunctionalGroupsSequence", 0)):  # fmt: skip
+        sequence = ds.get(groups)
+        if sequence and index < len(sequence):
+            items = sequence[index].get(name)
+            if items:
+                found: Dataset = items[0]
+                return found
+    return None
+
+
 def _frame_offset(ds: Dataset, k: int, target: int, plan: SegPlacement) -> float | None:
     """How far (source voxels, largest along any axis) the frame's own plane position,
     orientation and spacing put its field of view from the source slice it is drawn on
     (None when the frame carries no plane geometry)."""
-    attrs = frame_attributes(ds, k)
-    ipp, iop = attrs.get("ImagePositionPatient"), attrs.get("ImageOrientationPatient")
-    spacing = attrs.get("PixelSpacing")
+    position = _macro(ds, k, "PlanePositionSequence")
+    orientation = _macro(ds, k, "PlaneOrientationSequence")
+    measures = _macro(ds, k, "PixelMeasuresSequence")
+    if position is None or orientation is None or measures is None:
+        return None
+    ipp = position.get("ImagePositionPatient")
+    iop = orientation.get("ImageOrientationPatient")
+    spacing = measures.get("PixelSpacing")
     if ipp is None or iop is None or spacing is None or len(ipp) != 3 or len(iop) != 6:
         return None
     rows, cols = int(ds.Rows), int(ds.Columns)
@@ -226,14 +247,14 @@ def _frame_offset(ds: Dataset, k: int, target: int, plan: SegPlacement) -> float
     row_dir = np.asarray([float(v) for v in iop[:3]])
     col_dir = np.asarray([float(v) for v in iop[3:]])
     d_row, d_col = float(spacing[0]), float(spacing[1])
-    to_index = np.linalg.inv(plan.geometry.lps_affine)
-    worst = 0.0
-    for fr, fc in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)):  # the four FOV corners
-        corner = origin + (fc * cols - 0.5) * d_col * row_dir + (fr * rows - 0.5) * d_row * col_dir
-        index = (to_index @ np.array([*corner, 1.0]))[:3]
-        expected = np.array([fc * source_cols - 0.5, fr * source_rows - 0.5, float(target)])
-        worst = max(worst, float(np.abs(index - expected).max()))
-    return worst
+    fr = np.array([0.0, 0.0, 1.0, 1.0])  # the four corners of the field of view
+    fc = np.array([0.0, 1.0, 0.0, 1.0])
+    corners = (origin + np.outer(fc * cols - 0.5, d_col * row_dir)
+               + np.outer(fr * rows - 0.5, d_row * col_dir))  # fmt: skip
+    index = np.column_stack([corners, np.ones(4)]) @ np.linalg.inv(plan.geometry.lps_affine).T
+    expected = np.column_stack([fc * source_cols - 0.5, fr * source_rows - 0.5,
+                                np.full(4, float(target))])  # fmt: skip
+    return float(np.abs(index[:, :3] - expected).max())
 
 
 def seg_on_grid(plan: SegPlacement) -> OnGrid:
@@ -255,8 +276,9 @@ def seg_on_grid(plan: SegPlacement) -> OnGrid:
     inside = outside = 0
     offset = 0.0
     for target, frames in sorted(plan.placed.items()):
-        for k, _ in frames:
-            for segment, pixels in _frame_pixels(ds, k, plan.location, plan.kind).items():
+        for k, number in frames:
+            found = _frame_pixels(ds, k, plan.location, plan.kind, number)
+            for segment, pixels in found.items():
                 marked = int(np.count_nonzero(pixels))
                 if not marked:
                     continue
