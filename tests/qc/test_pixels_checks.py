@@ -106,7 +106,7 @@ def test_registered_with_its_checks() -> None:
     step = default_registry().get("qc-pixels")
     assert isinstance(step, PixelQC)
     fields = {c.field for c in step.checks}
-    assert {"qc.pixels.noise_hu", "qc.pixels.truncated_fov", "qc.pixels.metal",
+    assert {"qc.pixels.noise_hu", "qc.pixels.truncated_fov", "qc.pixels.metal_fraction",
             "qc.pixels.duplicate_frames", "qc.pixels.constant_slices",
             "qc.pixels.clipped_fraction", "qc.pixels.snr"} <= fields  # fmt: skip
     assert all(c.family == "pixels" and c.meaning and c.fails for c in step.checks)
@@ -145,7 +145,8 @@ def test_metal(checked: dict[str, Any]) -> None:
     assert metal["clipped_fraction"] == 0.0  # 16 bits hold 4000 HU
     assert pixels(checked, CLEAN)["metal"] is False
     assert pixels(checked, CLIPPED)["metal"] is False  # 1500 HU: contrast, not metal
-    assert failing(checked, "metal") == [METAL]
+    assert failing(checked, "metal_fraction") == [METAL]
+    assert checked["catalog"].series_uids("qc.pixels.metal:true") == [METAL]
 
 
 def test_empty_slices(checked: dict[str, Any]) -> None:

@@ -68,8 +68,9 @@ class PixelCheckSettings:
 
     #: CT: voxels above this are metal (HU)
     metal_hu: float = 3000.0
-    #: CT: at least this many metal voxels make ``metal`` true
-    min_metal_voxels: int = 50
+    #: CT: a larger share of metal voxels makes ``metal`` true (1e-5: 262 voxels of a
+    #: 512 x 512 x 100 series, about 0.3 ml at 0.7 x 0.7 x 2.5 mm)
+    metal_fraction: float = 1e-5
     #: CT: the body is what is denser than this (HU)
     body_hu: float = -500.0
     #: CT: below this is padding outside the reconstructed field of view (HU)
@@ -213,8 +214,9 @@ class PixelChecks:
             out["sd_value"] = round(variance**0.5, 3)
             out["clipped_fraction"] = round(self.clipped / self.grey_voxels, 6)
         if self.is_ct and self.grey_voxels:
-            out["metal_fraction"] = round(self.metal_voxels / self.grey_voxels, 7)
-            out["metal"] = self.metal_voxels >= self.settings.min_metal_voxels
+            fraction = self.metal_voxels / self.grey_voxels
+            out["metal_fraction"] = round(fraction, 7)
+            out["metal"] = fraction > self.settings.metal_fraction
             worst = max(self.edge_fractions, default=0.0)
             slices = sum(f >= self.settings.edge_fraction for f in self.edge_fractions)
             out["fov_edge_fraction"] = round(worst, 4)

@@ -56,7 +56,6 @@ class PixelQCParams(BaseModel):
     tissue_low_hu: float = Field(0.0, ge=-200, le=200, description="CT noise: soft tissue from")
     tissue_high_hu: float = Field(100.0, ge=-100, le=300, description="... up to (HU)")
     metal_hu: float = Field(3000.0, ge=1500, le=30000, description="CT: metal above (HU)")
-    min_metal_voxels: int = Field(50, ge=1, description="CT: metal voxels that make 'metal'")
     edge_fraction: float = Field(
         0.02, gt=0, le=1, description="CT: body share of the FOV border that is truncation"
     )
@@ -84,9 +83,10 @@ PIXEL_CHECKS: tuple[QCCheck, ...] = (
     _check("truncated_fov", "Truncated field of view",
            "CT: the body touches the edge of the reconstructed field of view.",
            "qc.pixels.truncated_fov:true", "body on >= 2 % of the FOV border of a slice"),
-    _check("metal", "Metal",
-           "CT: voxels above 3000 HU (implants, fillings); see qc.pixels.metal_fraction.",
-           "qc.pixels.metal:true", ">= 50 voxels above 3000 HU", "info"),
+    _check("metal_fraction", "Metal",
+           "CT: share of the voxels above 3000 HU (implants, fillings); qc.pixels.metal is "
+           "true above the tolerance.",
+           "qc.pixels.metal_fraction:>0.00001", "1e-5 of the voxels", "info"),
     _check("duplicate_frames", "Duplicate frames",
            "Frames with the same stored pixels as a frame of another SOP Instance UID.",
            "qc.pixels.duplicate_frames:>0", "none allowed", "error"),
@@ -157,7 +157,7 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
     if not item.instances:
         raise ValueError("the series has no instances")
     checks = PixelChecks(modality, PixelCheckSettings(
-        metal_hu=params.metal_hu, min_metal_voxels=params.min_metal_voxels,
+        metal_hu=params.metal_hu,
         edge_fraction=params.edge_fraction,
     ))  # fmt: skip
     noise_settings = NoiseSettings(params.kernel_mm, params.tissue_low_hu, params.tissue_high_hu)
