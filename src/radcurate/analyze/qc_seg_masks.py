@@ -172,9 +172,12 @@ def _coded(item: Dataset, keyword: str, code: tuple[str, str]) -> bool:
 
 
 def declared_segments(ds: Dataset) -> list[LabelMask]:
-    """The segments a SEG declares (SegmentSequence), without voxels yet."""
-    items = list(ds.get("SegmentSequence") or [])
-    numbers = [int(item.get("SegmentNumber", n + 1)) for n, item in enumerate(items)]
+    """The segments a SEG declares (SegmentSequence), without voxels yet; segment 0, the
+    background a LABELMAP may describe, is none."""
+    numbered = [(int(item.get("SegmentNumber", n + 1)), item)
+                for n, item in enumerate(ds.get("SegmentSequence") or [])]  # fmt: skip
+    numbers = [number for number, _ in numbered if number != 0]
+    items = [item for number, item in numbered if number != 0]
     names = unique_labels(
         (number, str(item.get("SegmentLabel", "")))
         for number, item in zip(numbers, items, strict=True)
