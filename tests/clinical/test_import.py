@@ -268,3 +268,21 @@ def test_bad_input_writes_nothing(any_catalog: CatalogBackend) -> None:
             planted(any_catalog, **kwargs)
         assert raised.value.code == code and raised.value.status == 422
     assert any_catalog.count("has:clin.outcomes") == 0 and list_tables(any_catalog) == []
+
+
+def test_a_failed_replacement_leaves_the_previous_table(
+    any_catalog: CatalogBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted(any_catalog)
+
+    def broken(at: float) -> str:  # fails inside the transaction, after the sets were written
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("radcurate.catalog.clinical_tables.iso_time", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        planted(any_catalog, "PatientID,Age\nP001,99\n")
+    monkeypatch.undo()
+    assert clin(any_catalog, P001[0])["age"] == 64  # type: ignore[index]
+    assert clin(any_catalog, P002)["age"] == 58  # type: ignore[index]
+    assert any_catalog.count("has:clin.outcomes.score") == 4
+    assert len(any_catalog.audit_log(action="clinical.import")) == 1
