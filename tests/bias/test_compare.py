@@ -52,20 +52,18 @@ def test_cross_tabulate_on_both_engines(catalog_url: str) -> None:
         assert tab.numbers is not None
         values, per = tab.numbers["KVP"]
         pairs = zip(values.tolist(), per[0].tolist(), strict=True)
-        assert {value: n for value, n in pairs if n} == Counter(
-            float(d["KVP"]) for d in first
-        )
+        assert {value: n for value, n in pairs if n} == Counter(float(d["KVP"]) for d in first)
         assert tab.tables is not None and tab.target is not None
-        rows, columns, cells = tab.tables["Manufacturer"]
+        _, _, cells = tab.tables["Manufacturer"]
         assert int(cells.sum()) == len(first)  # every series has a diagnosis
 
 
 def test_two_dataset_versions_and_leakage(planted: CatalogBackend) -> None:
     planted.create_dataset("train")
-    planted.add_to_dataset("train", Selection.of("InstitutionName:(\"Site A\" OR \"Site B\")"))
+    planted.add_to_dataset("train", Selection.of('InstitutionName:("Site A" OR "Site B")'))
     planted.freeze_dataset("train")
     planted.create_dataset("test")
-    planted.add_to_dataset("test", Selection.of("InstitutionName:\"Site C\""))
+    planted.add_to_dataset("test", Selection.of('InstitutionName:"Site C"'))
     planted.freeze_dataset("test")
     check = lambda text: parse(text)  # noqa: E731
     label_a, a = resolve_selection(planted, "dataset:train@1", check)

@@ -27,8 +27,8 @@ from radcurate.analyze.bias_metrics import (
     cramers_v,
     holm,
     js_distance,
-    ks_two_sample,
     kruskal_wallis,
+    ks_two_sample,
     mutual_info,
     normalized_mutual_info,
     representation,
@@ -176,7 +176,8 @@ def test_representation_figures(counts: list[int]) -> None:
     assert _close(found.effective_groups, math.exp(entropy))
     assert found.imbalance_ratio == max(present) / min(present)
     if len(present) >= 2:
-        assert found.evenness is not None and _close(found.evenness, entropy / math.log(len(present)))
+        assert found.evenness is not None
+        assert _close(found.evenness, entropy / math.log(len(present)))
 
 
 def test_holm_steps_down_and_stays_monotone() -> None:

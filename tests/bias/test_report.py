@@ -75,7 +75,7 @@ def test_numeric_target_by_kruskal_wallis(planted: CatalogBackend) -> None:
 
 
 def test_query_target_compares_members_with_the_others(planted: CatalogBackend) -> None:
-    planted.tag_series("review-me", Selection.of("InstitutionName:\"Site A\" clin.trial.dx:cancer"))
+    planted.tag_series("review-me", Selection.of('InstitutionName:"Site A" clin.trial.dx:cancer'))
     report = bias_report(planted, parse("*"), parse("tag:review-me"), ["ConvolutionKernel", "KVP"])
     pairs = _pairs(report)
     assert pairs["ConvolutionKernel"]["flag"] and not pairs["KVP"]["flag"]
@@ -93,7 +93,8 @@ def test_representation(planted: CatalogBackend) -> None:
     makers = found["Manufacturer"]
     assert makers["k"] == 3 and makers["missing"] == 0
     assert {g["value"] for g in makers["groups"]} == {"SIEMENS", "GE MEDICAL SYSTEMS", "Philips"}
-    assert makers["effective_groups"] == pytest.approx(3.0) and makers["evenness"] == pytest.approx(1)
+    assert makers["effective_groups"] == pytest.approx(3.0)
+    assert makers["evenness"] == pytest.approx(1.0)
     sex = found["PatientSex"]
     assert sex["missing"] == sum(1 for i in range(SERIES) if i % 7 == 0)
     assert sex["missing_rate"] == pytest.approx(sex["missing"] / SERIES)
@@ -122,7 +123,7 @@ def test_counts_equal_a_count_of_the_documents(planted: CatalogBackend) -> None:
 
 def test_bad_input(planted: CatalogBackend) -> None:
     check = _parser(planted)
-    with pytest.raises(BiasInputError, match="unknown field 'Manufactuer'.*Manufacturer"):
+    with pytest.raises(BiasInputError, match=r"unknown field 'Manufactuer'.*Manufacturer"):
         target_of("Manufactuer", check)
     with pytest.raises(BiasInputError, match="not a field name"):
         field_name("two words", check)

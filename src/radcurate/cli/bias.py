@@ -153,7 +153,7 @@ def _print_associations(report: dict[str, Any]) -> None:
     numeric = target["kind"] == "numeric"
     table = Table(title=f"Association with {escape(target['field'])}", box=None)
     effect = "eta²" if numeric else "V"
-    for name in ("attribute", effect, "p", "p (Holm)", "NMI", "most over-represented", "risk"):
+    for name in ("attribute", effect, "p", "p (Holm)", "NMI", "most over-represented", "shortcut"):
         left = name in ("attribute", "most over-represented")
         table.add_column(name, justify="left" if left else "right")
     for entry in report["associations"]:
@@ -170,7 +170,7 @@ def _print_associations(report: dict[str, Any]) -> None:
             _number(entry["p_adjusted"]),
             _number(entry.get("nmi")),
             escape(where),
-            "[red]SHORTCUT RISK[/red]" if entry["flag"] else "",
+            "[red]RISK[/red]" if entry["flag"] else "",
         )
     out.print(table)
     rule = report["thresholds"]
