@@ -188,6 +188,26 @@ def test_mixed_orientations(tmp_path: Path) -> None:
     assert g["regular_volume"] is False
 
 
+def test_rotated_slices_are_mixed_orientation_not_missing_slices(tmp_path: Path) -> None:
+    """Six of 20 slices turned 12 degrees about the AP axis, about their centres."""
+    a = math.radians(12.0)
+
+    def turned(i: int, z: float) -> dict[str, Any]:
+        row = (math.cos(a), 0.0, math.sin(a)) if 12 <= i < 18 else (1.0, 0.0, 0.0)
+        corner = [-1.5 * r for r in row]
+        return {
+            "ImageOrientationPatient": [*row, 0.0, 1.0, 0.0],
+            "ImagePositionPatient": [corner[0], -1.5, z + corner[2]],
+        }
+
+    write_series(tmp_path / "s", [i * 2.5 for i in range(20)], per_slice=turned)
+    g = geometry(tmp_path / "s", tmp_path)
+    assert g["orientation_count"] == 2 and g["localizer"] is False
+    assert g["missing_slices"] == 0 and g["duplicate_positions"] == 0 and g["slices"] == 20
+    assert g["spacing_uniform"] is True and g["inplane_offset_mm"] == 0.0
+    assert g["regular_volume"] is False
+
+
 def test_orientations_within_tolerance_are_one(tmp_path: Path) -> None:
     nudged = [1.0, 0.004, 0.0, -0.004, 1.0, 0.0]  # 0.004 < 0.01
     write_series(

@@ -229,8 +229,10 @@ def geometry_qc(planes: list[Plane]) -> dict[str, Any]:
     localizers = {id(p) for p in placed if p.localizer_type} | {id(p) for p in outliers}
     out["localizer_instances"] = len(localizers)
     out["localizer"] = bool(localizers)
-    stack = [p for p in majority if id(p) not in localizers] or majority
-    orientation = stack[0].orientation
+    # the stack: every image but the localizers, measured along the majority's normal (a few
+    # slices in another orientation still fill their positions: mixed, not missing)
+    stack = [p for p in placed if id(p) not in localizers] or majority
+    orientation = ([p for p in majority if id(p) not in localizers] or majority)[0].orientation
     assert orientation is not None
     normal = slice_normal(orientation)
     assert normal is not None
@@ -240,7 +242,7 @@ def geometry_qc(planes: list[Plane]) -> dict[str, Any]:
         min(abs(c), abs(1.0 - abs(c))) <= ORIENTATION_TOLERANCE for c in orientation
     )
     out["plane"] = _AXES[max(range(3), key=lambda i: abs(normal[i]))]
-    _stack(stack, normal, out)
+    _stack(stack, orientation, out)
     out["regular_volume"] = (
         len(placed) >= 2
         and out["orientation_count"] == 1
@@ -258,12 +260,14 @@ def geometry_qc(planes: list[Plane]) -> dict[str, Any]:
     return out
 
 
-def _stack(stack: list[Plane], normal: tuple[float, float, float], out: dict[str, Any]) -> None:
+def _stack(stack: list[Plane], orientation: Sequence[float], out: dict[str, Any]) -> None:
     """Positions along the normal: duplicates, spacing, gaps, in-plane offsets, acquisitions."""
+    normal = slice_normal(orientation)
+    assert normal is not None
     along = []
     for plane in stack:
-        assert plane.position is not None
-        d = sum(n * p for n, p in zip(normal, plane.position, strict=True))
+        center = _center(plane)
+        d = sum(n * c for n, c in zip(normal, center, strict=True))
         along.append((d, plane))
     along.sort(key=lambda item: item[0])
     distances = [d for d, _ in along]
@@ -283,7 +287,7 @@ def _stack(stack: list[Plane], normal: tuple[float, float, float], out: dict[str
     varying = _duplicates_vary_in(groups)
     if varying:
         out["duplicates_vary_in"] = varying
-    _inplane(along, normal, out)
+    _inplane(along, orientation, normal, out)
     _acquisitions(groups, same, out)
     if len(groups) < 2:
         return
@@ -315,6 +319,24 @@ def _stack(stack: list[Plane], normal: tuple[float, float, float], out: dict[str
     out["spacing_uniform"] = irregular == 0
 
 
+def _center(plane: Plane) -> tuple[float, float, float]:
+    """The image centre in patient coordinates (the origin when size or spacing are unknown).
+
+    Centres, not origins, so an image rotated about its centre keeps its place along the
+    stack; for parallel images both give the same spacing.
+    """
+    assert plane.position is not None and plane.orientation is not None
+    if plane.size is None or plane.pixel_spacing is None:
+        return plane.position
+    rows, columns = plane.size
+    # PixelSpacing is (between rows, between columns); the row direction runs along a row
+    along_row = (columns - 1) / 2 * plane.pixel_spacing[1]
+    along_column = (rows - 1) / 2 * plane.pixel_spacing[0]
+    o = plane.orientation
+    x, y, z = (plane.position[i] + along_row * o[i] + along_column * o[3 + i] for i in range(3))
+    return (x, y, z)
+
+
 def _nominal_spacing(steps: list[float]) -> float:
     """The smallest step when every step is a whole multiple of it (slices missing), else the
     median step (a few uneven steps among regular ones)."""
@@ -339,30 +361,39 @@ def _duplicates_vary_in(groups: list[list[tuple[float, Plane]]]) -> list[str]:
 
 
 def _inplane(
-    along: list[tuple[float, Plane]], normal: tuple[float, float, float], out: dict[str, Any]
+    along: list[tuple[float, Plane]],
+    reference: Sequence[float],
+    normal: tuple[float, float, float],
+    out: dict[str, Any],
 ) -> None:
-    """Largest in-plane distance of a slice origin from the first one, and the stack's tilt."""
-    first_d, first = along[0]
-    assert first.position is not None
+    """Largest in-plane distance of a slice origin from the first one's, and the stack's tilt.
+
+    Only images of the stack's orientation count (the origin of a rotated image is
+    elsewhere by design; the orientation count reports those).
+    """
+    parallel = [
+        (d, p.position)
+        for d, p in along
+        if p.position is not None
+        and p.orientation is not None
+        and _same_orientation(reference, p.orientation)
+    ]
+    if not parallel:
+        return
+    first_d, origin = parallel[0]
     largest = 0.0
-    for d, plane in along[1:]:
-        assert plane.position is not None
+    for d, position in parallel[1:]:
         offset = [
-            p - f - (d - first_d) * n
-            for p, f, n in zip(plane.position, first.position, normal, strict=True)
+            c - f - (d - first_d) * n for c, f, n in zip(position, origin, normal, strict=True)
         ]
         largest = max(largest, math.sqrt(sum(o * o for o in offset)))
     out["inplane_offset_mm"] = round(largest, 3)
-    last_d, last = along[-1]
-    assert last.position is not None
+    last_d, last = parallel[-1]
     extent = last_d - first_d
     if extent > 0:
-        shift = [
-            p - f - extent * n
-            for p, f, n in zip(last.position, first.position, normal, strict=True)
-        ]
+        shift = [c - f - extent * n for c, f, n in zip(last, origin, normal, strict=True)]
         out["stack_tilt_degrees"] = round(
-            math.degrees(math.atan2(math.sqrt(sum(s * s for s in shift)), extent)), 3
+            math.degrees(math.atan2(math.sqrt(sum(v * v for v in shift)), extent)), 3
         )
 
 

@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydicom.uid import SegmentationStorage
+
 from radcurate.dicom.instance import IDENTITY_DIGEST_KEY, IDENTITY_KEYWORDS, InstanceRecord
 from radcurate.dicom.qc_geometry import (
     geometry_qc,
@@ -213,7 +215,10 @@ def header_qc(
     rows = list(records)
     unique = unique_instances(rows)
     planes = planes_of_instances(unique)
-    if len(unique) == 1 and (unique[0].frames or 1) > 1 and unique[0].position is None:
+    # a Segmentation's frames repeat positions per segment and leave out empty frames: its
+    # stacking is no volume's (the segmentation checks compare it with its source)
+    multiframe = len(unique) == 1 and (unique[0].frames or 1) > 1 and unique[0].position is None
+    if multiframe and unique[0].sop_class_uid != SegmentationStorage:
         frames = planes_of_frames(document)
         if frames:
             planes = [dataclasses.replace(p, attrs=unique[0].attrs) for p in frames]
