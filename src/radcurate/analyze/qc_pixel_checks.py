@@ -148,9 +148,13 @@ class PixelChecks:
         return self.modality == "CT"
 
     def add(
-        self, sop_uid: str, stored: npt.NDArray[Any], values: F32, stored_range: StoredRange
-    ) -> None:
-        """Count one frame: ``stored`` as decoded, ``values`` after rescale (same shape)."""
+        self, sop_uid: str, stored: npt.NDArray[Any], values: F32, stored_range: StoredRange,
+        *, projection: bool = False,
+    ) -> None:  # fmt: skip
+        """Count one frame: ``stored`` as decoded, ``values`` after rescale (same shape).
+
+        ``projection``: a localizer (its body spans the image by design: no FOV check).
+        """
         index = self.frames
         self.frames += 1
         self.voxels += int(stored.size)
@@ -173,7 +177,8 @@ class PixelChecks:
         self._count_clipped(stored, values, stored_range, padded, (low, high))
         if self.is_ct:
             self.metal_voxels += int(np.count_nonzero(values > self.settings.metal_hu))
-            self.edge_fractions.append(_body_edge_fraction(values, self.settings, padded))
+            if not projection:
+                self.edge_fractions.append(_body_edge_fraction(values, self.settings, padded))
 
     def _count_clipped(
         self, stored: npt.NDArray[Any], values: F32, stored_range: StoredRange, padded: Any,

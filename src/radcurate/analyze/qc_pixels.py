@@ -124,6 +124,13 @@ def _pixel_mm(attrs: Dataset) -> float | None:
         return None
 
 
+def _is_localizer(ds: Dataset) -> bool:
+    """A localizer/scout image (a projection, not a slice: no FOV check or noise)."""
+    value = ds.get("ImageType")
+    words = [value] if isinstance(value, str) else list(value or [])
+    return any(str(w).upper() in ("LOCALIZER", "SCOUT") for w in words)
+
+
 def iter_frames(item: SeriesItem) -> Iterator[tuple[str, npt.NDArray[Any], Dataset, Dataset]]:
     """``(sop_uid, stored values, frame attributes, data set)`` of every frame, in geometric
     order (instances along the slice normal, frames of a multi-frame object by position).
@@ -165,8 +172,9 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
     mr_frames: list[F32] = []
     for sop_uid, stored, attrs, ds in iter_frames(item):
         values = _rescaled(stored, attrs)
-        checks.add(sop_uid, stored, values, StoredRange.of(ds))
-        if stored.ndim != 2:
+        projection = _is_localizer(ds)
+        checks.add(sop_uid, stored, values, StoredRange.of(ds), projection=projection)
+        if stored.ndim != 2 or projection:
             continue
         if modality == "CT":
             if noise is None:
