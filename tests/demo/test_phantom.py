@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import time
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -22,6 +24,7 @@ from radcurate.demo.mr import render_mr
 from radcurate.demo.phantom import Label, PhantomCache
 from radcurate.demo.plan import EXPLICIT, SeriesPlan, StudyPlan
 from radcurate.demo.planner import iter_plans
+from radcurate.demo.qcplan import DEFECTS
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 SOP_CLASSES = {
@@ -150,7 +153,8 @@ def test_manifest_matches_independent_count(archive: tuple[DemoManifest, Scan]) 
     series = found.series()
     assert manifest.series == len(series)
     assert manifest.studies == len({ds.StudyInstanceUID for ds in found.headers.values()})
-    assert manifest.patients == len({ds.PatientID for ds in found.headers.values()}) == 10
+    # ten patients and the QC phantom patient (on by default from ten patients)
+    assert manifest.patients == len({ds.PatientID for ds in found.headers.values()}) == 11
     modality = Counter(files[0][1].Modality for files in series.values())
     assert manifest.by_modality == dict(modality)
 
@@ -230,12 +234,21 @@ def test_hounsfield_units_per_tissue(archive: tuple[DemoManifest, Scan]) -> None
     assert checked == {"chest", "abdomen", "head"}
 
 
+def qc_document(manifest: DemoManifest) -> dict[str, Any]:
+    """The archive's qc-defects.json."""
+    document: dict[str, Any] = json.loads((manifest.root / manifest.qc_manifest).read_text())
+    return document
+
+
 def test_geometry(archive: tuple[DemoManifest, Scan]) -> None:
     manifest, found = archive
     gaps_seen = {}
+    planted = {  # the QC phantom's defects (tests/demo/test_qc_defects.py); its reference stays
+        e["series_uid"] for e in qc_document(manifest)["defects"] if e["name"] != "missing_slice"
+    }
     for uid, files in found.series().items():
         ds0 = files[0][1]
-        if ds0.SOPClassUID not in (CT, SOP_CLASSES["MR"]):
+        if ds0.SOPClassUID not in (CT, SOP_CLASSES["MR"]) or uid in planted:
             continue
         iop = np.array(ds0.ImageOrientationPatient, dtype=float)
         normal = np.cross(iop[:3], iop[3:])
@@ -293,7 +306,12 @@ def test_fast_writer_matches_pydicom(archive: tuple[DemoManifest, Scan]) -> None
 def test_seg_references_its_ct(archive: tuple[DemoManifest, Scan]) -> None:
     hd = pytest.importorskip("highdicom")
     manifest, found = archive
-    ((rel, _),) = [(r, d) for r, d in found.headers.items() if d.Modality == "SEG"]
+    qc_seg = manifest.defects["qc_bad_segmentation_series"]
+    ((rel, _),) = [
+        (r, d)
+        for r, d in found.headers.items()
+        if d.Modality == "SEG" and d.SeriesInstanceUID != qc_seg
+    ]
     seg = hd.seg.segread(manifest.root / rel)
     labels = {d.SegmentLabel for d in seg.SegmentSequence}
     assert labels == {"Liver", "Kidneys", "Lungs", "Spine"}
@@ -358,7 +376,8 @@ def test_defects(archive: tuple[DemoManifest, Scan]) -> None:
     root = manifest.root
     assert (root / d["duplicate_file"]).read_bytes() == (root / d["duplicate_of"]).read_bytes()
     assert d["duplicate_file"] != d["duplicate_of"]
-    assert sum(len(v) > 1 for v in found.paths_by_sop.values()) == 1
+    # the byte-identical duplicate, and the QC phantom's conflicting one
+    assert sum(len(v) > 1 for v in found.paths_by_sop.values()) == 2
     assert d["truncated_file"] in found.unreadable and d["non_dicom_file"] in found.unreadable
     truncated = (root / d["truncated_file"]).read_bytes()
     assert truncated[128:132] == b"DICM" and len(truncated) < 300
@@ -377,6 +396,23 @@ def test_defects(archive: tuple[DemoManifest, Scan]) -> None:
         spread[uid] = float(hu[labels == Label.MUSCLE].std())
     noisy = spread.pop(d["noisy_series"])
     assert noisy > 2 * max(spread.values())
+
+
+def test_the_default_archive_has_the_qc_phantom(archive: tuple[DemoManifest, Scan]) -> None:
+    manifest, found = archive
+    document = qc_document(manifest)
+    names = [e["name"] for e in document["defects"]]
+    assert names == [d.name for d in DEFECTS] + ["missing_slice", "noisy"]
+    assert document["defects"][-2]["series_uid"] == manifest.defects["missing_slice_series"]
+    assert document["defects"][-1]["series_uid"] == manifest.defects["noisy_series"]
+    assert {f["name"]: f["path"] for f in document["files"]} == {
+        k: manifest.defects[k] for k in ("duplicate_file", "truncated_file", "non_dicom_file")
+    }
+    flagged = {e["series_uid"] for e in document["defects"]}
+    assert set(document["clean_series"]) == set(found.series()) - flagged
+    assert manifest.by_modality["CT"] == 9 + len(DEFECTS)
+    readme = (manifest.root / "README.txt").read_text()
+    assert "parameters: patients=10 seed=0\n" in readme and "QCPHANTOM" in readme
 
 
 def test_cli_demo(tmp_path: Path) -> None:

@@ -23,9 +23,22 @@ from radcurate.demo import generate_archive
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory to write the archive into (empty, new, or a previous demo archive).",
 )
-@click.option("--patients", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--patients",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Number of patients (0 with --qc-defects: the QC phantom patient alone).",
+)
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-def demo(out: Path, patients: int, seed: int) -> None:
+@click.option(
+    "--qc-defects/--no-qc-defects",
+    "qc_defects",
+    default=None,
+    help="Add the QC phantom patient: one series per defect the qc.* checks target, listed in "
+    "qc-defects.json [default: on from 10 patients]",
+)
+def demo(out: Path, patients: int, seed: int, qc_defects: bool | None) -> None:
     """Write a synthetic DICOM archive (CT, MR, CR/DX, US, SEG, RTSTRUCT, SR, defects)."""
     console = Console()
     started = time.perf_counter()
@@ -46,7 +59,9 @@ def demo(out: Path, patients: int, seed: int) -> None:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", UserWarning)
-                manifest = generate_archive(out, patients, seed, progress=progress)
+                manifest = generate_archive(
+                    out, patients, seed, qc_defects=qc_defects, progress=progress
+                )
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
     elapsed = time.perf_counter() - started
@@ -71,6 +86,11 @@ def demo(out: Path, patients: int, seed: int) -> None:
     for name, where in manifest.defects.items():
         defects.add_row(name, where)
     console.print(defects)
+    if manifest.qc_manifest:
+        console.print(
+            f"QC phantom: every planted defect, its series and the qc.* fields expected to "
+            f"flag it are in {escape(str(manifest.root / manifest.qc_manifest))}"
+        )
     console.print(
         f"{manifest.readable_files} readable DICOM files, {len(manifest.unreadable)} unreadable: "
         + ", ".join(manifest.unreadable)

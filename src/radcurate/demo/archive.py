@@ -14,6 +14,8 @@ from radcurate.demo.mr import write_mr
 from radcurate.demo.phantom import PhantomCache
 from radcurate.demo.plan import PatientPlan, SeriesPlan, StudyPlan
 from radcurate.demo.planner import iter_plans
+from radcurate.demo.qcplan import DEFECTS, qc_enabled
+from radcurate.demo.qcwrite import MANIFEST_NAME, qc_manifest, write_qc_patient
 from radcurate.demo.radiography import write_radiograph
 from radcurate.demo.rtstruct import write_rtstruct
 from radcurate.demo.seg import write_seg
@@ -60,9 +62,12 @@ class DemoManifest:
     unreadable
         Relative paths of files that are not parseable DICOM.
     defects
-        Where each deliberate defect is (series UIDs or relative paths).
+        Where each deliberate defect is (series UIDs or relative paths); the QC
+        phantom's defects as ``qc_<name>_series``.
     by_modality
         Number of series per Modality.
+    qc_manifest
+        Relative path of ``qc-defects.json`` (empty without the QC phantom).
     """
 
     root: Path
@@ -75,6 +80,7 @@ class DemoManifest:
     unreadable: tuple[str, ...]
     defects: dict[str, str] = field(default_factory=dict)
     by_modality: dict[str, int] = field(default_factory=dict)
+    qc_manifest: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-serialisable dictionary of the manifest."""
@@ -84,7 +90,7 @@ class DemoManifest:
         return out
 
 
-def _check_target(out: Path, patients: int, seed: int) -> None:
+def _check_target(out: Path, parameters: str) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a directory")
     if not out.exists() or not any(out.iterdir()):
@@ -96,16 +102,20 @@ def _check_target(out: Path, patients: int, seed: int) -> None:
             f"refusing to write the demo archive into {out}: the directory is not empty and "
             "is not a previous radcurate demo archive; choose an empty or new directory"
         )
-    if f"parameters: patients={patients} seed={seed}\n" not in text:
+    if parameters not in text:
         raise ValueError(
             f"{out} holds a radcurate demo archive made with other parameters; delete it or "
-            "choose another directory (only an archive of the same --patients and --seed "
-            "is overwritten)"
+            "choose another directory (only an archive of the same --patients, --seed and "
+            "--qc-defects is overwritten)"
         )
 
 
 def _write_study(
-    ctx: WriteContext, patient: PatientPlan, study: StudyPlan, found: dict[str, str]
+    ctx: WriteContext,
+    patient: PatientPlan,
+    study: StudyPlan,
+    found: dict[str, str],
+    seen: dict[str, str],
 ) -> None:
     needed = {i for s in study.series if s.kind in _NEEDS_DATASETS for i in s.refs}
     ctx.kept.clear()
@@ -115,6 +125,7 @@ def _write_study(
         except MissingDependencyError as exc:
             warnings.warn(f"skipping a {series.kind} object: {exc}", stacklevel=2)
             continue
+        seen[series.uid] = series.modality
         if series.defect:
             found[f"{series.defect}_series"] = series.uid
         if series.defect == "missing_slice" and "duplicate_file" not in found:
@@ -160,6 +171,7 @@ def generate_archive(
     patients: int = 10,
     seed: int = 0,
     *,
+    qc_defects: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoManifest:
     """Write a synthetic DICOM archive of ``patients`` patients under ``out``.
@@ -170,9 +182,16 @@ def generate_archive(
         Target directory; created if missing.  It must be empty or hold a previous
         demo archive made with the same parameters (which is overwritten).
     patients
-        Number of patients (>= 1).  The first ten carry the rare object kinds.
+        Number of patients (>= 1).  The first ten carry the rare object kinds.  0
+        with ``qc_defects=True`` writes the QC phantom patient alone (a small,
+        quick archive for tests of the quality-control checks).
     seed
         Seed of every random choice; the same seed gives byte-identical files.
+    qc_defects
+        Whether to add the QC phantom patient: one clean CT series and one series per
+        defect the quality-control checks target, listed in ``qc-defects.json``.
+        ``None`` (default): only in archives of at least ten patients, the default
+        ``radcurate demo`` (small archives stay as small as tests want them).
     progress
         Called as ``progress(done_patients, total_patients)``.
 
@@ -184,32 +203,54 @@ def generate_archive(
     Raises
     ------
     ValueError
-        If ``patients`` < 1, ``seed`` < 0, or ``out`` is a non-empty directory that
-        is not a previous demo archive of the same parameters.
+        If ``patients`` < 1 (0 is allowed with ``qc_defects=True``), ``seed`` < 0, or
+        ``out`` is a non-empty directory that is not a previous demo archive of the same
+        parameters.
     """
-    if patients < 1:
-        raise ValueError(f"patients must be >= 1, got {patients}")
+    if patients < 1 and not (patients == 0 and qc_defects):
+        raise ValueError(
+            f"patients must be >= 1 (or 0 with qc_defects=True for the QC phantom alone), "
+            f"got {patients}"
+        )
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     out = Path(out)
-    _check_target(out, patients, seed)
+    qc, qc_default = qc_enabled(patients, qc_defects), qc_enabled(patients, None)
+    planted = tuple((d.name, d.description) for d in DEFECTS) if qc else ()
+
+    def readme(summary: str = "") -> str:
+        return defects.readme_text(
+            patients, seed, summary, qc=qc, qc_default=qc_default, qc_defects=planted
+        )
+
+    _check_target(out, defects.parameters_line(patients, seed, qc, qc_default))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "README.txt").write_text(defects.readme_text(patients, seed))
+    (out / "README.txt").write_text(readme())
     sink = Sink(out)
     ctx = WriteContext(seed=seed, sink=sink, cache=PhantomCache())
     found: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for done, patient in enumerate(iter_plans(patients, seed), start=1):
         sink.start_patient()
         for study in patient.studies:
-            _write_study(ctx, patient, study, found)
+            _write_study(ctx, patient, study, found, seen)
         if progress is not None:
             progress(done, patients)
+    manifest_path = ""
+    if qc:
+        sink.start_patient()
+        written = write_qc_patient(ctx)
+        for study in written.patient.studies:
+            seen.update((s.uid, s.modality) for s in study.series)
+        found.update((f"qc_{e['name']}_series", e["series_uid"]) for e in written.entries)
+        text = qc_manifest(patients, seed, written, found, seen)
+        manifest_path = sink.write_bytes(MANIFEST_NAME, text.encode(), readable=False)
     sink.finish()
     summary = (
         f"\npatients={sink.patients} studies={sink.studies} series={sink.series} "
         f"instances={sink.instances}\n"
     )
-    (out / "README.txt").write_text(defects.readme_text(patients, seed, summary))
+    (out / "README.txt").write_text(readme(summary))
     sink.files += 1
     sink.unreadable.append("README.txt")
     return DemoManifest(
@@ -223,4 +264,5 @@ def generate_archive(
         unreadable=tuple(sorted(sink.unreadable)),
         defects=dict(sorted(found.items())),
         by_modality=dict(sorted(sink.by_modality.items())),
+        qc_manifest=manifest_path,
     )

@@ -22,6 +22,7 @@ from radcurate.demo.sink import WriteContext, compress
 __all__ = [
     "CT_IMAGE_STORAGE",
     "NOISY_FACTOR",
+    "ct_template",
     "instance_uid",
     "render_ct",
     "sampler_for",
@@ -92,7 +93,8 @@ def render_ct(
         yield k, values.astype(dtype)
 
 
-def _template(patient: PatientPlan, study: StudyPlan, series: SeriesPlan) -> Dataset:
+def ct_template(patient: PatientPlan, study: StudyPlan, series: SeriesPlan) -> Dataset:
+    """The attributes every slice of a CT series shares (no instance, position or pixels)."""
     geom = series.geometry
     kernel = series.kernel
     assert geom is not None and kernel is not None
@@ -157,7 +159,7 @@ def write_ct(
     """Write one CT series, one file per slice; keep the datasets if asked (for derived objects)."""
     geom = series.geometry
     assert geom is not None
-    ds = _template(patient, study, series)
+    ds = ct_template(patient, study, series)
     write_slices(ctx, ds, render_ct(ctx.cache, study, series), patient, study, series, keep)
 
 

@@ -1,4 +1,8 @@
-"""Deliberate defects: a duplicate file, a truncated file and non-DICOM files."""
+"""Deliberate defects: a duplicate file, a truncated file, non-DICOM files; the README.
+
+The QC phantom patient's defects (one series each) are planted by
+:mod:`radcurate.demo.qcwrite`; the README lists them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ from pydicom.dataset import Dataset
 
 from radcurate.demo.sink import Sink
 
-__all__ = ["MARKER", "duplicate", "readme_text", "scanner_log", "truncated_bytes"]
+__all__ = [
+    "MARKER",
+    "duplicate",
+    "parameters_line",
+    "readme_text",
+    "scanner_log",
+    "truncated_bytes",
+]
 
 #: First line of the README that marks a directory as a radcurate demo archive.
 MARKER = "radcurate demo archive"
@@ -47,12 +58,56 @@ def scanner_log(patient_id: str, station: str) -> str:
     )
 
 
-def readme_text(patients: int, seed: int, summary: str = "") -> str:
-    """The archive's README: marker line, parameters and (at the end) a summary."""
+def parameters_line(patients: int, seed: int, qc: bool, qc_default: bool) -> str:
+    """The README line that names an archive's parameters (the QC switch only if not default)."""
+    switch = "" if qc == qc_default else f" qc-defects={'yes' if qc else 'no'}"
+    return f"parameters: patients={patients} seed={seed}{switch}\n"
+
+
+def _qc_text(qc_defects: tuple[tuple[str, str], ...]) -> str:
+    if not qc_defects:
+        return ""
+    lines = "".join(f"  - {name}: {text}\n" for name, text in qc_defects)
+    return (
+        "\nPatient QCPHANTOM<seed> (study CT ABDOMEN QC PHANTOM) holds one clean reference\n"
+        "series (QC reference) and one series per defect that radcurate's quality-control\n"
+        "checks look for; qc-defects.json names each series, the qc.* fields expected to\n"
+        "flag it and the planted values, and lists the series without defects:\n"
+        f"{lines}"
+    )
+
+
+def readme_text(
+    patients: int,
+    seed: int,
+    summary: str = "",
+    *,
+    qc: bool = False,
+    qc_default: bool = False,
+    qc_defects: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """The archive's README: marker line, parameters, the defects and (at the end) a summary.
+
+    Parameters
+    ----------
+    patients, seed
+        The archive's parameters.
+    summary
+        Counts appended at the end once the archive is written.
+    qc, qc_default
+        Whether the QC phantom is written, and whether that is the default for ``patients``.
+    qc_defects
+        ``(name, description)`` of each planted QC defect.
+    """
+    others = ", scanner-export.log and qc-defects.json" if qc else " and scanner-export.log"
     return (
         f"{MARKER}\n"
-        f"parameters: patients={patients} seed={seed}\n\n"
+        f"{parameters_line(patients, seed, qc, qc_default)}\n"
         "Synthetic phantom images made by `radcurate demo`; no real patient data.\n"
-        "This README and scanner-export.log are deliberately not DICOM.\n"
+        f"This README{others} are deliberately not DICOM.\n"
+        "Deliberate defects: a CT series with one missing slice (and a byte-identical\n"
+        "duplicate of one of its files), a CT series with ten times its kernel's noise (and\n"
+        "a truncated extra slice beside it), a scanner log that is not DICOM.\n"
+        f"{_qc_text(qc_defects)}"
         f"{summary}"
     )

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from radcurate.demo.phantom import Anatomy, LabelArray, Template
 
-__all__ = ["SeriesGeometry", "SliceSampler"]
+__all__ = ["SeriesGeometry", "SliceSampler", "plane_labels"]
 
 Vec = tuple[float, float, float]
 
@@ -117,3 +117,43 @@ class SliceSampler:
         plane = self._vol[self._slice_idx[k]]
         out: LabelArray = plane[self._row_idx[:, None], self._col_idx[None, :]]
         return out
+
+
+def plane_labels(
+    template: Template,
+    anatomy: Anatomy,
+    origin: Vec,
+    row_dir: Vec,
+    col_dir: Vec,
+    spacing: tuple[float, float],
+    shape: tuple[int, int],
+) -> LabelArray:
+    """Labels of any image plane, oblique or not (nearest neighbour).
+
+    Parameters
+    ----------
+    template, anatomy
+        The phantom and its per-patient scale and position.
+    origin
+        Patient coordinates of the centre of the top-left pixel (ImagePositionPatient).
+    row_dir, col_dir
+        Unit vectors along a row and down a column (ImageOrientationPatient).
+    spacing
+        PixelSpacing: (between rows, between columns) in mm.
+    shape
+        (rows, columns).
+
+    Points outside the template take the label of its nearest edge voxel, as in
+    :class:`SliceSampler`.
+    """
+    rows = np.arange(shape[0], dtype=np.float64)[:, None] * spacing[0]
+    cols = np.arange(shape[1], dtype=np.float64)[None, :] * spacing[1]
+    size = template.shape_xyz()
+    index: list[npt.NDArray[np.intp]] = []
+    for axis in range(3):
+        coord = origin[axis] + row_dir[axis] * cols + col_dir[axis] * rows
+        scaled = anatomy.scale[axis] * template.voxel[axis]
+        idx = np.rint((coord - anatomy.centre[axis]) / scaled + (size[axis] - 1) / 2.0)
+        index.append(np.clip(idx, 0, size[axis] - 1).astype(np.intp))
+    out: LabelArray = template.labels[index[2], index[1], index[0]]
+    return out
