@@ -138,7 +138,8 @@ def place_seg_frames(catalog: SeriesLookup, seg_uid: str) -> SegPlacement:
     series = load_series(catalog, seg_uid)
     record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
     ds = read_dataset(record.location)
-    reference = find_referenced_series(series, ds)
+    # the document's references first: walking the header converts every value
+    reference = find_referenced_series(series) or find_referenced_series(series, ds)
     if reference is None:
         raise KeyError(f"the series referenced by segmentation {seg_uid} is not in the catalog")
     geometry = volume_geometry(reference)
