@@ -167,8 +167,13 @@ class SegmentationQC(Workflow):
                 raise ValueError(f"the source series is not a volume: {exc}") from None
         record = min(series.instances, key=lambda i: (i.instance_number or 0, i.sop_uid))
         ds = plan.dataset if plan else read_dataset(record.location, pixels=modality == "SEG")
-        referenced = referenced_series_uids(series, ds)
-        reference = plan.reference if plan else find_referenced_series(series, ds)
+        # the document's references first: walking the header converts every value
+        referenced = referenced_series_uids(series) or referenced_series_uids(series, ds)
+        reference = (
+            plan.reference
+            if plan
+            else (find_referenced_series(series) or find_referenced_series(series, ds))
+        )
         values: dict[str, Any] = {
             "source_series": reference.series_uid if reference else next(iter(referenced), ""),
             "source_missing": reference is None,
