@@ -7,9 +7,10 @@ One command::
     .venv/bin/python bench/qc.py --smoke --json figures.json  # < 60 s, used by tests
 
 1. **Header checks on ingest**: a phantom demo archive (``radcurate.demo``) ingested into a
-   fresh catalog with the header checks on and off (``ingest(..., header_qc=...)``),
-   alternating, median of ``--repeats``; the ratio on/off against the target of at most
-   10 % more time. Until ``ingest`` accepts ``header_qc`` the part says so and is skipped.
+   fresh catalog with the header checks on and off (``ingest(..., header_qc=...)``) after
+   one untimed warm-up ingest, alternating which goes first, median of ``--repeats``; the
+   ratio on/off against the target of at most 10 % more time. Where ``ingest`` does not
+   accept ``header_qc`` the part says so and is skipped.
 2. **Pixel checks throughput**: ``--series`` CT phantoms of 512 x 512 x 100 (a body of soft
    tissue, fat, bone and organs with 12 HU of noise) written as uncompressed DICOM,
    ingested, then ``qc-pixels`` run as a job in this one process (``--workers 1``):
@@ -146,8 +147,10 @@ def header_cost(work: Path, patients: int, repeats: int) -> dict[str, Any]:
                            "cannot be switched off): nothing to compare"}  # fmt: skip
     manifest = generate_archive(work / "archive", patients=patients, seed=5)
     times: dict[str, list[float]] = {"on": [], "off": []}
+    with open_catalog(f"sqlite:///{work / 'warm.sqlite'}") as catalog:
+        ingest([manifest.root], catalog, workers=1)  # files in the page cache, imports done
     for repeat in range(repeats):
-        for mode in ("off", "on"):
+        for mode in ("off", "on") if repeat % 2 == 0 else ("on", "off"):
             with open_catalog(f"sqlite:///{work / f'{mode}{repeat}.sqlite'}") as catalog:
                 start = time.perf_counter()
                 switch: dict[str, Any] = {"header_qc": mode == "on"}
@@ -277,7 +280,7 @@ def report(figures: dict[str, Any]) -> None:
                   f"patients, median of {header['repeats']}):")  # fmt: skip
             print(f"  {'off (baseline)':<16}{header['off_s']:>8.2f} s")
             print(f"  {'on':<16}{header['on_s']:>8.2f} s   x{header['ratio']:.3f} "
-                  f"(+{100 * extra:.1f} %; target <= +{100 * TARGET_HEADER_OVERHEAD:.0f} %: "
+                  f"({100 * extra:+.1f} %; target <= +{100 * TARGET_HEADER_OVERHEAD:.0f} %: "
                   f"{verdict})")  # fmt: skip
     pixels = figures.get("throughput")
     if pixels is not None:
@@ -307,7 +310,7 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=100)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--patients", type=int, default=3, help="demo archive for ingest")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--parts", default="header,throughput,noise",
                         help="comma-separated parts to run")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures here")
