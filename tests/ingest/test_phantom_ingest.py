@@ -67,7 +67,7 @@ def test_defects_show_in_the_documents(archive: DemoManifest, tmp_path: Path) ->
         assert gap is not None
         assert gap["slice_spacing_max"] == pytest.approx(2 * gap["slice_spacing_min"], rel=0.01)
         duplicated = [d for d in catalog.iter_series_documents() if d["duplicate_files"]]
-        assert len(duplicated) == 1
+        assert len(duplicated) == 2  # the byte-identical copy; the QC phantom's SOP conflict
         documents = list(catalog.iter_series_documents())
         assert len({d.get("Manufacturer") for d in documents} - {None}) >= 4
         ct = [d for d in documents if d.get("Modality") == "CT"]
