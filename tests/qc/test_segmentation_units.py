@@ -253,3 +253,15 @@ def test_source_ingested_later_is_picked_up(tmp_path: Path) -> None:
         qc = catalog.results(MISSING_SEG)["qc"]["segmentation"]
         assert qc["source_missing"] is False and qc["source_series"] == GHOST
         assert qc["volume_ml"] == {"Liver": pytest.approx(720 * VOXEL_ML)}
+
+
+def test_docs_describe_every_check_and_parameter() -> None:
+    """docs/qc-segmentation.md names each check's field and failing query, and each
+    parameter with its default."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "qc-segmentation.md").read_text()
+    for check in SegmentationQC.checks:
+        assert f"`{check.field.rsplit('.', 1)[1]}`" in text and f"`{check.fails}`" in text
+    defaults = SegmentationQC.parse_params({}).model_dump()
+    for name, value in defaults.items():
+        shown = f"{value:g}".replace("-", "−")
+        assert f"| `{name}` | {shown} |" in text, name
