@@ -235,3 +235,29 @@ def test_real_ct_flags_nothing(tmp_path: Path) -> None:
     assert values["truncated_fov"] is False and values["metal"] is False
     assert values["clipped_fraction"] == 0.0 and values["constant_slices"] == 0
     assert values["duplicate_frames"] == 0 and values["frames"] == 20
+
+
+def test_multiframe_object_reads_as_its_single_frame_source(tmp_path: Path) -> None:
+    """A legacy-converted enhanced CT (highdicom) of a phantom series: one multi-frame object,
+    its frames placed by position; same frames, same series digest and noise index."""
+    import highdicom as hd
+    from pydicom import dcmread
+
+    paths = bench.write_series(
+        tmp_path / "single", bench.phantom_ct(seed=9), series_uid="2.25.8102"
+    )
+    converted = hd.legacy.LegacyConvertedEnhancedCTImage(
+        [dcmread(p) for p in reversed(paths)], series_instance_uid="2.25.8103",
+        series_number=2, sop_instance_uid="2.25.8103.1", instance_number=1,
+    )  # fmt: skip
+    (tmp_path / "multi").mkdir()
+    converted.save_as(tmp_path / "multi" / "enhanced.dcm")
+    params = PixelQCParams.model_validate({})
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        ingest([tmp_path / "single", tmp_path / "multi"], catalog, workers=1)
+        single = pixel_measures(SeriesItem(catalog, "2.25.8102"), params)
+        multi = pixel_measures(SeriesItem(catalog, "2.25.8103"), params)
+    assert multi["frames"] == single["frames"] == 12
+    assert multi["series_digest"] == single["series_digest"]
+    assert multi["noise_hu"] == single["noise_hu"]
+    assert multi["duplicate_frames"] == 0  # frames of one SOP Instance are not duplicates

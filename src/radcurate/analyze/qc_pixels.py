@@ -12,6 +12,7 @@ protocol groups afterwards.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
+from pydicom.pixels.utils import iter_pixels
 
 from radcurate.analyze.qc_mrqy import mr_measures
 from radcurate.analyze.qc_noise import NoiseAccumulator, NoiseSettings, kernel_pixels
@@ -31,6 +33,7 @@ from radcurate.imaging.frames import (
     frame_attributes,
     frame_count,
     frame_order,
+    local_path,
     ordered_instances,
     read_dataset,
 )
@@ -142,10 +145,27 @@ def iter_frames(item: SeriesItem) -> Iterator[tuple[str, npt.NDArray[Any], Datas
     """
     for record in ordered_instances(item.instances):
         ds = read_dataset(record.location)
-        frames = frame_count(ds)
-        for index in frame_order(ds) if frames > 1 else [0]:
-            stored = decode_frame(ds, index, record.location)
+        if frame_count(ds) == 1:
+            yield record.sop_uid, decode_frame(ds, 0, record.location), frame_attributes(ds), ds
+            continue
+        order = frame_order(ds)
+        for index, stored in zip(order, _multiframe(ds, record.location, order), strict=True):
             yield record.sop_uid, stored, frame_attributes(ds, index), ds
+
+
+def _multiframe(ds: Dataset, location: str, order: list[int]) -> Iterator[npt.NDArray[Any]]:
+    """The frames ``order`` of a multi-frame object, decoded in one pass over the file (one
+    :func:`decode_frame` per frame would parse a deferred file again for every frame)."""
+    item = ds.get_item("PixelData") if "PixelData" in ds else None
+    deferred = item is not None and getattr(item, "value", b"") is None
+    source: Any = local_path(location) if deferred else ds
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield from iter_pixels(source, indices=order)
+    except Exception as exc:  # every decoder failure becomes a reason
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UndecodableError(f"cannot decode the pixel data: {text}") from exc
 
 
 def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
