@@ -96,6 +96,14 @@ def test_review_by_keyboard_alone_then_resume(ui: UI) -> None:
     headers = ui.page.locator("[data-testid=review-headers]")
     assert headers.locator("[data-field=Modality] dd").inner_text() == "CT"
     assert headers.locator("[data-field=instance_count]").count() == 1
+    panel = ui.page.locator("[data-testid=review-panel]")
+    panel.locator("[data-testid=qc-flags-summary]").wait_for()
+    shown_flags = panel.locator("[data-testid=qc-flag][data-state=fail]").evaluate_all(
+        "els => els.map(e => e.dataset.field)"
+    )
+    checks = api(ui, "GET", "/api/qc/checks", params={"q": f'SeriesInstanceUID:"{uids[0]}"'})
+    failing = [c["field"] for c in checks["checks"] if c["count"] and c["severity"] != "info"]
+    assert sorted(shown_flags) == sorted(failing)
     ui.page.set_viewport_size({"width": 1440, "height": 900})
     ui.shot("review-01-start")
 
