@@ -59,7 +59,7 @@ def fill_polygons(polygons: list[F64], shape: tuple[int, int]) -> tuple[int, int
     --------
     >>> square = np.array([[1.0, 1.0], [4.0, 1.0], [4.0, 4.0], [1.0, 4.0]])
     >>> row0, col0, mask = fill_polygons([square], (8, 8))
-    >>> row0, col0, mask.sum()
+    >>> row0, col0, int(mask.sum())
     (1, 2, 9)
     """
     rows, cols = shape
