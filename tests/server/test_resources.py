@@ -26,9 +26,10 @@ def test_series_document_and_results(client: TestClient, catalog: CatalogBackend
     assert body["document"] == catalog.series_document(uid)
     assert body["results"] == {
         "ai": {"bodypart": "chest", "scores": {"nodule": 0.7}},
-        "qc": {},
+        "qc": catalog.results(uid)["qc"],  # the header checks ingest wrote
         "clin": {},
     }
+    assert "geometry" in body["results"]["qc"]
 
 
 def test_instances(client: TestClient, catalog: CatalogBackend) -> None:
@@ -56,7 +57,8 @@ def test_unknown_series_is_a_json_404(client: TestClient) -> None:
 
 def test_fields(client: TestClient, catalog: CatalogBackend) -> None:
     everything = client.get("/api/fields").json()["items"]
-    assert [f["name"] for f in everything] == [f.name for f in catalog.fields()]
+    expected = [*catalog.fields(), *catalog.result_fields()]
+    assert [f["name"] for f in everything] == [f.name for f in expected]
     modal = client.get("/api/fields", params={"prefix": "modal"}).json()["items"]
     assert modal and all(f["name"].lower().startswith("modal") for f in modal)
     modality = next(f for f in modal if f["name"] == "Modality")
