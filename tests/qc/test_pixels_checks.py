@@ -261,3 +261,17 @@ def test_multiframe_object_reads_as_its_single_frame_source(tmp_path: Path) -> N
     assert multi["series_digest"] == single["series_digest"]
     assert multi["noise_hu"] == single["noise_hu"]
     assert multi["duplicate_frames"] == 0  # frames of one SOP Instance are not duplicates
+
+
+def test_a_huge_mr_series_is_measured_on_every_nth_slice(
+    checked: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import radcurate.analyze.qc_pixels as module
+
+    monkeypatch.setattr(module, "_MR_MAX_VOXELS", 2 * 96 * 96)  # 8 slices: every 4th kept
+    params = PixelQCParams.model_validate({})
+    sampled = pixel_measures(SeriesItem(checked["catalog"], MR_CLEAN), params)
+    full = pixels(checked, MR_CLEAN)
+    assert sampled["frames"] == 8  # every frame is still checked
+    assert sampled["snr"] == pytest.approx(full["snr"], rel=0.1)
+    assert sampled["snr"] != full["snr"]  # but the measures saw fewer voxels

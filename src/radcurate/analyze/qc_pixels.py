@@ -190,6 +190,7 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
     noise_settings = NoiseSettings(params.kernel_mm, params.tissue_low_hu, params.tissue_high_hu)
     noise: NoiseAccumulator | None = None
     mr_frames: list[F32] = []
+    mr_step, mr_seen = _mr_step(item), 0
     for sop_uid, stored, attrs, ds in iter_frames(item):
         values = _rescaled(stored, attrs)
         projection = _is_localizer(ds)
@@ -203,7 +204,9 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
                 )
             noise.add(values)
         elif modality == "MR":
-            mr_frames.append(values)
+            if mr_seen % mr_step == 0:
+                mr_frames.append(values)
+            mr_seen += 1
     if checks.frames == 0:
         raise ValueError("no frame decoded")
     out = checks.result()
@@ -218,13 +221,17 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
     return out
 
 
+def _mr_step(item: SeriesItem) -> int:
+    """Keep every n-th MR frame so that at most :data:`_MR_MAX_VOXELS` are held (the
+    measures are means and ratios over many voxels: a huge series is sampled by slices)."""
+    voxels = sum((r.frames or 1) * (r.rows or 0) * (r.columns or 0) for r in item.instances)
+    return max(1, -(-voxels // _MR_MAX_VOXELS))
+
+
 def _mr_of(frames: list[F32]) -> dict[str, float]:
-    """MR measures over the frames of the most common shape (every n-th slice of a huge
-    series: the measures are means and ratios over many voxels)."""
+    """MR measures over the frames of the most common shape."""
     shape, _ = Counter(f.shape for f in frames).most_common(1)[0]
-    chosen = [f for f in frames if f.shape == shape]
-    step = max(1, -(-len(chosen) * chosen[0].size // _MR_MAX_VOXELS))
-    return mr_measures(chosen[::step])
+    return mr_measures([f for f in frames if f.shape == shape])
 
 
 class PixelQC(Workflow):
