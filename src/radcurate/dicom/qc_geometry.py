@@ -59,7 +59,7 @@ DIMENSION_ATTRIBUTES = (
 _AXES = ("sagittal", "coronal", "axial")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plane:
     """One image plane (a single-frame instance or one frame of a multi-frame one)."""
 
@@ -160,6 +160,8 @@ def _angle_to_axis(vector: Sequence[float]) -> float:
 
 
 def _same_orientation(a: Sequence[float], b: Sequence[float]) -> bool:
+    if a == b:  # nearly always: one value written on every slice
+        return True
     return all(abs(x - y) <= ORIENTATION_TOLERANCE for x, y in zip(a, b, strict=True))
 
 
@@ -212,10 +214,13 @@ def geometry_qc(planes: list[Plane]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     _consistency(planes, out)
+    valid: dict[tuple[float, ...], bool] = {}  # one normal per distinct orientation
     placed = [
         p
         for p in planes
-        if p.position is not None and p.orientation is not None and slice_normal(p.orientation)
+        if p.position is not None
+        and p.orientation is not None
+        and valid.setdefault(p.orientation, slice_normal(p.orientation) is not None)
     ]
     out["positioned_images"] = len(placed)
     if not placed:
@@ -265,10 +270,16 @@ def _stack(stack: list[Plane], orientation: Sequence[float], out: dict[str, Any]
     normal = slice_normal(orientation)
     assert normal is not None
     along = []
+    shifts: dict[Any, float] = {}  # centre minus origin along the normal, per kind of image
+    nx, ny, nz = normal
     for plane in stack:
-        center = _center(plane)
-        d = sum(n * c for n, c in zip(normal, center, strict=True))
-        along.append((d, plane))
+        assert plane.position is not None
+        key = (plane.orientation, plane.size, plane.pixel_spacing)
+        shift = shifts.get(key)
+        if shift is None:
+            shift = shifts[key] = _center_shift(plane, normal)
+        x, y, z = plane.position
+        along.append((nx * x + ny * y + nz * z + shift, plane))
     along.sort(key=lambda item: item[0])
     distances = [d for d, _ in along]
     gaps = [b - a for a, b in itertools.pairwise(distances)]
@@ -319,22 +330,21 @@ def _stack(stack: list[Plane], orientation: Sequence[float], out: dict[str, Any]
     out["spacing_uniform"] = irregular == 0
 
 
-def _center(plane: Plane) -> tuple[float, float, float]:
-    """The image centre in patient coordinates (the origin when size or spacing are unknown).
+def _center_shift(plane: Plane, normal: Sequence[float]) -> float:
+    """How far the image centre lies from its origin along ``normal`` (0 without size or
+    pixel spacing).
 
-    Centres, not origins, so an image rotated about its centre keeps its place along the
-    stack; for parallel images both give the same spacing.
+    Positions are taken at centres, not origins, so an image turned about its centre keeps
+    its place along the stack; for parallel images both give the same spacing.
     """
-    assert plane.position is not None and plane.orientation is not None
-    if plane.size is None or plane.pixel_spacing is None:
-        return plane.position
+    if plane.size is None or plane.pixel_spacing is None or plane.orientation is None:
+        return 0.0
     rows, columns = plane.size
     # PixelSpacing is (between rows, between columns); the row direction runs along a row
     along_row = (columns - 1) / 2 * plane.pixel_spacing[1]
     along_column = (rows - 1) / 2 * plane.pixel_spacing[0]
     o = plane.orientation
-    x, y, z = (plane.position[i] + along_row * o[i] + along_column * o[3 + i] for i in range(3))
-    return (x, y, z)
+    return sum(n * (along_row * o[i] + along_column * o[3 + i]) for i, n in enumerate(normal))
 
 
 def _nominal_spacing(steps: list[float]) -> float:
