@@ -3,7 +3,7 @@
 // pressed (`PUT /api/series/{uid}/review`); where the reviewer stopped is kept per query in
 // the user settings (`review_positions`), so a pass resumes there.
 import { reactive, computed } from "vue";
-import { api, features, ApiError } from "./api/client";
+import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Review, ReviewProgress, ReviewStatus, Selection } from "./api/contract";
 import { state, loadMore, toast, reportError } from "./store";
 import { addTerm } from "./query";
@@ -93,6 +93,19 @@ export function rememberPosition(now = false): void {
   };
   if (now) void write();
   else positionTimer = window.setTimeout(() => void write(), 400);
+}
+
+/** a search item's review status, when the server sends it (cards show it as a badge) */
+export function itemReview(item: SeriesItem): ReviewStatus | null {
+  const value = (item as { review?: unknown }).review;
+  if (value && typeof value === "object" && "status" in value) return (value as { status: ReviewStatus }).status;
+  return typeof value === "string" ? (value as ReviewStatus) : null;
+}
+
+/** keeps a loaded card's status current after a change (only where the server sends one:
+ * a card without it shows no badge rather than one from this session alone) */
+function setItemReview(item: SeriesItem, status: ReviewStatus): void {
+  if ("review" in item) (item as { review?: ReviewStatus | null }).review = status;
 }
 
 /** a series' status as this pass or its search item knows it; null when neither says */
@@ -232,7 +245,7 @@ export async function setStatus(status: ReviewStatus, advance = status !== "pend
     ...review.records,
     [uid]: { series_uid: uid, status, note, reviewer: before?.reviewer ?? null, reviewed_at: before?.reviewed_at ?? null },
   };
-  (item as { review?: ReviewStatus | null }).review = status;
+  setItemReview(item, status);
   if (advance) void step(1);
   review.saving++;
   try {
@@ -245,7 +258,7 @@ export async function setStatus(status: ReviewStatus, advance = status !== "pend
       delete rest[uid];
       review.records = rest;
     }
-    (item as { review?: ReviewStatus | null }).review = before?.status ?? null;
+    setItemReview(item, before?.status ?? "pending");
     toast(`Could not save the review of series ${review.index + 1}: ${error instanceof Error ? error.message : String(error)}`, "error");
   } finally {
     review.saving--;
@@ -268,7 +281,7 @@ export async function reviewSelection(selection: Selection, status: ReviewStatus
     const uids = selection.query === null ? new Set(selection.include) : null;
     for (const item of state.items) {
       const inside = uids ? uids.has(item.series_uid) : !selection.exclude.includes(item.series_uid);
-      if (inside) (item as { review?: ReviewStatus | null }).review = status;
+      if (inside) setItemReview(item, status);
     }
     state.revision++;
     toast(`Review set to ${status} on ${result.changed.toLocaleString()} series`);
