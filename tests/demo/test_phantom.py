@@ -443,5 +443,5 @@ def test_hundred_patients(tmp_path: Path) -> None:
         f"--patients 100: {manifest.instances} instances, {manifest.files} files "
         f"in {elapsed:.1f} s ({rate:.0f} instances/s)"
     )
-    assert manifest.patients == 100 and manifest.instances > 5000
+    assert manifest.patients == 101 and manifest.instances > 5000  # and the QC phantom
     assert manifest.by_modality["CT"] > manifest.by_modality.get("US", 0)

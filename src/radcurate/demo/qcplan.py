@@ -91,7 +91,8 @@ DEFECTS: tuple[Defect, ...] = (
         "in front of 20 axial slices",
     ),
     Defect(
-        "gantry_tilt", "gantry tilt", ("qc.geometry.gantry_tilt_degrees",), _GEOM,
+        "gantry_tilt", "gantry tilt", ("qc.geometry.gantry_tilt_degrees",),
+        ("qc.geometry.oblique_degrees", "qc.geometry.inplane_offset_mm", *_GEOM),
         "GantryDetectorTilt 15 and image planes tilted by 15 degrees while the table moves "
         "along z: the positions are sheared against the slice normal",
     ),
@@ -130,7 +131,8 @@ DEFECTS: tuple[Defect, ...] = (
         "BurnedInAnnotation YES on every instance",
     ),
     Defect(
-        "missing_attributes", "missing attributes", ("qc.header.missing_required_count",), (),
+        "missing_attributes", "missing attributes", ("qc.header.missing_required_count",),
+        ("qc.conformance.errors",),
         "KVP and AcquisitionNumber (both Type 2 in the CT Image module) are absent",
     ),
     Defect(
@@ -155,7 +157,8 @@ DEFECTS: tuple[Defect, ...] = (
         "bad_segmentation", "bad segmentation",
         (
             "qc.segmentation.fragmented", "qc.segmentation.components",
-            "qc.segmentation.outside_body_fraction", "qc.segmentation.empty_segments",
+            "qc.segmentation.outside_body_fraction", "qc.segmentation.outside_body_count",
+            "qc.segmentation.empty_segments",
         ),
         (),
         "a DICOM SEG of the clean reference: Liver has a detached fragment (2 components), "
