@@ -29,6 +29,7 @@ def test_qc_benchmark_smoke(tmp_path: Path) -> None:
     throughput = figures["throughput"]
     assert throughput["processed"] == throughput["series"] == 2
     assert throughput["failed"] == 0 and throughput["series_per_min"] > 0
+    assert throughput["cpu_s_per_series"] > 0
     assert [scan["name"].split(" (")[0] for scan in figures["noise"]] == [
         "TotalSegmentator DICOM CT",
         "phantom",
