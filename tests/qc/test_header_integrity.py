@@ -222,6 +222,17 @@ def test_ingest_without_header_qc_writes_none(tmp_path: Path) -> None:
         uid = next(catalog.iter_series_documents())["SeriesInstanceUID"]
         assert catalog.results(uid)["qc"] == {}
 
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    env = {"RADCURATE_HOME": str(tmp_path / "home"), "RADCURATE_CATALOG": ""}
+    for flag, expected in (("--no-header-qc", False), ("--header-qc", True)):
+        args = ["ingest", str(tmp_path / "s"), "--catalog", url, "--workers", "1", "--json"]
+        result = CliRunner().invoke(main, [*args, "--no-thumbnails", flag], env=env)
+        assert result.exit_code == 0, result.output
+        with open_catalog(url) as catalog:
+            uid = next(catalog.iter_series_documents())["SeriesInstanceUID"]
+            assert ("geometry" in catalog.results(uid)["qc"]) is expected
+        (tmp_path / "s" / "slice000.dcm").touch()  # changed: the next ingest finalizes it again
+
 
 def test_the_workflow_declares_its_checks() -> None:
     workflow = default_registry().get("qc-header")
