@@ -200,8 +200,8 @@ def identity_digest(values: dict[str, Any], series_uid: str) -> str:
     Examples
     --------
     >>> a = identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.3")
-    >>> a.split(" ")[1:4]
-    ['-', '-', '-']
+    >>> [len(part) for part in a.split(" ")]  # name, birth date, sex, study date, accession
+    [8, 1, 8, 1, 1]
     >>> a == identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.3")
     True
     >>> a == identity_digest({"PatientName": "Doe^Jane", "PatientSex": "F"}, "1.2.4")
