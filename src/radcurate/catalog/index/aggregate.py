@@ -87,7 +87,7 @@ def nice_step(low: float, high: float, bins: int) -> float:
 
     Examples
     --------
-    >>> nice_step(0.0, 100.0, 20), nice_step(0.5, 5.0, 20), nice_step(3.0, 3.0, 20)
+    >>> nice_step(0.0, 99.0, 20), nice_step(0.5, 5.0, 20), nice_step(3.0, 3.0, 20)
     (5.0, 0.5, 1.0)
     """
     span = high - low
