@@ -314,11 +314,10 @@ def _stack(stack: list[Plane], orientation: Sequence[float], out: dict[str, Any]
     for start, step in zip(positions, steps, strict=False):
         multiple = round(step / spacing)
         if multiple >= 1 and abs(step - multiple * spacing) <= tolerance:
-            for k in range(1, multiple):
-                missing += 1
-                if len(missing_positions) < MAX_LISTED:
-                    missing_positions.append(round(start + k * spacing, 2))
-                    missing_indexes.append(index + k)
+            missing += multiple - 1
+            for k in range(1, min(multiple, MAX_LISTED - len(missing_positions) + 1)):
+                missing_positions.append(round(start + k * spacing, 2))
+                missing_indexes.append(index + k)
             index += multiple
         else:
             irregular += 1
