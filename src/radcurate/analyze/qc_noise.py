@@ -58,15 +58,16 @@ class NoiseSettings:
     min_pixels
         Fewer soft-tissue pixels than this: no noise index.
     stride
-        Only every ``stride``-th row and column of the SD map enters the histogram
-        (neighbouring kernels overlap, so this changes the mode by far less than 1 %).
+        Only every ``stride``-th row and column of the SD map enters the histogram. 1 by
+        default: 2 saved no measurable time (the filters dominate) and moved the mode of
+        the real DICOM CT by 1.6 % (fewer samples, a noisier histogram).
     """
 
     kernel_mm: float = 6.0
     tissue_low: float = 0.0
     tissue_high: float = 100.0
     min_pixels: int = 2000
-    stride: int = 2
+    stride: int = 1
 
 
 def kernel_pixels(kernel_mm: float, pixel_mm: float | None) -> int:
