@@ -7,12 +7,15 @@ one), re-ingest, and a series deleted and ingested again.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.catalog.aggregations import AggregationRequest
 from radcurate.catalog.base import FileError, IngestBatch
 from radcurate.catalog.curation import CurationNotFoundError, Selection
+from radcurate.catalog.index import snapshot
 from radcurate.catalog.review_store import MAX_NOTE, ReviewError, exclude_rejected
 from radcurate.catalog.sql import SQLCatalog
 from radcurate.query import parse, to_text
@@ -179,3 +182,24 @@ def test_review_survives_reingest_and_deletion(catalog_url: str) -> None:
         assert counts(other, "review:accepted") == (3, 3)
         back = catalog.reviews.review(uids[0])
         assert (back.status, back.note) == ("accepted", "ok")
+
+
+def test_saved_index_keeps_and_follows_reviews(catalog_url: str, tmp_path: Path) -> None:
+    snapshots = tmp_path / "index"
+    with open_catalog(catalog_url, index_dir=snapshots) as catalog:
+        uids = write_series(catalog, 6, instances=1)
+        catalog.reviews.set_reviews(Selection.of("Modality:CT"), "accepted")
+        delete_series(catalog, uids[3])  # a CT series: its review waits in the snapshot
+        assert counts(catalog, "review:accepted") == (1, 1)
+        assert isinstance(catalog, SQLCatalog)
+        assert catalog.save_search_index() is not None
+    with open_catalog(catalog_url, index_dir=snapshots) as loaded:
+        assert isinstance(loaded, SQLCatalog)
+        saved = snapshot.load(snapshots, loaded._identity())
+        assert saved is not None and saved.review_orphans == {uids[3]: "accepted"}
+        assert counts(loaded, "review:accepted") == (1, 1)
+        loaded.reviews.set_review(uids[1], "questionable")
+        write_series(loaded, 6, instances=1)  # the deleted series comes back
+        assert counts(loaded, "review:accepted") == (2, 2)
+        assert counts(loaded, "review:questionable") == (1, 1)
+        assert loaded.reviews.progress().to_dict()["pending"] == 3
