@@ -9,6 +9,8 @@ import multiprocessing
 import threading
 from typing import Any
 
+import pytest
+
 from radcurate.catalog import open_catalog
 from radcurate.catalog.curation import Selection
 from tests.curation.corpus import write_series
@@ -86,6 +88,7 @@ def test_two_reviewer_threads(catalog_url: str) -> None:
     check(catalog_url, uids, dict(out.items))
 
 
+@pytest.mark.slow
 def test_two_reviewer_processes(catalog_url: str) -> None:
     with open_catalog(catalog_url) as catalog:
         uids = write_series(catalog, 3, instances=1)

@@ -127,6 +127,7 @@ def _extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
     return st.one_of(st.builds(Not, children), st.builds(And, many), st.builds(Or, many))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,
