@@ -187,6 +187,12 @@ def test_review_by_keyboard_alone_then_resume(ui: UI) -> None:
     wait_status(ui, uids[3], "Pending")
     ui.page.locator("[data-testid=review-resumed]").wait_for()
     wait_progress(ui, 3, total)
+    # the URL holds the mode: a reload reopens it there
+    assert "review=1" in ui.page.url
+    ui.page.reload()
+    ui.page.locator("[data-testid=review]").wait_for()
+    wait_position(ui, 4, total)
+    wait_status(ui, uids[3], "Pending")
     ui.page.keyboard.press("Escape")
 
     # without a remembered position: the first pending series in the query's order
