@@ -31,7 +31,7 @@ from radcurate.analyze.bias_report import (
     json_label,
     tabulating,
 )
-from radcurate.catalog.index.crosstab import MAX_GROUPS, Grouping
+from radcurate.catalog.index.crosstab import MAX_GROUPS, Grouping, VersionRef
 from radcurate.query.ast import Node
 
 _VERSIONED = re.compile(r"^dataset:(?P<name>.+)@(?P<version>\d+)$")
@@ -52,10 +52,12 @@ def resolve_selection(
     if versioned:
         name, version = versioned.group("name"), int(versioned.group("version"))
         try:
-            members = catalog.version_members(name, version)
+            versions = [v.version for v in catalog.dataset_versions(name)]
         except LookupError as exc:
             raise BiasInputError(str(exc)) from exc
-        return written, frozenset(members)
+        if version not in versions:
+            raise BiasInputError(f"dataset {name!r} has no version {version}")
+        return written, VersionRef(name, version)
     stored = _STORED.match(written)
     if stored:
         try:

@@ -29,7 +29,14 @@ from radcurate.analyze.bias_metrics import (
     representation,
     trim,
 )
-from radcurate.catalog.index.crosstab import MAX_GROUPS, OTHER, Grouping, Tabulation, dense
+from radcurate.catalog.index.crosstab import (
+    MAX_GROUPS,
+    OTHER,
+    Grouping,
+    Tabulation,
+    VersionRef,
+    dense,
+)
 from radcurate.query import UnknownFieldError
 from radcurate.query.ast import Node
 from radcurate.query.fields import is_field_path, resolve_field
@@ -59,8 +66,8 @@ MISSING = "(missing)"
 #: the fields whose values are a series' names (several per series)
 NAME_FIELDS = ("tag", "dataset", "review")
 
-#: a selection as the catalog takes it: a query tree or SeriesInstanceUIDs
-Selected = Node | Collection[str]
+#: a selection as the catalog takes it: a query tree, a frozen version or SeriesInstanceUIDs
+Selected = Node | VersionRef | Collection[str]
 
 
 class BiasInputError(ValueError):
@@ -72,7 +79,7 @@ class TabulatingCatalog(Protocol):
 
     def cross_tabulate(
         self,
-        selections: Sequence[str | Node | Collection[str]],
+        selections: Sequence[str | Node | VersionRef | Collection[str]],
         fields: Sequence[str],
         *,
         target: str | Node | None = None,

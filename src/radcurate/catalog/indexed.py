@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from radcurate.catalog.fields import infer_type
 from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
 from radcurate.catalog.index.column import BoolArray, Column
-from radcurate.catalog.index.crosstab import MAX_GROUPS, Tabulation, tabulate
+from radcurate.catalog.index.crosstab import MAX_GROUPS, Tabulation, VersionRef, tabulate
 from radcurate.catalog.index.evaluate import Evaluator, is_result_path
 from radcurate.catalog.index.series_index import SeriesIndex
 from radcurate.catalog.search import Compiler, SearchDialect, job_match
@@ -109,6 +109,10 @@ class IndexedSearchMixin:
         self, since: int, page_size: int = 20_000
     ) -> Iterator[list[tuple[str, dict[str, dict[str, Any]]]]]:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by the curation half of SQLCatalog
+
+        def _dataset_id(self, name: str) -> tuple[int, str]: ...
 
     # -- the index -----------------------------------------------------------------------------
     def search_index(self) -> SeriesIndex | None:
@@ -352,7 +356,7 @@ class IndexedSearchMixin:
 
     def cross_tabulate(
         self,
-        selections: Sequence[str | Node | Collection[str]],
+        selections: Sequence[str | Node | VersionRef | Collection[str]],
         fields: Sequence[str],
         *,
         target: str | Node | None = None,
@@ -365,10 +369,11 @@ class IndexedSearchMixin:
         """Group counts of ``fields`` per selection and their tables against ``target``,
         counted on the index under one hold of its lock (catalog/index/crosstab.py).
 
-        A selection is query text, a tree, or a collection of SeriesInstanceUIDs
-        (unknown ones ignored). ``target`` is a field (``tag``/``dataset``: a series'
-        names) or a tree: the series matching it against the others. Fields are
-        document paths (:func:`radcurate.query.fields.resolve_field`).
+        A selection is query text, a tree, a frozen dataset version (its members
+        still held), or a collection of SeriesInstanceUIDs (unknown ones ignored).
+        ``target`` is a field (``tag``/``dataset``: a series' names) or a tree: the
+        series matching it against the others. Fields are document paths
+        (:func:`radcurate.query.fields.resolve_field`).
         """
         with self._mask_for(All()) as (index, _):
             evaluator = self._evaluator(index)
@@ -378,6 +383,8 @@ class IndexedSearchMixin:
                     selection = parse(selection)
                 if isinstance(selection, Node):
                     masks.append(evaluator.mask(selection))
+                elif isinstance(selection, VersionRef):
+                    masks.append(self._version_rows(index, selection))
                 else:
                     masks.append(index.rows_of(selection))
             size = max(m.shape[0] for m in masks)  # a refresh in between may have grown it
@@ -399,6 +406,19 @@ class IndexedSearchMixin:
                 max_groups=max_groups,
                 numbers=numbers,
             )
+
+    def _version_rows(self, index: SeriesIndex, ref: VersionRef) -> BoolArray:
+        """The rows of a frozen version's members: their UIDs alone, read in one query."""
+        dataset_id, _ = self._dataset_id(ref.name)
+        found = self._search_read(
+            "SELECT series_uid FROM dataset_version_series WHERE dataset_id = ? AND version = ?",
+            (dataset_id, ref.version),
+        )
+        get = index.row_of.get
+        rows = np.fromiter((get(uid, -1) for (uid,) in found), np.int64, len(found))
+        mask = np.zeros(len(index), np.bool_)
+        mask[rows[rows >= 0]] = True
+        return mask & index.alive
 
     def _table_column(self, index: SeriesIndex, field: str) -> Column:
         return (

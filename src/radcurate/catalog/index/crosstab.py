@@ -54,10 +54,11 @@ _DATE = re.compile(r"^(\d{4})-?\d{2}-?\d{2}")
 class Grouping:
     """How one field's values fall into groups, for one selection.
 
-    ``lut[code + 1]`` is the group of a column code (``lut[0]``, no value: -1);
-    ``labels`` name the groups (a string, number or boolean each); for binned
-    numbers ``edges`` hold the ``len(labels) + 1`` bin edges (``[low, high)``,
-    the last bin closed); ``numbers`` is the number of each exact numeric group.
+    ``lut[code]`` is the group of a column code, and its last entry, which code
+    -1 reads, that of a row without a value (-1: none); ``labels`` name the
+    groups (a string, number or boolean each); for binned numbers ``edges`` hold
+    the ``len(labels) + 1`` bin edges (``[low, high)``, the last bin closed);
+    ``numbers`` is the number of each exact numeric group.
     """
 
     field: str
@@ -70,9 +71,14 @@ class Grouping:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def codes(self, column: Column, mask: BoolArray) -> IntArray:
-        """The group of every selected row (-1: no value in a group)."""
-        return self.lut[column.codes[mask].astype(np.int64) + 1]
+    def codes(self, codes: IntArray, missing: int = -1) -> IntArray:
+        """The group of each row, given the rows' column codes (-1: in no group, or
+        ``missing`` for rows without a value)."""
+        lut = self.lut
+        if missing != -1:
+            lut = lut.copy()
+            lut[-1] = missing
+        return lut[codes]
 
 
 def _number(values: tuple[Any, ...]) -> float | None:
@@ -98,17 +104,25 @@ def _category(values: tuple[Any, ...]) -> tuple[str, Any]:
     return "s" + text.lower(), text
 
 
-def used_codes(column: Column, mask: BoolArray) -> tuple[IntArray, IntArray]:
-    """The codes that occur among the selected rows and how many rows hold each."""
-    codes = column.codes[mask]
-    counts = np.bincount(codes[codes >= 0], minlength=len(column.values))
+def selected(column: Column, mask: BoolArray) -> IntArray:
+    """The column codes of the rows of ``mask`` (the codes themselves when it holds every
+    row: no copy)."""
+    codes = column.codes
+    if mask.shape[0] == codes.shape[0] and mask.all():
+        return codes
+    return codes[mask]
+
+
+def used_codes(codes: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """The codes (of ``size`` distinct values) that occur and how many rows hold each."""
+    counts = np.bincount(codes + 1, minlength=size + 1)[1:]
     used = np.flatnonzero(counts)
     return used, counts[used]
 
 
 def grouping(
     column: Column,
-    mask: BoolArray,
+    codes: IntArray,
     *,
     exact: bool = False,
     edges: tuple[float, ...] | None = None,
@@ -116,8 +130,9 @@ def grouping(
     bins: int = BINS,
     max_groups: int = MAX_GROUPS,
 ) -> Grouping:
-    """The groups of ``column``'s values among the rows of ``mask`` (module docstring)."""
-    used, counts = used_codes(column, mask)
+    """The groups of ``column``'s values among rows with the column codes ``codes``
+    (:func:`selected`; module docstring)."""
+    used, counts = used_codes(codes, len(column.values))
     lut = np.full(len(column.values) + 1, -1, np.int64)
     values = [column.values[c] for c in used.tolist()]
     numbers = [_number(v) for v in values]
@@ -138,7 +153,7 @@ def grouping(
     if dates and len(totals) > max_distinct:
         years = sorted({str(v[0])[:4] for v in values})
         position = {year: i for i, year in enumerate(years)}
-        lut[used + 1] = [position[str(v[0])[:4]] for v in values]
+        lut[used] = [position[str(v[0])[:4]] for v in values]
         return Grouping(column.name, "years", tuple(years), lut)
     ranked = sorted(totals, key=lambda k: (-totals[k], k))
     kept = ranked[:max_groups]
@@ -146,7 +161,7 @@ def grouping(
     labels: list[Any] = [spellings[k].most_common(1)[0][0] for k in kept]
     if len(ranked) > max_groups:
         labels.append(OTHER)
-    lut[used + 1] = [group.get(k, max_groups) for k in keys]
+    lut[used] = [group.get(k, max_groups) for k in keys]
     return Grouping(column.name, "categorical", tuple(labels), lut)
 
 
@@ -167,7 +182,7 @@ def _numeric(
 ) -> Grouping:
     distinct, inverse = np.unique(found, return_inverse=True)
     if edges is None and (exact or distinct.size <= max_distinct):
-        lut[used + 1] = inverse
+        lut[used] = inverse
         labels = tuple(int(v) if float(v).is_integer() else float(v) for v in distinct)
         return Grouping(field, "numeric", labels, lut, numbers=distinct)
     kind: GroupKind = "binned"
@@ -183,7 +198,7 @@ def _numeric(
     group = np.searchsorted(cut, found, side="right") - 1
     group[found == cut[-1]] = len(cut) - 2  # the last bin is closed
     group[(found < cut[0]) | (found > cut[-1])] = -1
-    lut[used + 1] = group
+    lut[used] = group
     names = [f"[{_fmt(a)}, {_fmt(b)})" for a, b in itertools.pairwise(cut.tolist())]
     if names:
         names[-1] = names[-1][:-1] + "]"
@@ -216,9 +231,9 @@ def _fmt(value: float) -> str:
 
 
 def group_counts(codes: IntArray, size: int) -> tuple[IntArray, int]:
-    """Rows per group and rows without one."""
-    present = codes[codes >= 0]
-    return np.bincount(present, minlength=size), int(codes.size - present.size)
+    """Rows per group (of ``size``) and rows in none (code -1): one ``bincount``."""
+    counts = np.bincount(codes + 1, minlength=size + 1)
+    return counts[1:], int(counts[0])
 
 
 def crosstab(
@@ -227,22 +242,29 @@ def crosstab(
     """The non-empty cells ``(row, column, count)`` of two group-code arrays of the same rows.
 
     Rows where either code is -1 are left out. One ``bincount`` over the combined
-    codes (``np.unique`` when the table would be too large to hold densely).
+    codes ``(row + 1) * (n_columns + 1) + column + 1`` (``np.unique`` when the
+    table would be too large to hold densely).
 
     Examples
     --------
     >>> [a.tolist() for a in crosstab(np.array([0, 0, 1, -1]), 2, np.array([1, 1, 0, 0]), 2)]
     [[0, 1], [1, 0], [2, 1]]
     """
-    keep = (rows >= 0) & (columns >= 0)
-    combined = rows[keep].astype(np.int64) * n_columns + columns[keep]
-    if n_rows * n_columns <= _DENSE_CELLS:
-        table = np.bincount(combined, minlength=n_rows * n_columns)
+    width = n_columns + 1
+    combined = rows.astype(np.int64)
+    combined += 1
+    combined *= width
+    combined += columns
+    combined += 1
+    if (n_rows + 1) * width <= _DENSE_CELLS:
+        table = np.bincount(combined, minlength=(n_rows + 1) * width)
         cells = np.flatnonzero(table)
         counts = table[cells]
     else:
         cells, counts = np.unique(combined, return_counts=True)
-    return cells // n_columns, cells % n_columns, counts.astype(np.int64)
+    row, column = cells // width - 1, cells % width - 1
+    keep = (row >= 0) & (column >= 0)
+    return row[keep], column[keep], counts[keep].astype(np.int64)
 
 
 def dense(
@@ -252,6 +274,14 @@ def dense(
     table = np.zeros((n_rows, n_columns), np.int64)
     table[cells[0], cells[1]] = cells[2]
     return table
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A frozen dataset version as a selection: its member series (those still held)."""
+
+    name: str
+    version: int
 
 
 #: the target of a cross-tabulation: a column, or a row mask (series matching a query)
@@ -285,9 +315,10 @@ class Tabulation:
 
 def _target_grouping(target: Target, mask: BoolArray, exact: bool) -> tuple[Grouping, IntArray]:
     if isinstance(target, Column):
-        found = grouping(target, mask, exact=exact)
-        return found, found.codes(target, mask)
-    lut = np.asarray([-1, 0, 1], np.int64)
+        codes = selected(target, mask)
+        found = grouping(target, codes, exact=exact)
+        return found, found.codes(codes)
+    lut = np.asarray([-1], np.int64)
     codes = np.where(target[mask], 0, 1).astype(np.int64)
     return Grouping("(query)", "categorical", (True, False), lut), codes
 
@@ -308,44 +339,40 @@ def tabulate(
     caller holds its lock). ``exact`` fields (and the target with ``exact_target``) keep
     every distinct number as a group; ``edges`` bin a numeric field as given; ``numbers``
     also counts every distinct number of the numeric fields (:attr:`Tabulation.numbers`)."""
-    union = masks[0].copy()
-    for mask in masks[1:]:
-        union |= mask
+    union = masks[0]
+    if len(masks) > 1:
+        union = masks[0].copy()
+        for mask in masks[1:]:
+            union |= mask
     counts = [index.counts(mask) for mask in masks]
-    groupings: dict[str, Grouping] = {}
-    tallies: dict[str, list[tuple[IntArray, int]]] = {}
+    out = Tabulation(counts, {}, {})
+    target_codes: IntArray | None = None
+    if target is not None:
+        out.target, target_codes = _target_grouping(target, masks[0], exact_target)
+        out.target_missing = int(np.count_nonzero(target_codes < 0))
+        out.tables = {}
+    if numbers:
+        out.numbers = {}
     for name, column in columns.items():
+        picked = [selected(column, mask) for mask in masks]
         found = grouping(
             column,
-            union,
+            picked[0] if len(masks) == 1 else selected(column, union),
             exact=name in exact,
             edges=(edges or {}).get(name),
             max_groups=max_groups,
         )
-        groupings[name] = found
-        tallies[name] = [group_counts(found.codes(column, mask), len(found)) for mask in masks]
-    out = Tabulation(counts, groupings, tallies)
-    if numbers:
-        out.numbers = {}
-        for name, column in columns.items():
-            found = groupings[name]
-            if found.kind not in ("numeric", "binned", "decades"):
-                continue
+        out.groupings[name] = found
+        out.tallies[name] = [group_counts(found.codes(codes), len(found)) for codes in picked]
+        if target_codes is not None and out.tables is not None and out.target is not None:
+            rows = found.codes(picked[0], missing=len(found))  # missing: a group of its own
+            out.tables[name] = crosstab(rows, len(found) + 1, target_codes, len(out.target))
+        if out.numbers is not None and found.kind in ("numeric", "binned", "decades"):
             if found.numbers is None:
-                found = grouping(column, union, exact=True)
+                found = grouping(column, selected(column, union), exact=True)
             assert found.numbers is not None
-            per = [group_counts(found.codes(column, mask), len(found))[0] for mask in masks]
+            per = [group_counts(found.codes(codes), len(found))[0] for codes in picked]
             out.numbers[name] = (found.numbers, per)
-    if target is not None:
-        found, target_codes = _target_grouping(target, masks[0], exact_target)
-        out.target = found
-        out.target_missing = int(np.count_nonzero(target_codes < 0))
-        out.tables = {}
-        for name, column in columns.items():
-            rows = groupings[name].codes(column, masks[0])
-            missing = len(groupings[name])
-            rows[rows < 0] = missing  # the field's missing rows: a group of their own
-            out.tables[name] = crosstab(rows, missing + 1, target_codes, len(found))
     if len(masks) == 2:
         both = masks[0] & masks[1]
         patients = [np.unique(index.patient[m]) for m in masks]
