@@ -106,7 +106,7 @@ def test_registered_with_its_checks() -> None:
     step = default_registry().get("qc-pixels")
     assert isinstance(step, PixelQC)
     fields = {c.field for c in step.checks}
-    assert {"qc.pixels.noise_hu", "qc.pixels.truncated_fov", "qc.pixels.metal_fraction",
+    assert {"qc.pixels.noise_high", "qc.pixels.truncated_fov", "qc.pixels.metal_fraction",
             "qc.pixels.duplicate_frames", "qc.pixels.constant_slices",
             "qc.pixels.clipped_fraction", "qc.pixels.snr"} <= fields  # fmt: skip
     assert all(c.family == "pixels" and c.meaning and c.fails for c in step.checks)
@@ -127,7 +127,8 @@ def test_noise_index_noisy_against_clean(checked: dict[str, Any]) -> None:
     clean, noisy = pixels(checked, CLEAN)["noise_hu"], pixels(checked, NOISY)["noise_hu"]
     assert clean == pytest.approx(12.0, rel=0.1)
     assert noisy == pytest.approx(45.0, rel=0.1)
-    assert failing(checked, "noise_hu") == [NOISY]
+    assert failing(checked, "noise_high") == [NOISY]
+    assert pixels(checked, NOISY)["noise_limit_hu"] == 30.0  # no kernel named: standard
     assert "noise_hu" not in pixels(checked, MR_CLEAN)  # CT only
 
 

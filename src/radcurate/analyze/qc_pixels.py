@@ -25,7 +25,12 @@ from pydicom.pixels.processing import apply_modality_lut
 from pydicom.pixels.utils import iter_pixels
 
 from radcurate.analyze.qc_mrqy import mr_measures
-from radcurate.analyze.qc_noise import NoiseAccumulator, NoiseSettings, kernel_pixels
+from radcurate.analyze.qc_noise import (
+    NoiseAccumulator,
+    NoiseSettings,
+    kernel_pixels,
+    kernel_sharpness,
+)
 from radcurate.analyze.qc_pixel_checks import PixelChecks, PixelCheckSettings, StoredRange
 from radcurate.imaging.errors import UndecodableError
 from radcurate.imaging.frames import (
@@ -62,6 +67,12 @@ class PixelQCParams(BaseModel):
     edge_fraction: float = Field(
         0.02, gt=0, le=1, description="CT: body share of the FOV border that is truncation"
     )
+    noise_limit_hu: float = Field(
+        30.0, gt=0, le=1000, description="CT: noise index limit, standard kernels (HU)"
+    )
+    noise_limit_sharp_hu: float = Field(
+        100.0, gt=0, le=1000, description="CT: noise index limit, sharp kernels (HU)"
+    )
     store_frame_digests: bool = Field(
         False, description="Also store the sha256 of every frame (qc.pixels.frame_digests)"
     )
@@ -74,9 +85,12 @@ def _check(field: str, title: str, meaning: str, fails: str, tolerance: str = ""
 
 #: what ``qc-pixels`` checks (docs/qc-pixels.md has the formulas)
 PIXEL_CHECKS: tuple[QCCheck, ...] = (
-    _check("noise_hu", "CT noise index",
-           "Global noise index (Christianson 2015): mode of the local SD over soft tissue, HU.",
-           "qc.pixels.noise_hu:>30", "30 HU (protocol-relative: qc.outliers.pixels_z)"),
+    _check("noise_high", "CT noise above the limit",
+           "The global noise index (qc.pixels.noise_hu, Christianson 2015: mode of the local SD "
+           "over soft tissue, HU) is above the limit for the series' kernel "
+           "(qc.pixels.noise_limit_hu); protocol-relative: qc.outliers.pixels_z.",
+           "qc.pixels.noise_high:true",
+           "30 HU for standard kernels, 100 HU for sharp (lung, bone, edge) kernels"),
     _check("constant_slices", "Empty or constant slices",
            "Frames whose stored values are all equal (blank, zero-filled).",
            "qc.pixels.constant_slices:>0", "none allowed", "error"),
@@ -213,7 +227,11 @@ def pixel_measures(item: SeriesItem, params: PixelQCParams) -> dict[str, Any]:
     if noise is not None:
         value = noise.result()
         if value is not None:
+            sharp = kernel_sharpness(item.document.get("ConvolutionKernel")) == "sharp"
+            limit = params.noise_limit_sharp_hu if sharp else params.noise_limit_hu
             out["noise_hu"] = round(value, 2)
+            out["noise_limit_hu"] = limit
+            out["noise_high"] = value > limit
     if mr_frames:
         out.update(_mr_of(mr_frames))
     if params.store_frame_digests:
@@ -245,7 +263,7 @@ class PixelQC(Workflow):
         "or constant slices, clipped values, truncated field of view, metal, and pixel "
         "digests (duplicate frames); qc.pixels.* fields"
     )
-    version = "1"
+    version = "2"
     Params = PixelQCParams
     checks: ClassVar[tuple[QCCheck, ...]] = PIXEL_CHECKS
 
