@@ -151,3 +151,17 @@ def test_the_index_switched_off_gives_the_same_report(planted: CatalogBackend) -
     finally:
         planted.use_search_index = True  # type: ignore[attr-defined]
     assert without == with_index
+
+
+def test_review_status_as_target(planted: CatalogBackend) -> None:
+    reviews = planted.reviews  # type: ignore[attr-defined]
+    reviews.set_reviews(Selection.of('InstitutionName:"Site A"'), "rejected", actor="t")
+    reviews.set_reviews(Selection.of('InstitutionName:"Site B" KVP:120'), "accepted", actor="t")
+    check = _parser(planted)
+    field = bias_report(planted, parse("*"), target_of("review", check), ["ConvolutionKernel"])
+    pair = _pairs(field)["ConvolutionKernel"]
+    assert set(pair["columns"]) == {"rejected", "accepted", "pending"} and pair["flag"]
+    query = target_of("review:rejected", check)
+    report = bias_report(planted, parse("*"), query, ["ConvolutionKernel", "KVP"])
+    assert _pairs(report)["ConvolutionKernel"]["cramers_v"] > 0.99  # the kernel decides it
+    assert report["flags"] == ["ConvolutionKernel"]
