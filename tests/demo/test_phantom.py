@@ -402,9 +402,30 @@ def test_the_default_archive_has_the_qc_phantom(archive: tuple[DemoManifest, Sca
     manifest, found = archive
     document = qc_document(manifest)
     names = [e["name"] for e in document["defects"]]
-    assert names == [d.name for d in DEFECTS] + ["missing_slice", "noisy"]
-    assert document["defects"][-2]["series_uid"] == manifest.defects["missing_slice_series"]
-    assert document["defects"][-1]["series_uid"] == manifest.defects["noisy_series"]
+    assert names[: len(DEFECTS) + 2] == [d.name for d in DEFECTS] + ["missing_slice", "noisy"]
+    # what the other series carry by construction, checked here from the files
+    inherent = document["defects"][len(DEFECTS) + 2 :]
+    assert all(e["inherent"] for e in inherent) and inherent
+    for entry in inherent:
+        if entry["name"] == "seg_empty_segments":
+            (rel,) = found.paths_by_sop[found.series()[entry["series_uid"]][0][1].SOPInstanceUID]
+            seg = pydicom.dcmread(manifest.root / rel)
+            used = {
+                f.SegmentIdentificationSequence[0].ReferencedSegmentNumber
+                for f in seg.PerFrameFunctionalGroupsSequence
+            }
+            empty = {s.SegmentLabel for s in seg.SegmentSequence if s.SegmentNumber not in used}
+            assert empty == set(entry["planted"]["empty_segments"])
+        else:
+            assert entry["name"] == "enhanced_same_pixels"
+            classes = {
+                found.series()[u][0][1].SOPClassUID
+                for u in (entry["series_uid"], entry["planted"]["same_pixels_as"])
+            }
+            assert classes == {CT, "1.2.840.10008.5.1.4.1.1.2.2"}
+    older = document["defects"][len(DEFECTS) : len(DEFECTS) + 2]
+    assert older[0]["series_uid"] == manifest.defects["missing_slice_series"]
+    assert older[1]["series_uid"] == manifest.defects["noisy_series"]
     assert {f["name"]: f["path"] for f in document["files"]} == {
         k: manifest.defects[k] for k in ("duplicate_file", "truncated_file", "non_dicom_file")
     }

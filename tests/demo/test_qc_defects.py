@@ -398,6 +398,29 @@ def test_bad_segmentation(qc: QCArchive) -> None:
     assert 45 < float(ct[masks[1]].mean()) < 75
 
 
+def test_every_header_variant_is_what_pydicom_writes(qc: QCArchive) -> None:
+    """The fast slice encoder (one per header variant) writes what pydicom would."""
+    import io
+
+    seen: set[tuple[object, ...]] = set()
+    for uid, files in qc.series.items():
+        for path, ds in files:
+            variant = tuple(
+                str(ds.get(k)) for k in ("ImageOrientationPatient", "ImageType",
+                                         "ConvolutionKernel", "AcquisitionNumber", "PatientSex",
+                                         "KVP", "GantryDetectorTilt", "BurnedInAnnotation")
+            )  # fmt: skip
+            if (uid, variant) in seen:
+                continue
+            seen.add((uid, variant))
+            raw = path.read_bytes()
+            buffer = io.BytesIO()
+            pydicom.dcmwrite(buffer, pydicom.dcmread(io.BytesIO(raw)), enforce_file_format=True)
+            assert buffer.getvalue() == raw, path.name
+    # one per series, and the localizer, oblique slices, conflicting copy, bed 2, other sex
+    assert len(seen) == len(DEFECTS) + 1 + 5
+
+
 # -- reproducibility and switches -----------------------------------------------------------
 def test_same_seed_same_bytes(qc: QCArchive, tmp_path: Path) -> None:
     again = generate_archive(tmp_path / "again", patients=0, seed=0, qc_defects=True)
@@ -421,7 +444,8 @@ def test_the_other_patients_are_untouched(tmp_path: Path) -> None:
     assert plain.qc_manifest == "" and not any(k.startswith("qc_") for k in plain.defects)
     assert (plain.patients, plain.series) == (1, with_qc.series - len(DEFECTS) - 1)
     document = json.loads((with_qc.root / with_qc.qc_manifest).read_text())
-    assert [e["name"] for e in document["defects"]][-2:] == ["missing_slice", "noisy"]
+    names = [e["name"] for e in document["defects"]]
+    assert names[len(DEFECTS) : len(DEFECTS) + 2] == ["missing_slice", "noisy"]
 
 
 def test_the_default_and_the_switch(tmp_path: Path) -> None:

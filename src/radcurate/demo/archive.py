@@ -243,7 +243,7 @@ def generate_archive(
         for study in written.patient.studies:
             seen.update((s.uid, s.modality) for s in study.series)
         found.update((f"qc_{e['name']}_series", e["series_uid"]) for e in written.entries)
-        text = qc_manifest(patients, seed, written, found, seen)
+        text = qc_manifest(patients, seed, written, found, seen, ctx.findings)
         manifest_path = sink.write_bytes(MANIFEST_NAME, text.encode(), readable=False)
     sink.finish()
     summary = (

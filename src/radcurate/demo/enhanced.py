@@ -28,3 +28,6 @@ def write_enhanced(
     fill_study_attributes(obj, patient, study, series)
     make_deterministic(obj, series.uid, study.date.strftime("%Y%m%d"), series_time(study, series))
     ctx.sink.write(obj, patient, study, series)
+    source = study.series[series.refs[0]].uid
+    ctx.findings.append(("duplicate_pixel_series", series.uid, source))
+    ctx.findings.append(("duplicate_pixel_series", source, series.uid))

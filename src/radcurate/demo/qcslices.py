@@ -153,15 +153,18 @@ class _Series:
     """Builds the slices of one series."""
 
     def __init__(self, render: QCRender, series: SeriesPlan) -> None:
-        self.render, self.series = render, series
+        geom = series.geometry
+        if geom is None:
+            raise ValueError(f"QC series {series.defect or 'reference'} has no geometry")
+        self.render, self.series, self.geometry = render, series, geom
+        self.shape = (geom.rows, geom.columns)
         self.rng = np.random.default_rng(series.rng_key)
         self.slices: list[QCSlice] = []
 
     def noise(self, sigma: float) -> npt.NDArray[np.float32]:
-        out: npt.NDArray[np.float32] = self.rng.standard_normal(
-            (self.series.geometry.rows, self.series.geometry.columns),  # type: ignore[union-attr]
-            dtype=np.float32,
-        ) * np.float32(sigma)
+        """Gaussian noise of ``sigma`` HU, the next draw of the series' generator."""
+        out = self.rng.standard_normal(self.shape, dtype=np.float32)
+        out *= np.float32(sigma)
         return out
 
     def add(
@@ -181,9 +184,7 @@ class _Series:
             if hu is None:
                 hu = self.render.hu(self.series, centre, row, col) + self.noise(BASE_NOISE_HU)
             pixels = self.render.store(hu)
-        geom = self.series.geometry
-        assert geom is not None
-        origin = _origin(centre, row, col, geom.spacing[0], geom.rows)
+        origin = _origin(centre, row, col, self.geometry.spacing[0], self.geometry.rows)
         made = QCSlice(
             key, key + 1 if number is None else number, origin, row, col, pixels, overrides,
             extra_file,
@@ -194,7 +195,7 @@ class _Series:
     def axial(self, overrides: Overrides = ()) -> None:
         """Add the 20 plain axial slices, each with ``overrides``."""
         for k in range(SLICES):
-            self.add(k, _centre(self.render.study, k * STEP_MM), overrides=overrides)
+            self.add(k, axial_centre(self.render.study, k), overrides=overrides)
 
 
 def _reference(s: _Series) -> None:
@@ -205,7 +206,7 @@ def _reference(s: _Series) -> None:
 def _gap(s: _Series) -> None:
     for k in range(SLICES):
         if k not in GAP:
-            s.add(k, _centre(s.render.study, k * STEP_MM))
+            s.add(k, axial_centre(s.render.study, k))
 
 
 def _uneven(s: _Series) -> None:
@@ -220,13 +221,12 @@ def _mixed_orientation(s: _Series) -> None:
     a = math.radians(degrees)
     oblique: tuple[Vec, Vec] = ((_r(math.cos(a)), 0.0, _r(-math.sin(a))), (0.0, 1.0, 0.0))
     for k in range(SLICES):
-        s.add(k, _centre(s.render.study, k * STEP_MM), oblique if k in which else _AXIAL)
+        s.add(k, axial_centre(s.render.study, k), oblique if k in which else _AXIAL)
 
 
 def _localizer(s: _Series) -> None:
     study = s.render.study
-    geom = s.series.geometry
-    assert geom is not None
+    geom = s.geometry
     # an antero-posterior projection of the trunk, 400 mm long, centred on the axial stack
     c = study.anatomy.centre
     centre = (c[0], c[1], round(c[2] + TOP_Z - (SLICES - 1) * STEP_MM / 2, 4))
@@ -245,7 +245,7 @@ def _localizer(s: _Series) -> None:
     noisy = hu + s.noise(BASE_NOISE_HU)
     s.add(-1, centre, _CORONAL, number=1, hu=noisy, overrides=(("ImageType", image),))
     for k in range(SLICES):
-        s.add(k, _centre(study, k * STEP_MM), number=k + 2)
+        s.add(k, axial_centre(study, k), number=k + 2)
 
 
 def _gantry_tilt(s: _Series) -> None:
@@ -254,7 +254,7 @@ def _gantry_tilt(s: _Series) -> None:
     # the table moves along z; each tilted plane is centred on the table's position
     tilt: Overrides = (("GantryDetectorTilt", f"{TILT_DEGREES:g}"),)
     for k in range(SLICES):
-        s.add(k, _centre(s.render.study, k * STEP_MM), tilted, overrides=tilt)
+        s.add(k, axial_centre(s.render.study, k), tilted, overrides=tilt)
 
 
 def _mixed_acquisitions(s: _Series) -> None:
@@ -264,7 +264,7 @@ def _mixed_acquisitions(s: _Series) -> None:
         for k in range(first, first + per):
             number += 1
             s.add(
-                number - 1, _centre(s.render.study, k * STEP_MM), number=number,
+                number - 1, axial_centre(s.render.study, k), number=number,
                 overrides=(("AcquisitionNumber", acquisition),),
             )  # fmt: skip
 
@@ -272,7 +272,7 @@ def _mixed_acquisitions(s: _Series) -> None:
 def _sop_conflict(s: _Series) -> None:
     s.axial()
     kernel, factor = CONFLICT_KERNEL
-    centre = _centre(s.render.study, CONFLICT_SLICE * STEP_MM)
+    centre = axial_centre(s.render.study, CONFLICT_SLICE)
     hu = s.render.hu(s.series, centre, *_AXIAL) + s.noise(factor * BASE_NOISE_HU)
     # the same UID on a reconstruction with another kernel: other header, other pixels
     s.add(CONFLICT_SLICE, centre, hu=hu, overrides=(("ConvolutionKernel", kernel),),
@@ -282,7 +282,7 @@ def _sop_conflict(s: _Series) -> None:
 def _duplicate_frame(s: _Series) -> None:
     s.axial()
     again = s.slices[DUPLICATE_FRAME_SLICE]
-    s.add(SLICES, _centre(s.render.study, DUPLICATE_FRAME_SLICE * STEP_MM),
+    s.add(SLICES, axial_centre(s.render.study, DUPLICATE_FRAME_SLICE),
           number=again.number, pixels=again.pixels)  # fmt: skip
 
 
@@ -293,32 +293,31 @@ def _duplicate_source(s: _Series) -> None:
 
 def _duplicate_series(s: _Series) -> None:
     for k, pixels in enumerate(s.render.kept["duplicate_series_source"]):
-        s.add(k, _centre(s.render.study, k * STEP_MM), pixels=pixels)
+        s.add(k, axial_centre(s.render.study, k), pixels=pixels)
 
 
 def _patient_mismatch(s: _Series, sex: str) -> None:
     other = "F" if sex == "M" else "M"
     for k in range(SLICES):
         changed: Overrides = (("PatientSex", other),) if k == MISMATCH_SLICE else ()
-        s.add(k, _centre(s.render.study, k * STEP_MM), overrides=changed)
+        s.add(k, axial_centre(s.render.study, k), overrides=changed)
 
 
 def _added_noise(s: _Series) -> None:
     for k, clean in enumerate(s.render.kept["reference"]):
         hu = clean.astype(np.float32) - s.render.offset + s.noise(ADDED_NOISE_HU)
-        s.add(k, _centre(s.render.study, k * STEP_MM), hu=hu)
+        s.add(k, axial_centre(s.render.study, k), hu=hu)
 
 
 def _metal(s: _Series) -> None:
     (x, y, radius), through = METAL
-    geom = s.series.geometry
-    assert geom is not None
+    geom = s.geometry
     c = s.render.study.anatomy.centre
     ps = geom.spacing[0]
     grid = geom.origin[0] + ps * np.arange(geom.columns), geom.origin[1] + ps * np.arange(geom.rows)
     rod = (grid[0][None, :] - c[0] - x) ** 2 + (grid[1][:, None] - c[1] - y) ** 2 <= radius**2
     for k in range(SLICES):
-        centre = _centre(s.render.study, k * STEP_MM)
+        centre = axial_centre(s.render.study, k)
         hu = s.render.hu(s.series, centre, *_AXIAL) + s.noise(BASE_NOISE_HU)
         if k in through:
             hu[rod] = np.float32(METAL_HU) + s.noise(BASE_NOISE_HU)[rod]
@@ -327,10 +326,9 @@ def _metal(s: _Series) -> None:
 
 def _empty_slice(s: _Series) -> None:
     for k in range(SLICES):
-        centre = _centre(s.render.study, k * STEP_MM)
+        centre = axial_centre(s.render.study, k)
         if k == EMPTY_SLICE:
-            shape = (s.series.geometry.rows, s.series.geometry.columns)  # type: ignore[union-attr]
-            s.add(k, centre, hu=np.full(shape, -1000.0, dtype=np.float32))
+            s.add(k, centre, hu=np.full(s.shape, -1000.0, dtype=np.float32))
         else:
             s.add(k, centre)
 

@@ -250,12 +250,27 @@ def write_qc_patient(ctx: WriteContext) -> QCWritten:
     return written
 
 
+def _inherent(finding: str, uid: str, detail: str) -> dict[str, Any]:
+    """An entry for what a series carries by construction, not as a planted defect."""
+    if finding == "empty_segments":
+        text = f"the organ SEG lists segments its CT's slices do not reach: {detail}"
+        return {"name": "seg_empty_segments", "series_uid": uid, "modality": "SEG",
+                "fields": ["qc.segmentation.empty_segments"], "also": [],
+                "description": text, "planted": {"empty_segments": detail.split(", ")},
+                "inherent": True}  # fmt: skip
+    text = "a legacy-converted enhanced CT and its single-frame source share their pixel data"
+    return {"name": "enhanced_same_pixels", "series_uid": uid, "modality": "CT",
+            "fields": ["qc.outliers.duplicate_pixel_series"], "also": [], "description": text,
+            "planted": {"same_pixels_as": detail}, "inherent": True}  # fmt: skip
+
+
 def qc_manifest(
     patients: int,
     seed: int,
     written: QCWritten,
     found: dict[str, str],
     series_seen: dict[str, str],
+    findings: Iterable[tuple[str, str, str]] = (),
 ) -> str:
     """The JSON text of ``qc-defects.json``.
 
@@ -269,22 +284,27 @@ def qc_manifest(
         The archive's other defects (:attr:`radcurate.demo.DemoManifest.defects`).
     series_seen
         Every series written: UID -> Modality.
+    findings
+        What the checks find by construction in the other series
+        (:attr:`radcurate.demo.sink.WriteContext.findings`).
     """
     entries = list(written.entries)
-    older = (
+    older: tuple[tuple[str, str, str, dict[str, Any], list[str]], ...] = (
         ("missing_slice", "qc.geometry.missing_slices", "one slice missing in the middle "
          "(one 2x step); a byte-identical copy of one of its files sits beside it",
-         {"missing_slices": 1}),
+         {"missing_slices": 1}, ["qc.geometry.spacing_uniform", "qc.geometry.regular_volume"]),
         ("noisy", "qc.pixels.noise_hu", "noise ten times that of its kernel (about 100 HU)",
-         {"noise_factor": 10.0}),
+         {"noise_factor": 10.0}, []),
     )  # fmt: skip
-    for name, qc_field, text, planted in older:
+    for name, qc_field, text, planted, also in older:
         uid = found.get(f"{name}_series")
         if uid:
             entries.append({
                 "name": name, "series_uid": uid, "modality": "CT", "fields": [qc_field],
-                "also": [], "description": text, "planted": planted,
+                "also": also, "description": text, "planted": planted,
             })  # fmt: skip
+    for finding, uid, detail in findings:
+        entries.append(_inherent(finding, uid, detail))
     flagged = {e["series_uid"] for e in entries}
     files = [
         {"name": name, "path": found[name], "fields": [], "description": text}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from radcurate.demo.ct import set_pixels
-from radcurate.demo.dataset import base_dataset, set_instance
+from radcurate.demo.dataset import base_dataset, code_item, set_instance
 from radcurate.demo.phantom import PhantomCache
 from radcurate.demo.plan import PatientPlan, SeriesPlan, StudyPlan
 from radcurate.demo.population import make_uid
@@ -77,6 +78,7 @@ def write_radiograph(
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.WindowCenter, ds.WindowWidth = "2048", "4096"
     ds.RescaleIntercept, ds.RescaleSlope = "0", "1"
+    ds.RescaleType = "US"  # Type 1C with a rescale (CR and DX alike)
     if cr:
         ds.PlateID = "A" + str(1000 + series.number)
         ds.Sensitivity = "210"
@@ -84,10 +86,16 @@ def write_radiograph(
     else:
         ds.PresentationIntentType = "FOR PRESENTATION"
         ds.DetectorType = "SCINTILLATOR"
-        ds.RescaleType = "US"
         ds.PresentationLUTShape = "INVERSE" if series.photometric == "MONOCHROME1" else "IDENTITY"
         ds.PixelIntensityRelationship = "LOG"
         ds.PixelIntensityRelationshipSign = 1 if series.photometric == "MONOCHROME2" else -1
+        # the DX Image and DX Anatomy Imaged modules' Type 1 and 2 attributes
+        ds.BurnedInAnnotation = "NO"
+        ds.LossyImageCompression = "00"
+        ds.ImageLaterality = "U"
+        ds.AnatomicRegionSequence = Sequence([code_item("51185008", "SCT", "Chest")])
+        ds.AcquisitionContextSequence = Sequence([])
+        ds.PositionerType = "COLUMN"  # Type 2 of DX Positioning (ViewPosition is there)
     ds.PatientPosition = ""
     uid = make_uid(ctx.seed, series.uid, "instance", 0)
     set_instance(ds, uid, 1)

@@ -88,6 +88,7 @@ def write_rtstruct(
     ds.StructureSetDate = study.date.strftime("%Y%m%d")
     ds.StructureSetTime = series_time(study, series)
     ds.FrameOfReferenceUID = UID(study.frame_of_reference)
+    ds.PositionReferenceIndicator = ""  # Type 2 of the Frame of Reference module
     uids = {k: instance_uid(ctx.seed, ct, k) for k in geom.indices()}
     ref_series = Dataset()
     ref_series.SeriesInstanceUID = UID(ct.uid)

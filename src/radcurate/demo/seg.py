@@ -44,6 +44,9 @@ def write_seg(
     sampler = sampler_for(ctx.cache, study, source_plan)
     assert source_plan.geometry is not None
     frames = np.stack([segment_map(sampler.labels(k)) for k in source_plan.geometry.indices()])
+    empty = [label for n, (label, _, _) in SEGMENTS.items() if not (frames == n).any()]
+    if empty:  # e.g. Kidneys on a chest CT that does not reach them
+        ctx.findings.append(("empty_segments", series.uid, ", ".join(empty)))
     algorithm = hd.AlgorithmIdentificationSequence(
         name="radcurate phantom labels",
         family=codes.cid7162.ArtificialIntelligence,

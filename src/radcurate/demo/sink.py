@@ -132,6 +132,9 @@ class WriteContext:
     kept: dict[int, list[Dataset]] = field(default_factory=dict)
     #: transfer syntaxes whose encoder turned out to be missing
     missing_encoders: set[str] = field(default_factory=set)
+    #: what the checks will find in series that carry no planted defect, by construction:
+    #: ``(finding, series UID, detail)`` (listed in qc-defects.json)
+    findings: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def compress(ctx: WriteContext, ds: Dataset, arr: npt.NDArray[Any], syntax: str) -> None:

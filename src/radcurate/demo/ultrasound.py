@@ -81,6 +81,7 @@ def write_us(
     ds.TransducerType = "CURVED LINEAR"
     ds.SequenceOfUltrasoundRegions = Sequence([_region()])
     ds.LossyImageCompression = "00"
+    ds.PatientOrientation = ""  # Type 2C: required (empty allowed) without an image plane
     if multi:
         ds.NumberOfFrames = series.frames
         ds.FrameIncrementPointer = 0x00181063
