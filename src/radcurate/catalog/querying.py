@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from radcurate.catalog.index.column import BoolArray
     from radcurate.catalog.index.series_index import SeriesIndex
     from radcurate.catalog.result_store import ResultStore
+    from radcurate.catalog.review_store import ReviewStore
     from radcurate.catalog.search import SearchDialect
 
 #: rows per IN (...) list
@@ -57,6 +58,7 @@ class QueryMixin:
         def curation_of(self, series_uids: Sequence[str]) -> dict[str, dict[str, list[str]]]: ...
 
         result_store: ResultStore
+        reviews: ReviewStore
 
         def _index_mask(
             self, tree: Node
@@ -178,10 +180,13 @@ class QueryMixin:
         curation = self.curation_of(uids) if uids else {}
         # results ride along as flat "ai.key" fields (no DICOM keyword holds a dot)
         results = self.result_store.results_of(uids) if uids else {}
+        reviews = self.reviews.reviews_of(uids) if uids else {}
         for document, uid in zip(documents, uids, strict=True):
             found = results.get(uid)
             if found:
                 document.update(flat_results(found))
+            review = reviews.get(uid)
+            document["review"] = review.status if review is not None else "pending"
         return SearchPage(
             documents,
             token,

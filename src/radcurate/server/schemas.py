@@ -45,6 +45,9 @@ class SeriesItem(BaseModel):
     thumbnail_url: str
     tags: list[str] = Field(default_factory=list)
     datasets: list[str] = Field(default_factory=list)
+    review: str = Field(
+        default="pending", description="Review status: accepted, rejected, questionable, pending"
+    )
 
 
 class SearchResponse(BaseModel):

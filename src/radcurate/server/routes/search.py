@@ -69,6 +69,7 @@ def _page(
                 thumbnail_url=url,
                 tags=marks.get("tags", []),
                 datasets=marks.get("datasets", []),
+                review=str(doc.get("review") or "pending"),
             )
         )
     return SearchResponse(
