@@ -29,5 +29,5 @@ def write_enhanced(
     make_deterministic(obj, series.uid, study.date.strftime("%Y%m%d"), series_time(study, series))
     ctx.sink.write(obj, patient, study, series)
     source = study.series[series.refs[0]].uid
-    ctx.findings.append(("duplicate_pixel_series", series.uid, source))
-    ctx.findings.append(("duplicate_pixel_series", source, series.uid))
+    ctx.findings.append(("enhanced_same_pixels", series.uid, source))
+    ctx.findings.append(("enhanced_source_same_pixels", source, series.uid))

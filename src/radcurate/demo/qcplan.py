@@ -136,7 +136,7 @@ DEFECTS: tuple[Defect, ...] = (
         "KVP and AcquisitionNumber (both Type 2 in the CT Image module) are absent",
     ),
     Defect(
-        "added_noise", "noisy", ("qc.pixels.noise_hu",), (),
+        "added_noise", "noisy", ("qc.pixels.noise_high", "qc.pixels.noise_hu"), (),
         "the clean reference series plus independent Gaussian noise of 50 HU "
         "(8 HU before: about 50.6 HU in all)",
     ),

@@ -258,9 +258,16 @@ def _inherent(finding: str, uid: str, detail: str) -> dict[str, Any]:
                 "fields": ["qc.segmentation.empty_segments"], "also": [],
                 "description": text, "planted": {"empty_segments": detail.split(", ")},
                 "inherent": True}  # fmt: skip
-    text = "a legacy-converted enhanced CT and its single-frame source share their pixel data"
-    return {"name": "enhanced_same_pixels", "series_uid": uid, "modality": "CT",
-            "fields": ["qc.outliers.duplicate_pixel_series"], "also": [], "description": text,
+    enhanced = finding == "enhanced_same_pixels"
+    text = (
+        "a legacy-converted enhanced CT with its single-frame source's pixel data; highdicom "
+        "leaves out its ReferencedImageEvidenceSequence (a dciodvfy error)"
+        if enhanced
+        else "the single-frame source of a legacy-converted enhanced CT (same pixel data)"
+    )
+    return {"name": finding, "series_uid": uid, "modality": "CT",
+            "fields": ["qc.outliers.duplicate_pixel_series"],
+            "also": ["qc.conformance.errors"] if enhanced else [], "description": text,
             "planted": {"same_pixels_as": detail}, "inherent": True}  # fmt: skip
 
 
@@ -293,8 +300,8 @@ def qc_manifest(
         ("missing_slice", "qc.geometry.missing_slices", "one slice missing in the middle "
          "(one 2x step); a byte-identical copy of one of its files sits beside it",
          {"missing_slices": 1}, ["qc.geometry.spacing_uniform", "qc.geometry.regular_volume"]),
-        ("noisy", "qc.pixels.noise_hu", "noise ten times that of its kernel (about 100 HU)",
-         {"noise_factor": 10.0}, []),
+        ("noisy", "qc.pixels.noise_high", "noise ten times that of its kernel (about 100 HU)",
+         {"noise_factor": 10.0}, ["qc.pixels.noise_hu"]),
     )  # fmt: skip
     for name, qc_field, text, planted, also in older:
         uid = found.get(f"{name}_series")
