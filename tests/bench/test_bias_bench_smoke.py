@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"report_tag_ms", "report_field_ms", "report_numeric_ms", "compare_versions_ms",
-           "compare_live_ms"}  # fmt: skip
+           "compare_versions_cold_ms", "compare_live_ms"}  # fmt: skip
 
 
 @pytest.mark.slow

@@ -142,3 +142,25 @@ def test_reference_population(planted: CatalogBackend) -> None:
 def test_bad_reference_files(text: str, message: str) -> None:
     with pytest.raises(BiasInputError, match=message):
         read_reference(text)
+
+
+def test_frozen_versions_stay_frozen(planted: CatalogBackend) -> None:
+    planted.create_dataset("grow")
+    planted.add_to_dataset("grow", Selection.of("KVP:100"))
+    planted.freeze_dataset("grow")
+    _, v1 = resolve_selection(planted, "dataset:grow@1", parse)
+    first = compare(planted, v1, parse("*"), ["KVP"])
+    assert compare(planted, v1, parse("*"), ["KVP"]) == first  # read again from the kept rows
+    planted.add_to_dataset("grow", Selection.of("KVP:140"))
+    planted.freeze_dataset("grow")
+    _, v2 = resolve_selection(planted, "dataset:grow@2", parse)
+    again = compare(planted, v1, v2, ["KVP"])
+    assert again["a"]["series"] == first["a"]["series"] == planted.count("KVP:100")
+    assert again["b"]["series"] == planted.count("KVP:(100 OR 140)")
+    assert again["overlap"]["series"] == again["a"]["series"]
+    planted.delete_dataset("grow", force=True)  # a new dataset of the same name and version
+    planted.create_dataset("grow")
+    planted.add_to_dataset("grow", Selection.of("KVP:120"))
+    planted.freeze_dataset("grow")
+    _, renewed = resolve_selection(planted, "dataset:grow@1", parse)
+    assert compare(planted, renewed, v2, ["KVP"])["a"]["series"] == planted.count("KVP:120")
