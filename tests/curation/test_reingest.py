@@ -50,11 +50,8 @@ def test_reingest_of_changed_files_keeps_curation(catalog_url: str, tmp_path: Pa
             assert document["SeriesDescription"] == "renamed at the scanner"
         assert set(catalog.series_uids("tag:keep-me dataset:cohort")) == set(uids)
         assert catalog.curation_of(uids)[uids[0]] == {"tags": ["keep-me"], "datasets": ["cohort"]}
-        assert catalog.results(uids[0]) == {
-            "ai": {"bodypart": "head"},
-            "qc": {"noise": 3.5},
-            "clin": {},
-        }
+        kept = catalog.results(uids[0])  # beside the header checks ingest writes again
+        assert (kept["ai"], kept["qc"]["noise"], kept["clin"]) == ({"bodypart": "head"}, 3.5, {})
         assert catalog.count("SeriesDescription:renamed* tag:keep-me") == len(uids)
         # the frozen version still names the SOP UIDs it was frozen with
         assert catalog.version_members("cohort", 1) == members_v1

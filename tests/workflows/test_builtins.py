@@ -169,7 +169,7 @@ def test_thumbnails_workflow_renders_into_home_and_records_decodability(
     assert record.state == "done", record.error
     assert record.result is not None and record.result["processed"] == len(uids)
     for uid in uids:
-        assert sqlite_catalog.results(uid)["qc"] == {"undecodable": False}
+        assert sqlite_catalog.results(uid)["qc"]["undecodable"] is False
         (result_set,) = producer_sets(sqlite_catalog, uid, "thumbnails")
         assert result_set.provenance.params == {"size": 64, "rerender": False}
     cache = ThumbnailCache(home / "thumbnails", 64)
