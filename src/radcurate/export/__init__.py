@@ -1,0 +1,1 @@
+"""Export of frozen dataset versions into ML layouts (nnU-Net, MONAI, NIfTI, DICOM copy), docs/export.md."""
