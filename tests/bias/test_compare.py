@@ -96,6 +96,7 @@ def test_two_dataset_versions_and_leakage(planted: CatalogBackend) -> None:
 def test_stored_selection_and_bad_selections(planted: CatalogBackend) -> None:
     stored = planted.create_selection(Selection.of("KVP:100"))
     label, found = resolve_selection(planted, f"selection:{stored.id}", parse)
+    assert isinstance(found, frozenset)
     assert label == f"selection:{stored.id}" and len(found) == planted.count("KVP:100")
     result = compare(planted, found, parse("KVP:140"), ["KVP"])
     assert _rows(result)["KVP"]["js_distance"] == pytest.approx(1.0)

@@ -99,7 +99,7 @@ def _nmi_reference(a: np.ndarray, b: np.ndarray) -> float:
     mi = sum(k / n * math.log(k / n / (pa[x] * pb[y])) for (x, y), k in pairs.items())
     if mi <= 0:
         return 0.0
-    return mi / ((stats.entropy(pa[pa > 0]) + stats.entropy(pb[pb > 0])) / 2)
+    return float(mi / ((stats.entropy(pa[pa > 0]) + stats.entropy(pb[pb > 0])) / 2))
 
 
 @settings(max_examples=150, deadline=None)

@@ -154,7 +154,7 @@ def test_the_index_switched_off_gives_the_same_report(planted: CatalogBackend) -
 
 
 def test_review_status_as_target(planted: CatalogBackend) -> None:
-    reviews = planted.reviews  # type: ignore[attr-defined]
+    reviews = planted.reviews
     reviews.set_reviews(Selection.of('InstitutionName:"Site A"'), "rejected", actor="t")
     reviews.set_reviews(Selection.of('InstitutionName:"Site B" KVP:120'), "accepted", actor="t")
     check = _parser(planted)
