@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ from radcurate.catalog.index.crosstab import (
 )
 
 
-def _column(values: list[tuple[object, ...]]) -> Column:
+def _column(values: Sequence[tuple[object, ...]]) -> Column:
     column = Column("f")
     column.codes = np.asarray([column.code_of(v) for v in values], np.int32)
     return column
