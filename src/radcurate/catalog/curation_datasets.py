@@ -16,6 +16,7 @@ from radcurate.catalog.curation_types import (
     Selection,
     actor_name,
     check_name,
+    check_text,
     content_hash,
 )
 
@@ -55,8 +56,7 @@ class DatasetsMixin(CurationStore):
     ) -> DatasetInfo:
         """A new, empty dataset; a name taken (in any case) raises a conflict."""
         name = check_name(name, "dataset")
-        if not isinstance(description, str):
-            raise CurationError("description must be text")
+        description = check_text(description, "description")
         who = actor_name(actor)
         with self._transaction() as cur:
             cur.execute(
@@ -104,6 +104,7 @@ class DatasetsMixin(CurationStore):
                 )
                 detail["new_name"] = target
             if description is not None:
+                description = check_text(description, "description")
                 cur.execute(
                     self._sql("UPDATE datasets SET description = ? WHERE id = ?"),
                     (description, ds_id),
@@ -184,6 +185,8 @@ class DatasetsMixin(CurationStore):
         nothing is written.
         """
         who = actor_name(actor)
+        if note is not None:
+            note = check_text(note, "note")
         with self._transaction() as cur:
             ds_id = self._id_of(cur, "datasets", name, "dataset", lock=True)
             cur.execute(
@@ -308,6 +311,7 @@ class DatasetsMixin(CurationStore):
     def dataset_version(self, name: str, version: int) -> DatasetVersion:
         """One frozen version with its member SeriesInstanceUIDs (sorted)."""
         ds_id, real = self._dataset_id(name)
+        _check_version_number(real, version)
         rows = self._read(
             "SELECT version, content_hash, series_count, instance_count, created_at, "
             "created_by, note FROM dataset_versions WHERE dataset_id = ? AND version = ?",
@@ -326,6 +330,7 @@ class DatasetsMixin(CurationStore):
     def version_members(self, name: str, version: int) -> dict[str, list[str]]:
         """SeriesInstanceUID -> its SOP Instance UIDs, as frozen in a version."""
         ds_id, real = self._dataset_id(name)
+        _check_version_number(real, version)
         rows = self._read(
             "SELECT series_uid, sop_uids FROM dataset_version_series "
             "WHERE dataset_id = ? AND version = ?",
@@ -345,3 +350,15 @@ class DatasetsMixin(CurationStore):
         old = set(self.version_members(name, a))
         new = set(self.version_members(name, b))
         return sorted(new - old), sorted(old - new)
+
+
+#: version numbers are stored as 64-bit integers: anything beyond cannot name a version
+_MAX_VERSION = 2**63 - 1
+
+
+def _check_version_number(dataset: str, version: int) -> None:
+    """A version number no engine can hold names no version (not an overflow error)."""
+    if not 1 <= version <= _MAX_VERSION:
+        raise CurationNotFoundError(
+            f"dataset {dataset!r} has no version {version}", code="version_not_found"
+        )

@@ -172,6 +172,24 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+#: longest description or note kept
+MAX_TEXT = 10_000
+
+
+def check_text(text: str, what: str) -> str:
+    """A description or note: text without NUL (no PostgreSQL text or JSON value holds one),
+    at most :data:`MAX_TEXT` characters; raises :class:`CurationError` otherwise."""
+    if not isinstance(text, str):
+        raise CurationError(f"{what} must be text", code="invalid_text")
+    if "\x00" in text:
+        raise CurationError(f"{what} contains a NUL character", code="invalid_text")
+    if len(text) > MAX_TEXT:
+        raise CurationError(
+            f"{what} is {len(text)} characters; at most {MAX_TEXT}", code="invalid_text"
+        )
+    return text
+
+
 def check_color(color: str | None) -> str | None:
     """``#rrggbb`` (lowercased) or None."""
     if color is None:
@@ -213,9 +231,11 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
                 "settings.saved_searches must be a list of {name, query} with a non-empty name"
             )
     try:
-        json.dumps(out)
+        encoded = json.dumps(out)
     except (TypeError, ValueError) as exc:
         raise CurationError(f"settings must be plain JSON: {exc}") from exc
+    if "\\u0000" in encoded:
+        raise CurationError("settings contain a NUL character", code="invalid_settings")
     return out
 
 

@@ -51,6 +51,9 @@ def _page(
     cursor: str | None,
 ) -> SearchResponse:
     tree = known.parse(catalog, query)
+    if sort:
+        # an unknown sort field is a 400 naming the near fields, like an unknown query field
+        known.parse(catalog, f"has:{sort.removeprefix('-')}")
     # one catalog round trip per page: documents and total come back together
     page = catalog.search(tree, limit=limit, after=cursor or None, sort=sort or None)
     root = request.scope.get("root_path", "")  # behind a proxy that mounts the app under a path
