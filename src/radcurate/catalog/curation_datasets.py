@@ -9,7 +9,6 @@ from radcurate.catalog.curation_store import CurationStore
 from radcurate.catalog.curation_types import (
     BulkResult,
     CurationConflictError,
-    CurationError,
     CurationNotFoundError,
     DatasetInfo,
     DatasetVersion,
