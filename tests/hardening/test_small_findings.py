@@ -52,8 +52,14 @@ def _catalog(client: TestClient) -> CatalogBackend:
         {"q": " ".join(["x"] * 2_000)},
     ],
     ids=[
-        "nul-field", "nul-text", "long-text", "long-wildcard", "long-text-wildcard",
-        "long-sql-wildcard", "long-list-field", "repeated-terms",
+        "nul-field",
+        "nul-text",
+        "long-text",
+        "long-wildcard",
+        "long-text-wildcard",
+        "long-sql-wildcard",
+        "long-list-field",
+        "repeated-terms",
     ],
 )
 def test_odd_queries_get_4xx_or_answers_never_500(
