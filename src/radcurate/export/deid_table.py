@@ -11,6 +11,7 @@ The table itself is DICOM PS3.15 (c) NEMA, reproduced as the standard permits.
 
 from __future__ import annotations
 
+# fmt: off
 #: Basic Profile action code → tags (group << 16 | element) with that action.
 BASIC_BY_CODE: dict[str, tuple[int, ...]] = {
     "D": (
@@ -256,3 +257,4 @@ OPTIONS: dict[str, dict[int, str]] = {
         0x00700001: "C",
     },
 }
+# fmt: on

@@ -129,6 +129,7 @@ def render() -> str:
         "",
         "from __future__ import annotations",
         "",
+        "# fmt: off",
         "#: Basic Profile action code → tags (group << 16 | element) with that action.",
         "BASIC_BY_CODE: dict[str, tuple[int, ...]] = {",
     ]
@@ -158,7 +159,7 @@ def render() -> str:
         column = options[option]
         lines += _packed(sorted(column), "        ", lambda t, col=column: f'0x{t:08X}: "{col[t]}"')
         lines.append("    },")
-    lines += ["}", ""]
+    lines += ["}", "# fmt: on", ""]
     return "\n".join(lines)
 
 
