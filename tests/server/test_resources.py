@@ -102,6 +102,8 @@ def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
         ("GET", "/api/datasets/{name}/versions"): "list_dataset_versions",
         ("POST", "/api/datasets/{name}/versions"): "freeze_dataset",
         ("GET", "/api/datasets/{name}/versions/{version}"): "get_dataset_version",
+        ("GET", "/api/datasets/{name}/versions/{version}/card"): "get_dataset_card",
+        ("GET", "/api/datasets/{name}/versions/{version}/card.html"): "get_dataset_card_html",
         ("GET", "/api/errors"): "list_errors",
         ("GET", "/api/fields"): "list_fields",
         ("GET", "/api/info"): "get_info",

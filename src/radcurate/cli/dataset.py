@@ -16,6 +16,7 @@ from radcurate.cli.curation_common import (
     curation_errors,
     emit_json,
 )
+from radcurate.cli.dataset_card import card
 
 _JSON = JSON_OPTION
 _ACTOR = ACTOR_OPTION
@@ -174,3 +175,6 @@ def delete(
         emit_json({"name": name, "series_count": removed})
     else:
         console().print(f"deleted dataset [bold]{escape(name)}[/bold] ({removed} series)")
+
+
+dataset.add_command(card)  # `dataset card`: cli/dataset_card.py

@@ -17,6 +17,7 @@ from radcurate.server.routes import (
     autocomplete,
     bias,
     clinical,
+    dataset_card,
     datasets,
     dicomweb,
     fields,
@@ -96,6 +97,7 @@ def create_app(
     for module in (tags, datasets, selections, review, audit, user_settings):  # curation
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(clinical.router, prefix=API_PREFIX)  # clinical tables
+    app.include_router(dataset_card.router, prefix=API_PREFIX)  # dataset cards
     app.include_router(dicomweb.router)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     # last: its catch-all answers every other GET with the single-page app
     app.include_router(webui.router)
