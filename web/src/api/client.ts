@@ -31,6 +31,13 @@ export type WorkflowRunRequest = S["WorkflowRunRequest"];
 export type JobErrors = S["JobErrors"];
 export type SeriesResults = S["SeriesResults"];
 export type Provenance = S["ResultProvenance"];
+export type BiasResponse = S["BiasResponse"];
+export type Association = S["Association"];
+export type Representation = S["Representation"];
+export type CompareResponse = S["CompareResponse"];
+export type Shift = S["Shift"];
+export type ClinicalTable = S["ClinicalTablePublic"];
+export type ClinicalImport = S["ClinicalImportResponse"];
 
 export class ApiError extends Error {
   status: number;
@@ -44,7 +51,9 @@ export class ApiError extends Error {
 
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const init: RequestInit = { method, signal, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser writes the boundary
+  } else if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { ...init.headers, "Content-Type": "application/json" };
   }
@@ -204,5 +213,21 @@ export const api = {
   },
   reviewProgress(q: string, signal?: AbortSignal): Promise<ReviewProgress> {
     return request("GET", "/api/review/progress" + qs({ q }), undefined, signal);
+  },
+  // --- bias and clinical tables ---
+  bias(body: { query: string; target: string | null; attributes: string[] | null }, signal?: AbortSignal): Promise<BiasResponse> {
+    return request("POST", "/api/bias", body, signal);
+  },
+  compare(a: string, b: string, attributes: string[] | null, signal?: AbortSignal): Promise<CompareResponse> {
+    return request("POST", "/api/bias/compare", { a, b, attributes }, signal);
+  },
+  clinicalTables(): Promise<{ items: ClinicalTable[] }> {
+    return request("GET", "/api/clinical/tables");
+  },
+  importClinical(form: FormData): Promise<ClinicalImport> {
+    return request("POST", "/api/clinical/tables", form);
+  },
+  removeClinical(name: string): Promise<{ name: string; series_count: number }> {
+    return request("DELETE", `/api/clinical/tables/${encodeURIComponent(name)}`);
   },
 };
