@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bias": "radcurate.cli.bias:bias",
     "compare": "radcurate.cli.bias:compare",
     "clinical": "radcurate.cli.clinical:clinical",
+    "import-nifti": "radcurate.cli.import_nifti:import_nifti_command",
 }
 
 

@@ -250,8 +250,21 @@ def encode_values(data: npt.NDArray[Any]) -> Encoding:
 
 
 def derive_uid(root: str | None, *parts: str) -> str:
-    """A UID that depends only on ``parts``: ``root`` + a hash, or ``2.25.<hash>`` without one."""
-    return str(generate_uid(prefix=root, entropy_srcs=["radcurate-nifti-import/1", *parts]))
+    """A UID that depends only on ``parts``: ``root`` + a hash, or ``2.25.<hash>`` without one.
+
+    Without a root the hash is 128 bits of SHA-256, the size of the UUID a ``2.25.``
+    UID holds (pydicom's ``generate_uid`` would draw a random UUID there).
+
+    Examples
+    --------
+    >>> derive_uid(None, "a") == derive_uid(None, "a") != derive_uid(None, "b")
+    True
+    """
+    sources = ["radcurate-nifti-import/1", *parts]
+    if root:
+        return str(generate_uid(prefix=root, entropy_srcs=sources))
+    digest = hashlib.sha256("\x00".join(sources).encode("utf-8")).hexdigest()
+    return f"2.25.{int(digest[:32], 16)}"
 
 
 def _header_value(keyword: str, value: Any) -> Any:

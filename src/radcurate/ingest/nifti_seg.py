@@ -153,4 +153,18 @@ def seg_dataset(
     ):
         if keyword in seg:
             setattr(seg, keyword, text)
+    _fix_generated(seg, derive_uid(uid_root, series_uid, "dimension-organization"), day + clock)
     return seg, counts
+
+
+def _fix_generated(seg: Dataset, dimension_uid: str, when: str) -> None:
+    """Replace what highdicom draws or stamps (the dimension organization UID, the
+    contribution time) by values derived from the input, so the bytes are reproducible."""
+    for item in seg.get("DimensionOrganizationSequence", []):
+        item.DimensionOrganizationUID = dimension_uid
+    for item in seg.get("DimensionIndexSequence", []):
+        if "DimensionOrganizationUID" in item:
+            item.DimensionOrganizationUID = dimension_uid
+    for item in seg.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = when
