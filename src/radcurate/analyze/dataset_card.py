@@ -149,7 +149,7 @@ def dataset_card(
     """
     frozen = catalog.dataset_version(name, version)
     info = catalog.dataset(name)
-    known = sorted(f.name for f in catalog.fields())
+    known = sorted({f.name for f in (*catalog.fields(), *catalog.result_fields())})
 
     def check(text: str) -> Node:
         return parse(text, fields=known)
