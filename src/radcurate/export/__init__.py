@@ -1,1 +1,4 @@
-"""Export of frozen dataset versions into ML layouts (nnU-Net, MONAI, NIfTI, DICOM copy), docs/export.md."""
+"""Export of frozen dataset versions into ML layouts (nnU-Net, MONAI, NIfTI, DICOM copy).
+
+See docs/export.md.
+"""
