@@ -159,22 +159,25 @@ def dataset_card(
     ref = VersionRef(frozen.dataset, frozen.version)
     held = _held(catalog, members)
     node: Node = FieldIn("SeriesInstanceUID", tuple(held)) if held else Not(All())
-    composition = _tables(catalog, ref, _composition_fields(known), known)
+    shown = _composition_fields(known)
+    every = [*shown, *DEMOGRAPHIC_FIELDS, *ACQUISITION_FIELDS, DATE_FIELD]
+    found = _tables(catalog, ref, every, known)
+    tables: dict[str, dict[str, Any]] = found["tables"]
     return {
         "format": FORMAT,
         "dataset": {"name": frozen.dataset, "version": frozen.version},
         "motivation": _motivation(catalog, frozen.dataset, info.description),
         "composition": {
             "counts": {
-                **composition["counts"],
+                **found["counts"],
                 "series_frozen": frozen.series_count,
                 "instances_frozen": frozen.instance_count,
                 "series_not_held": len(members) - len(held),
             },
-            "tables": composition["tables"],
-            "demographics": _tables(catalog, ref, DEMOGRAPHIC_FIELDS, known)["tables"],
+            "tables": [tables[f] for f in shown],
+            "demographics": [tables[f] for f in DEMOGRAPHIC_FIELDS],
         },
-        "collection": _collection(catalog, ref, known),
+        "collection": _collection(tables),
         "preprocessing": {"producers": _producers(catalog, held)},
         "bias": _bias(catalog, ref, goal, frozen, known),
         "qc": _qc(catalog, node, check),
@@ -217,22 +220,18 @@ def _composition_fields(known: Sequence[str]) -> list[str]:
 def _tables(
     catalog: CatalogBackend, ref: VersionRef, fields: Sequence[str], known: Sequence[str]
 ) -> dict[str, Any]:
-    """Representation tables of ``fields`` (one index pass); fields no series has are
-    entirely missing."""
-    present = [f for f in fields if f in known]
-    counts = {"series": 0, "studies": 0, "patients": 0}
-    entries: dict[str, dict[str, Any]] = {}
-    if present:
-        report = bias_report(catalog, ref, None, [field_name(f) for f in present])
-        counts = {k: int(report["counts"][k]) for k in counts}
-        entries = {e["field"]: e for e in report["representation"]}
-    else:
-        report = bias_report(catalog, ref, None, ["Modality"])
-        counts = {k: int(report["counts"][k]) for k in counts}
-    tables = []
-    for name in fields:
-        entry = entries.get(field_name(name)) if name in known else None
-        tables.append(_table(name, entry, counts["series"]))
+    """Counts and representation tables of ``fields`` (one index pass); fields no series
+    has are entirely missing."""
+    present = [field_name(f) for f in fields if f in known] or ["Modality"]
+    report = bias_report(catalog, ref, None, list(dict.fromkeys(present)))
+    counts = {k: int(report["counts"][k]) for k in ("series", "studies", "patients")}
+    entries = {e["field"]: e for e in report["representation"]}
+    tables = {
+        name: _table(
+            name, entries.get(field_name(name)) if name in known else None, counts["series"]
+        )
+        for name in fields
+    }
     return {"counts": counts, "tables": tables}
 
 
@@ -296,16 +295,15 @@ def _motivation(catalog: CatalogBackend, name: str, description: str) -> dict[st
     }
 
 
-def _collection(catalog: CatalogBackend, ref: VersionRef, known: Sequence[str]) -> dict[str, Any]:
-    tables = _tables(catalog, ref, ACQUISITION_FIELDS, known)["tables"]
-    dates = _tables(catalog, ref, [DATE_FIELD], known)["tables"][0]
+def _collection(tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    dates = tables[DATE_FIELD]
     years: dict[str, int] = {}
     for group in dates["groups"]:
         found = _YEAR.match(str(group["value"]))
         if found:
             years[found.group(1)] = years.get(found.group(1), 0) + int(group["count"])
     return {
-        "acquisition": tables,
+        "acquisition": [tables[f] for f in ACQUISITION_FIELDS],
         "study_years": {
             "field": DATE_FIELD,
             "first_year": min(years) if years else None,
