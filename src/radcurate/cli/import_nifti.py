@@ -86,12 +86,13 @@ def import_nifti_command(
     except NiftiError as exc:
         raise click.UsageError(str(exc)) from exc
     catalog = None if no_ingest else open_or_exit(catalog_url)
+    silent = quiet or as_json
     try:
         if catalog is not None:
             with catalog:
-                summary = _run(path, catalog, out, meta, labels_path, uid_root, workers, quiet)
+                summary = _run(path, catalog, out, meta, labels_path, uid_root, workers, silent)
         else:
-            summary = _run(path, None, out, meta, labels_path, uid_root, workers, quiet)
+            summary = _run(path, None, out, meta, labels_path, uid_root, workers, silent)
     except (NiftiError, MissingDependencyError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
