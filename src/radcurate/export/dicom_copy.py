@@ -6,19 +6,31 @@ Layouts (folder names are the export's own numbering, never a patient's identifi
   sorted PatientIDs, studies over sorted StudyInstanceUIDs of the patient, series over
   sorted SeriesInstanceUIDs of the study, instances by InstanceNumber then SOP UID;
 - ``series``: ``SE0001_CT/IM0001.dcm``, series numbered over (patient, series UID).
+
+De-identified (``--deidentify``), each instance goes through
+:func:`radcurate.export.deid.deidentify_file` with the export's key (docs/deidentification.md);
+a series whose pixels may carry burned-in text (:func:`radcurate.export.deid.burned_in_risk`)
+is left out unless the user opts in.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydicom import dcmread
 
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.frames import local_path
 
-__all__ = ["LAYOUTS", "copy_instances", "series_folders"]
+if TYPE_CHECKING:
+    from radcurate.export.deid import DeidOptions
+
+__all__ = ["LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
 
 #: the folder layouts of a ``dicom`` export
 LAYOUTS: tuple[str, ...] = ("patient/study/series", "series")
@@ -54,18 +66,44 @@ def series_folders(
     return folders
 
 
-def copy_instances(records: Sequence[InstanceRecord], folder: Path) -> list[Path]:
-    """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…"""
+def _source(location: str) -> str | io.BytesIO:
     from radcurate.storage.locations import read_location
 
+    if location.startswith(("http://", "https://")):
+        return io.BytesIO(read_location(location))
+    return local_path(location)
+
+
+def burned_in_reason(records: Sequence[InstanceRecord]) -> str | None:
+    """Why a series' pixels may show identifying text (:func:`radcurate.export.deid.burned_in_risk`
+    of its first instance), or None."""
+    from radcurate.export.deid import burned_in_risk
+
+    if not records:
+        return None
+    first = min(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
+    return burned_in_risk(dcmread(_source(first.location), stop_before_pixels=True))
+
+
+def copy_instances(
+    records: Sequence[InstanceRecord], folder: Path, deid: DeidOptions | None = None
+) -> list[Path]:
+    """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
+    byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
+    pixel data bytes unchanged)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
     for n, record in enumerate(ordered, start=1):
         target = folder / f"IM{n:04d}.dcm"
-        if record.location.startswith(("http://", "https://")):
-            target.write_bytes(read_location(record.location))
+        source = _source(record.location)
+        if deid is not None:
+            from radcurate.export.deid import deidentify_file
+
+            deidentify_file(source, target, deid)
+        elif isinstance(source, io.BytesIO):
+            target.write_bytes(source.getvalue())
         else:
-            shutil.copyfile(local_path(record.location), target)
+            shutil.copyfile(source, target)
         written.append(target)
     return written

@@ -20,10 +20,15 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from radcurate.catalog import CatalogBackend
-from radcurate.export.dicom_copy import LAYOUTS, copy_instances, series_folders
+from radcurate.export.dicom_copy import (
+    LAYOUTS,
+    burned_in_reason,
+    copy_instances,
+    series_folders,
+)
 from radcurate.export.labels import LabelSpec, LabelTable, case_label_map, label_names, label_table
 from radcurate.export.layouts import FORMATS, CasePaths, case_paths, dataset_folder, write_index
 from radcurate.export.manifest import (
@@ -41,6 +46,9 @@ from radcurate.export.volumes import write_image, write_labels
 from radcurate.imaging.series import load_series
 from radcurate.imaging.volume import series_volume_stream, volume_geometry
 
+if TYPE_CHECKING:
+    from radcurate.export.deid import DeidOptions
+
 __all__ = ["ExportOptions", "ExportReport", "Progress", "export_dataset"]
 
 #: ``card(name, version) -> dict`` (radcurate.analyze.dataset_card)
@@ -49,6 +57,9 @@ CardBuilder = Callable[[str, int], dict[str, Any]]
 SplitCompare = Callable[[frozenset[str], frozenset[str], tuple[str, str]], dict[str, Any]]
 
 
+#: DICOM fields a de-identified export's manifest may show (none that the Basic Profile removes)
+DEID_SAFE_FIELDS = frozenset(DEFAULT_FIELDS) - {"SeriesDescription", "PatientSex", "age_years"}
+_BURNED_IN = "pixels may carry burned-in text (--include-burned-in exports it)"
 _NO_LABELS = "a training case without labels (nnU-Net needs them)"
 
 
@@ -90,6 +101,10 @@ class ExportOptions:
     overwrite: bool = False
     dataset_id: int = 1
     layout: str = "patient/study/series"
+    #: de-identify a ``dicom`` export with these options (``radcurate.export.deid.DeidOptions``)
+    deid: DeidOptions | None = None
+    #: export series whose pixels may carry burned-in text when de-identifying
+    include_burned_in: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The options as written into ``export.json`` (no output path)."""
@@ -103,6 +118,8 @@ class ExportOptions:
             "fields": None if self.fields is None else list(self.fields),
             "dataset_id": self.dataset_id,
             "layout": self.layout if self.format == "dicom" else None,
+            "deidentify": None if self.deid is None else self.deid.used(),
+            "include_burned_in": self.include_burned_in,
         }
 
 
@@ -157,6 +174,8 @@ def _check_options(options: ExportOptions) -> None:
         raise ExportError(f"unknown format {options.format!r} (use one of {', '.join(FORMATS)})")
     if options.layout not in LAYOUTS:
         raise ExportError(f"unknown layout {options.layout!r} (use one of {', '.join(LAYOUTS)})")
+    if options.deid is not None and options.format != "dicom":
+        raise ExportError("--deidentify applies to the dicom format (NIfTI files carry no header)")
     if not 0 <= options.dataset_id <= 999:
         raise ExportError("the nnU-Net dataset id must lie between 0 and 999")
     _check_out(options.out, options.overwrite)
@@ -208,14 +227,14 @@ def _balance(
         for f in options.stratify:
             counts: dict[str, int] = {}
             for r in members:
-                key = json.dumps(values[r["series_uid"]].get(f), default=str)
+                key = json.dumps(values[r["_uid"]].get(f), default=str)
                 counts[key] = counts.get(key, 0) + 1
             entry[f"by {f}"] = dict(sorted(counts.items()))
         splits[name] = entry
     out: dict[str, Any] = {"splits": splits}
     if compare is not None:
         names = sorted(splits)
-        uids = {n: frozenset(r["series_uid"] for r in exported if r["split"] == n) for n in names}
+        uids = {n: frozenset(r["_uid"] for r in exported if r["split"] == n) for n in names}
         out["comparisons"] = [
             compare(uids[a], uids[b], (a, b))
             for k, a in enumerate(names) for b in names[k + 1:]
@@ -350,12 +369,19 @@ def _write(
             sink.progress(k, len(series), f"{report.exported} series copied")
             case = case_of.get(uid)
             row: dict[str, Any] = {
-                "case": folders[uid], "series_uid": uid,
+                "case": folders[uid], "_uid": uid, "series_uid": _public_uid(uid, options),
                 "patient": keys[str(plan.documents[uid].get("PatientID") or "")],
                 "split": case.split if case else "", "fold": case.fold if case else None,
             }  # fmt: skip
             try:
-                copy_instances(lookup.instances(uid), tmp / folders[uid])
+                records = lookup.instances(uid)
+                risk = None if options.deid is None else burned_in_reason(records)
+                if risk is not None and not options.include_burned_in:
+                    row.update(status="left out", reason=f"{_BURNED_IN}: {risk}")
+                    report.left_out += 1
+                    rows.append(row)
+                    continue
+                copy_instances(records, tmp / folders[uid], options.deid)
                 row.update(status="exported", reason="", image=folders[uid])
                 report.exported += 1
             except Exception as exc:  # noqa: BLE001 - one series never stops the others
@@ -372,8 +398,9 @@ def _write(
         sink.check()
         sink.progress(k, len(plan.cases), f"{report.exported} exported, {report.failed} failed")
         row = {
-            "case": case.case_id, "series_uid": case.series_uid, "patient": case.patient_key,
-            "split": case.split, "fold": case.fold, "label_sources": case.label_sources,
+            "case": case.case_id, "_uid": case.series_uid, "series_uid": case.series_uid,
+            "patient": case.patient_key, "split": case.split, "fold": case.fold,
+            "label_sources": case.label_sources,
         }  # fmt: skip
         try:
             outcome, paths = _export_case(case, lookup, table, options, tmp, root, broken)
@@ -401,6 +428,15 @@ def _write(
     return rows
 
 
+def _public_uid(uid: str, options: ExportOptions) -> str:
+    """The series UID the manifest shows: replaced as the de-identified files have it."""
+    if options.deid is None or options.deid.retain_uids:
+        return uid
+    from radcurate.export.deid_uids import replace_uid
+
+    return replace_uid(options.deid.key, uid)
+
+
 def _failed(row: dict[str, Any], uid: str, exc: Exception, report: ExportReport) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     row.update(status="failed", reason=reason)
@@ -413,15 +449,22 @@ def _finish(
     values: dict[str, dict[str, Any]], report: ExportReport, card: CardBuilder | None,
     card_html: Callable[[dict[str, Any]], str] | None, compare: SplitCompare | None,
 ) -> None:  # fmt: skip
-    listed = {r["series_uid"] for r in rows}
+    listed = {r["_uid"] for r in rows}
     for uid, reason in sorted(plan.left_out.items()):
         if uid not in listed:
-            rows.append({"series_uid": uid, "status": "left out", "reason": reason})
+            rows.append({"_uid": uid, "series_uid": _public_uid(uid, options), "status": "left out",
+                         "reason": reason})  # fmt: skip
             report.left_out += 1
     for row in rows:
-        row.update({k: v for k, v in values.get(row["series_uid"], {}).items() if k not in row})
+        row.update({k: v for k, v in values.get(row["_uid"], {}).items() if k not in row})
     available = {k for v in values.values() for k in v}
-    columns = [*BASE_COLUMNS, *select_fields(options.fields or DEFAULT_FIELDS, available)]
+    fields = select_fields(options.fields or DEFAULT_FIELDS, available)
+    if options.deid is not None:
+        unsafe = [f for f in fields if f not in DEID_SAFE_FIELDS and "." not in f]
+        fields = [f for f in fields if f not in unsafe]
+        if unsafe:
+            report.notes.append(f"de-identified: left out of the manifest: {', '.join(unsafe)}")
+    columns = [*BASE_COLUMNS, *fields]
     report.notes.extend(write_manifest(rows, columns, tmp))
     balance = _balance(plan, rows, options, values, compare)
     report.splits = {n: {"series": e["series"], "patients": e["patients"]}
