@@ -23,9 +23,11 @@ from typing import Any
 import radcurate
 from radcurate.analyze.bias_report import (
     DEFAULT_ATTRIBUTES,
+    NAME_FIELDS,
     BiasInputError,
     bias_report,
     field_name,
+    tabulating,
     target_label,
     target_of,
 )
@@ -33,9 +35,9 @@ from radcurate.catalog import CatalogBackend
 from radcurate.catalog.curation_types import CurationNotFoundError, DatasetVersion
 from radcurate.catalog.index.crosstab import VersionRef
 from radcurate.catalog.result_types import iso_time
-from radcurate.query import parse
-from radcurate.query.ast import REVIEW_STATUSES, All, FieldIn, Node, Not
-from radcurate.workflow.qc_summary import check_counts
+from radcurate.query import QueryError, parse
+from radcurate.query.ast import REVIEW_FIELD, REVIEW_STATUSES, All, Node
+from radcurate.workflow.registry import WorkflowRegistry, default_registry
 
 #: the card's format; a change of its keys' meaning gets a new number
 FORMAT = "radcurate-dataset-card/1"
@@ -131,12 +133,14 @@ def dataset_card(
     version: int,
     *,
     target: str | None = None,
+    registry: WorkflowRegistry | None = None,
 ) -> dict[str, Any]:
     """The card of version ``version`` of dataset ``name`` as a JSON-able dict.
 
     ``target`` (a field such as ``clin.trial.dx`` or a query such as ``tag:covid``)
     adds the association of each acquisition attribute with it and the shortcut
     flags (docs/bias.md). Counts are of the members the catalog still holds.
+    ``registry`` lists the QC checks (default: the process's workflow registry).
 
     Raises
     ------
@@ -158,9 +162,8 @@ def dataset_card(
     members = list(frozen.series_uids or ())
     ref = VersionRef(frozen.dataset, frozen.version)
     held = _held(catalog, members)
-    node: Node = FieldIn("SeriesInstanceUID", tuple(held)) if held else Not(All())
     shown = _composition_fields(known)
-    every = [*shown, *DEMOGRAPHIC_FIELDS, *ACQUISITION_FIELDS, DATE_FIELD]
+    every = [*shown, *DEMOGRAPHIC_FIELDS, *ACQUISITION_FIELDS, DATE_FIELD, REVIEW_FIELD]
     found = _tables(catalog, ref, every, known)
     tables: dict[str, dict[str, Any]] = found["tables"]
     return {
@@ -180,8 +183,8 @@ def dataset_card(
         "collection": _collection(tables),
         "preprocessing": {"producers": _producers(catalog, held)},
         "bias": _bias(catalog, ref, goal, frozen, known),
-        "qc": _qc(catalog, node, check),
-        "review": _review(catalog, node),
+        "qc": _qc(catalog, ref, check, registry),
+        "review": _review(tables[REVIEW_FIELD]),
         "provenance": _provenance(frozen),
         "distribution": {"license": NOT_RECORDED, "access": NOT_RECORDED},
         "maintenance": {
@@ -208,7 +211,7 @@ def _held(catalog: CatalogBackend, members: Sequence[str]) -> list[str]:
     """The members the catalog still holds (a version outlives its series)."""
     if not members:
         return []
-    found = set(catalog.series_uids(FieldIn("SeriesInstanceUID", tuple(members))))
+    found = set(catalog.series_uids(All()))
     return [uid for uid in members if uid in found]
 
 
@@ -222,6 +225,7 @@ def _tables(
 ) -> dict[str, Any]:
     """Counts and representation tables of ``fields`` (one index pass); fields no series
     has are entirely missing."""
+    known = [*known, *NAME_FIELDS]
     present = [field_name(f) for f in fields if f in known] or ["Modality"]
     report = bias_report(catalog, ref, None, list(dict.fromkeys(present)))
     counts = {k: int(report["counts"][k]) for k in ("series", "studies", "patients")}
@@ -405,32 +409,52 @@ def _association(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _qc(catalog: CatalogBackend, node: Node, check: Callable[[str], Node]) -> dict[str, Any]:
-    counts = check_counts(catalog, node, check)
-    return {
-        "checks": sorted(
-            (
-                {
-                    "field": c.check.field,
-                    "title": c.check.title,
-                    "family": c.check.family,
-                    "severity": c.check.severity,
-                    "fails": c.check.fails,
-                    "workflow": c.workflow,
-                    "failing": c.failing,
-                    "checked": c.checked,
-                }
-                for c in counts
-            ),
-            key=lambda c: c["field"],
-        ),
-    }
+def _qc(
+    catalog: CatalogBackend,
+    ref: VersionRef,
+    check: Callable[[str], Node],
+    registry: WorkflowRegistry | None,
+) -> dict[str, Any]:
+    """Every registered check with the members failing it and those it ran on.
+
+    The same counts as ``workflow.qc_summary.check_counts`` (``(query) AND (fails)``,
+    ``has:FIELD``), taken on the version's rows of the index: a version is no query.
+    """
+    out = []
+    for workflow, qc_check in (registry or default_registry()).qc_checks():
+        try:
+            fails, present = check(qc_check.fails), check(f"has:{qc_check.field}")
+        except QueryError:  # a field no series has yet: 0 of 0
+            failing = checked = 0
+        else:
+            failing, checked = _matching(catalog, ref, fails), _matching(catalog, ref, present)
+        out.append(
+            {
+                "field": qc_check.field,
+                "title": qc_check.title,
+                "family": qc_check.family,
+                "severity": qc_check.severity,
+                "fails": qc_check.fails,
+                "workflow": workflow,
+                "failing": failing,
+                "checked": checked,
+            }
+        )
+    return {"checks": sorted(out, key=lambda c: c["field"])}
 
 
-def _review(catalog: CatalogBackend, node: Node) -> dict[str, int]:
-    progress = catalog.reviews.progress(node)
-    out = {status: int(getattr(progress, status)) for status in REVIEW_STATUSES}
-    out["total"] = int(progress.total)
+def _matching(catalog: CatalogBackend, ref: VersionRef, node: Node) -> int:
+    """How many members (held) match a query: one pass of the index."""
+    tab = tabulating(catalog).cross_tabulate([ref], [REVIEW_FIELD], target=node)
+    assert tab.tables is not None
+    _, target_groups, weights = tab.tables[REVIEW_FIELD]
+    return int(weights[target_groups == 0].sum())  # a query target: group 0 matches
+
+
+def _review(entry: dict[str, Any]) -> dict[str, int]:
+    counts = {g["value"]: int(g["count"]) for g in entry["groups"]}
+    out = {status: counts.get(status, 0) for status in REVIEW_STATUSES}
+    out["total"] = int(entry["series"])
     return out
 
 
