@@ -385,12 +385,12 @@ def _import_case(
         if reference is None:
             reference = (volume, datasets)
         step()
-    for label in case.labels:
+    for number, label in enumerate(case.labels, start=100):
         name = _rel(label, label.parents[1]) if plan.kind == "nnunet" else label.name
         try:
             if reference is None:
                 raise NiftiError("its image could not be imported")
-            _import_label(label, reference, case, study_uid, uid_root, case_dir, summary)
+            _import_label(label, reference, case, (study_uid, number), uid_root, case_dir, summary)
         except NiftiError as exc:
             summary.skipped.append((name, str(exc)))
         step()
@@ -401,12 +401,14 @@ def _import_label(
     label: Path,
     reference: tuple[NiftiVolume, list[Dataset]],
     case: Case,
-    study_uid: str,
+    study: tuple[str, int],
     uid_root: str | None,
     case_dir: Path,
     summary: ImportSummary,
 ) -> None:
+    """One label map as a SEG; ``study`` is the study UID and the SEG's series number."""
     volume, sources = reference
+    study_uid, series_number = study
     label_volume = load_nifti(label)
     data = check_label_data(label_volume.data, volume.data.shape)
     if not np.allclose(label_volume.affine, volume.affine, atol=1e-3):
@@ -420,7 +422,7 @@ def _import_label(
             case.label_names,
             series_uid=series_uid,
             uid_root=uid_root,
-            series_number=100 + summary.segs % 900,
+            series_number=series_number,
             description=f"labels {stem}",
         )
     except ValueError as exc:  # NiftiError included; highdicom rejects odd inputs
