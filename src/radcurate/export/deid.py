@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from radcurate.export.deid_dates import shift_da, shift_dt
 from radcurate.export.deid_table import BASIC, MASKED, OPTIONS
@@ -428,6 +429,8 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
         CODES[n][0] for n in options.used()
     )
     ds.DeidentificationMethodCodeSequence = _method_items(options)
+    if getattr(ds, "preamble", None):
+        ds.preamble = b"\0" * 128  # the 128-byte preamble may hold any text (TIFF headers)
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
         for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
@@ -435,6 +438,9 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
                         "PrivateInformation"):  # fmt: skip
             if keyword in meta:
                 delattr(meta, keyword)
+        # this file is written by pydicom now (the original writer's UID is the instance's)
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+        meta.ImplementationVersionName = "RADCURATE_DEID"
         if "SOPInstanceUID" in ds:
             meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         if "SOPClassUID" in ds:
@@ -446,13 +452,16 @@ def deidentify_file(
     src: str | PathLike[str] | BinaryIO,
     dst: str | PathLike[str] | BinaryIO,
     options: DeidOptions,
+    *,
+    force: bool = False,
 ) -> None:
     """Read ``src``, de-identify it and write ``dst`` in the same transfer syntax.
 
     Elements over 1 MiB (pixel data) are read lazily when written (pydicom ``defer_size``),
-    so memory stays small; the pixel bytes are copied as they are.
+    so memory stays small; the pixel bytes are copied as they are. ``force`` reads files
+    without the DICOM File Meta header (as pydicom's ``force``); they are written without one.
     """
-    ds = dcmread(src, defer_size="1 MB")
+    ds = dcmread(src, defer_size="1 MB", force=force)
     deidentify(ds, options)
     ds.save_as(dst, enforce_file_format=False)
 
