@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "qc": "radcurate.cli.qc:qc",
     "bias": "radcurate.cli.bias:bias",
     "compare": "radcurate.cli.bias:compare",
+    "export": "radcurate.cli.export:export",
     "clinical": "radcurate.cli.clinical:clinical",
     "import-nifti": "radcurate.cli.import_nifti:import_nifti_command",
 }

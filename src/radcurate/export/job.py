@@ -49,7 +49,7 @@ from radcurate.imaging.volume import series_volume_stream, volume_geometry
 if TYPE_CHECKING:
     from radcurate.export.deid import DeidOptions
 
-__all__ = ["ExportOptions", "ExportReport", "Progress", "export_dataset"]
+__all__ = ["ExportOptions", "ExportReport", "Progress", "check_options", "export_dataset"]
 
 #: ``card(name, version) -> dict`` (radcurate.analyze.dataset_card)
 CardBuilder = Callable[[str, int], dict[str, Any]]
@@ -169,7 +169,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise ExportError(f"{out} is not empty (--overwrite replaces it)")
 
 
-def _check_options(options: ExportOptions) -> None:
+def check_options(options: ExportOptions) -> None:
+    """Raise :class:`ExportError` for options an export cannot start with."""
     if options.format not in FORMATS:
         raise ExportError(f"unknown format {options.format!r} (use one of {', '.join(FORMATS)})")
     if options.layout not in LAYOUTS:
@@ -322,7 +323,7 @@ def export_dataset(
     ExportError
         Unknown dataset or version, bad options, or ``out`` not empty without ``overwrite``.
     """
-    _check_options(options)
+    check_options(options)
     sink = progress or _Quiet()
     plan = plan_export(catalog, options.dataset, include_rejected=options.include_rejected)
     report = ExportReport(
