@@ -261,7 +261,8 @@ def _table(name: str, entry: dict[str, Any] | None, series: int) -> dict[str, An
         groups, binning = _decades(groups), "decades"
         for group in groups:
             group["share"] = group["count"] / entry["series"] if entry["series"] else 0.0
-    groups.sort(key=lambda g: (-g["count"], str(g["value"])))
+    if binning == "categorical":  # numbers, bins and years keep their order
+        groups.sort(key=lambda g: (-g["count"], str(g["value"])))
     return {
         "field": name,
         "binning": binning,

@@ -31,12 +31,13 @@ margin:2rem auto;max-width:960px;padding:0 1rem}
 h1{font-size:1.6rem;margin:0 0 .2rem}h2{font-size:1.2rem;border-bottom:2px solid #d5dbe5;
 padding-bottom:.2rem;margin-top:2rem}h3{font-size:1rem;margin:1.2rem 0 .4rem}
 table{border-collapse:collapse;margin:.3rem 0 1rem;width:100%}
-th,td{border:1px solid #d5dbe5;padding:.2rem .5rem;text-align:left;vertical-align:top}
-th{background:#f1f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d5dbe5;padding:.2rem .5rem;text-align:left;vertical-align:top;
+overflow-wrap:break-word}
+th{background:#f1f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .muted{color:#5d6778}.flag{color:#a61b1b;font-weight:600}.ok{color:#1d6b35}
 code{font-size:.9em;background:#f1f4f8;padding:0 .2rem;word-break:break-all}
-svg{display:block;margin:.3rem 0}svg text{font-size:12px;fill:#1d2430}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 1.5rem}
+svg{display:block;margin:.3rem 0;max-width:100%;height:auto}svg text{font-size:12px;fill:#1d2430}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:0 1.5rem}
 section{break-inside:avoid-page}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}
 table,svg{break-inside:avoid}}
@@ -88,6 +89,7 @@ def _share(value: Any) -> str:
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[int]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    head = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join(
         "<tr>"
         + "".join(
@@ -97,7 +99,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: set[i
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
 def _chart(label: str, groups: Sequence[dict[str, Any]]) -> str:
@@ -283,19 +285,25 @@ def _qc(section: dict[str, Any] | None) -> str:
     if not section:
         return ""
     checks = section.get("checks", [])
+    ran = [c for c in checks if c["checked"]]
     rows = [
-        (c["field"], c["title"], c["severity"], c["failing"], c["checked"], c["fails"])
-        for c in checks
+        (c["field"], c["title"], c["severity"], c["failing"], c["checked"], c["fails"]) for c in ran
     ]
-    failing = [c for c in checks if c["failing"]]
-    return "<h2>Quality control</h2>" + (
-        _chart(
-            "failing series per check",
-            [{"value": c["field"], "count": c["failing"]} for c in failing],
+    failing = [{"value": c["field"], "count": c["failing"]} for c in ran if c["failing"]]
+    idle = [c["field"] for c in checks if not c["checked"]]
+    return (
+        "<h2>Quality control</h2>"
+        + f"<p>{len(ran)} of {len(checks)} registered checks ran on members; "
+        + f"{len(failing)} of them fail on at least one.</p>"
+        + _chart("failing series per check", failing)
+        + (
+            _table(
+                ("check", "title", "severity", "failing", "checked", "failing query"), rows, {3, 4}
+            )
+            if rows
+            else ""
         )
-        + _table(
-            ("check", "title", "severity", "failing", "checked", "failing query"), rows, {3, 4}
-        )
+        + (f'<p class="muted">Not run on any member: {_e(", ".join(idle))}.</p>' if idle else "")
     )
 
 
