@@ -92,7 +92,7 @@ def identifying_values(ds: Dataset, *, times_kept: bool = False) -> set[str]:
             return
         if tag.is_private or int(tag) in BASIC:
             found.update(_values(value))
-        elif not (vr == "UI"):
+        elif vr != "UI":
             kept.update(_values(value))
 
     ds.walk(visit)

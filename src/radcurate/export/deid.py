@@ -249,7 +249,7 @@ class _Context:
 
     def __init__(self, options: DeidOptions, plan: dict[int, str], days: int) -> None:
         self.options = options
-        self.key: bytes = options.key  # type: ignore[assignment]
+        self.key: bytes = options.key
         self.plan = plan
         self.days = days
         self.identifiers: re.Pattern[str] | None = None
@@ -283,10 +283,9 @@ def _clean_text(value: str, ctx: _Context) -> str:
 def _collect_identifiers(ds: Dataset, plan: dict[int, str]) -> re.Pattern[str] | None:
     """Words (3+ characters) of the values this dataset's table removes or replaces."""
     words: set[str] = set()
-    for tag in ds.keys():
-        if plan.get(tag) not in ("X", "Z", "D", "P", "S"):
+    for elem in ds:
+        if plan.get(elem.tag) not in ("X", "Z", "D", "P", "S"):
             continue
-        elem = ds[tag]
         if elem.VR == "SQ" or elem.VR not in _TEXT_VRS | {"DA", "DT"} or elem.value is None:
             continue
         values = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
@@ -415,7 +414,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     """
     plan = _plan(options.flags())
     patient_id = str(ds.get("PatientID", "") or "")
-    ctx = _Context(options, plan, date_shift_days(options.key, patient_id))  # type: ignore[arg-type]
+    ctx = _Context(options, plan, date_shift_days(options.key, patient_id))
     if options.clean_descriptors:
         ctx.identifiers = _collect_identifiers(ds, plan)
     _apply(ds, ctx)
