@@ -49,10 +49,24 @@ RAS_TO_LPS: F64 = np.diag([-1.0, -1.0, 1.0, 1.0])
 #: the in-plane axes must be perpendicular to this (cosine of the angle between them)
 ORTHOGONAL_TOLERANCE = 1e-4
 #: SOP classes by Modality; anything else is stored as Secondary Capture with the plane attributes
+#: (PET Image Storage needs acquisition facts a NIfTI file does not hold: PT is Secondary Capture)
 SOP_CLASSES: dict[str, str] = {
     "CT": "1.2.840.10008.5.1.4.1.1.2",
     "MR": "1.2.840.10008.5.1.4.1.1.4",
-    "PT": "1.2.840.10008.5.1.4.1.1.128",
+}
+#: what the IOD requires and a NIfTI file does not say: empty (Type 2) or "unknown" values
+#: (Type 1: MR ScanningSequence RM = research mode, SequenceVariant NONE); a sidecar may set them
+IOD_DEFAULTS: dict[str, dict[str, str]] = {
+    "CT": {"KVP": "", "AcquisitionNumber": ""},
+    "MR": {
+        "ScanningSequence": "RM",
+        "SequenceVariant": "NONE",
+        "ScanOptions": "",
+        "MRAcquisitionType": "",
+        "EchoTime": "",
+        "EchoTrainLength": "",
+        "AcquisitionNumber": "",
+    },
 }
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 #: header values the importer writes itself: a sidecar may not set them
@@ -323,6 +337,8 @@ def slice_datasets(volume: NiftiVolume, encoding: Encoding, spec: SeriesSpec) ->
         ds.PositionReferenceIndicator = ""
         if sop_class == SECONDARY_CAPTURE:
             ds.ConversionType = "WSD"
+        for keyword, text in IOD_DEFAULTS.get(modality, {}).items():
+            setattr(ds, keyword, text)
         for keyword, value in sorted(header.items()):
             setattr(ds, keyword, _header_value(keyword, value))
         ds.Modality = modality
