@@ -18,6 +18,7 @@ from radcurate.analyze.dataset_card import (
     resolve_version,
 )
 from radcurate.catalog import CatalogBackend
+from radcurate.catalog.base import FileError, IngestBatch
 from radcurate.catalog.curation_types import CurationNotFoundError, Selection
 from tests.card.conftest import MEMBERS, uid
 
@@ -169,3 +170,17 @@ def test_empty_version(sqlite_card: CatalogBackend) -> None:
     empty_hash = hashlib.sha256(b"").hexdigest()
     assert card["provenance"]["content_hash"] == empty_hash
     assert card_json(card) == card_json(dataset_card(sqlite_card, "empty", 1, target="tag:covid"))
+
+
+def test_member_that_left_the_catalog(sqlite_card: CatalogBackend) -> None:
+    before = dataset_card(sqlite_card, "lungs", 1)
+    sources = [r.source for r in sqlite_card.instances(uid(4))]  # every file unreadable
+    sqlite_card.write_batch(IngestBatch(errors=[FileError(s, 1, 2, "truncated") for s in sources]))
+    sqlite_card.finalize_series([uid(4)])
+    card = dataset_card(sqlite_card, "lungs", 1)
+    counts = card["composition"]["counts"]
+    assert (counts["series"], counts["series_frozen"], counts["series_not_held"]) == (4, 5, 1)
+    assert card["provenance"]["content_hash"] == before["provenance"]["content_hash"]
+    assert card["review"]["total"] == 4 and card["review"]["pending"] == 1
+    makers = groups(table(card["composition"]["tables"], "Manufacturer"))
+    assert "Philips" not in makers  # series 4 was the Philips one
