@@ -154,8 +154,12 @@ def test_bad_requests_raise_clear_errors(sqlite_card: CatalogBackend) -> None:
     sqlite_card.create_dataset("draft", actor="ana")
     with pytest.raises(DatasetCardError, match="freeze it first"):
         resolve_version(sqlite_card, "draft")
-    with pytest.raises(DatasetCardError, match="not a version number"):
+    with pytest.raises(CurationNotFoundError, match="no dataset 'lungs@x'"):
         resolve_version(sqlite_card, "lungs@x")
+    sqlite_card.create_dataset("a@b", actor="ana")
+    sqlite_card.freeze_dataset("a@b", actor="ana")
+    assert resolve_version(sqlite_card, "a@b") == ("a@b", 1)
+    assert resolve_version(sqlite_card, "a@b@1") == ("a@b", 1)
 
 
 def test_empty_version(sqlite_card: CatalogBackend) -> None:

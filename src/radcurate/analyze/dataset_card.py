@@ -108,14 +108,14 @@ def card_json(card: dict[str, Any]) -> str:
 def resolve_version(catalog: CatalogBackend, written: str) -> tuple[str, int]:
     """``NAME@VERSION`` (or ``NAME``: its latest frozen version) -> (name, version).
 
+    Text after the last ``@`` that is not a number belongs to the name.
+
     Raises :class:`CurationNotFoundError` for an unknown dataset or version and
     :class:`DatasetCardError` for a dataset never frozen.
     """
     name, at, version = written.strip().rpartition("@")
-    if not at:
+    if not at or not version.isdigit():  # a name may hold "@" itself
         name, version = written.strip(), ""
-    elif not version.isdigit():
-        raise DatasetCardError(f"not a version number: {version!r} (write NAME@VERSION)")
     versions = catalog.dataset_versions(name)
     if version:
         return name, int(version)
