@@ -56,15 +56,20 @@ SOP_CLASSES: dict[str, str] = {
 }
 #: what the IOD requires and a NIfTI file does not say: empty (Type 2) or "unknown" values
 #: (Type 1: MR ScanningSequence RM = research mode, SequenceVariant NONE); a sidecar may set them
+#: the third ImageType value the CT and MR image modules require
+IMAGE_TYPE_3: dict[str, tuple[str]] = {"CT": ("AXIAL",), "MR": ("OTHER",)}
 IOD_DEFAULTS: dict[str, dict[str, str]] = {
-    "CT": {"KVP": "", "AcquisitionNumber": ""},
+    "CT": {"KVP": "", "AcquisitionNumber": "", "PatientPosition": "", "Laterality": ""},
     "MR": {
+        "PatientPosition": "",
+        "Laterality": "",
         "ScanningSequence": "RM",
         "SequenceVariant": "NONE",
         "ScanOptions": "",
         "MRAcquisitionType": "",
         "EchoTime": "",
         "EchoTrainLength": "",
+        "RepetitionTime": "",
         "AcquisitionNumber": "",
     },
 }
@@ -321,7 +326,7 @@ def slice_datasets(volume: NiftiVolume, encoding: Encoding, spec: SeriesSpec) ->
         meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
         ds.file_meta = meta
         ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.ImageType = ["DERIVED", "PRIMARY"]
+        ds.ImageType = ["DERIVED", "PRIMARY", *IMAGE_TYPE_3.get(modality, ())]
         ds.SOPClassUID = sop_class
         ds.SOPInstanceUID = sop_uid
         ds.StudyInstanceUID = spec.study_uid
@@ -337,6 +342,8 @@ def slice_datasets(volume: NiftiVolume, encoding: Encoding, spec: SeriesSpec) ->
         ds.PositionReferenceIndicator = ""
         if sop_class == SECONDARY_CAPTURE:
             ds.ConversionType = "WSD"
+            ds.PatientOrientation = ""
+            ds.Laterality = ""
         for keyword, text in IOD_DEFAULTS.get(modality, {}).items():
             setattr(ds, keyword, text)
         for keyword, value in sorted(header.items()):
