@@ -12,6 +12,7 @@ API for the export: :class:`DeidOptions`, :func:`deidentify` (in place),
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from radcurate.export.deid_dates import shift_da, shift_dt
+from radcurate.export.deid_stream import deidentify_bytes
 from radcurate.export.deid_table import BASIC, MASKED, OPTIONS
 from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
 
@@ -456,13 +458,33 @@ def deidentify_file(
 ) -> None:
     """Read ``src``, de-identify it and write ``dst`` in the same transfer syntax.
 
-    Elements over 1 MiB (pixel data) are read lazily when written (pydicom ``defer_size``),
-    so memory stays small; the pixel bytes are copied as they are. ``force`` reads files
-    without the DICOM File Meta header (as pydicom's ``force``); they are written without one.
+    Little-endian Part 10 files go through the byte-level fast path
+    (:mod:`radcurate.export.deid_stream`: kept elements and pixel data copied as bytes, never
+    decoded); anything else through pydicom (:func:`deidentify`), which gives the same dataset.
+    ``force`` reads files without the DICOM File Meta header (as pydicom's ``force``); they are
+    written without one.
     """
-    ds = dcmread(src, defer_size="1 MB", force=force)
-    deidentify(ds, options)
-    ds.save_as(dst, enforce_file_format=False)
+    if isinstance(src, str | PathLike):
+        with open(src, "rb") as fh:
+            data = fh.read()
+    else:
+        data = src.read()
+    fast = deidentify_bytes(data, options, _plan(options.flags()), _method(options), _vr_of)
+    if fast is None:
+        ds = dcmread(io.BytesIO(data), force=force)
+        deidentify(ds, options)
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=False)
+        fast = buffer.getvalue()
+    if isinstance(dst, str | PathLike):
+        with open(dst, "wb") as fh:
+            fh.write(fast)
+    else:
+        dst.write(fast)
+
+
+def _method(options: DeidOptions) -> list[tuple[str, str]]:
+    return [CODES[name] for name in options.used()]
 
 
 #: SOP classes whose pixels are captured screens or scanned pages (may show any text).

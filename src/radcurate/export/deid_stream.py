@@ -1,0 +1,302 @@
+"""Byte-level fast path of :func:`radcurate.export.deid.deidentify_file`.
+
+Files in little-endian transfer syntaxes (explicit or implicit VR, native or encapsulated pixel
+data) are de-identified without building a pydicom Dataset: elements kept by the plan are copied
+as byte slices, the others re-encoded, sequences rewritten with undefined lengths. The result is
+the same dataset the pydicom path gives (a test compares them). Anything unusual (big endian,
+deflate, Clean Descriptors, Retain Safe Private, malformed lengths) returns None and the caller
+uses the pydicom path.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+
+from radcurate.export.deid_dates import shift_da, shift_dt
+from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
+
+if TYPE_CHECKING:
+    from radcurate.export.deid import DeidOptions
+
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR",
+                       b"UT", b"SV", b"UV"})  # fmt: skip
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+_DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_HDR = struct.Struct("<HH")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
+class _Unsupported(Exception):
+    """Falls back to the pydicom path."""
+
+
+class _Walker:
+    __slots__ = ("days", "explicit", "key", "plan", "retain_uids", "vr_of")
+
+    def __init__(self, plan: dict[int, str], key: bytes, explicit: bool, days: int,
+                 retain_uids: bool, vr_of: object) -> None:  # fmt: skip
+        self.plan = plan
+        self.key = key
+        self.explicit = explicit
+        self.days = days
+        self.retain_uids = retain_uids
+        self.vr_of = vr_of
+
+    def header(self, buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
+        """(tag, VR, value length, value start) of the element at ``pos``."""
+        group, element = _HDR.unpack_from(buf, pos)
+        tag = (group << 16) | element
+        if group == 0xFFFE:
+            return tag, b"", _U32.unpack_from(buf, pos + 4)[0], pos + 8
+        if self.explicit:
+            vr = buf[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                return tag, vr, _U32.unpack_from(buf, pos + 8)[0], pos + 12
+            return tag, vr, _U16.unpack_from(buf, pos + 6)[0], pos + 8
+        vr = b"UN" if group & 1 else self.vr_of(tag).encode()  # type: ignore[operator]
+        return tag, vr, _U32.unpack_from(buf, pos + 4)[0], pos + 8
+
+    def encode(self, tag: int, vr: bytes, value: bytes) -> bytes:
+        if len(value) & 1:
+            value += b"\0" if vr in (b"UI", b"OB", b"UN") else b" "
+        head = _HDR.pack(tag >> 16, tag & 0xFFFF)
+        if not self.explicit:
+            return head + _U32.pack(len(value)) + value
+        if vr in _LONG_VRS:
+            return head + vr + b"\0\0" + _U32.pack(len(value)) + value
+        if len(value) > 0xFFFF:
+            raise _Unsupported
+        return head + vr + _U16.pack(len(value)) + value
+
+    def seq_head(self, tag: int) -> bytes:
+        head = _HDR.pack(tag >> 16, tag & 0xFFFF)
+        return head + (b"SQ\0\0" if self.explicit else b"") + _U32.pack(_UNDEFINED)
+
+    def skip(self, buf: bytes, vr: bytes, length: int, start: int) -> int:
+        """End of a value (undefined lengths walked to their delimiter)."""
+        if length != _UNDEFINED:
+            return start + length
+        pos = start
+        while pos + 8 <= len(buf):
+            tag, _, item_len, item_start = self.header(buf, pos)
+            if tag == _SEQ_END:
+                return item_start
+            if tag == _ITEM:
+                if item_len == _UNDEFINED:
+                    pos = self._skip_item(buf, item_start)
+                else:
+                    pos = item_start + item_len
+            else:
+                raise _Unsupported
+        raise _Unsupported
+
+    def _skip_item(self, buf: bytes, pos: int) -> int:
+        while pos + 8 <= len(buf):
+            tag, vr, length, start = self.header(buf, pos)
+            if tag == _ITEM_END:
+                return start
+            pos = self.skip(buf, vr, length, start)
+        raise _Unsupported
+
+    def walk(self, buf: bytes, pos: int, end: int, out: list[tuple[int, bytes]]) -> int:
+        """Process elements from ``pos`` to ``end`` (or an item delimiter) into ``out``."""
+        plan = self.plan
+        while pos < end:
+            elem_pos = pos
+            tag, vr, length, start = self.header(buf, pos)
+            if tag == _ITEM_END:
+                return start
+            stop = self.skip(buf, vr, length, start)
+            if stop > len(buf):
+                raise _Unsupported
+            pos = stop
+            action = plan.get(tag)
+            if action is None:
+                action = self.default(tag, vr, buf, start, length)
+            if action == "K":
+                out.append((tag, buf[elem_pos:stop]))
+            elif action == "X":
+                continue
+            elif vr == b"SQ" or (vr == b"UN" and length == _UNDEFINED):
+                if vr == b"UN":
+                    raise _Unsupported
+                out.append((tag, self.sequence(tag, buf, start, length, action)))
+            elif action == "Z":
+                out.append((tag, self.encode(tag, vr, b"")))
+            else:
+                value = buf[start:stop]
+                out.append((tag, self.encode(tag, vr, self.value(action, vr, value))))
+        return pos
+
+    def sequence(self, tag: int, buf: bytes, start: int, length: int, action: str) -> bytes:
+        if action in ("Z", "D"):
+            return self.seq_head(tag) + _HDR.pack(0xFFFE, 0xE0DD) + b"\0\0\0\0"
+        parts = [self.seq_head(tag)]
+        pos = start
+        end = len(buf) if length == _UNDEFINED else start + length
+        while pos < end:
+            item_tag, _, item_len, item_start = self.header(buf, pos)
+            if item_tag == _SEQ_END:
+                break
+            if item_tag != _ITEM:
+                raise _Unsupported
+            item_end = len(buf) if item_len == _UNDEFINED else item_start + item_len
+            elements: list[tuple[int, bytes]] = []
+            pos = self.walk(buf, item_start, item_end, elements)
+            if item_len != _UNDEFINED:
+                pos = item_end
+            parts.append(_HDR.pack(0xFFFE, 0xE000) + _U32.pack(_UNDEFINED))
+            parts.extend(b for _, b in elements)
+            parts.append(_HDR.pack(0xFFFE, 0xE00D) + b"\0\0\0\0")
+        parts.append(_HDR.pack(0xFFFE, 0xE0DD) + b"\0\0\0\0")
+        return b"".join(parts)
+
+    def default(self, tag: int, vr: bytes, buf: bytes, start: int, length: int) -> str:
+        group = tag >> 16
+        if group & 1 or tag & 0xFFFF == 0:
+            return "X"
+        if group & 0xFF00 in (0x5000, 0x6000):
+            return "X"
+        if vr == b"SQ":
+            return "R"
+        if vr == b"UI" and not self.retain_uids:
+            text = buf[start : start + length].decode("ascii", "replace")
+            if any(v.strip("\0 ") and not is_well_known(v) for v in text.split("\\")):
+                return "U"
+        return "K"
+
+    def value(self, action: str, vr: bytes, raw: bytes) -> bytes:
+        text = raw.decode("latin-1").rstrip("\0 ")
+        parts = text.split("\\")
+        if action == "U" and not text:
+            return b""
+        if action == "U" or (action == "D" and vr == b"UI"):
+            new = [replace_uid(self.key, p) for p in parts if p] or [replace_uid(self.key, "dummy")]
+            return "\\".join(new).encode()
+        if action == "S":
+            if vr == b"DA":
+                return "\\".join(shift_da(p, self.days) for p in parts).encode()
+            if vr == b"DT":
+                return "\\".join(shift_dt(p, self.days) for p in parts).encode()
+            return raw
+        if action == "P":
+            return pseudonym(self.key, text).encode()
+        if action == "D":
+            from radcurate.export.deid import DUMMY
+
+            dummy = DUMMY.get(vr.decode())
+            if dummy is not None:
+                return str(dummy).encode()
+            if vr in (b"US", b"SS"):
+                return b"\0\0"
+            if vr in (b"UL", b"SL", b"FL", b"AT"):
+                return b"\0\0\0\0"
+            if vr in (b"FD", b"SV", b"UV"):
+                return b"\0" * 8
+            return b"\0\0"
+        raise _Unsupported  # C and anything new: the pydicom path
+
+
+def _string(tag: int, vr: bytes, text: str, walker: _Walker) -> bytes:
+    return walker.encode(tag, vr, text.encode("ascii"))
+
+
+def deidentify_bytes(data: bytes, options: DeidOptions, plan: dict[int, str],
+                     method: list[tuple[str, str]], vr_of: object) -> bytes | None:  # fmt: skip
+    """De-identify a whole Part 10 file held in ``data``; None when unsupported."""
+    if options.clean_descriptors or options.retain_safe_private or data[128:132] != b"DICM":
+        return None
+    try:
+        return _run(data, options, plan, method, vr_of)
+    except (_Unsupported, struct.error, UnicodeDecodeError, ValueError, IndexError):
+        return None
+
+
+def _run(data: bytes, options: DeidOptions, plan: dict[int, str],
+         method: list[tuple[str, str]], vr_of: object) -> bytes:  # fmt: skip
+    key: bytes = options.key  # type: ignore[assignment]
+    meta_walker = _Walker({}, key, True, 0, True, vr_of)
+    tag, vr, length, start = meta_walker.header(data, 132)
+    if tag != 0x00020000:
+        raise _Unsupported
+    meta_end = start + _U32.unpack_from(data, start)[0] + length
+    meta: dict[int, bytes] = {}
+    pos = start + length
+    while pos < meta_end:
+        tag, vr, length, start = meta_walker.header(data, pos)
+        meta[tag] = data[start : start + length]
+        pos = start + length
+    syntax = meta.get(0x00020010, b"").decode("ascii").rstrip("\0 ")
+    if syntax == _BIG_ENDIAN or syntax in _DEFLATED or not syntax:
+        raise _Unsupported
+    explicit = syntax != _IMPLICIT_LE
+    probe = _Walker({}, key, explicit, 0, True, vr_of)
+    patient_id = _find_patient_id(probe, data, meta_end)
+    walker = _Walker(plan, key, explicit, date_shift_days(key, patient_id), options.retain_uids,
+                     vr_of)  # fmt: skip
+    out: list[tuple[int, bytes]] = []
+    walker.walk(data, meta_end, len(data), out)
+    body = dict(out)
+    if 0x00100020 not in body:
+        body[0x00100020] = _string(0x00100020, b"LO", pseudonym(key, ""), walker)
+    body[0x00120062] = _string(0x00120062, b"CS", "YES", walker)
+    body[0x00120063] = _string(
+        0x00120063, b"LO", "radcurate PS3.15 E.1 " + " ".join(c for c, _ in method), walker
+    )
+    items = [walker.seq_head(0x00120064)]
+    for code, meaning in method:
+        items.append(_HDR.pack(0xFFFE, 0xE000) + _U32.pack(_UNDEFINED))
+        items.append(_string(0x00080100, b"SH", code, walker))
+        items.append(_string(0x00080102, b"SH", "DCM", walker))
+        items.append(_string(0x00080104, b"LO", meaning, walker))
+        items.append(_HDR.pack(0xFFFE, 0xE00D) + b"\0\0\0\0")
+    items.append(_HDR.pack(0xFFFE, 0xE0DD) + b"\0\0\0\0")
+    body[0x00120064] = b"".join(items)
+    temporal = "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
+    body[0x00280303] = _string(0x00280303, b"CS", temporal, walker)
+
+    new_meta: dict[int, bytes] = {}
+    for tag, value in meta.items():
+        if tag in (0x00020000, 0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102):
+            continue
+        new_meta[tag] = meta_walker.encode(tag, _META_VR.get(tag, b"UN"), value)
+    sop_uid = _value_of(walker, body.get(0x00080018))
+    if sop_uid:
+        new_meta[0x00020003] = meta_walker.encode(0x00020003, b"UI", sop_uid)
+    new_meta[0x00020012] = meta_walker.encode(0x00020012, b"UI", PYDICOM_IMPLEMENTATION_UID.encode())
+    new_meta[0x00020013] = meta_walker.encode(0x00020013, b"SH", b"RADCURATE_DEID")
+    meta_bytes = b"".join(new_meta[t] for t in sorted(new_meta))
+    group_length = meta_walker.encode(0x00020000, b"UL", _U32.pack(len(meta_bytes)))
+    return b"".join(
+        [b"\0" * 128, b"DICM", group_length, meta_bytes, *(body[t] for t in sorted(body))]
+    )
+
+
+_META_VR = {0x00020001: b"OB", 0x00020002: b"UI", 0x00020003: b"UI", 0x00020010: b"UI",
+            0x00020012: b"UI", 0x00020013: b"SH"}  # fmt: skip
+
+
+def _value_of(walker: _Walker, element: bytes | None) -> bytes:
+    if not element:
+        return b""
+    _, _, length, start = walker.header(element, 0)
+    return element[start : start + length].rstrip(b"\0 ")
+
+
+def _find_patient_id(walker: _Walker, data: bytes, pos: int) -> str:
+    """The top-level Patient ID (before any change), for the date shift."""
+    while pos < len(data):
+        tag, vr, length, start = walker.header(data, pos)
+        if tag == 0x00100020:
+            return data[start : start + length].decode("latin-1").strip("\0 ")
+        if tag > 0x00100020:
+            return ""
+        pos = walker.skip(data, vr, length, start)
+    return ""
