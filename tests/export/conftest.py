@@ -25,14 +25,33 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def fill(catalog: CatalogBackend, root: Path) -> CatalogBackend:
+    """Ingest the demo archive; dataset ``demo``: every series; ``labelled``: the two CTs
+    with a SEG or an RTSTRUCT (and those label series)."""
+    ingest([root], catalog, workers=1)
+    catalog.create_dataset("demo")
+    catalog.add_to_dataset("demo", Selection(query="*"))
+    catalog.create_dataset("labelled")
+    uids = [u for pair in (seg_series(catalog), rtstruct_series(catalog)) for u in pair]
+    catalog.add_to_dataset("labelled", Selection(include=tuple(uids)))
+    return catalog
+
+
 @pytest.fixture
 def demo_catalog(demo_root: Path, tmp_path: Path) -> Iterator[CatalogBackend]:
-    """A fresh SQLite catalog holding the demo archive and a dataset ``demo`` of every series."""
+    """A fresh SQLite catalog holding the demo archive (datasets ``demo``, ``labelled``)."""
     with open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
-        ingest([demo_root], catalog, workers=1)
-        catalog.create_dataset("demo")
-        catalog.add_to_dataset("demo", Selection(query="*"))
-        yield catalog
+        yield fill(catalog, demo_root)
+
+
+@pytest.fixture(scope="module")
+def shared_catalog(
+    demo_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CatalogBackend]:
+    """One catalog per module for tests that only read it (and export)."""
+    path = tmp_path_factory.mktemp("export-catalog") / "catalog.sqlite"
+    with open_catalog(f"sqlite:///{path}") as catalog:
+        yield fill(catalog, demo_root)
 
 
 def seg_series(catalog: CatalogBackend) -> tuple[str, str]:
