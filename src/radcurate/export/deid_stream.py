@@ -11,6 +11,7 @@ uses the pydicom path.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
@@ -41,7 +42,7 @@ class _Walker:
     __slots__ = ("days", "explicit", "key", "plan", "retain_uids", "vr_of")
 
     def __init__(self, plan: dict[int, str], key: bytes, explicit: bool, days: int,
-                 retain_uids: bool, vr_of: object) -> None:  # fmt: skip
+                 retain_uids: bool, vr_of: Callable[[int], str]) -> None:  # fmt: skip
         self.plan = plan
         self.key = key
         self.explicit = explicit
@@ -60,7 +61,7 @@ class _Walker:
             if vr in _LONG_VRS:
                 return tag, vr, _U32.unpack_from(buf, pos + 8)[0], pos + 12
             return tag, vr, _U16.unpack_from(buf, pos + 6)[0], pos + 8
-        vr = b"UN" if group & 1 else self.vr_of(tag).encode()  # type: ignore[operator]
+        vr = b"UN" if group & 1 else self.vr_of(tag).encode()
         return tag, vr, _U32.unpack_from(buf, pos + 4)[0], pos + 8
 
     def encode(self, tag: int, vr: bytes, value: bytes) -> bytes:
@@ -208,8 +209,13 @@ def _string(tag: int, vr: bytes, text: str, walker: _Walker) -> bytes:
     return walker.encode(tag, vr, text.encode("ascii"))
 
 
-def deidentify_bytes(data: bytes, options: DeidOptions, plan: dict[int, str],
-                     method: list[tuple[str, str]], vr_of: object) -> bytes | None:  # fmt: skip
+def deidentify_bytes(
+    data: bytes,
+    options: DeidOptions,
+    plan: dict[int, str],
+    method: list[tuple[str, str]],
+    vr_of: Callable[[int], str],
+) -> bytes | None:
     """De-identify a whole Part 10 file held in ``data``; None when unsupported."""
     if options.clean_descriptors or options.retain_safe_private or data[128:132] != b"DICM":
         return None
@@ -219,21 +225,26 @@ def deidentify_bytes(data: bytes, options: DeidOptions, plan: dict[int, str],
         return None
 
 
-def _run(data: bytes, options: DeidOptions, plan: dict[int, str],
-         method: list[tuple[str, str]], vr_of: object) -> bytes:  # fmt: skip
-    key: bytes = options.key  # type: ignore[assignment]
+def _run(
+    data: bytes,
+    options: DeidOptions,
+    plan: dict[int, str],
+    method: list[tuple[str, str]],
+    vr_of: Callable[[int], str],
+) -> bytes:
+    key: bytes = options.key
     meta_walker = _Walker({}, key, True, 0, True, vr_of)
     tag, vr, length, start = meta_walker.header(data, 132)
     if tag != 0x00020000:
         raise _Unsupported
     meta_end = start + _U32.unpack_from(data, start)[0] + length
-    meta: dict[int, bytes] = {}
+    meta: dict[int, tuple[bytes, bytes]] = {}
     pos = start + length
     while pos < meta_end:
         tag, vr, length, start = meta_walker.header(data, pos)
-        meta[tag] = data[start : start + length]
+        meta[tag] = (vr, data[start : start + length])
         pos = start + length
-    syntax = meta.get(0x00020010, b"").decode("ascii").rstrip("\0 ")
+    syntax = meta.get(0x00020010, (b"", b""))[1].decode("ascii").rstrip("\0 ")
     if syntax == _BIG_ENDIAN or syntax in _DEFLATED or not syntax:
         raise _Unsupported
     explicit = syntax != _IMPLICIT_LE
@@ -263,24 +274,22 @@ def _run(data: bytes, options: DeidOptions, plan: dict[int, str],
     body[0x00280303] = _string(0x00280303, b"CS", temporal, walker)
 
     new_meta: dict[int, bytes] = {}
-    for tag, value in meta.items():
+    for tag, (vr, value) in meta.items():
         if tag in (0x00020000, 0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102):
             continue
-        new_meta[tag] = meta_walker.encode(tag, _META_VR.get(tag, b"UN"), value)
+        new_meta[tag] = meta_walker.encode(tag, vr, value)
     sop_uid = _value_of(walker, body.get(0x00080018))
     if sop_uid:
         new_meta[0x00020003] = meta_walker.encode(0x00020003, b"UI", sop_uid)
-    new_meta[0x00020012] = meta_walker.encode(0x00020012, b"UI", PYDICOM_IMPLEMENTATION_UID.encode())
+    new_meta[0x00020012] = meta_walker.encode(
+        0x00020012, b"UI", PYDICOM_IMPLEMENTATION_UID.encode()
+    )
     new_meta[0x00020013] = meta_walker.encode(0x00020013, b"SH", b"RADCURATE_DEID")
     meta_bytes = b"".join(new_meta[t] for t in sorted(new_meta))
     group_length = meta_walker.encode(0x00020000, b"UL", _U32.pack(len(meta_bytes)))
     return b"".join(
         [b"\0" * 128, b"DICM", group_length, meta_bytes, *(body[t] for t in sorted(body))]
     )
-
-
-_META_VR = {0x00020001: b"OB", 0x00020002: b"UI", 0x00020003: b"UI", 0x00020010: b"UI",
-            0x00020012: b"UI", 0x00020013: b"SH"}  # fmt: skip
 
 
 def _value_of(walker: _Walker, element: bytes | None) -> bytes:
