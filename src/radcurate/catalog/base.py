@@ -190,6 +190,12 @@ class SeriesBackend(Protocol):
     def write_batch(self, batch: IngestBatch) -> BatchResult:
         """Write instances, candidate headers and errors in one transaction; mark series dirty."""
 
+    def known_folders(self, root: str) -> list[str]:
+        """Folders at or below ``root`` holding files the catalog knows (kept in place)."""
+
+    def forget_files(self, sources: Sequence[str]) -> int:
+        """Forget files no longer on disk (in-place instances, errors); their series go dirty."""
+
     def dirty_series(self, limit: int = 1000) -> list[str]:
         """Series whose facts must be recomputed (after writes or an interrupted ingest)."""
 

@@ -186,6 +186,11 @@ def _print_summary(summary: IngestSummary, info: dict[str, object]) -> None:
             f"{summary.unchanged} unchanged; {summary.new_series} new series; "
             f"{summary.errors} skipped."
         )
+    if summary.removed_files:
+        out.print(
+            f"[yellow]{summary.removed_files} files are no longer on disk[/yellow]: "
+            "removed from the catalog (their series were updated, or deleted when empty)."
+        )
     table = Table(title="Catalog", show_header=True)
     for name in ("patients", "studies", "series", "instances", "files", "errors"):
         table.add_column(name, justify="right")

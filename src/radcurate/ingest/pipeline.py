@@ -21,7 +21,7 @@ from radcurate.catalog.base import CatalogBackend, FileError, IngestBatch
 from radcurate.catalog.result_types import ResultRow
 from radcurate.dicom.qc_header import HEADER_QC_PRODUCER, HEADER_QC_VERSION
 from radcurate.dicom.qc_header import header_qc as compute_header_qc
-from radcurate.ingest.scan import scan
+from radcurate.ingest.scan import STORE_BOOKKEEPING, UNLISTABLE, scan
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk
 from radcurate.workflow.step import instances_hash
 
@@ -61,6 +61,8 @@ class IngestSummary:
     new_series: int = 0
     errors: int = 0
     finalized_series: int = 0
+    #: files the catalog held in the walked folders that are gone from disk (forgotten now)
+    removed_files: int = 0
     seconds: float = 0.0
     error_samples: list[FileError] = field(default_factory=list)
 
@@ -68,7 +70,11 @@ class IngestSummary:
     def changed_anything(self) -> bool:
         """False when the run found nothing new (a repeat run)."""
         return bool(
-            self.new_instances or self.changed_instances or self.errors or self.finalized_series
+            self.new_instances
+            or self.changed_instances
+            or self.errors
+            or self.finalized_series
+            or self.removed_files
         )
 
     @property
@@ -87,6 +93,7 @@ class IngestSummary:
             "new_series": self.new_series,
             "errors": self.errors,
             "finalized_series": self.finalized_series,
+            "removed_files": self.removed_files,
             "seconds": round(self.seconds, 3),
             "files_per_second": round(self.files_per_second, 1),
             "changed_anything": self.changed_anything,
@@ -94,17 +101,33 @@ class IngestSummary:
 
 
 def _tasks(
-    paths: Iterable[str | os.PathLike[str]], catalog: CatalogBackend, progress: IngestProgress
+    paths: Iterable[str | os.PathLike[str]],
+    catalog: CatalogBackend,
+    progress: IngestProgress,
+    gone: list[str] | None = None,
 ) -> Iterator[FileTask | FileError]:
-    """New or changed files (and missing paths as errors), folder by folder."""
-    for folder in scan(paths):
+    """New or changed files (and missing paths as errors), folder by folder.
+
+    ``gone`` receives the files the catalog holds in the walked folders that are no longer
+    on disk (a folder that cannot be listed is never taken as emptied).
+    """
+    roots = [os.path.abspath(os.fspath(p)) for p in paths]
+    listed: set[str] = set()
+    unlistable: list[str] = []
+    for folder in scan(roots):
         for missing, reason in folder.missing:
             progress.discovered += 1
+            if reason.startswith(UNLISTABLE):
+                unlistable.append(missing)
             yield FileError(_printable(missing), 0, 0, reason)
         if not folder.files:
             continue
         folder_ok = _storable(folder.path)
         known = catalog.known_files(folder.path if folder_ok else _printable(folder.path))
+        if folder.complete and gone is not None:
+            listed.add(folder.path)
+            present = {_printable(f) for f in folder.files} | set(folder.files)
+            gone.extend(sorted(s for s in known if s not in present))
         for path in folder.files:
             progress.discovered += 1
             try:
@@ -127,7 +150,28 @@ def _tasks(
                 progress.skipped_unchanged += 1
                 continue
             yield FileTask(path, stat.st_size, stat.st_mtime_ns)
+    if gone is not None:
+        gone.extend(_emptied_folders(catalog, roots, listed, unlistable))
     progress.scanning = False
+
+
+def _emptied_folders(
+    catalog: CatalogBackend, roots: list[str], listed: set[str], unlistable: list[str]
+) -> list[str]:
+    """Known files of folders below the walked roots that the walk found empty or missing."""
+    out: list[str] = []
+    for root in roots:
+        if not os.path.isdir(root):
+            continue
+        for folder in catalog.known_folders(root):
+            if folder in listed or any(
+                folder == u or folder.startswith(u.rstrip(os.sep) + os.sep) for u in unlistable
+            ):
+                continue
+            if any(part in STORE_BOOKKEEPING for part in folder[len(root) :].split(os.sep)):
+                continue
+            out.extend(sorted(catalog.known_files(folder)))
+    return out
 
 
 _BAD_NAME = "file name is not valid UTF-8 (shown escaped); rename it to ingest it"
@@ -237,13 +281,16 @@ def ingest(
         batch = IngestBatch()
         last_write = time.monotonic()
 
-    chunks = _chunks(_tasks(paths, catalog, progress), min(CHUNK_FILES, batch_files))
+    gone: list[str] = []
+    chunks = _chunks(_tasks(paths, catalog, progress, gone), min(CHUNK_FILES, batch_files))
     if workers <= 1:
         for files, errors in chunks:
             absorb(process_chunk(files, store_url), errors)
     else:
         _run_parallel(chunks, workers, store_url, absorb)
     flush()
+    if gone:  # files the catalog held in the walked folders that are no longer on disk
+        summary.removed_files = catalog.forget_files(gone)
     summary.finalized_series = finalize_dirty(catalog, header_qc=header_qc)
     summary.files_seen = progress.discovered
     summary.unchanged = progress.skipped_unchanged

@@ -18,6 +18,8 @@ class Folder:
     path: str
     files: list[str]
     missing: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    #: ``files`` is every regular file of the folder (a walk), not a chosen few (a DICOMDIR)
+    complete: bool = False
 
 
 def _is_dicomdir_name(path: str) -> bool:
@@ -48,9 +50,13 @@ def scan(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Folder]:
 STORE_BOOKKEEPING = frozenset({REPLACED_FOLDER, ".incoming"})
 
 
+#: the reason given for a folder that cannot be listed (its files are not taken as gone)
+UNLISTABLE = "cannot list folder"
+
+
 def _walk(root: str) -> Iterator[Folder]:
     def on_error(exc: OSError) -> None:
-        errors.append((str(exc.filename), f"cannot list folder: {exc.strerror}"))
+        errors.append((str(exc.filename), f"{UNLISTABLE}: {exc.strerror}"))
 
     errors: list[tuple[str, str]] = []
     for current, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
@@ -60,7 +66,7 @@ def _walk(root: str) -> Iterator[Folder]:
         regular = [f for f in found if os.path.isfile(f)]
         problems, errors[:] = list(errors), []
         if regular or problems:
-            yield Folder(current, regular, problems)
+            yield Folder(current, regular, problems, complete=True)
     if errors:
         yield Folder(root, [], list(errors))
 
