@@ -417,7 +417,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     plan = _plan(options.flags())
     patient_id = str(ds.get("PatientID", "") or "")
     ctx = _Context(options, plan, date_shift_days(options.key, patient_id))
-    if options.clean_descriptors:
+    if options.clean_descriptors or options.retain_patient_characteristics:
         ctx.identifiers = _collect_identifiers(ds, plan)
     _apply(ds, ctx)
     if _PATIENT_ID not in ds:
