@@ -358,3 +358,13 @@ def test_a_vanished_file_is_a_502_not_a_crash(
         answer = httpx.get(base + path, headers={"Accept": accept})
         assert answer.status_code == 502, (path, answer.status_code, answer.text[:200])
         assert answer.json()["error"]["code"] == "unreadable_instance"
+        assert str(served.store) not in answer.text  # no server path (issue 13, finding 6)
+    # a series of several instances: checked before it streams, not a 200 cut short
+    second = dcmread(get_testdata_file("CT_small.dcm"))
+    second.SOPInstanceUID = second.SOPInstanceUID + ".2"
+    client.store_instances([second])
+    series_url = base.rsplit("/instances/", 1)[0]
+    answer = httpx.get(
+        series_url, headers={"Accept": 'multipart/related; type="application/dicom"'}
+    )
+    assert answer.status_code == 502 and "ingest its folder again" in answer.text

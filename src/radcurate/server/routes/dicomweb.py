@@ -25,6 +25,7 @@ from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
 from radcurate.settings import ENV_STORE, Settings
 from radcurate.storage import StorageError
+from radcurate.storage.locations import is_remote, local_path
 
 PREFIX = "/dicomweb"
 router = APIRouter(prefix=PREFIX, tags=["dicomweb"])
@@ -145,8 +146,24 @@ def _records(
 
 
 def _unreadable(record: InstanceRecord, exc: OSError) -> JSONResponse:
-    """A 502: the instance's file (or the PACS that keeps it) cannot be read."""
-    return _error(502, "unreadable_instance", f"cannot read {record.sop_uid}: {exc}")
+    """A 502: the instance's file (or the PACS that keeps it) cannot be read; the message
+    never shows a server path, and says what to do when the file is gone from disk."""
+    if isinstance(exc, FileNotFoundError):
+        message = (
+            f"the file of instance {record.sop_uid} is no longer on disk; ingest its folder "
+            "again to update the catalog"
+        )
+    else:
+        message = f"cannot read instance {record.sop_uid}: {exc.strerror or type(exc).__name__}"
+    return _error(502, "unreadable_instance", message)
+
+
+def _missing_files(records: list[InstanceRecord]) -> JSONResponse | None:
+    """Checked before a multi-instance answer streams: a gone file would cut the stream."""
+    for record in records:
+        if not is_remote(record.location) and not os.path.isfile(local_path(record.location)):
+            return _unreadable(record, FileNotFoundError(2, "No such file or directory"))
+    return None
 
 
 def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
@@ -182,6 +199,9 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
                 f"instance {record.sop_uid} is stored as {record.transfer_syntax}; ask for "
                 "transfer-syntax=* (as stored)",
             )
+    missing = _missing_files(records)
+    if missing is not None:
+        return missing
     boundary = multipart.new_boundary()
 
     def parts() -> Iterator[multipart.Part]:
