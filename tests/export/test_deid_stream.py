@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import time
 from pathlib import Path
 
@@ -85,3 +86,32 @@ def test_throughput_small_ct() -> None:
         best = max(best, n / (time.perf_counter() - start))
     print(f"deid CT_small: {best:.0f} instances/s")
     assert best > 500
+
+
+def _un(tag: int, value: bytes) -> bytes:
+    value += b"\0" if len(value) % 2 else b""
+    return (
+        struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+        + b"UN\0\0"
+        + struct.pack("<I", len(value))
+        + value
+    )
+
+
+def test_standard_elements_stored_as_un_are_still_processed() -> None:
+    """Explicit VR UN on standard tags (some converters write it): the pydicom path takes them."""
+    path = get_testdata_file("CT_small.dcm")
+    assert path is not None
+    data = Path(path).read_bytes()
+    # splice two UN elements in tag order, just before (0008,1090) Manufacturer's Model Name
+    at = data.index(struct.pack("<HH", 0x0008, 0x1090) + b"LO")
+    extra = _un(0x00081030, b"Study of Jane Roe") + _un(0x00081155, b"1.2.3.4.55555")
+    raw = data[:at] + extra + data[at:]
+    options = DeidOptions(key=KEY)
+    assert deidentify_bytes(raw, options, _plan(options.flags()), _method(options),
+                            _vr_of) is None  # fmt: skip
+    out = io.BytesIO()
+    deidentify_file(io.BytesIO(raw), out, options)
+    assert b"1.2.3.4.55555" not in out.getvalue() and b"Jane Roe" not in out.getvalue()
+    # the original bytes do carry them (the check can fail)
+    assert b"Jane Roe" in raw

@@ -259,7 +259,7 @@ class _Context:
 
 def _elem_vr(elem: DataElement | RawDataElement, tag: int) -> str:
     vr = elem.VR
-    return str(vr) if vr else _vr_of(tag)
+    return str(vr) if vr and vr != "UN" else _vr_of(tag)
 
 
 def _new_uids(value: Any, key: bytes) -> Any:
@@ -278,6 +278,7 @@ def _clean_text(value: str, ctx: _Context) -> str:
     """Clean Descriptors: identifying words of this dataset and long digit runs removed."""
     if ctx.identifiers is not None:
         value = ctx.identifiers.sub("", value)
+    value = value.replace("^", " ")
     value = re.sub(r"\d{5,}", "", value)
     return re.sub(r"\s{2,}", " ", value).strip()
 

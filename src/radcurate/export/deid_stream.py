@@ -114,6 +114,8 @@ class _Walker:
             tag, vr, length, start = self.header(buf, pos)
             if tag == _ITEM_END:
                 return start
+            if vr == b"UN" and self.explicit and not tag >> 16 & 1 and self.vr_of(tag) != "UN":
+                raise _Unsupported  # a standard element stored as UN: the pydicom path
             stop = self.skip(buf, vr, length, start)
             if stop > len(buf):
                 raise _Unsupported
