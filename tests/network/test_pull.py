@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from pydicom import dcmread
 
 from radcurate.catalog import open_catalog
+from radcurate.catalog.base import IngestBatch
 from radcurate.cli import main
+from radcurate.ingest.pipeline import finalize_dirty
 from radcurate.network.pull import PullError, pull_ingest
 from radcurate.render import render_series
 from tests.network.conftest import serving, upload
@@ -137,3 +139,56 @@ def test_unreachable_pacs_is_a_clear_error(catalog_url: str) -> None:
     )
     assert result.exit_code == 1
     assert "cannot reach" in result.output
+
+
+@pytest.mark.parametrize("catalog_url", ["sqlite"], indirect=True)
+def test_pulled_instances_keep_their_transfer_syntax(catalog_url: str, tmp_path: Path) -> None:
+    """Issue 13, finding 8: Orthanc's DICOMweb metadata names no transfer syntax; a pull
+    records the stored one (JPEG 2000, RLE), the server labels frames and instances with it,
+    and a catalog pulled before (no syntax recorded) is repaired by pulling again."""
+    from pydicom.data import get_testdata_file
+
+    files = {
+        "1.2.840.10008.1.2.4.90": Path(get_testdata_file("US1_J2KR.dcm")),
+        "1.2.840.10008.1.2.5": Path(get_testdata_file("OBXXXX1A_rle.dcm")),
+    }
+    with running_orthanc() as pacs:
+        source = f"dicomweb+{pacs.http_url}/dicom-web"
+        upload(pacs, list(files.values()))
+        _pull(catalog_url, source)
+        with open_catalog(catalog_url) as catalog:
+            for syntax, path in files.items():
+                ds = dcmread(path, stop_before_pixels=True)
+                (record,) = catalog.instances(str(ds.SeriesInstanceUID))
+                assert record.transfer_syntax == syntax
+            # as a catalog pulled before this fix: no syntax recorded
+            for path in files.values():
+                uid = str(dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
+                (record,) = catalog.instances(uid)
+                record.transfer_syntax = None
+                batch = IngestBatch(instances=[record])
+                catalog.write_batch(batch)
+                finalize_dirty(catalog)
+                assert catalog.instances(uid)[0].transfer_syntax is None
+            with serving(catalog, tmp_path / "home") as live:
+                for syntax, path in files.items():  # served with the file's own syntax
+                    ds = dcmread(path, stop_before_pixels=True)
+                    url = (
+                        f"{live.dicomweb}/studies/{ds.StudyInstanceUID}/series/"
+                        f"{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+                    )
+                    answer = httpx.get(
+                        url, headers={"Accept": 'multipart/related; type="application/dicom"'},
+                        timeout=60,
+                    )  # fmt: skip
+                    assert answer.status_code == 200, answer.text[:200]
+                    assert f"transfer-syntax={syntax}" in answer.text[:400]
+                    frame = httpx.get(url + "/frames/1", headers={"Accept": STAR}, timeout=60)
+                    assert frame.status_code == 200
+                    assert f"transfer-syntax={syntax}" in frame.text[:400]
+        repaired = _pull(catalog_url, source)["runs"][0]  # type: ignore[index]
+        assert repaired["series_read"] == len(files)
+        with open_catalog(catalog_url) as catalog:
+            for syntax, path in files.items():
+                uid = str(dcmread(path, stop_before_pixels=True).SeriesInstanceUID)
+                assert catalog.instances(uid)[0].transfer_syntax == syntax

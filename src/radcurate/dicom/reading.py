@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
@@ -114,3 +115,20 @@ def _case_insensitive(base: Path, components: list[str]) -> Path | None:
             return None
         current = nxt
     return current if current.is_file() else None
+
+
+def syntax_of_bytes(data: bytes) -> str | None:
+    """The transfer syntax a Part 10 file's meta information names (None: none found).
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> syntax_of_bytes(open(get_testdata_file("MR_small_RLE.dcm"), "rb").read())
+    '1.2.840.10008.1.2.5'
+    """
+    try:
+        meta = dcmread(io.BytesIO(data), stop_before_pixels=True, force=True).file_meta
+    except Exception:  # noqa: BLE001 - not a Part 10 file: no syntax to name
+        return None
+    syntax = getattr(meta, "TransferSyntaxUID", None)
+    return str(syntax) if syntax else None

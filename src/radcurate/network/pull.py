@@ -28,8 +28,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from radcurate.catalog import CatalogBackend
 from radcurate.catalog.base import FileError, IngestBatch, SeriesHeader
 from radcurate.dicom.document import header_document
-from radcurate.dicom.instance import instance_record
+from radcurate.dicom.instance import InstanceRecord, instance_record
+from radcurate.dicom.reading import syntax_of_bytes
 from radcurate.ingest.pipeline import finalize_dirty
+from radcurate.storage.locations import read_location
 
 __all__ = ["PullSummary", "dicomweb_base", "is_dicomweb_url", "pull_ingest"]
 
@@ -201,7 +203,10 @@ def _known_if_changed(
 ) -> set[str] | None:
     """The SOP UIDs the catalog has of a series, or None when it has all the PACS has."""
     remote_count = _value(series, "00201209")
-    known = {r.sop_uid for r in catalog.instances(series_uid)}
+    records = catalog.instances(series_uid)
+    known = {r.sop_uid for r in records}
+    if any(not r.transfer_syntax for r in records):
+        return set()  # pulled before syntaxes were recorded: write the series again (repair)
     if remote_count is not None and int(remote_count) == len(known) and known:
         return None
     return known
@@ -250,8 +255,30 @@ def _write_series(
             continue
         batch.instances.append(record)
         known.add(sop)
+    _record_syntax(batch.instances)
     if batch.instances or batch.errors:
         outcome = catalog.write_batch(batch)
         summary.new_instances += outcome.new_instances
         summary.new_series += outcome.new_series
         summary.errors += len(batch.errors)
+
+
+def _record_syntax(records: list[InstanceRecord]) -> None:
+    """Give instances the transfer syntax their PACS stores them in.
+
+    DICOMweb metadata seldom carries the file meta group (Orthanc's never does), and without
+    it every instance would be served as Explicit VR Little Endian: the first instance of the
+    series is retrieved as stored (``transfer-syntax=*``) and its syntax given to the
+    instances that lack one (a series is stored in one syntax; the server reads each file's
+    own syntax when it serves one whose catalog entry has none).
+    """
+    lacking = [r for r in records if not r.transfer_syntax]
+    if not lacking:
+        return
+    try:
+        data = read_location(lacking[0].location)
+    except OSError:
+        return  # the server reads each file's syntax when it serves it
+    syntax = syntax_of_bytes(data)
+    for record in lacking:
+        record.transfer_syntax = syntax

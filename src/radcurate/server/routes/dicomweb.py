@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.dicom.reading import syntax_of_bytes
 from radcurate.dicomweb import multipart, qido, stow, wado
 from radcurate.dicomweb.sources import NotFoundError, locate, series_of_study
 from radcurate.server.deps import CatalogDep, SettingsDep
@@ -158,6 +159,12 @@ def _unreadable(record: InstanceRecord, exc: OSError) -> JSONResponse:
     return _error(502, "unreadable_instance", message)
 
 
+def _sniffed_syntax(record: InstanceRecord) -> str:
+    """The syntax of an instance the catalog has none for (pulled before syntaxes were
+    recorded): read from its file."""
+    return syntax_of_bytes(wado.instance_file(record)) or wado.EXPLICIT_LE
+
+
 def _missing_files(records: list[InstanceRecord]) -> JSONResponse | None:
     """Checked before a multi-instance answer streams: a gone file would cut the stream."""
     for record in records:
@@ -183,8 +190,8 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
         except OSError as exc:
             return _unreadable(records[0], exc)
         boundary = multipart.new_boundary()
-        syntax = records[0].transfer_syntax or wado.EXPLICIT_LE
-        if not wado.retrieve_syntax_ok(accept, records[0].transfer_syntax):
+        syntax = records[0].transfer_syntax or syntax_of_bytes(data) or wado.EXPLICIT_LE
+        if not wado.retrieve_syntax_ok(accept, syntax):
             return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
         part = multipart.Part(data, f"application/dicom; transfer-syntax={syntax}")
         return Response(
@@ -206,10 +213,10 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
 
     def parts() -> Iterator[multipart.Part]:
         for record in records:
-            syntax = record.transfer_syntax or wado.EXPLICIT_LE
-            yield multipart.Part(
-                wado.instance_file(record), f"application/dicom; transfer-syntax={syntax}"
-            )
+            data = wado.instance_file(record)
+            # a catalog pulled from a PACS that does not report syntaxes: the file says it
+            syntax = record.transfer_syntax or syntax_of_bytes(data) or wado.EXPLICIT_LE
+            yield multipart.Part(data, f"application/dicom; transfer-syntax={syntax}")
 
     return StreamingResponse(
         multipart.encode(parts(), boundary),
@@ -317,7 +324,8 @@ def retrieve_frames(
         return records
     record = records[0]
     try:
-        choice = wado.choose_frame_syntax(accept, record.transfer_syntax or wado.EXPLICIT_LE)
+        stored = record.transfer_syntax or _sniffed_syntax(record)
+        choice = wado.choose_frame_syntax(accept, stored)
         data = wado.frames(record.location, numbers, choice)
     except wado.NotAcceptableError as exc:
         return _error(406, "not_acceptable", str(exc))
