@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from pydicom.errors import InvalidDicomError
 
 from radcurate.demo import generate_archive
 from radcurate.export.deid import DeidOptions, burned_in_risk, deidentify_file
-from tests.export.test_deid_leaks import _assert_clean
+from tests.export.test_deid_leaks import _assert_clean, _dciodvfy_errors
 
 KEY = b"phantom-key-1234"
 
@@ -103,3 +104,25 @@ def test_phantom_export(archive: list[Path], tmp_path: Path) -> None:
 
     flagged = {burned_in_risk(ds) for ds in exported} - {None}
     assert "Modality US (ultrasound)" in flagged
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dicom3tools not installed")
+def test_phantom_dciodvfy_no_new_errors(archive: list[Path], tmp_path: Path) -> None:
+    """One instance of each (modality, SOP class): CT, enhanced CT, MR, CR, DX, US, SEG, SR,
+    RTSTRUCT; with and without the dates option."""
+    chosen: dict[tuple[str, str], Path] = {}
+    for path in archive:
+        try:
+            ds = dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, EOFError, OSError, ValueError):
+            continue
+        if "SOPClassUID" in ds:
+            chosen.setdefault((str(ds.get("Modality")), str(ds.SOPClassUID)), path)
+    assert len(chosen) >= 8
+    for options in (DeidOptions(key=KEY), DeidOptions(key=KEY, retain_long_modified_dates=True)):
+        for (modality, _), src in chosen.items():
+            dst = tmp_path / "out.dcm"
+            deidentify_file(src, dst, options)
+            new = _dciodvfy_errors(dst) - _dciodvfy_errors(src)
+            assert not new, (modality, sorted(new))

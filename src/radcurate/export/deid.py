@@ -94,6 +94,7 @@ DUMMY: dict[str, Any] = {
 _D_SEQUENCES_KEPT = frozenset({0x0040A730, 0x0040A073, 0x00700001})
 _PATIENT_ID = 0x00100020
 _PATIENT_NAME = 0x00100010
+_DEVICE_SERIAL = 0x00181000
 
 # Final actions: X remove, Z empty, D dummy, K keep, U new UID, C clean text, S shift date,
 # R keep a sequence and process its items, P Patient ID pseudonym.
@@ -182,7 +183,12 @@ def _resolve(tag: int, code: str) -> str:
         return "U" if _vr_of(tag) == "UI" else "D"
     if code == "X/D":
         return "X" if is_sq else "D"
-    if code in ("Z/D", "X/Z", "X/Z/D"):
+    if code in ("Z/D", "X/Z/D"):
+        # dummy where the attribute is Type 1 in some IOD (dates and times of SR and enhanced
+        # objects, Device Serial Number of Enhanced General Equipment), else empty
+        dummy = _vr_of(tag) in ("DA", "TM", "DT") or tag == _DEVICE_SERIAL
+        return "D" if dummy and not is_sq else "Z"
+    if code == "X/Z":
         return "Z"
     return code  # X, Z, U
 
@@ -434,7 +440,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     if getattr(ds, "preamble", None):
         ds.preamble = b"\0" * 128  # the 128-byte preamble may hold any text (TIFF headers)
     meta = getattr(ds, "file_meta", None)
-    if meta is not None:
+    if meta is not None and "TransferSyntaxUID" in meta:  # a real File Meta header
         for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
                         "ReceivingApplicationEntityTitle", "PrivateInformationCreatorUID",
                         "PrivateInformation"):  # fmt: skip
