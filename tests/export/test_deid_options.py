@@ -174,3 +174,21 @@ def test_burned_in_risk() -> None:
 def test_short_key_is_rejected() -> None:
     with pytest.raises(ValueError, match="at least 8 bytes"):
         DeidOptions(key=b"short")
+
+
+def test_method_with_every_option_fits_lo() -> None:
+    options = DeidOptions(
+        key=KEY,
+        retain_long_modified_dates=True,
+        retain_patient_characteristics=True,
+        retain_device_identity=True,
+        retain_uids=True,
+        clean_descriptors=True,
+        retain_safe_private=True,
+    )
+    out = deidentify(_read("CT_small.dcm"), options)
+    assert len(out.DeidentificationMethod) <= 64
+    codes = [item.CodeValue for item in out.DeidentificationMethodCodeSequence]
+    assert codes == ["113100", "113107", "113108", "113109", "113110", "113105", "113111"]
+    for item in out.DeidentificationMethodCodeSequence:
+        assert item.CodingSchemeDesignator == "DCM" and item.CodeMeaning

@@ -433,7 +433,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     ds.LongitudinalTemporalInformationModified = (
         "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
     )
-    ds.DeidentificationMethod = "radcurate PS3.15 E.1 " + " ".join(
+    ds.DeidentificationMethod = "radcurate E.1 " + " ".join(
         CODES[n][0] for n in options.used()
     )
     ds.DeidentificationMethodCodeSequence = _method_items(options)

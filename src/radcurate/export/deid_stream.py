@@ -261,7 +261,7 @@ def _run(
         body[0x00100020] = _string(0x00100020, b"LO", pseudonym(key, ""), walker)
     body[0x00120062] = _string(0x00120062, b"CS", "YES", walker)
     body[0x00120063] = _string(
-        0x00120063, b"LO", "radcurate PS3.15 E.1 " + " ".join(c for c, _ in method), walker
+        0x00120063, b"LO", "radcurate E.1 " + " ".join(c for c, _ in method), walker
     )
     items = [walker.seq_head(0x00120064)]
     for code, meaning in method:
