@@ -433,9 +433,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     ds.LongitudinalTemporalInformationModified = (
         "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
     )
-    ds.DeidentificationMethod = "radcurate E.1 " + " ".join(
-        CODES[n][0] for n in options.used()
-    )
+    ds.DeidentificationMethod = "radcurate E.1 " + " ".join(CODES[n][0] for n in options.used())
     ds.DeidentificationMethodCodeSequence = _method_items(options)
     if getattr(ds, "preamble", None):
         ds.preamble = b"\0" * 128  # the 128-byte preamble may hold any text (TIFF headers)
