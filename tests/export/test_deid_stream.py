@@ -115,3 +115,19 @@ def test_standard_elements_stored_as_un_are_still_processed() -> None:
     assert b"1.2.3.4.55555" not in out.getvalue() and b"Jane Roe" not in out.getvalue()
     # the original bytes do carry them (the check can fail)
     assert b"Jane Roe" in raw
+
+
+def test_private_sop_class_is_kept_in_dataset_and_meta() -> None:
+    """Class UIDs name no patient: a vendor's private SOP class stays (dataset = file meta)."""
+    path = get_testdata_file("CT_small.dcm")
+    assert path is not None
+    ds = dcmread(path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.3.4.5.6.7"
+    raw = io.BytesIO()
+    ds.save_as(raw, enforce_file_format=False)
+    for options in (DeidOptions(key=KEY), DeidOptions(key=KEY, clean_descriptors=True)):
+        out = io.BytesIO()
+        deidentify_file(io.BytesIO(raw.getvalue()), out, options)  # fast and pydicom paths
+        got = dcmread(io.BytesIO(out.getvalue()))
+        assert got.SOPClassUID == got.file_meta.MediaStorageSOPClassUID == "1.2.3.4.5.6.7"
+        assert got.SOPInstanceUID != ds.SOPInstanceUID

@@ -21,6 +21,7 @@ from os import PathLike
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
+from pydicom._dicom_dict import DicomDictionary
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -236,7 +237,24 @@ def _plan(flags: tuple[bool, ...]) -> dict[int, str]:
                 plan[tag] = "S"
     plan[_PATIENT_ID] = "P"
     plan[_PATIENT_NAME] = "D"
+    for tag in _class_uid_tags():
+        plan.setdefault(tag, "K")
     return plan
+
+
+@lru_cache(maxsize=1)
+def _class_uid_tags() -> frozenset[int]:
+    """UI attributes naming a class, syntax or scheme, not an instance: never replaced.
+
+    They identify no patient; a vendor's private SOP class must stay the same in the dataset
+    and in the file meta.
+    """
+    kinds = ("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "TemplateUID")
+    return frozenset(
+        tag
+        for tag, entry in DicomDictionary.items()
+        if entry[0] == "UI" and entry[4].endswith(kinds) and tag not in BASIC
+    )
 
 
 def _masked_action(tag: int) -> str | None:
