@@ -1,0 +1,271 @@
+"""Export benchmark: CT series (512 x 512 x 100-300 slices) with labels to nnU-Net, and a
+de-identified DICOM copy.
+
+One command::
+
+    .venv/bin/python bench/export.py                                 # 4 CTs of 200 slices
+    .venv/bin/python bench/export.py --smoke --json figures.json     # < 60 s, used by tests
+
+Synthetic CTs (int16, uncompressed, a water cylinder with a denser core and noise) are
+written with pydicom; half get a DICOM-SEG (highdicom, BINARY, two segments on every slice),
+half an RTSTRUCT (a circular contour of each structure on every slice), so both label paths
+are timed. They are ingested into a fresh SQLite catalog and put in one dataset. Then a fresh
+process runs ``export_dataset`` (nnU-Net, every patient in train: every case gets an image
+and a label map) and reports its wall time and peak RSS (``getrusage``); a second fresh
+process copies the version de-identified (``--deidentify``'s path): instances/s.
+Targets (issue 17): >= 60 series/min and <= 2 GiB for nnU-Net with labels;
+>= 2,000 instances/s de-identified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SERIES_PER_MIN = 60.0
+TARGET_RSS_MIB = 2048.0
+TARGET_DEID_PER_S = 2000.0
+RTSTRUCT_CLASS = UID("1.2.840.10008.5.1.4.1.1.481.3")
+
+
+def _ct_slices(folder: Path, n: int, slices: int, size: int) -> list[Dataset]:
+    """One synthetic CT series; returns its datasets (headers and pixels) in slice order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(n)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot(xx - size / 2, yy - size / 2)
+    base = np.where(radius < size * 0.4, 0, -1000) + np.where(radius < size * 0.15, 60, 0)
+    written = []
+    for k in range(slices):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.PatientID, ds.PatientName = f"BENCH{n:03d}", f"Bench^{n}"
+        ds.StudyDate, ds.Modality, ds.Manufacturer = "20240101", "CT", "BENCH"
+        ds.FrameOfReferenceUID = frame
+        ds.PatientBirthDate, ds.PatientSex, ds.StudyTime = "19700101", "O", "120000"
+        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "1", ""
+        ds.SeriesNumber = 1
+        ds.SeriesDescription, ds.InstanceNumber = "bench ct", k + 1
+        ds.ImagePositionPatient = [-size * 0.35, -size * 0.35, 1.5 * k]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing, ds.SliceThickness = [0.7, 0.7], 1.5
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope = 0, 1
+        noise = rng.normal(0, 20, (size, size)).astype(np.int16)
+        ds.PixelData = (base + noise).astype(np.int16).tobytes()
+        ds.save_as(folder / f"{k:04d}.dcm", enforce_file_format=True)
+        written.append(ds)
+    return written
+
+
+def _masks(size: int, slices: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot(xx - size / 2, yy - size / 2)
+    plane = np.stack([radius < size * 0.4, radius < size * 0.15], axis=-1)
+    return np.broadcast_to(plane, (slices, size, size, 2)).copy()
+
+
+def _seg(folder: Path, sources: list[Dataset], size: int) -> None:
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="bench", family=codes.cid7162.ArtificialIntelligence, version="1"
+    )
+    segments = [
+        hd.seg.SegmentDescription(
+            segment_number=k + 1, segment_label=label,
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue, algorithm_type="AUTOMATIC",
+            algorithm_identification=algorithm,
+        )
+        for k, label in enumerate(("body", "core"))
+    ]  # fmt: skip
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=_masks(size, len(sources)),
+        segmentation_type="BINARY", segment_descriptions=segments,
+        series_instance_uid=generate_uid(), series_number=2, sop_instance_uid=generate_uid(),
+        instance_number=1, manufacturer="bench", manufacturer_model_name="bench",
+        software_versions="1", device_serial_number="1",
+    )  # fmt: skip
+    seg.save_as(folder / "seg.dcm")
+
+
+def _rtstruct(folder: Path, sources: list[Dataset], size: int) -> None:
+    first = sources[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = RTSTRUCT_CLASS
+    ds.SOPClassUID, ds.SOPInstanceUID = RTSTRUCT_CLASS, generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = first.StudyInstanceUID, generate_uid()
+    ds.PatientID, ds.PatientName, ds.Modality = first.PatientID, first.PatientName, "RTSTRUCT"
+    ds.StructureSetLabel, ds.InstanceNumber = "bench", 1
+    ref_series = Dataset()
+    ref_series.SeriesInstanceUID = first.SeriesInstanceUID
+    ref_series.ContourImageSequence = Sequence()
+    study_ref = Dataset()
+    study_ref.RTReferencedSeriesSequence = Sequence([ref_series])
+    frame = Dataset()
+    frame.FrameOfReferenceUID = first.FrameOfReferenceUID
+    frame.RTReferencedStudySequence = Sequence([study_ref])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([frame])
+    rois, contours = [], []
+    angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    for number, (name, share) in enumerate((("body", 0.4), ("core", 0.15)), start=1):
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName = number, name
+        roi.ReferencedFrameOfReferenceUID = first.FrameOfReferenceUID
+        rois.append(roi)
+        items = []
+        for src in sources:
+            x0, y0, z = (float(v) for v in src.ImagePositionPatient)
+            r = share * size * 0.7
+            cx, cy = x0 + size / 2 * 0.7, y0 + size / 2 * 0.7
+            points = np.column_stack(
+                [cx + r * np.cos(angles), cy + r * np.sin(angles), np.full(64, z)]
+            )
+            item = Dataset()
+            image = Dataset()
+            image.ReferencedSOPClassUID = src.SOPClassUID
+            image.ReferencedSOPInstanceUID = src.SOPInstanceUID
+            item.ContourImageSequence = Sequence([image])
+            item.ContourGeometricType, item.NumberOfContourPoints = "CLOSED_PLANAR", 64
+            item.ContourData = [round(float(v), 3) for v in points.ravel()]
+            items.append(item)
+        contour = Dataset()
+        contour.ReferencedROINumber = number
+        contour.ContourSequence = Sequence(items)
+        contours.append(contour)
+    ds.StructureSetROISequence = Sequence(rois)
+    ds.ROIContourSequence = Sequence(contours)
+    ds.save_as(folder / "rtstruct.dcm", enforce_file_format=True)
+
+
+def make_archive(root: Path, series: int, slices: int, size: int) -> None:
+    """``series`` CTs, each with a SEG (even) or an RTSTRUCT (odd)."""
+    for n in range(series):
+        folder = root / f"ct{n:02d}"
+        sources = _ct_slices(folder, n, slices, size)
+        (_seg if n % 2 == 0 else _rtstruct)(folder, sources, size)
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one export in this (fresh) process and print its figures as JSON."""
+    from radcurate.catalog import open_catalog
+    from radcurate.export.job import ExportOptions, export_dataset
+    from radcurate.export.splits import parse_split
+
+    deid = None
+    if args.format == "dicom":
+        from radcurate.export.deid import DeidOptions
+
+        deid = DeidOptions(key=b"bench-export-key")
+    with open_catalog(args.catalog) as catalog:
+        options = ExportOptions(
+            "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid
+        )
+        start = time.perf_counter()
+        report = export_dataset(catalog, options)
+        seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, **report.to_dict()}))
+
+
+def _run_child(catalog: str, fmt: str, out: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", "--catalog", catalog, "--format", fmt,
+         "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"export child failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="2 small CTs (< 60 s)")
+    parser.add_argument("--series", type=int, default=4)
+    parser.add_argument("--slices", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--catalog", help=argparse.SUPPRESS)
+    parser.add_argument("--format", default="nnunet", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    series, slices = (2, 24) if args.smoke else (args.series, args.slices)
+    from radcurate.catalog import open_catalog
+    from radcurate.catalog.curation_types import Selection
+    from radcurate.ingest import ingest
+
+    with tempfile.TemporaryDirectory(prefix="radcurate-bench-export-") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        make_archive(root / "archive", series, slices, 512)
+        made = time.perf_counter() - start
+        url = f"sqlite:///{root / 'catalog.sqlite'}"
+        with open_catalog(url) as catalog:
+            ingest([root / "archive"], catalog, workers=1)
+            catalog.create_dataset("bench")
+            catalog.add_to_dataset("bench", Selection(query="*"))
+            catalog.freeze_dataset("bench")
+        nnunet = _run_child(url, "nnunet", root / "nnunet")
+        deid = _run_child(url, "dicom", root / "deid")
+    instances = series * (slices + 1)
+    figures: dict[str, Any] = {
+        "series": series, "slices": slices, "size": 512, "archive_s": made,
+        "nnunet": {
+            "exported": nnunet["exported"], "failed": nnunet["failed"],
+            "seconds": nnunet["seconds"],
+            "series_per_min": 60 * nnunet["exported"] / nnunet["seconds"],
+            "peak_rss_mib": nnunet["peak_rss_mib"],
+        },
+        "deid": {
+            "instances": instances, "seconds": deid["seconds"],
+            "instances_per_s": instances / deid["seconds"],
+            "peak_rss_mib": deid["peak_rss_mib"], "failed": deid["failed"],
+        },
+    }  # fmt: skip
+    n, d = figures["nnunet"], figures["deid"]
+    print(
+        f"nnU-Net with labels: {series} CTs of 512x512x{slices}: {n['seconds']:.1f} s, "
+        f"{n['series_per_min']:.1f} series/min (target >= {TARGET_SERIES_PER_MIN:.0f}), "
+        f"peak RSS {n['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:.0f})"
+    )
+    print(
+        f"de-identified DICOM copy: {instances} instances in {d['seconds']:.1f} s, "
+        f"{d['instances_per_s']:.0f} instances/s (target >= {TARGET_DEID_PER_S:.0f})"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
