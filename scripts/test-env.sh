@@ -2,7 +2,9 @@
 # Installs and starts what the test suite needs, idempotently (Debian 12, as root or with sudo):
 #   - apt: postgresql, postgresql-contrib, orthanc, orthanc-dicomweb, dcmtk, dicom3tools
 #     (python3-venv if needed)
-#   - .venv with `pip install -e '.[test]'` (skipped while pyproject.toml is unchanged)
+#   - .venv with `pip install -e '.[test]'` (skipped while pyproject.toml is unchanged), then
+#     test-only tools without their dependency trees (dicom-anonymizer, dicom-standard; nnU-Net
+#     and MONAI on torch 2.13.0 CPU by scripts/test-ml-tools.sh)
 #   - PostgreSQL 15 running on 127.0.0.1:5432 with a role radcurate/radcurate (CREATEDB)
 # and writes the environment the tests read to .ci/test-env (lines of `export NAME=value`):
 #   bash scripts/test-env.sh && . .ci/test-env
@@ -47,6 +49,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
   echo "$wanted" >"$stamp"
 fi
+# test-only packages taken without their dependency trees: the sources the de-identification
+# table is generated from (tests/export/test_deid_table.py checks it against them), and the
+# training tools that read exports (nnU-Net, MONAI on a CPU torch: scripts/test-ml-tools.sh)
+if ! .venv/bin/python -c "import dicomanonymizer, dicom_standard" 2>/dev/null; then
+  say "pip install --no-deps dicom-anonymizer dicom-standard"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    dicom-anonymizer==2.1.0 dicom-standard==0.1.0
+fi
+bash scripts/test-ml-tools.sh
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 pg_version=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1}')
