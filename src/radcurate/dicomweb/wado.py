@@ -26,6 +26,7 @@ from radcurate.dicomweb.sources import instance_bytes, read_instance
 
 __all__ = [
     "EXPLICIT_LE",
+    "FramesTooLargeError",
     "NotAcceptableError",
     "choose_frame_syntax",
     "frame_media_type",
@@ -141,8 +142,31 @@ def _native_frame_size(ds: Dataset) -> int:
     return (pixels * bits + 7) // 8
 
 
-def frames(location: str, numbers: Sequence[int], choice: FrameChoice) -> list[bytes]:
+class FramesTooLargeError(Exception):
+    """The frames asked for would make an answer over the server's byte cap."""
+
+
+def _check_size(total: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and total > max_bytes:
+        raise FramesTooLargeError(
+            f"the frames asked for make {total} bytes, over this server's cap of {max_bytes} "
+            "bytes for one answer: ask for fewer frames at a time"
+        )
+
+
+def frames(
+    location: str,
+    numbers: Sequence[int],
+    choice: FrameChoice,
+    max_bytes: int | None = None,
+) -> list[bytes]:
     """The bytes of frames ``numbers`` (1-based) of an instance.
+
+    Parameters
+    ----------
+    max_bytes
+        The most bytes of frames one answer may hold; checked before any frame is
+        copied or decoded (decoded sizes from Rows, Columns, Samples and Bits Allocated).
 
     Raises
     ------
@@ -150,6 +174,8 @@ def frames(location: str, numbers: Sequence[int], choice: FrameChoice) -> list[b
         When a frame number is out of range.
     ValueError
         When the instance has no pixel data or cannot be decoded.
+    FramesTooLargeError
+        When the frames would make more than ``max_bytes``.
     """
     ds = read_instance(location, pixels=True)
     if "PixelData" not in ds:
@@ -160,12 +186,15 @@ def frames(location: str, numbers: Sequence[int], choice: FrameChoice) -> list[b
             raise IndexError(f"frame {number} does not exist: the instance has {count} frame(s)")
     syntax = str(ds.file_meta.TransferSyntaxUID)
     if choice.decode:
+        _check_size(_native_frame_size(ds) * len(numbers), max_bytes)
         return [_decoded(ds, n - 1, count) for n in numbers]
     data = ds.PixelData
     if ds["PixelData"].is_undefined_length or syntax in FRAME_MEDIA:
         encoded = list(generate_frames(data, number_of_frames=count))
+        _check_size(sum(len(encoded[n - 1]) for n in numbers), max_bytes)
         return [encoded[n - 1] for n in numbers]
     size = _native_frame_size(ds)
+    _check_size(size * len(numbers), max_bytes)
     if int(ds.BitsAllocated) == 1:
         # bit-packed frames need not start on a byte boundary: decode and repack
         return [_decoded(ds, n - 1, count) for n in numbers]

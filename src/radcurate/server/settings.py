@@ -9,6 +9,23 @@ from pathlib import Path
 from radcurate.settings import Settings
 
 ENV_CORS_ORIGINS = "RADCURATE_CORS_ORIGINS"
+ENV_MAX_FRAME_LIST = "RADCURATE_MAX_FRAME_LIST"
+ENV_MAX_FRAMES_BYTES = "RADCURATE_MAX_FRAMES_BYTES"
+ENV_MAX_STOW_BYTES = "RADCURATE_MAX_STOW_BYTES"
+MIB = 1 << 20
+
+
+def _int_env(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of bytes or items, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,12 @@ class ServerSettings:
     #: STOW-RS of a stored SOP Instance UID with other content replaces the original (kept
     #: under ``.replaced/``, audited) instead of being refused (storage/originals.py)
     allow_replace: bool = False
+    #: most entries in a WADO-RS frame list (or the instance's frame count, if more) -> 400
+    max_frame_list: int = 1000
+    #: most bytes of frames in one WADO-RS frames answer -> 413
+    max_frames_bytes: int = 512 * MIB
+    #: most bytes of one STOW-RS request body (streamed to disk, never held in memory) -> 413
+    max_stow_bytes: int = 2048 * MIB
 
     def __post_init__(self) -> None:
         if not self.catalog_url:
@@ -56,7 +79,9 @@ class ServerSettings:
         cls, environ: dict[str, str] | None = None, *, catalog_url: str | None = None
     ) -> ServerSettings:
         """Settings from the environment (``RADCURATE_HOME``, ``RADCURATE_CATALOG``,
-        ``RADCURATE_CORS_ORIGINS`` as a comma-separated list); ``catalog_url`` overrides."""
+        ``RADCURATE_CORS_ORIGINS`` as a comma-separated list, the size caps
+        ``RADCURATE_MAX_FRAME_LIST``, ``RADCURATE_MAX_FRAMES_BYTES``,
+        ``RADCURATE_MAX_STOW_BYTES``); ``catalog_url`` overrides."""
         env = dict(os.environ) if environ is None else environ
         base = Settings.from_env(env)
         origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
@@ -65,4 +90,7 @@ class ServerSettings:
             catalog_url=catalog_url or base.catalog_url,
             cors_origins=origins,
             background_thumbnails=env.get("RADCURATE_BACKGROUND_THUMBNAILS", "1") != "0",
+            max_frame_list=_int_env(env, ENV_MAX_FRAME_LIST, 1000),
+            max_frames_bytes=_int_env(env, ENV_MAX_FRAMES_BYTES, 512 * MIB),
+            max_stow_bytes=_int_env(env, ENV_MAX_STOW_BYTES, 2048 * MIB),
         )

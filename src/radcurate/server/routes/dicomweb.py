@@ -303,6 +303,11 @@ def _frame_numbers(text: str) -> list[int] | None:
     return numbers or None
 
 
+def _distinct(numbers: list[int]) -> list[int]:
+    """Each frame once, in the order first asked (``1,1,2`` is answered as ``1,2``)."""
+    return list(dict.fromkeys(numbers))
+
+
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/frames/{frame_list}",
     operation_id="wado_frames",
@@ -313,9 +318,15 @@ def retrieve_frames(
     sop: str,
     frame_list: str,
     catalog: CatalogDep,
+    settings: SettingsDep,
     accept: AcceptHeader = None,
 ) -> Response:
-    """WADO-RS: frames (1-based, comma-separated), as stored or decoded as the client accepts."""
+    """WADO-RS: frames (1-based, comma-separated), as stored or decoded as the client accepts.
+
+    A frame listed more than once is answered once; a list longer than the server's cap
+    (and than the instance's frame count) is refused with 400, an answer over the byte cap
+    with 413 (docs/api.md, "Size limits").
+    """
     numbers = _frame_numbers(frame_list)
     if numbers is None:
         return _error(400, "invalid_frame_list", f"{frame_list!r} is not a list of frame numbers")
@@ -323,12 +334,22 @@ def retrieve_frames(
     if isinstance(records, Response):
         return records
     record = records[0]
+    limit = max(settings.max_frame_list, record.frames or 1)
+    if len(numbers) > limit:
+        return _error(
+            400,
+            "too_many_frames",
+            f"the frame list has {len(numbers)} entries; at most {limit} are answered at once",
+        )
+    numbers = _distinct(numbers)
     try:
         stored = record.transfer_syntax or _sniffed_syntax(record)
         choice = wado.choose_frame_syntax(accept, stored)
-        data = wado.frames(record.location, numbers, choice)
+        data = wado.frames(record.location, numbers, choice, settings.max_frames_bytes)
     except wado.NotAcceptableError as exc:
         return _error(406, "not_acceptable", str(exc))
+    except wado.FramesTooLargeError as exc:
+        return _error(413, "answer_too_large", str(exc))
     except IndexError as exc:
         return _error(404, "frame_not_found", str(exc))
     except ValueError as exc:
@@ -338,9 +359,9 @@ def retrieve_frames(
     content_type = wado.frame_media_type(choice.syntax, choice.media_type)
     boundary = multipart.new_boundary()
     parts = [multipart.Part(d, content_type) for d in data]
-    body = b"".join(multipart.encode(parts, boundary))
-    return Response(
-        body,
+    del data
+    return StreamingResponse(  # part by part: the frames are not copied into one body
+        multipart.encode(parts, boundary),
         media_type=f'multipart/related; type="{choice.media_type}"; boundary={boundary}',
     )
 
