@@ -119,6 +119,8 @@ def _deid(deidentify: bool, key: str | None, chosen: tuple[str, ...]) -> Any:
               help="A PS3.15 profile option (repeatable).")  # fmt: skip
 @click.option("--include-burned-in", is_flag=True,
               help="De-identified: export series that may carry burned-in text too.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Cases converted at once (threads; same output).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def export(
@@ -126,7 +128,7 @@ def export(
     folds: int | None, stratify: str, seed: int, labels_text: str | None,
     include_rejected: bool, fields: str | None, overwrite: bool, dataset_id: int, layout: str,
     deidentify: bool, deid_key: str | None, deid_options: tuple[str, ...],
-    include_burned_in: bool, as_json: bool, quiet: bool,
+    include_burned_in: bool, workers: int, as_json: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Export DATASET (its version VERSION, or a new frozen version) as an ML dataset.
 
@@ -141,11 +143,11 @@ def export(
     try:
         options = ExportOptions(
             dataset, fmt, out, parse_split(split_text, folds),
-            tuple(f.strip() for f in stratify.split(",") if f.strip()), seed,
-            parse_labels(labels_text), include_rejected,
-            tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
-            overwrite, dataset_id, layout, _deid(deidentify, deid_key, deid_options),
-            include_burned_in,
+            stratify=tuple(f.strip() for f in stratify.split(",") if f.strip()), seed=seed,
+            labels=parse_labels(labels_text), include_rejected=include_rejected,
+            fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
+            overwrite=overwrite, dataset_id=dataset_id, layout=layout, workers=workers,
+            deid=_deid(deidentify, deid_key, deid_options), include_burned_in=include_burned_in,
         )  # fmt: skip
         check_options(options)
     except (SplitError, ValueError) as exc:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -101,6 +102,8 @@ class ExportOptions:
     overwrite: bool = False
     dataset_id: int = 1
     layout: str = "patient/study/series"
+    #: cases converted at once (threads); the output does not depend on it
+    workers: int = 2
     #: de-identify a ``dicom`` export with these options (``radcurate.export.deid.DeidOptions``)
     deid: DeidOptions | None = None
     #: export series whose pixels may carry burned-in text when de-identifying
@@ -395,30 +398,42 @@ def _write(
     report.notes.extend(f"label series {u}: {r}" for u, r in sorted(broken.items()))
     root = dataset_folder(plan.dataset, options.dataset_id) if options.format == "nnunet" else ""
     exported: list[tuple[Case, CasePaths]] = []
-    for k, case in enumerate(plan.cases):
-        sink.check()
-        sink.progress(k, len(plan.cases), f"{report.exported} exported, {report.failed} failed")
-        row = {
-            "case": case.case_id, "_uid": case.series_uid, "series_uid": case.series_uid,
-            "patient": case.patient_key, "split": case.split, "fold": case.fold,
-            "label_sources": case.label_sources,
-        }  # fmt: skip
+
+    def convert(case: Case) -> tuple[dict[str, Any], CasePaths | None, Exception | None]:
         try:
             outcome, paths = _export_case(case, lookup, table, options, tmp, root, broken)
+            return outcome, paths, None
+        except Exception as exc:  # noqa: BLE001 - one series never stops the others
+            for target in vars(case_paths(options.format, case, root, True)).values():
+                if target:
+                    (tmp / target).unlink(missing_ok=True)
+            return {}, None, exc
+
+    # cases run on threads (decoding, compression and numpy release the GIL); results are
+    # taken in case order, so the files and rows do not depend on the scheduling
+    pool = ThreadPoolExecutor(max_workers=max(1, options.workers))
+    try:
+        for k, (case, (outcome, paths, error)) in enumerate(
+            zip(plan.cases, pool.map(convert, plan.cases), strict=True)
+        ):
+            sink.check()
+            sink.progress(k, len(plan.cases), f"{report.exported} exported, {report.failed} failed")
+            row = {
+                "case": case.case_id, "_uid": case.series_uid, "series_uid": case.series_uid,
+                "patient": case.patient_key, "split": case.split, "fold": case.fold,
+                "label_sources": case.label_sources,
+            }  # fmt: skip
             row.update(outcome)
-            if paths is None:
+            if error is not None:
+                _failed(row, case.series_uid, error, report)
+            elif paths is None:
                 report.skipped += 1
             else:
                 exported.append((case, paths))
                 report.exported += 1
-        except Exception as exc:  # noqa: BLE001 - one series never stops the others
-            for name in ("image", "label"):
-                path = case_paths(options.format, case, root, True)
-                target = getattr(path, name)
-                if target:
-                    (tmp / target).unlink(missing_ok=True)
-            _failed(row, case.series_uid, exc, report)
-        rows.append(row)
+            rows.append(row)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     sink.progress(len(plan.cases), len(plan.cases), f"{report.exported} exported")
     description = f"radcurate export of {plan.dataset} v{plan.version} ({plan.content_hash})"
     index = write_index(

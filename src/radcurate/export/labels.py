@@ -20,7 +20,6 @@ reference) is resampled onto the image grid by nearest neighbour in patient coor
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -211,23 +210,25 @@ def fill_even_odd(polygons: Sequence[F64], shape: tuple[int, int]) -> npt.NDArra
     9
     """
     rows, cols = shape
-    inside = np.zeros(shape, dtype=bool)
     toggles = np.zeros((rows, cols + 1), dtype=np.int32)
     for polygon in polygons:
         x0, y0 = polygon[:, 0], polygon[:, 1]
         x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-        for a, b, c, d in zip(x0, y0, x1, y1, strict=True):
-            low, high = min(b, d), max(b, d)
-            if low == high:
-                continue
-            first, last = max(math.ceil(low), 0), min(math.ceil(high) - 1, rows - 1)
-            if last < first:
-                continue
-            r = np.arange(first, last + 1)
-            x = a + (r - b) * (c - a) / (d - b)
-            column = np.clip(np.floor(x).astype(np.int64) + 1, 0, cols)
-            np.add.at(toggles, (r, column), 1)
-    inside[:] = (np.cumsum(toggles, axis=1)[:, :-1] % 2).astype(bool)
+        low, high = np.minimum(y0, y1), np.maximum(y0, y1)
+        first = np.maximum(np.ceil(low), 0).astype(np.int64)  # rows r with low <= r < high
+        last = np.minimum(np.ceil(high) - 1, rows - 1).astype(np.int64)
+        counts = np.maximum(last - first + 1, 0)
+        counts[low == high] = 0  # a horizontal edge crosses no row centre
+        total = int(counts.sum())
+        if not total:
+            continue
+        edge = np.repeat(np.arange(len(x0)), counts)
+        starts = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        row = starts + np.arange(total)
+        x = x0[edge] + (row - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
+        column = np.clip(np.floor(x).astype(np.int64) + 1, 0, cols)
+        np.add.at(toggles, (row, column), 1)
+    inside: npt.NDArray[np.bool_] = (np.cumsum(toggles, axis=1)[:, :-1] % 2).astype(bool)
     return inside
 
 
