@@ -56,6 +56,17 @@ from radcurate.query.ast import (
     Text,
 )
 from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field
+from radcurate.query.limits import check_budget, dedupe, query_budget
+
+
+class _BudgetedEvaluator(Evaluator):
+    """An evaluator that stops (``QueryTimeoutError``) once the query's time budget is spent:
+    the budget is checked before every node of the tree."""
+
+    def _eval(self, node: Node) -> BoolArray:
+        check_budget()
+        return super()._eval(node)
+
 
 #: guards the lazy creation of a catalog's index (threads of one server share the catalog)
 _CREATING = threading.Lock()
@@ -74,6 +85,9 @@ class IndexedSearchMixin:
     url: str
     dialect: str = ""
     use_search_index: bool = True
+    #: seconds a query may take before it is stopped with ``QueryTimeoutError`` (None: no
+    #: limit; ``radcurate serve --query-budget`` sets it)
+    query_budget_s: float | None = None
     #: where index snapshots are kept (None: no snapshots; the server and CLI set one)
     index_snapshot_dir: Path | None = None
     _unsaved_changes: int = 0
@@ -156,7 +170,7 @@ class IndexedSearchMixin:
         return f"{self.url}|{rows[0][0] if rows else ''}"
 
     def _evaluator(self, index: SeriesIndex) -> Evaluator:
-        return Evaluator(
+        return _BudgetedEvaluator(
             index,
             self._sql_rows,
             self._field_types(),
@@ -178,8 +192,8 @@ class IndexedSearchMixin:
         if index is None:
             yield None
             return
-        with index.lock:
-            yield index, self._evaluator(index).mask(tree)
+        with index.lock, query_budget(self.query_budget_s):
+            yield index, self._evaluator(index).mask(dedupe(tree))
 
     # -- what the index reads besides changed series and results ------------------------------
     def membership_version(self) -> int:
@@ -206,9 +220,7 @@ class IndexedSearchMixin:
             for uid, name in self._search_read(sql, ()):
                 yield str(uid), kind, str(name)
 
-    def top_level_values(
-        self, key: str, uids: Sequence[str] | None
-    ) -> Iterator[tuple[str, Any]]:
+    def top_level_values(self, key: str, uids: Sequence[str] | None) -> Iterator[tuple[str, Any]]:
         """``(series_uid, value)`` of one top-level document key (facts before header, as in
         ``series_document``) for ``uids``, or every series (paged by UID); values as the
         driver gives them (JSON text unless ``json_decoded``)."""
@@ -320,8 +332,8 @@ class IndexedSearchMixin:
                 return
         index = SeriesIndex()
         index.refresh(self)
-        with index.lock:
-            yield index, self._evaluator(index).mask(tree)
+        with index.lock, query_budget(self.query_budget_s):
+            yield index, self._evaluator(index).mask(dedupe(tree))
 
     def counts(self, query: str | Node = "*") -> Counts:
         """Series, studies and patients matching ``query``."""
@@ -461,6 +473,7 @@ class IndexedSearchMixin:
         column = Column(field)
         column.codes = np.full(len(index), -1, np.int64)
         return column
+
 
 def _aggregation_field(name: str) -> str:
     if not is_field_path(name):

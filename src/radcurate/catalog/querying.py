@@ -24,6 +24,7 @@ from radcurate.catalog.search import Cursor, SortSpec, compile_where, page_query
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
 from radcurate.query.ast import Node
+from radcurate.query.limits import dedupe
 
 if TYPE_CHECKING:
     from radcurate.catalog.base import FieldInfo
@@ -68,7 +69,7 @@ class QueryMixin:
         return {f.name: f.type for f in self.fields()}
 
     def _compile(self, query: str | Node) -> tuple[str, tuple[Any, ...]]:
-        tree = parse(query) if isinstance(query, str) else query
+        tree = dedupe(parse(query) if isinstance(query, str) else query)
         return compile_where(
             tree,
             self._search_dialect(),
@@ -83,7 +84,7 @@ class QueryMixin:
         :class:`~radcurate.query.QueryError` unchanged. Dates and times follow the
         field registry's types (else the DICOM dictionary), like the reference.
         """
-        tree = parse(query) if isinstance(query, str) else query
+        tree = dedupe(parse(query) if isinstance(query, str) else query)
         with self._index_mask(tree) as found:
             if found is not None:
                 return int(found[1].sum())
@@ -99,7 +100,7 @@ class QueryMixin:
 
         What bulk actions (tagging, datasets) act on; a bad query raises ``QueryError``.
         """
-        tree = parse(query) if isinstance(query, str) else query
+        tree = dedupe(parse(query) if isinstance(query, str) else query)
         with self._index_mask(tree) as found:
             if found is not None:
                 index, mask = found
@@ -139,7 +140,7 @@ class QueryMixin:
             raise ValueError(f"limit must be at least 1, not {limit}")
         spec = SortSpec.parse(sort)
         cursor = Cursor.decode(after, spec) if after else None
-        tree = parse(query) if isinstance(query, str) else query
+        tree = dedupe(parse(query) if isinstance(query, str) else query)
         with self._index_mask(tree) as found:
             if found is not None:
                 index, mask = found
@@ -234,7 +235,7 @@ class QueryMixin:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size}")
         spec = SortSpec.parse(sort)
-        tree = parse(query) if isinstance(query, str) else query  # bad queries raise here
+        tree = dedupe(parse(query) if isinstance(query, str) else query)  # bad queries raise here
         with self._index_mask(tree) as found:
             if found is not None and (spec.field is None or spec.field in found[0].columns):
                 index, mask = found

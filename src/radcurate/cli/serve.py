@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
+from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.cli.common import catalog_option, err_console, open_or_exit
 from radcurate.optional import is_available
+from radcurate.query.limits import QueryTimeoutError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+#: default time budget of one search, seconds (``--query-budget``)
+DEFAULT_QUERY_BUDGET_S = 10.0
+#: seconds open connections get to finish after SIGTERM
+SHUTDOWN_GRACE_S = 5
 
 
 @click.command()
@@ -32,6 +44,15 @@ from radcurate.optional import is_available
     "(kept under .replaced/, audited) instead of being refused with 0x0111.",
 )
 @click.option(
+    "--query-budget",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_QUERY_BUDGET_S,
+    show_default=True,
+    envvar="RADCURATE_QUERY_BUDGET",
+    help="Seconds one search may take before it is stopped and answered 503 "
+    "(0: no limit; env RADCURATE_QUERY_BUDGET).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -43,6 +64,7 @@ def serve(
     port: int,
     cors_origins: tuple[str, ...],
     allow_replace: bool,
+    query_budget: float,
     log_level: str,
 ) -> None:
     """Serve the catalog over HTTP (API under /api, its documentation under /docs)."""
@@ -65,11 +87,22 @@ def serve(
         settings = replace(settings, allow_replace=True)
     # opened here, not in the app's lifespan, so a bad URL is a one-line error, not a traceback
     catalog = open_or_exit(settings.catalog_url)
+    if isinstance(catalog, IndexedSearchMixin):
+        catalog.query_budget_s = query_budget or None
     try:
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"radcurate serving {_redacted(catalog.url)} at http://{shown}:{port}/", nl=True)
         click.echo(f"API documentation at http://{shown}:{port}/docs")
-        uvicorn.run(create_app(settings, catalog), host=host, port=port, log_level=log_level)
+        app = create_app(settings, catalog)
+        app.add_exception_handler(QueryTimeoutError, _on_query_timeout)
+        # open connections (a slow search, a stream) get this long after SIGTERM, then are cut
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
     finally:
         catalog.close()
 
@@ -87,3 +120,13 @@ def _redacted(url: str) -> str:
     if not at or ":" not in credentials:
         return url
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def _on_query_timeout(request: Request, exc: Exception) -> Response:
+    """503 with the error body of the API: the search ran past its time budget."""
+    from radcurate.server.errors import error_response
+    from radcurate.server.schemas import ErrorDetail
+
+    return error_response(
+        503, ErrorDetail(code="query_timeout", message=str(exc)), headers={"Retry-After": "1"}
+    )

@@ -63,6 +63,7 @@ from radcurate.query.ast import (
 )
 from radcurate.query.errors import QueryError
 from radcurate.query.fields import check_field, is_field_path, resolve_field
+from radcurate.query.limits import check_terms
 from radcurate.query.parser import MAX_DEPTH
 from radcurate.query.patterns import canonical, matches_everything
 
@@ -157,7 +158,7 @@ def from_json(obj: Any, *, fields: Iterable[str] | None = None) -> Node:
     radcurate.query.errors.QueryError: query JSON: (root) needs 'pattern'
     """
     names = None if fields is None else frozenset(fields)
-    return _convert(obj, "(root)", 1, names)
+    return check_terms(_convert(obj, "(root)", 1, names))
 
 
 def _fail(path: str, message: str) -> QueryError:

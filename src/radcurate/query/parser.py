@@ -15,7 +15,10 @@ Grammar (precedence NOT > AND > OR; adjacent terms are ANDed)::
 
 Every failure is a :class:`~radcurate.query.errors.QuerySyntaxError` with the
 position of the problem (or an :class:`~radcurate.query.errors.UnknownFieldError`
-when ``fields`` is given); nesting deeper than :data:`MAX_DEPTH` is refused.
+when ``fields`` is given); nesting deeper than :data:`MAX_DEPTH` is refused, and so is
+text over :data:`~radcurate.query.limits.MAX_QUERY_CHARS` characters or a tree of over
+:data:`~radcurate.query.limits.MAX_QUERY_TERMS` distinct terms
+(:class:`~radcurate.query.limits.QueryTooLargeError`).
 
 Examples
 --------
@@ -54,6 +57,7 @@ from radcurate.query.ast import (
 )
 from radcurate.query.fields import NAMESPACES, check_field, resolve_field
 from radcurate.query.lexer import RANGE_STOPS, WORD_STOPS, Scanner, Word, raw_to_pattern, split_raw
+from radcurate.query.limits import check_length, check_terms
 from radcurate.query.patterns import fullmatch, has_wildcards, matches_everything, unescape
 
 #: deepest nesting of parentheses and negations accepted
@@ -84,8 +88,9 @@ def parse(text: str, *, fields: Iterable[str] | None = None) -> Node:
     """
     if not isinstance(text, str):
         raise TypeError(f"query text must be a str, not {type(text).__name__}")
+    check_length(text)
     names = None if fields is None else frozenset(fields)
-    return _Parser(text, names).parse()
+    return check_terms(_Parser(text, names).parse())
 
 
 class _Parser:
