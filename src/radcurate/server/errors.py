@@ -106,6 +106,19 @@ def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _on_bad_data(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL's data exceptions (class 22) come from the request's values: a NUL character
+    # in text (which SQLite stores), a number out of range. The value itself is not echoed.
+    return error_response(
+        400,
+        ErrorDetail(
+            code="invalid_value",
+            message="a value of the request cannot be stored or compared by the catalog "
+            "(a NUL character in text, or a number out of range)",
+        ),
+    )
+
+
 def _on_unknown_plugin(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, ErrorDetail(code="workflow_not_found", message=str(exc)))
 
@@ -133,6 +146,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(WorkflowRequestError, _on_workflow_request)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    try:
+        import psycopg
+    except ImportError:  # the postgres extra is not installed: no PostgreSQL catalogs
+        pass
+    else:
+        app.add_exception_handler(psycopg.DataError, _on_bad_data)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
