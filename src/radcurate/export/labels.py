@@ -156,7 +156,7 @@ def resample_nearest(
     jj, ii = np.mgrid[: shape[1], : shape[2]]
     for k in range(shape[0]):
         points = np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k), np.ones(ii.size)])
-        src = np.rint(to_source @ points).astype(np.int64)
+        src = np.floor(to_source @ points + 0.5).astype(np.int64)  # halves up, not to even
         i, j, s = src[0], src[1], src[2]
         inside = (
             (i >= 0) & (i < array.shape[2]) & (j >= 0) & (j < array.shape[1])
