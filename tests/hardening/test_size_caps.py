@@ -8,6 +8,11 @@ a DIMSE peer could send data PDVs without end and open any number of association
 from __future__ import annotations
 
 import email.parser
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from pydicom.data import get_testdata_file
 from radcurate.catalog import open_catalog
 from radcurate.ingest import ingest
 from radcurate.server import ServerSettings, create_app
+from tests.network.conftest import free_port
 
 FRAME_BYTES = 64 * 64 * 2  # emri_small.dcm: 10 frames of 64 x 64, 16 bits, stored uncompressed
 OCTETS = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
@@ -97,3 +103,126 @@ def test_size_caps_come_from_the_environment() -> None:
     assert defaults.max_frames_bytes == 512 << 20 and defaults.max_stow_bytes == 2048 << 20
     with pytest.raises(ValueError, match="RADCURATE_MAX_STOW_BYTES"):
         ServerSettings.from_env({"RADCURATE_HOME": "/tmp/x", "RADCURATE_MAX_STOW_BYTES": "2G"})
+
+
+# -- STOW-RS: the body is streamed to disk and capped -------------------------------------------
+
+BOUNDARY = "capsboundary"
+STOW_TYPE = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+
+
+def _instance_with_private_blob(size: int) -> tuple[bytes, bytes]:
+    """CT_small.dcm followed by a private OB element of ``size`` zero bytes: (head, tail
+    element header); the zeros are sent separately so the test never holds them."""
+    head = Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+    element = b"\xe1\x7f\x00\x10" + b"OB\x00\x00" + size.to_bytes(4, "little")
+    return head, element
+
+
+def _body(size: int) -> Iterator[bytes]:
+    head, element = _instance_with_private_blob(size)
+    yield f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode() + head + element
+    zeros = bytes(1 << 20)
+    left = size
+    while left:
+        yield zeros[: min(left, len(zeros))]
+        left -= min(left, len(zeros))
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.fixture
+def small_cap(tmp_path: Path) -> Iterator[TestClient]:
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    settings = ServerSettings(home=tmp_path / "home", catalog_url=url, max_stow_bytes=100_000)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.app.state.store_url = f"file://{tmp_path / 'store'}"  # type: ignore[attr-defined]
+        yield client
+
+
+def test_a_stow_body_over_the_cap_is_413(small_cap: TestClient, tmp_path: Path) -> None:
+    declared = small_cap.post(
+        "/dicomweb/studies", content=b"".join(_body(200_000)), headers={"Content-Type": STOW_TYPE}
+    )
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "request_too_large"
+    assert "100000 bytes" in declared.json()["error"]["message"]
+    streamed = small_cap.post(  # no Content-Length: counted while read
+        "/dicomweb/studies", content=_body(200_000), headers={"Content-Type": STOW_TYPE}
+    )
+    assert streamed.status_code == 413
+    under = small_cap.post(
+        "/dicomweb/studies", content=_body(50_000), headers={"Content-Type": STOW_TYPE}
+    )
+    assert under.status_code == 200, under.text
+    stored = list((tmp_path / "store").rglob("*.dcm"))
+    assert len(stored) == 1 and stored[0].stat().st_size > 50_000
+    assert not [p for p in (tmp_path / "store" / ".stow").iterdir()]  # nothing left behind
+
+
+def test_a_stow_body_without_its_closing_boundary_is_400(small_cap: TestClient) -> None:
+    cut = b"".join(_body(1000))[:-20]
+    answer = small_cap.post("/dicomweb/studies", content=cut, headers={"Content-Type": STOW_TYPE})
+    assert answer.status_code == 400 and "closing boundary" in answer.text
+
+
+SERVER = """
+import sys, uvicorn
+from radcurate.server import ServerSettings, create_app
+from tests.network.conftest import free_port
+uvicorn.run(create_app(ServerSettings.from_env()), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning")
+"""
+
+
+def _vm(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"{key} not in /proc/{pid}/status")
+
+
+@pytest.mark.slow
+def test_a_300_mb_stow_keeps_the_server_memory_flat(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RADCURATE_HOME": str(tmp_path / "home"),
+        "RADCURATE_MAX_STOW_BYTES": str(400 << 20),
+        "RADCURATE_BACKGROUND_THUMBNAILS": "0",
+    }
+    env.pop("RADCURATE_CATALOG", None)
+    env.pop("RADCURATE_STORE", None)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}/dicomweb"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/studies", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        before = _vm(server.pid, "VmHWM")
+        size = 300 << 20
+        answer = httpx.post(
+            base + "/studies", content=_body(size), headers={"Content-Type": STOW_TYPE}, timeout=300
+        )
+        assert answer.status_code == 200, answer.text
+        growth = _vm(server.pid, "VmHWM") - before
+        print(f"STOW of {size >> 20} MiB: server peak RSS grew by {growth >> 20} MiB")
+        assert growth < 100 << 20, f"peak RSS grew by {growth >> 20} MiB"
+        stored = list((tmp_path / "home" / "store").rglob("*.dcm"))
+        assert len(stored) == 1 and stored[0].stat().st_size > size
+        request = (
+            f"POST /dicomweb/studies HTTP/1.1\r\nHost: x\r\nContent-Type: {STOW_TYPE}\r\n"
+            f"Content-Length: {3 << 30}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(request.encode())  # 3 GiB declared, none sent: refused at once
+            status = sock.recv(4096).split(b"\r\n", 1)[0]
+        assert b" 413 " in status, status
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -12,11 +12,29 @@ Examples
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["AcceptItem", "Part", "decode", "encode", "new_boundary", "parse_accept", "parse_header"]
+__all__ = [
+    "AcceptItem",
+    "FilePart",
+    "Part",
+    "decode",
+    "encode",
+    "new_boundary",
+    "parse_accept",
+    "parse_header",
+    "split_file",
+]
+
+#: bytes read at a time when a body on disk is scanned or copied
+CHUNK = 1 << 20
+#: the most bytes of headers one body part may have
+MAX_PART_HEADER = 16 << 10
 
 
 class MultipartError(ValueError):
@@ -29,6 +47,16 @@ class Part:
 
     data: bytes
     content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One body part copied to its own file (see :func:`split_file`)."""
+
+    path: Path
+    content_type: str
+    size: int
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -165,3 +193,100 @@ def decode(body: bytes, boundary: str) -> list[Part]:
         parts.append(Part(data, content_type, headers))
         position = end + 2 + len(delimiter)
     return parts
+
+
+def _find_all(path: Path, needle: bytes, *, first_only: bool = False) -> list[int]:
+    """Where ``needle`` starts in the file, scanning it a chunk at a time."""
+    found: list[int] = []
+    carry = b""
+    consumed = 0  # offset of ``carry[0]`` in the file
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK)
+            window = carry + chunk
+            start = 0
+            while (hit := window.find(needle, start)) >= 0:
+                found.append(consumed + hit)
+                start = hit + len(needle)
+                if first_only:
+                    return found
+            if not chunk:
+                return found
+            keep = min(len(needle) - 1, len(window) - start)  # a needle may straddle chunks
+            consumed += len(window) - keep
+            carry = window[len(window) - keep :]
+
+
+def _copy_range(source: Path, start: int, end: int, folder: Path) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".stow-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as handle:
+            handle.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = handle.read(min(CHUNK, left))
+                if not chunk:
+                    raise MultipartError("the body ended early")
+                out.write(chunk)
+                left -= len(chunk)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def split_file(path: Path, boundary: str, folder: Path) -> list[FilePart]:
+    """The parts of a multipart/related body held in a file, each copied to a file in
+    ``folder``; memory stays at a chunk or two whatever the size of the body.
+
+    The caller deletes the part files (also when this raises: none are left then).
+
+    Raises
+    ------
+    MultipartError
+        As :func:`decode`, or when a part's headers are longer than 16 KiB.
+    """
+    needle = b"\r\n--" + boundary.encode("latin-1")
+    first = _find_all(path, needle[2:], first_only=True)  # the first one needs no CRLF
+    if not first:
+        raise MultipartError(f"the body does not contain the boundary {boundary!r}")
+    # positions as if each delimiter began with CRLF
+    hits = [first[0] - 2] + [h for h in _find_all(path, needle) if h + 2 > first[0]]
+    size = path.stat().st_size
+    parts: list[FilePart] = []
+    try:
+        with path.open("rb") as handle:
+            for index, hit in enumerate(hits):
+                position = hit + len(needle)  # just after the delimiter, in the file
+                handle.seek(position)
+                head = handle.read(MAX_PART_HEADER + 4)
+                if head[:2] == b"--":
+                    return parts
+                if index + 1 == len(hits):
+                    raise MultipartError("the body ends inside a part (no closing boundary)")
+                if head[:2] == b"\r\n":
+                    position += 2
+                    head = head[2:]
+                end = hits[index + 1]
+                head = head[: max(0, end - position)]
+                headers_end = head.find(b"\r\n\r\n")
+                if headers_end < 0:
+                    if end - position > MAX_PART_HEADER:
+                        raise MultipartError("a body part has headers longer than 16 KiB")
+                    raise MultipartError(
+                        "a body part has no blank line between its headers and content"
+                    )
+                headers: dict[str, str] = {}
+                for line in head[:headers_end].decode("latin-1").split("\r\n"):
+                    name, colon, value = line.partition(":")
+                    if colon:
+                        headers[name.strip().lower()] = value.strip()
+                content_type = headers.pop("content-type", "application/octet-stream")
+                start = position + headers_end + 4
+                copied = _copy_range(path, start, min(end, size), folder)
+                parts.append(FilePart(copied, content_type, end - start, headers))
+    except BaseException:
+        for part in parts:
+            part.path.unlink(missing_ok=True)
+        raise
+    raise MultipartError("the body ends inside a part (no closing boundary)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -21,13 +22,13 @@ from pydicom import dcmread
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.reading import UnreadableDicomError
-from radcurate.dicomweb.multipart import Part
+from radcurate.dicomweb.multipart import FilePart, Part
 from radcurate.ingest import ingest
 from radcurate.storage import open_storage
 from radcurate.storage.filesystem import FileStore
 from radcurate.storage.originals import DUPLICATE_SOP_INSTANCE, keep_original, same_instance
 
-__all__ = ["StoreOutcome", "store_parts"]
+__all__ = ["StoreOutcome", "staging_folder", "store_parts"]
 
 #: failure reasons (PS3.4 Annex GG / PS3.18 Table 10.5.3-2)
 PROCESSING_FAILURE = 0x0110
@@ -82,11 +83,29 @@ def _referenced(item: dict[str, str], base_url: str) -> dict[str, Any]:
     }
 
 
-def _identify(data: bytes) -> dict[str, str]:
+def staging_folder(store_url: str) -> Path:
+    """Where STOW-RS bodies and their parts are written while they are read (inside the
+    file store, so a part is never held in memory).
+
+    Raises
+    ------
+    ValueError
+        When the store is not a file store.
+    """
+    store = open_storage(store_url)
+    if not isinstance(store, FileStore):
+        raise ValueError(f"STOW-RS needs a file store to write into, not {store_url}")
+    folder = store.root / ".stow"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _identify(data: bytes | Path) -> dict[str, str]:
+    source: Any = io.BytesIO(data) if isinstance(data, bytes) else data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            ds = dcmread(io.BytesIO(data), stop_before_pixels=True)
+            ds = dcmread(source, stop_before_pixels=True, defer_size=1 << 16)
         except Exception as exc:
             raise UnreadableDicomError(f"not a DICOM file: {exc}") from exc
     ids = {
@@ -101,7 +120,7 @@ def _identify(data: bytes) -> dict[str, str]:
 
 
 def store_parts(
-    parts: list[Part],
+    parts: list[Part] | list[FilePart],
     catalog: CatalogBackend,
     store_url: str,
     study_uid: str | None = None,
@@ -111,6 +130,10 @@ def store_parts(
 
     Parameters
     ----------
+    parts
+        In memory (:class:`Part`) or on disk (:class:`FilePart`, from
+        :func:`~radcurate.dicomweb.multipart.split_file`: read from their files a chunk at
+        a time; the caller deletes them).
     study_uid
         ``POST /studies/{study}``: instances of other studies are refused.
     allow_replace
@@ -126,8 +149,9 @@ def store_parts(
     locations: list[str] = []
     written: list[dict[str, str]] = []  # the parts written now, in the order of ``locations``
     for part in parts:
+        source = part.path if isinstance(part, FilePart) else part.data
         try:
-            ids = _identify(part.data)
+            ids = _identify(source)
         except UnreadableDicomError:
             outcome.failed.append({"reason": CANNOT_UNDERSTAND})
             continue
@@ -136,7 +160,8 @@ def store_parts(
             continue
         placed = store.path_for(ids["study"], ids["series"], ids["sop"])
         if placed.exists():  # never overwrite an original (storage/originals.py)
-            if same_instance(placed, part.data):
+            data = source.read_bytes() if isinstance(source, Path) else source
+            if same_instance(placed, data):
                 outcome.stored.append(ids)
                 continue
             if not allow_replace:
@@ -145,7 +170,11 @@ def store_parts(
         fd, tmp = tempfile.mkstemp(dir=store.root, prefix=".stow-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(part.data)
+                if isinstance(source, Path):
+                    with source.open("rb") as part_file:
+                        shutil.copyfileobj(part_file, handle, 1 << 20)
+                else:
+                    handle.write(source)
             if placed.exists():
                 kept = keep_original(store.root, placed)
                 os.replace(tmp, placed)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -510,6 +512,38 @@ def instance_thumbnail(
 # -- STOW-RS ------------------------------------------------------------------------------------
 
 
+def _too_large(limit: int) -> JSONResponse:
+    return _error(
+        413,
+        "request_too_large",
+        f"a STOW-RS request may hold at most {limit} bytes (RADCURATE_MAX_STOW_BYTES): "
+        "send the instances in several requests",
+    )
+
+
+async def _body_to_file(request: Request, folder: Path, limit: int) -> Path | Response:
+    """The request body streamed into a file in ``folder`` (never held in memory); 413 as
+    soon as it is known to be over ``limit`` bytes (by its Content-Length or while read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _too_large(limit)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".body-", suffix=".part")
+    path = Path(name)
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    path.unlink(missing_ok=True)
+                    return _too_large(limit)
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
 async def _stow(
     request: Request, catalog: CatalogBackend, settings: SettingsDep, study: str | None
 ) -> Response:
@@ -527,22 +561,35 @@ async def _stow(
             "unsupported_media_type",
             f"only application/dicom parts are stored, not {part_type}",
         )
-    body = await request.body()
-    try:
-        parts = multipart.decode(body, params["boundary"])
-    except multipart.MultipartError as exc:
-        return _error(400, "invalid_multipart", str(exc))
-    if not parts:
-        return _error(400, "invalid_multipart", "the request holds no instances")
     store_url = _store_url(request, settings.home)
     try:
-        outcome = await run_in_threadpool(
-            stow.store_parts, parts, catalog, store_url, study, settings.allow_replace
-        )
+        folder = stow.staging_folder(store_url)
     except (ValueError, StorageError) as exc:
         return _error(501, "store_not_supported", str(exc))
     except OSError as exc:
         return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
+    body = await _body_to_file(request, folder, settings.max_stow_bytes)
+    if isinstance(body, Response):
+        return body
+    parts: list[multipart.FilePart] = []
+    try:
+        parts = await run_in_threadpool(multipart.split_file, body, params["boundary"], folder)
+        body.unlink(missing_ok=True)
+        if not parts:
+            return _error(400, "invalid_multipart", "the request holds no instances")
+        outcome = await run_in_threadpool(
+            stow.store_parts, parts, catalog, store_url, study, settings.allow_replace
+        )
+    except multipart.MultipartError as exc:
+        return _error(400, "invalid_multipart", str(exc))
+    except (ValueError, StorageError) as exc:
+        return _error(501, "store_not_supported", str(exc))
+    except OSError as exc:
+        return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
+    finally:
+        body.unlink(missing_ok=True)
+        for part in parts:
+            part.path.unlink(missing_ok=True)
     return JSONResponse(
         outcome.to_json(_base(request), study), status_code=outcome.status(), media_type=DICOM_JSON
     )
