@@ -42,6 +42,19 @@ def test_export_runs_as_a_job_and_freezes_first(
     assert done.exit_code == 0, done.output
     report = json.loads(done.output)
     assert report["version"] == 1 and not report["froze"] and report["state"] == "done"
+    # the dataset card of the analysis layer, and the same bytes in a second export
+    card = json.loads((out / "dataset-card.json").read_text())
+    assert card["provenance"]["content_hash"] == report["content_hash"]
+    assert card["export"]["balance"]["splits"]["train"]["patients"] == 1
+    comparisons = card["export"]["balance"]["comparisons"]
+    assert comparisons and comparisons[0]["overlap"]["leakage"] is False
+    assert "<html" in (out / "dataset-card.html").read_text().lower()
+    other = tmp_path / "other"
+    again = invoke(demo_catalog, tmp_path, "labelled@1", *args[1:3], "--out", str(other), *args[5:])
+    assert again.exit_code == 0, again.output
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (other / path.relative_to(out)).read_bytes(), path.name
 
 
 def test_bad_options_are_clear_errors(demo_catalog: CatalogBackend, tmp_path: Path) -> None:

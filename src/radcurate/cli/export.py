@@ -60,6 +60,11 @@ def _analysis(catalog: CatalogBackend) -> tuple[CardBuilder | None, Any, SplitCo
             return made
 
         html = getattr(module, "card_html", None)
+        if html is None:
+            try:
+                html = importlib.import_module("radcurate.analyze.dataset_card_html").card_html
+            except (ImportError, AttributeError):
+                html = None
     try:
         bias = importlib.import_module("radcurate.analyze.bias_compare")
     except ImportError:
