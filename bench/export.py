@@ -188,11 +188,14 @@ def child(args: argparse.Namespace) -> None:
         options = ExportOptions(
             "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid
         )
+        before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         report = export_dataset(catalog, options)
         seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, **report.to_dict()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    peak = usage.ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak, **report.to_dict()}))
 
 
 def _run_child(catalog: str, fmt: str, out: Path) -> dict[str, Any]:
@@ -245,6 +248,7 @@ def main() -> None:
             "exported": nnunet["exported"], "failed": nnunet["failed"],
             "seconds": nnunet["seconds"],
             "series_per_min": 60 * nnunet["exported"] / nnunet["seconds"],
+            "cpu_s_per_series": nnunet["cpu_s"] / max(1, nnunet["exported"]),
             "peak_rss_mib": nnunet["peak_rss_mib"],
         },
         "deid": {
@@ -257,7 +261,9 @@ def main() -> None:
     print(
         f"nnU-Net with labels: {series} CTs of 512x512x{slices}: {n['seconds']:.1f} s, "
         f"{n['series_per_min']:.1f} series/min (target >= {TARGET_SERIES_PER_MIN:.0f}), "
-        f"peak RSS {n['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:.0f})"
+        f"peak RSS {n['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:.0f}); "
+        f"{n['cpu_s_per_series']:.2f} CPU s a series (2 idle cores: "
+        f"{120 / n['cpu_s_per_series']:.0f} series/min at most)"
     )
     print(
         f"de-identified DICOM copy: {instances} instances in {d['seconds']:.1f} s, "

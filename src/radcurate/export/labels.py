@@ -21,7 +21,7 @@ reference) is resampled onto the image grid by nearest neighbour in patient coor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -276,20 +276,22 @@ def case_label_map(
         A label series that cannot be read or placed (the case is recorded as failed).
     """
     dtype: type = np.uint8 if len(table.names) <= 255 else np.uint16
-    out: npt.NDArray[np.generic] = np.zeros(geometry.shape, dtype=dtype)
+    out: npt.NDArray[np.generic] | None = None
     for uid in sources:
         modality = load_series(lookup, uid).modality
         if modality == "RTSTRUCT":
-            np.maximum(out, _rtstruct_labels(lookup, uid, table, geometry, dtype), out=out)
+            placed = _rtstruct_labels(lookup, uid, table, geometry, dtype)
         else:
             array, affine, _ = _seg_labels(lookup, uid, table, dtype)
             placed = resample_nearest(array, affine, geometry.shape, geometry.affine)
+        if out is None:  # the first (often only) source needs no merge
+            out = placed
+        else:
             np.maximum(out, placed, out=out)
+    if out is None:
+        out = np.zeros(geometry.shape, dtype=dtype)
     counts = np.bincount(out.ravel(), minlength=len(table.names) + 1)
     present = {n: int(counts[k]) for k, n in enumerate(table.names, start=1) if counts[k]}
     return out, present
 
 
-def merge_found(found: Mapping[str, list[tuple[str, bool]]]) -> list[tuple[str, bool]]:
-    """Every ``(name, external)`` of a mapping source UID -> its declared names."""
-    return [item for uid in sorted(found) for item in found[uid]]
