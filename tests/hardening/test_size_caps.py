@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import email.parser
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -226,3 +229,108 @@ def test_a_300_mb_stow_keeps_the_server_memory_flat(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# -- DIMSE: PDU and data set sizes, associations ------------------------------------------------
+
+MAX_DATASET = 8 << 20
+
+
+@contextmanager
+def _receiver(tmp_path: Path, engine: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from radcurate.cli import main; main()",
+        "receive",
+        *("--port", str(port), "--host", "127.0.0.1", "--engine", engine),
+        *("--catalog", f"sqlite:///{tmp_path / 'catalog.sqlite'}"),
+        *("--store", f"file://{tmp_path / 'store'}", "--status-seconds", "0"),
+        *("--max-dataset", str(MAX_DATASET), "--max-associations", "2"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert "receiving" in line, line
+        yield port, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _associate(port: int) -> Any:
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    ae = AE(ae_title="CAPS")
+    ae.add_requested_context(CTImageStorage, "1.2.840.10008.1.2.1")
+    return ae.associate("127.0.0.1", port, ae_title="RADCURATE")
+
+
+def _store(port: int, ds: Any) -> int | None:
+    """The status of a C-STORE of ``ds``; None when the association was aborted."""
+    assoc = _associate(port)
+    assert assoc.is_established
+    try:
+        status = assoc.send_c_store(ds)
+        return int(status.Status) if "Status" in status else None
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
+@pytest.mark.parametrize("engine", ["native", "pynetdicom"])
+def test_a_data_set_over_the_cap_is_refused_and_memory_stays_bounded(
+    tmp_path: Path, engine: str
+) -> None:
+    small = dcmread(get_testdata_file("CT_small.dcm"))
+    big = dcmread(get_testdata_file("CT_small.dcm"))
+    big.SOPInstanceUID = small.SOPInstanceUID + ".9"
+    big.private_block(0x0009, "RADCURATE CAPS", create=True).add_new(0x00, "OB", bytes(48 << 20))
+    with _receiver(tmp_path, engine) as (port, process):
+        assert _store(port, small) == 0  # a normal store works
+        before = _vm(process.pid, "VmHWM")
+        status = _store(port, big)
+        assert status is None or status >= 0xA000  # aborted, or a failure status
+        growth = _vm(process.pid, "VmHWM") - before
+        print(f"{engine}: 48 MiB data set over an 8 MiB cap, peak RSS grew {growth >> 20} MiB")
+        assert growth < 32 << 20, f"the receiver grew by {growth >> 20} MiB"
+        other = dcmread(get_testdata_file("CT_small.dcm"))
+        other.SOPInstanceUID = small.SOPInstanceUID + ".7"
+        assert _store(port, other) == 0  # and the next one works
+    stored = {p.stem for p in (tmp_path / "store").rglob("*.dcm")}
+    assert stored == {small.SOPInstanceUID, other.SOPInstanceUID}
+
+
+@pytest.mark.parametrize("engine", ["native", "pynetdicom"])
+def test_associations_beyond_the_maximum_are_rejected(tmp_path: Path, engine: str) -> None:
+    with _receiver(tmp_path, engine) as (port, _):
+        held = [_associate(port) for _ in range(2)]
+        try:
+            assert all(a.is_established for a in held)
+            extra = _associate(port)
+            assert extra.is_rejected and not extra.is_established
+        finally:
+            for assoc in held:
+                assoc.release()
+        deadline = time.monotonic() + 10
+        while True:  # a slot is free again once the others are released
+            again = _associate(port)
+            if again.is_established or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert again.is_established
+        again.release()
+
+
+def test_a_pdu_longer_than_the_cap_is_aborted_before_it_is_read(tmp_path: Path) -> None:
+    with _receiver(tmp_path, "native") as (port, _):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"\x01\x00" + (3 << 30).to_bytes(4, "big") + bytes(64))
+            answer = sock.recv(64)
+        assert answer[:1] == b"\x07"  # A-ABORT, with 3 GiB announced and 64 bytes sent
+        assert _store(port, dcmread(get_testdata_file("CT_small.dcm"))) == 0

@@ -61,6 +61,27 @@ if TYPE_CHECKING:
     "and the original kept; identical content is always accepted as a no-op.",
 )
 @click.option(
+    "--max-pdu",
+    type=click.IntRange(min=4096),
+    default=1 << 20,
+    show_default=True,
+    help="Largest PDU received, in bytes (told to peers; a longer one aborts the association).",
+)
+@click.option(
+    "--max-dataset",
+    type=click.IntRange(min=1),
+    default=2 << 30,
+    show_default=True,
+    help="Most bytes of one C-STORE data set; beyond, the association is aborted.",
+)
+@click.option(
+    "--max-associations",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Associations open at once; one more is rejected (transient, local limit exceeded).",
+)
+@click.option(
     "--status-seconds",
     type=click.FloatRange(min=0),
     default=10.0,
@@ -77,6 +98,9 @@ def receive(
     fsync: bool,
     engine: str,
     allow_replace: bool,
+    max_pdu: int,
+    max_dataset: int,
+    max_associations: int,
     status_seconds: float,
 ) -> None:
     """Receive instances by C-STORE (and answer C-ECHO) until stopped (Ctrl-C, SIGTERM).
@@ -106,6 +130,9 @@ def receive(
             fsync=fsync,
             engine=engine,
             allow_replace=allow_replace,
+            max_pdu=max_pdu,
+            max_dataset=max_dataset,
+            max_associations=max_associations,
         )
         receiver.start()
     except (ValueError, OSError, StorageError, CatalogError) as exc:

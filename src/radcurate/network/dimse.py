@@ -83,8 +83,20 @@ NO_DATASET = 0x0101
 PROCESSING_FAILURE = 0x0110
 
 
+#: defaults of the receiver's limits (docs/networking.md, "Receiver limits")
+MAX_PDU = 1 << 20
+MAX_DATASET = 2 << 30
+MAX_ASSOCIATIONS = 16
+#: the most bytes of a PDU other than P-DATA (an A-ASSOCIATE-RQ with many contexts is ~10 KB)
+MAX_CONTROL_PDU = 1 << 20
+
+
 class ProtocolError(Exception):
     """The peer broke the protocol; the association is aborted."""
+
+
+class LimitError(ProtocolError):
+    """The peer went beyond one of the receiver's limits; the association is aborted."""
 
 
 @dataclass(frozen=True)
@@ -159,31 +171,56 @@ class _Association(socketserver.BaseRequestHandler):
     server: _ThreadingServer
 
     def handle(self) -> None:
+        owner = self.server.owner
         sock: socket.socket = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.server.owner.timeout)
+        sock.settimeout(owner.timeout)
         reader = cast(BinaryIO, sock.makefile("rb", buffering=1 << 20))
+        admitted = owner.slots.acquire(blocking=False)
         try:
+            if not admitted:
+                self._reject_busy(sock, reader)
+                return
             self._serve(sock, reader)
         except (ProtocolError, ValueError, struct.error) as exc:
             logger.warning("aborting association: %s", exc)
+            if isinstance(exc, LimitError) and owner.on_limit is not None:
+                owner.on_limit(str(exc))
             self._send(sock, b"\x07\x00" + struct.pack(">I", 4) + b"\x00\x00\x02\x00")
         except (OSError, EOFError):
             pass  # the peer went away
         finally:
+            if admitted:
+                owner.slots.release()
             reader.close()
+
+    def _reject_busy(self, sock: socket.socket, reader: BinaryIO) -> None:
+        """A-ASSOCIATE-RJ: rejected-transient, by the service provider (presentation),
+        local limit exceeded: as many associations as allowed are open."""
+        self._read_pdu(reader)  # the A-ASSOCIATE-RQ, answered with a rejection
+        logger.warning(
+            "rejecting an association: %d are open already (the most allowed)",
+            self.server.owner.max_associations,
+        )
+        if self.server.owner.on_limit is not None:
+            self.server.owner.on_limit("association rejected: too many open associations")
+        self._send(sock, b"\x03\x00" + struct.pack(">I", 4) + b"\x00\x02\x03\x02")
 
     @staticmethod
     def _send(sock: socket.socket, data: bytes) -> None:
         with contextlib.suppress(OSError):
             sock.sendall(data)
 
-    @staticmethod
-    def _read_pdu(reader: BinaryIO) -> tuple[int, bytes]:
+    def _read_pdu(self, reader: BinaryIO) -> tuple[int, bytes]:
         head = reader.read(6)
         if len(head) < 6:
             raise EOFError
         kind, length = head[0], struct.unpack(">I", head[2:6])[0]
+        # the peer was told our maximum in the A-ASSOCIATE-AC; a P-DATA-TF PDU's length is
+        # its PDV items plus their 6-byte headers, which some peers do not count
+        limit = self.server.owner.max_pdu + 6 if kind == 0x04 else MAX_CONTROL_PDU
+        if length > limit:
+            raise LimitError(f"a PDU of {length} bytes is over the limit of {limit} bytes")
         body = reader.read(length)
         if len(body) < length:
             raise EOFError
@@ -196,6 +233,8 @@ class _Association(socketserver.BaseRequestHandler):
         contexts, calling = self._negotiate(sock, body)
         command: bytearray = bytearray()
         dataset: list[bytes] = []
+        received = 0  # bytes of the data set being received
+        max_dataset = self.server.owner.max_dataset
         fields: dict[int, bytes] | None = None
         while True:
             kind, body = self._read_pdu(reader)
@@ -213,6 +252,8 @@ class _Association(socketserver.BaseRequestHandler):
                 value = body[position + 6 : position + 4 + length]
                 position += 4 + length
                 if control & 0x01:
+                    if len(command) + len(value) > MAX_CONTROL_PDU:
+                        raise LimitError("a command set over 1 MiB")
                     command += value
                     if control & 0x02:
                         fields = _parse_command(bytes(command))
@@ -221,12 +262,18 @@ class _Association(socketserver.BaseRequestHandler):
                             self._dispatch(sock, context_id, contexts, calling, fields, b"")
                             fields = None
                 else:
+                    received += len(value)
+                    if received > max_dataset:
+                        raise LimitError(
+                            f"a data set of more than {max_dataset} bytes (the receiver's limit)"
+                        )
                     dataset.append(value)
                     if control & 0x02:
                         if fields is None:
                             raise ProtocolError("a data set arrived without its command")
                         data = b"".join(dataset)
                         dataset = []
+                        received = 0
                         self._dispatch(sock, context_id, contexts, calling, fields, data)
                         fields = None
 
@@ -263,7 +310,7 @@ class _Association(socketserver.BaseRequestHandler):
         app = APPLICATION_CONTEXT.encode()
         user = (
             b"\x51\x00\x00\x04"
-            + struct.pack(">I", 0)
+            + struct.pack(">I", self.server.owner.max_pdu)
             + b"\x52\x00"
             + struct.pack(">H", len(IMPLEMENTATION_CLASS_UID))
             + IMPLEMENTATION_CLASS_UID.encode()
@@ -357,13 +404,44 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
 
 
 class DimseServer:
-    """A Storage and Verification SCP: ``handler`` gets each C-STORE and returns its status."""
+    """A Storage and Verification SCP: ``handler`` gets each C-STORE and returns its status.
+
+    Parameters
+    ----------
+    max_pdu
+        The largest P-DATA-TF PDU received (told to the peer in the A-ASSOCIATE-AC); a
+        longer one aborts the association before it is read.
+    max_dataset
+        The most bytes of one C-STORE data set; beyond, the association is aborted (the
+        bytes received so far are dropped).
+    max_associations
+        Associations open at once; one more is answered A-ASSOCIATE-RJ (transient, local
+        limit exceeded).
+    on_limit
+        Called with a reason (no patient data) whenever a limit stops a peer.
+    """
 
     def __init__(
-        self, host: str, port: int, handler: StoreHandler, *, timeout: float = 60.0
+        self,
+        host: str,
+        port: int,
+        handler: StoreHandler,
+        *,
+        timeout: float = 60.0,
+        max_pdu: int = MAX_PDU,
+        max_dataset: int = MAX_DATASET,
+        max_associations: int = MAX_ASSOCIATIONS,
+        on_limit: Callable[[str], object] | None = None,
     ) -> None:
+        if max_pdu < 4096 or max_dataset < 1 or max_associations < 1:
+            raise ValueError("max_pdu must be at least 4096, the other limits at least 1")
         self.handler = handler
         self.timeout = timeout
+        self.max_pdu = max_pdu
+        self.max_dataset = max_dataset
+        self.max_associations = max_associations
+        self.on_limit = on_limit
+        self.slots = threading.BoundedSemaphore(max_associations)
         self._server = _ThreadingServer((host, port), _Association)
         self._server.owner = self
         self._thread: threading.Thread | None = None

@@ -33,7 +33,14 @@ from radcurate.catalog import open_catalog
 from radcurate.dicom.fastheader import read_selected_bytes
 from radcurate.dicom.reading import UnreadableDicomError
 from radcurate.ingest import ingest
-from radcurate.network.dimse import DimseServer, StoreRequest, file_meta
+from radcurate.network.dimse import (
+    MAX_ASSOCIATIONS,
+    MAX_DATASET,
+    MAX_PDU,
+    DimseServer,
+    StoreRequest,
+    file_meta,
+)
 from radcurate.network.intake import Intake
 from radcurate.network.spares import SparePool
 from radcurate.optional import import_optional
@@ -137,6 +144,11 @@ class Receiver:
         An instance whose SOP Instance UID is stored already with other content replaces
         it (the original moved to ``.replaced/``, the change audited) instead of being
         refused with 0x0111 (storage/originals.py). Identical content is always a no-op.
+    max_pdu, max_dataset, max_associations
+        Limits on what a peer may send (docs/networking.md, "Receiver limits"): the largest
+        PDU received (told to peers at association), the most bytes of one C-STORE data set
+        (beyond: the association is aborted and nothing of it stored), the associations
+        open at once (one more is rejected, transient).
     """
 
     def __init__(
@@ -153,7 +165,12 @@ class Receiver:
         engine: str = "native",
         spares: int = 1000,
         allow_replace: bool = False,
+        max_pdu: int = MAX_PDU,
+        max_dataset: int = MAX_DATASET,
+        max_associations: int = MAX_ASSOCIATIONS,
     ) -> None:
+        if max_pdu < 4096 or max_dataset < 1 or max_associations < 1:
+            raise ValueError("max_pdu must be at least 4096, the other limits at least 1")
         store = open_storage(store_url)
         if not isinstance(store, FileStore):
             raise ValueError(
@@ -169,6 +186,9 @@ class Receiver:
         self.fsync = fsync
         self.engine = engine
         self.allow_replace = allow_replace
+        self.max_pdu = max_pdu
+        self.max_dataset = max_dataset
+        self.max_associations = max_associations
         self._received = 0
         self._failed = 0
         self._errors: list[str] = []
@@ -222,12 +242,21 @@ class Receiver:
         self._spares.start()
         self._intake.start()
         if self.engine == "native":
-            self._server = DimseServer(self.host, self.port, self._on_native_store)
+            self._server = DimseServer(
+                self.host,
+                self.port,
+                self._on_native_store,
+                max_pdu=self.max_pdu,
+                max_dataset=self.max_dataset,
+                max_associations=self.max_associations,
+                on_limit=lambda reason: self._refuse(reason, OUT_OF_RESOURCES),
+            )
             self._server.start()
             return
         pynetdicom = import_optional("pynetdicom", "receiving DICOM over the network")
         ae = pynetdicom.AE(ae_title=self.aet)
-        ae.maximum_pdu_size = 0  # unlimited: fewer PDUs for big instances
+        ae.maximum_pdu_size = self.max_pdu
+        ae.maximum_associations = self.max_associations
         ae.network_timeout = 60
         syntaxes = list(pynetdicom.ALL_TRANSFER_SYNTAXES)
         for context in pynetdicom.AllStoragePresentationContexts:
@@ -237,6 +266,7 @@ class Receiver:
             (pynetdicom.evt.EVT_CONN_OPEN, _low_latency),
             (pynetdicom.evt.EVT_C_STORE, self._on_store),
             (pynetdicom.evt.EVT_C_ECHO, lambda event: SUCCESS),
+            (pynetdicom.evt.EVT_PDU_RECV, self._count_data),
         ]
         self._server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
 
@@ -253,6 +283,31 @@ class Receiver:
         self._spares.stop()
 
     # -- C-STORE ------------------------------------------------------------------------------
+
+    def _count_data(self, event: Any) -> None:
+        """pynetdicom: abort an association whose data set grows beyond ``max_dataset``
+        (pynetdicom gathers a data set in memory until its last fragment)."""
+        items = getattr(event.pdu, "presentation_data_value_items", None)
+        if not items:
+            return
+        assoc = event.assoc
+        received = int(getattr(assoc, "_radcurate_received", 0))
+        for item in items:
+            value = item.data or b""
+            if not value or value[0] & 0x01:  # a command fragment
+                continue
+            received += len(value) - 1
+            if value[0] & 0x02:  # the data set's last fragment
+                received = 0
+        assoc._radcurate_received = received
+        if received > self.max_dataset and not getattr(assoc, "_radcurate_aborted", False):
+            assoc._radcurate_aborted = True
+            self._refuse(
+                f"a data set of more than {self.max_dataset} bytes (the receiver's limit)",
+                OUT_OF_RESOURCES,
+            )
+            logger.warning("aborting association: a data set over %d bytes", self.max_dataset)
+            assoc.abort()
 
     def _on_store(self, event: Any) -> int:
         """pynetdicom's C-STORE handler."""
