@@ -271,7 +271,16 @@ def _export_case(
     bad = [broken[s] for s in case.label_sources if s in broken]
     if bad:
         raise ValueError(f"a label series cannot be read: {bad[0]}")
-    geometry = volume_geometry(load_series(lookup, case.series_uid))
+    try:
+        geometry = volume_geometry(load_series(lookup, case.series_uid))
+    except ValueError as exc:
+        doc = case.document
+        if "ImageOrientationPatient" not in doc and "PerFrameFunctionalGroupsSequence" not in doc:
+            raise ValueError(
+                f"not a volume: a {doc.get('Modality') or 'series'} without "
+                "ImageOrientationPatient (a projection or 2-D image)"
+            ) from exc
+        raise
     paths = case_paths(options.format, case, root, labelled)
     labels = present = None
     if labelled:
