@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from radcurate.storage import open_storage
 from radcurate.storage.filesystem import FileStore
 from radcurate.storage.originals import DUPLICATE_SOP_INSTANCE, keep_original, same_instance
 
-__all__ = ["StoreOutcome", "staging_folder", "store_parts"]
+__all__ = ["StoreOutcome", "receive_body", "staging_folder", "store_parts"]
 
 #: failure reasons (PS3.4 Annex GG / PS3.18 Table 10.5.3-2)
 PROCESSING_FAILURE = 0x0110
@@ -98,6 +99,26 @@ def staging_folder(store_url: str) -> Path:
     folder = store.root / ".stow"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+async def receive_body(chunks: AsyncIterator[bytes], folder: Path, limit: int) -> Path | None:
+    """A request body streamed into a new file in ``folder`` (never held in memory), or
+    None (and no file) as soon as it passes ``limit`` bytes."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".body-", suffix=".part")
+    path = Path(name)
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            async for chunk in chunks:
+                received += len(chunk)
+                if received > limit:
+                    path.unlink(missing_ok=True)
+                    return None
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _identify(data: bytes | Path) -> dict[str, str]:

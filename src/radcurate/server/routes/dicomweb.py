@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -305,11 +303,6 @@ def _frame_numbers(text: str) -> list[int] | None:
     return numbers or None
 
 
-def _distinct(numbers: list[int]) -> list[int]:
-    """Each frame once, in the order first asked (``1,1,2`` is answered as ``1,2``)."""
-    return list(dict.fromkeys(numbers))
-
-
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/frames/{frame_list}",
     operation_id="wado_frames",
@@ -343,7 +336,7 @@ def retrieve_frames(
             "too_many_frames",
             f"the frame list has {len(numbers)} entries; at most {limit} are answered at once",
         )
-    numbers = _distinct(numbers)
+    numbers = list(dict.fromkeys(numbers))  # each frame once, in the order first asked
     try:
         stored = record.transfer_syntax or _sniffed_syntax(record)
         choice = wado.choose_frame_syntax(accept, stored)
@@ -521,29 +514,6 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
-async def _body_to_file(request: Request, folder: Path, limit: int) -> Path | Response:
-    """The request body streamed into a file in ``folder`` (never held in memory); 413 as
-    soon as it is known to be over ``limit`` bytes (by its Content-Length or while read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _too_large(limit)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".body-", suffix=".part")
-    path = Path(name)
-    received = 0
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    path.unlink(missing_ok=True)
-                    return _too_large(limit)
-                handle.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
 async def _stow(
     request: Request, catalog: CatalogBackend, settings: SettingsDep, study: str | None
 ) -> Response:
@@ -568,9 +538,12 @@ async def _stow(
         return _error(501, "store_not_supported", str(exc))
     except OSError as exc:
         return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
-    body = await _body_to_file(request, folder, settings.max_stow_bytes)
-    if isinstance(body, Response):
-        return body
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_stow_bytes:
+        return _too_large(settings.max_stow_bytes)  # refused before a byte is read
+    body = await stow.receive_body(request.stream(), folder, settings.max_stow_bytes)
+    if body is None:
+        return _too_large(settings.max_stow_bytes)
     parts: list[multipart.FilePart] = []
     try:
         parts = await run_in_threadpool(multipart.split_file, body, params["boundary"], folder)
