@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
-from radcurate.dicom.reading import UnreadableDicomError
+from radcurate.dicom.reading import MAX_HEADER_BYTES, UnreadableDicomError
 from radcurate.dicom.values import typed_raw
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -36,6 +36,7 @@ _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
+_PIXEL_TAGS = frozenset({_PIXEL_DATA, 0x7FE00008, 0x7FE00009})
 _CHARSET = 0x00080005
 _READ = 1 << 16
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
@@ -47,6 +48,14 @@ _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
 
 class _Abort(Exception):
     """The file is not one this scanner handles; use pydicom."""
+
+
+class _TooLarge(Exception):
+    """The header runs past :data:`~radcurate.dicom.reading.MAX_HEADER_BYTES`."""
+
+    def __init__(self, needed: int) -> None:
+        super().__init__(needed)
+        self.needed = needed
 
 
 class _Truncated(Exception):
@@ -132,6 +141,11 @@ def _read_selected(handle: BinaryIO, wanted: dict[int, str]) -> tuple[dict[str, 
             f"truncated header: the file ends at byte {cut.size}, inside an element "
             f"that needs {cut.needed} bytes"
         ) from None
+    except _TooLarge as large:
+        raise UnreadableDicomError(
+            f"header larger than {MAX_HEADER_BYTES // (1024 * 1024)} MiB "
+            f"(an element needs the bytes up to {large.needed})"
+        ) from None
     except (_Abort, struct.error, UnicodeDecodeError, ValueError, LookupError):
         return None
     return values, syntax
@@ -171,7 +185,10 @@ def _scan(
     data = buf.data
     size = len(data)
     long_vrs = _LONG_VRS
+    previous = -1
     while True:
+        if offset > MAX_HEADER_BYTES:
+            raise _TooLarge(offset)
         if offset + 12 > size:
             buf.fill(offset + 12)
             data = buf.data
@@ -194,8 +211,11 @@ def _scan(
             vr_bytes = b""
             start = offset + 8
         tag = (group << 16) | element
-        if tag == _PIXEL_DATA:
+        if tag in _PIXEL_TAGS:  # pixel data (float and double float too): what pydicom stops at
             return found
+        if tag <= previous:
+            raise _Abort  # out of order (zeros where elements should be, ...): pydicom decides
+        previous = tag
         if length == _UNDEFINED:
             offset = _skip_undefined(buf, start, explicit)
             data = buf.data
@@ -203,6 +223,8 @@ def _scan(
             continue
         end = start + length
         if tag in wanted or tag == _CHARSET:
+            if end > MAX_HEADER_BYTES:
+                raise _TooLarge(end)  # never read an absurd length into memory
             if end > size:
                 buf.need(end)
                 data = buf.data

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import os
 import struct
+import time
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -17,6 +19,14 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 
 #: groups a data set without preamble plausibly starts with
 _FIRST_GROUPS = frozenset({0x0002, 0x0008})
+
+#: the most bytes a header (everything before the pixel data) may take
+MAX_HEADER_BYTES = 64 * 1024 * 1024
+#: the most seconds parsing one header may take
+HEADER_TIME_LIMIT_S = 30.0
+#: zero bytes read element after element (not one value) that mean padding, not a data set
+_ZERO_RUN = 64 * 1024
+_MIB = 1024 * 1024
 
 
 class UnreadableDicomError(Exception):
@@ -32,14 +42,80 @@ def _looks_like_raw_dataset(head: bytes) -> bool:
     return group_le in _FIRST_GROUPS or group_be in _FIRST_GROUPS
 
 
-def read_header(path: str | os.PathLike[str]) -> Dataset:
+class _BoundedReader:
+    """A file for pydicom that refuses to read past ``limit`` bytes or ``seconds``.
+
+    pydicom parses element by element: a file of zeros after a few valid elements is read
+    as millions of empty elements (< 3 MB/s), and an absurd length is read whole into
+    memory. Every ``read`` checks the position, the clock and runs of zero bytes.
+    """
+
+    def __init__(self, handle: BinaryIO, limit: int, seconds: float) -> None:
+        self.handle = handle
+        self.limit = limit
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.zeros = 0
+        self.zeros_from = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self.handle.tell()
+        end = os.fstat(self.handle.fileno()).st_size if size < 0 else start + size
+        if end > self.limit:
+            raise UnreadableDicomError(
+                f"header larger than {_size(self.limit)} (a value at byte {start} "
+                f"needs {end - start} bytes)"
+            )
+        if time.monotonic() > self.deadline:
+            raise UnreadableDicomError(f"reading the header took more than {self.seconds:g} s")
+        data = self.handle.read(size)
+        if size <= 12 and not data.strip(b"\x00"):
+            if not self.zeros:
+                self.zeros_from = start
+            self.zeros += len(data)
+            if self.zeros > _ZERO_RUN:
+                raise UnreadableDicomError(
+                    f"zero bytes where data elements should be, from byte {self.zeros_from} "
+                    "(a damaged or zero-padded file)"
+                )
+        elif data:
+            self.zeros = 0
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+
+def _size(count: int) -> str:
+    return f"{count // _MIB} MiB" if count % _MIB == 0 else f"{count} bytes"
+
+
+def read_header(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_HEADER_BYTES,
+    time_limit_s: float = HEADER_TIME_LIMIT_S,
+) -> Dataset:
     """Parse a file's header without its pixel data.
+
+    Parameters
+    ----------
+    path
+        The file.
+    max_bytes
+        The most bytes the header (everything before the pixel data) may take.
+    time_limit_s
+        The most seconds parsing may take.
 
     Raises
     ------
     UnreadableDicomError
         With a one-line reason: not DICOM, truncated, missing the UIDs that
-        place it in a series, and so on.
+        place it in a series, a header larger than ``max_bytes`` or slower than
+        ``time_limit_s``, zero bytes where elements should be, and so on.
     """
     try:
         with open(path, "rb") as handle:
@@ -54,7 +130,8 @@ def read_header(path: str | os.PathLike[str]) -> Dataset:
             handle.seek(0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dataset = dcmread(handle, stop_before_pixels=True, force=not has_marker)
+                bounded = _BoundedReader(handle, max_bytes, time_limit_s)
+                dataset = dcmread(bounded, stop_before_pixels=True, force=not has_marker)
                 # touch every top-level element now so a truncated header fails here
                 _ = list(dataset.keys())
                 for required in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
