@@ -11,9 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -329,20 +328,36 @@ def _run_parallel(
     # spawn-free start on Linux keeps small ingests quick; forkserver avoids forking our threads
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    in_flight: deque[tuple[Future[ChunkResult], list[FileError]]] = deque()
+    # chunks in flight, in submission order; each is absorbed as soon as it is done, so one
+    # slow file holds back only its own chunk, never the commits of the chunks after it
+    pending: dict[Future[ChunkResult], list[FileError]] = {}
     limit = workers * 2  # bounded: memory stays flat whatever the corpus size
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for files, errors in chunks:
             if files:
-                in_flight.append((pool.submit(process_chunk, files, store_url), errors))
+                pending[pool.submit(process_chunk, files, store_url)] = errors
             else:
                 absorb(ChunkResult(), errors)
-            while len(in_flight) >= limit or (in_flight and in_flight[0][0].done()):
-                future, extra = in_flight.popleft()
-                absorb(future.result(), extra)
-        while in_flight:
-            future, extra = in_flight.popleft()
-            absorb(future.result(), extra)
+            _drain(pending, absorb, block=len(pending) >= limit)
+        while pending:
+            _drain(pending, absorb, block=True)
+
+
+def _drain(
+    pending: dict[Future[ChunkResult], list[FileError]],
+    absorb: Callable[[ChunkResult, list[FileError]], None],
+    *,
+    block: bool,
+) -> None:
+    """Absorb every chunk that is done; with ``block``, wait for at least one (absorbing an
+    empty result every ``BATCH_SECONDS`` meanwhile, so what is done is committed)."""
+    while True:
+        done, _ = wait(pending, timeout=BATCH_SECONDS if block else 0, return_when=FIRST_COMPLETED)
+        for future in [f for f in pending if f in done]:
+            absorb(future.result(), pending.pop(future))
+        if done or not block:
+            return
+        absorb(ChunkResult(), [])  # a time-based flush while a slow chunk runs
 
 
 def finalize_dirty(catalog: CatalogBackend, page: int = 200, *, header_qc: bool = True) -> int:
