@@ -197,3 +197,24 @@ def test_patients_never_lie_in_two_splits(shared_catalog: CatalogBackend, tmp_pa
     assert len(splits) == 2
     assert all(len(s) == 1 for s in splits.values())
     assert {next(iter(s)) for s in splits.values()} == {"train", "test"}
+
+
+def test_manifest_fields_are_chosen_with_patterns(
+    shared_catalog: CatalogBackend, tmp_path: Path
+) -> None:
+    out = tmp_path / "nifti"
+    fields = ("Modality", "qc.geometry.*", "review", "NoSuchField")
+    export_dataset(
+        shared_catalog, ExportOptions("labelled", "nifti", out, ALL_TRAIN, fields=fields)
+    )
+    header = (out / "manifest.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["case", "series_uid", "patient"]
+    chosen = header[header.index("labels_present") + 1 :]
+    assert chosen[0] == "Modality" and chosen[-2:] == ["review", "NoSuchField"]
+    assert "qc.geometry.slices" in chosen and "Manufacturer" not in chosen
+    ct = next(r for r in _manifest(out) if r["Modality"] == "CT" and r["status"] == "exported")
+    assert int(ct["qc.geometry.slices"]) > 1 and ct["NoSuchField"] == ""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    table = pq.read_table(out / "manifest.parquet")
+    assert table.column_names == header and table.num_rows == len(_manifest(out))
