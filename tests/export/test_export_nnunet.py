@@ -4,6 +4,7 @@ with the viewer path, patient-level splits and byte-identical repeats."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def test_nnunet_layout_and_dataset_json(demo_catalog: CatalogBackend, tmp_path: 
     )
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert set(sums) == files - {"SHA256SUMS"}
+    for name, digest in sums.items():  # every listed hash is the file's own
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
     for row in rows:
         if row["image"]:
             assert sums[row["image"]] == row["image_sha256"]

@@ -512,7 +512,13 @@ def _finish(
     (tmp / "dataset-card.json").write_text(text, encoding="utf-8")
     html = (card_html or _card_html)(made) if card is not None else _card_html(made)
     (tmp / "dataset-card.html").write_text(html, encoding="utf-8")
-    checksums(tmp)
+    known = {
+        row[path]: row[f"{path}_sha256"]
+        for row in rows
+        for path in ("image", "label")
+        if row.get(path) and row.get(f"{path}_sha256")
+    }
+    checksums(tmp, known)
     report.files = sum(1 for p in tmp.rglob("*") if p.is_file())
 
 

@@ -121,12 +121,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def checksums(folder: Path, name: str = "SHA256SUMS") -> Path:
+def checksums(
+    folder: Path, known: Mapping[str, str] | None = None, name: str = "SHA256SUMS"
+) -> Path:
     """Write ``sha256sum``'s format for every file under ``folder`` but itself (sorted by
-    path), so ``sha256sum -c SHA256SUMS`` checks the export."""
+    path), so ``sha256sum -c SHA256SUMS`` checks the export; ``known`` (relative path ->
+    sha256) spares hashing the volumes twice."""
     lines = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != name):
-        lines.append(f"{sha256_file(path)}  {path.relative_to(folder).as_posix()}\n")
+        relative = path.relative_to(folder).as_posix()
+        digest = (known or {}).get(relative) or sha256_file(path)
+        lines.append(f"{digest}  {relative}\n")
     target = folder / name
     target.write_text("".join(lines), encoding="utf-8")
     return target
