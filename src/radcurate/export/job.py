@@ -450,6 +450,12 @@ def _write(
         description=description, folds=options.split.folds,
     )  # fmt: skip
     report.notes.extend(f"wrote {p}" for p in index)
+    modalities = sorted({str(c.document.get("Modality") or "") for c, _ in exported})
+    if options.format == "nnunet" and len(modalities) > 1:
+        report.notes.append(
+            f"nnU-Net trains one channel layout: this export mixes {'/'.join(modalities)} "
+            "images (export one modality per dataset)"
+        )
     return rows
 
 
