@@ -116,3 +116,39 @@ def test_nnunet_training_cases_need_labels(shared_catalog: CatalogBackend, tmp_p
     root = out / "Dataset001_demo"
     assert len(list((root / "imagesTr").iterdir())) == 2
     assert not (root / "imagesTs").exists()
+
+
+class _StopAfter:
+    """A progress sink that asks the export to stop after ``cases`` cases."""
+
+    def __init__(self, cases: int):
+        self.cases, self.seen = cases, 0
+
+    def progress(
+        self, done: int | None = None, total: int | None = None, message: str | None = None
+    ) -> None:
+        self.seen = max(self.seen, done or 0)
+
+    def check(self) -> None:
+        if self.seen >= self.cases:
+            raise KeyboardInterrupt
+
+
+def test_a_stopped_export_leaves_nothing_half_written(
+    shared_catalog: CatalogBackend, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        export_dataset(shared_catalog, ExportOptions("demo", "nifti", out, TRAIN), _StopAfter(2))
+    assert list(tmp_path.iterdir()) == []  # neither the export nor its partial folder
+    old = tmp_path / "old"
+    export_dataset(shared_catalog, ExportOptions("labelled", "nifti", old, TRAIN))
+    before = sorted(p.relative_to(old) for p in old.rglob("*"))
+    with pytest.raises(KeyboardInterrupt):
+        export_dataset(
+            shared_catalog,
+            ExportOptions("demo", "nifti", old, TRAIN, overwrite=True),
+            _StopAfter(2),
+        )
+    assert sorted(p.relative_to(old) for p in old.rglob("*")) == before  # the old one stays
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
