@@ -130,6 +130,24 @@ def test_a_query_past_its_budget_is_stopped(tmp_path: Path) -> None:
         assert catalog.count(query) == expected  # a budget not spent changes nothing
 
 
+def test_a_sql_query_past_its_budget_is_interrupted(tmp_path: Path) -> None:
+    """With the in-memory index off, SQLite's progress handler stops the statement."""
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(2000))
+        catalog.use_search_index = False
+        query = "*ung* OR *xial*"
+        expected = catalog.count(query)
+        catalog.query_budget_s = 1e-9
+        with pytest.raises(QueryTimeoutError, match="time budget"):
+            catalog.count(query)
+        with pytest.raises(QueryTimeoutError, match="time budget"):
+            catalog.search(query, sort="-SeriesDescription")
+        catalog.query_budget_s = None
+        assert catalog.count(query) == expected
+        assert catalog.count("Modality:CT") > 0  # the connection is usable after
+
+
 def test_the_api_answers_400_naming_the_limit(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     with open_catalog(url) as catalog:

@@ -8,9 +8,11 @@ series changed). Part of ``SQLCatalog``; see docs/search.md.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from radcurate.catalog.search import Cursor, SortSpec, compile_where, page_query
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
 from radcurate.query.ast import Node
-from radcurate.query.limits import dedupe
+from radcurate.query.limits import budget_spent, check_budget, dedupe, query_budget
 
 if TYPE_CHECKING:
     from radcurate.catalog.base import FieldInfo
@@ -41,6 +43,27 @@ _CHUNK = 500
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _within_budget(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a query method under the catalog's ``query_budget_s``; a SQLite statement the
+    budget interrupted (``search_sqlite.register_functions``) raises ``QueryTimeoutError``."""
+
+    @functools.wraps(method)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with query_budget(getattr(args[0], "query_budget_s", None)):
+            try:
+                return method(*args, **kwargs)
+            except sqlite3.OperationalError:
+                if budget_spent():
+                    check_budget()  # raises QueryTimeoutError
+                raise
+
+    return run
 
 
 class QueryMixin:
@@ -77,6 +100,7 @@ class QueryMixin:
             text_fields=self.search_text_fields,
         )
 
+    @_within_budget
     def count(self, query: str | Node) -> int:
         """How many series match ``query`` (query text or a tree).
 
@@ -95,6 +119,7 @@ class QueryMixin:
         sql = f"SELECT COUNT(*) FROM series s WHERE {where[0]}"
         return int(self._search_read(sql, where[1])[0][0])
 
+    @_within_budget
     def series_uids(self, query: str | Node) -> list[str]:
         """The SeriesInstanceUIDs of every series matching ``query``, in UID order.
 
@@ -111,6 +136,7 @@ class QueryMixin:
         )
         return [str(r[0]) for r in rows]
 
+    @_within_budget
     def search(
         self,
         query: str | Node,

@@ -17,6 +17,7 @@ from typing import Any
 from radcurate.catalog.search import LIKE_ESCAPE, Frag, SearchDialect
 from radcurate.query.errors import QueryError
 from radcurate.query.fields import NAMESPACES, split_path
+from radcurate.query.limits import budget_spent
 
 #: the SQL name of the Unicode lowercasing function registered on every connection
 LOWER_FUNCTION = "rc_lower"
@@ -26,9 +27,21 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+#: SQLite virtual machine steps between two checks of the query's time budget
+BUDGET_CHECK_STEPS = 20_000
+
+
+def _budget_spent() -> int:
+    # runs in the thread executing the statement: it sees that thread's query budget
+    return 1 if budget_spent() else 0
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
-    """Register the functions search SQL uses on one connection."""
+    """Register the functions search SQL uses on one connection, and the progress handler
+    that interrupts a statement once the running query's time budget is spent
+    (``radcurate.query.limits``; the statement fails with ``interrupted``)."""
     conn.create_function(LOWER_FUNCTION, 1, _lower, deterministic=True)
+    conn.set_progress_handler(_budget_spent, BUDGET_CHECK_STEPS)
 
 
 def json_path(key: str) -> str:
