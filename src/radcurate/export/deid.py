@@ -31,6 +31,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from radcurate.export.deid_dates import shift_da, shift_dt
+from radcurate.export.deid_residual import RESIDUAL_KEYWORDS, RESIDUAL_VRS, residual_tokens
 from radcurate.export.deid_stream import deidentify_bytes
 from radcurate.export.deid_table import BASIC, MASKED, OPTIONS
 from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
@@ -271,7 +272,7 @@ def _masked_action(tag: int) -> str | None:
 class _Context:
     """State of one dataset's de-identification."""
 
-    __slots__ = ("days", "identifiers", "key", "options", "plan")
+    __slots__ = ("days", "identifiers", "key", "options", "plan", "residual")
 
     def __init__(self, options: DeidOptions, plan: dict[int, str], days: int) -> None:
         self.options = options
@@ -279,6 +280,22 @@ class _Context:
         self.plan = plan
         self.days = days
         self.identifiers: re.Pattern[str] | None = None
+        #: the patient's own identifiers, removed wherever a kept text element repeats them
+        self.residual: re.Pattern[str] | None = None
+
+
+def _residual_pattern(ds: Dataset) -> re.Pattern[str] | None:
+    values: list[str] = []
+    for keyword in RESIDUAL_KEYWORDS:
+        value = ds.get(keyword)
+        if value:
+            values.extend(str(v) for v in (value if isinstance(value, MultiValue) else [value]))
+    tokens = residual_tokens(values)
+    if not tokens:
+        return None
+    return re.compile(
+        "|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)), re.IGNORECASE
+    )
 
 
 def _elem_vr(elem: DataElement | RawDataElement, tag: int) -> str:
@@ -302,6 +319,8 @@ def _clean_text(value: str, ctx: _Context) -> str:
     """Clean Descriptors: identifying words of this dataset and long digit runs removed."""
     if ctx.identifiers is not None:
         value = ctx.identifiers.sub("", value)
+    if ctx.residual is not None:
+        value = ctx.residual.sub("", value)
     value = value.replace("^", " ")
     value = re.sub(r"\d{5,}", "", value)
     return re.sub(r"\s{2,}", " ", value).strip()
@@ -338,6 +357,11 @@ def _default_action(ds: Dataset, tag: int, ctx: _Context) -> str:
     vr = _elem_vr(elem, tag) if elem is not None else "UN"
     if vr == "SQ":
         return "R"
+    if vr in RESIDUAL_VRS and ctx.residual is not None:
+        value = ds[tag].value
+        values = value if isinstance(value, MultiValue) else [value]
+        if any(v and ctx.residual.search(str(v)) for v in values):
+            return "C"  # kept text repeating the patient's identifiers: cleaned
     if vr == "UI" and not ctx.options.retain_uids:
         value = ds[tag].value
         values = value if isinstance(value, MultiValue) else [value]
@@ -444,6 +468,7 @@ def deidentify(ds: Dataset, options: DeidOptions) -> Dataset:
     ctx = _Context(options, plan, date_shift_days(options.key, patient_id))
     if options.clean_descriptors or options.retain_patient_characteristics:
         ctx.identifiers = _collect_identifiers(ds, plan)
+    ctx.residual = _residual_pattern(ds)
     _apply(ds, ctx)
     if _PATIENT_ID not in ds:
         ds.PatientID = pseudonym(ctx.key, "")

@@ -14,9 +14,11 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pydicom.datadict import tag_for_keyword
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from radcurate.export.deid_dates import shift_da, shift_dt
+from radcurate.export.deid_residual import RESIDUAL_KEYWORDS, residual_tokens
 from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class _Unsupported(Exception):
 
 
 class _Walker:
-    __slots__ = ("days", "explicit", "key", "plan", "retain_uids", "vr_of")
+    __slots__ = ("days", "explicit", "key", "plan", "residual", "retain_uids", "vr_of")
 
     def __init__(self, plan: dict[int, str], key: bytes, explicit: bool, days: int,
                  retain_uids: bool, vr_of: Callable[[int], str]) -> None:  # fmt: skip
@@ -49,6 +51,8 @@ class _Walker:
         self.days = days
         self.retain_uids = retain_uids
         self.vr_of = vr_of
+        #: raw values of the patient's identifying attributes met (see deid.RESIDUAL_KEYWORDS)
+        self.residual: list[bytes] = []
 
     def header(self, buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
         """(tag, VR, value length, value start) of the element at ``pos``."""
@@ -123,6 +127,8 @@ class _Walker:
             action = plan.get(tag)
             if action is None:
                 action = self.default(tag, vr, buf, start, length)
+            if tag in _RESIDUAL_TAGS:
+                self.residual.append(buf[start:stop])
             if action == "K":
                 out.append((tag, buf[elem_pos:stop]))
             elif action == "X":
@@ -274,6 +280,7 @@ def _run(
     body[0x00120064] = b"".join(items)
     temporal = "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
     body[0x00280303] = _string(0x00280303, b"CS", temporal, walker)
+    _check_residual(walker, body)
 
     new_meta: dict[int, bytes] = {}
     for tag, (vr, value) in meta.items():
@@ -311,3 +318,19 @@ def _find_patient_id(walker: _Walker, data: bytes, pos: int) -> str:
             return ""
         pos = walker.skip(data, vr, length, start)
     return ""
+
+
+#: tags of deid.RESIDUAL_KEYWORDS (the patient's identifying attributes)
+_RESIDUAL_TAGS = frozenset(int(tag_for_keyword(k) or 0) for k in RESIDUAL_KEYWORDS)
+
+
+def _check_residual(walker: _Walker, body: dict[int, bytes]) -> None:
+    """Leave a file whose kept elements repeat the patient's identifiers (free text such as a
+    SEG's TrackingID) to the pydicom path, which cleans them; pixel data is not searched."""
+    values = [raw.decode("latin-1").strip("\0 ") for raw in walker.residual]
+    tokens = [t.lower().encode("latin-1", "ignore") for t in residual_tokens(values)]
+    if not tokens:
+        return
+    kept = b"".join(v for t, v in body.items() if t != 0x7FE00010).lower()
+    if any(token in kept for token in tokens):
+        raise _Unsupported
