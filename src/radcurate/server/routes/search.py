@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 
+from radcurate.catalog.search import SortSpec
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import (
@@ -51,9 +52,10 @@ def _page(
     cursor: str | None,
 ) -> SearchResponse:
     tree = known.parse(catalog, query)
-    if sort:
+    spec = SortSpec.parse(sort)  # "cannot sort by 'a b': not a field name"
+    if spec.field is not None:
         # an unknown sort field is a 400 naming the near fields, like an unknown query field
-        known.parse(catalog, f"has:{sort.removeprefix('-')}")
+        known.parse(catalog, f"has:{spec.field}")
     # one catalog round trip per page: documents and total come back together
     page = catalog.search(tree, limit=limit, after=cursor or None, sort=sort or None)
     root = request.scope.get("root_path", "")  # behind a proxy that mounts the app under a path
