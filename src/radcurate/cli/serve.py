@@ -11,11 +11,9 @@ import click
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.cli.common import catalog_option, err_console, open_or_exit
 from radcurate.optional import is_available
-from radcurate.query.limits import QueryTimeoutError
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
+    pass
 
 #: default time budget of one search, seconds (``--query-budget``)
 DEFAULT_QUERY_BUDGET_S = 10.0
@@ -94,7 +92,6 @@ def serve(
         click.echo(f"radcurate serving {_redacted(catalog.url)} at http://{shown}:{port}/", nl=True)
         click.echo(f"API documentation at http://{shown}:{port}/docs")
         app = create_app(settings, catalog)
-        app.add_exception_handler(QueryTimeoutError, _on_query_timeout)
         # open connections (a slow search, a stream) get this long after SIGTERM, then are cut
         uvicorn.run(
             app,
@@ -120,13 +117,3 @@ def _redacted(url: str) -> str:
     if not at or ":" not in credentials:
         return url
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-
-
-def _on_query_timeout(request: Request, exc: Exception) -> Response:
-    """503 with the error body of the API: the search ran past its time budget."""
-    from radcurate.server.errors import error_response
-    from radcurate.server.schemas import ErrorDetail
-
-    return error_response(
-        503, ErrorDetail(code="query_timeout", message=str(exc)), headers={"Retry-After": "1"}
-    )

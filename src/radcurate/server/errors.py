@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from radcurate.optional import MissingDependencyError
 from radcurate.plugins import PluginLoadError, PluginNotFound
 from radcurate.query import QueryError, QuerySyntaxError, UnknownFieldError
+from radcurate.query.limits import QueryTimeoutError
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
 from radcurate.workflow import WorkflowParamsError, WorkflowRequestError
 
@@ -135,9 +136,17 @@ def _on_workflow_request(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, ErrorDetail(code="invalid_selection", message=str(exc)))
 
 
+def _on_query_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """503: the search ran past its time budget (``radcurate serve --query-budget``)."""
+    return error_response(
+        503, ErrorDetail(code="query_timeout", message=str(exc)), headers={"Retry-After": "1"}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers on ``app``."""
     app.add_exception_handler(QueryError, _on_query_error)
+    app.add_exception_handler(QueryTimeoutError, _on_query_timeout)
     app.add_exception_handler(SeriesNotFoundError, _on_series_not_found)
     app.add_exception_handler(MissingDependencyError, _on_missing_dependency)
     app.add_exception_handler(PluginNotFound, _on_unknown_plugin)
