@@ -211,3 +211,21 @@ def test_serve_answers_503_past_the_budget_and_stops_on_sigterm(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_a_postgresql_query_past_its_budget_is_cancelled(fresh_pg_url: str) -> None:
+    """With the in-memory index off, PostgreSQL's statement_timeout (the budget left) stops
+    the statement; the connection stays usable."""
+    with open_catalog(fresh_pg_url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(2000))
+        catalog.use_search_index = False
+        query = "*ung* OR *xial*"
+        expected = catalog.count(query)
+        catalog.query_budget_s = 1e-9
+        with pytest.raises(QueryTimeoutError, match="time budget"):
+            catalog.count(query)
+        catalog.query_budget_s = 60.0
+        assert catalog.count(query) == expected  # a budget not spent changes nothing
+        catalog.query_budget_s = None
+        assert catalog.count("Modality:CT") > 0

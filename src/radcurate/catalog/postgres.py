@@ -11,6 +11,7 @@ from radcurate.catalog.search import SearchDialect
 from radcurate.catalog.search_postgres import ICU_COLLATION, PostgresSearch
 from radcurate.catalog.sql import SQLCatalog
 from radcurate.optional import import_optional
+from radcurate.query.limits import check_budget, remaining_budget
 
 #: any constant: all radcurate processes serialise schema migrations on it
 _MIGRATION_LOCK_ID = 0x7261_6463  # "radc"
@@ -60,7 +61,16 @@ class PostgresCatalog(SQLCatalog):
         # 3 ms query). Searches are interactive: no JIT, for this transaction only.
         with self._transaction() as cur:
             cur.execute("SET LOCAL jit = off")
-            cur.execute(self._sql(sql), tuple(params))
+            left = remaining_budget()
+            if left is not None:
+                # the request's time budget (radcurate serve --query-budget) bounds the statement
+                milliseconds = str(max(1, int(left * 1000)))
+                cur.execute("SELECT set_config('statement_timeout', %s, true)", (milliseconds,))
+            try:
+                cur.execute(self._sql(sql), tuple(params))
+            except self._psycopg.errors.QueryCanceled:
+                check_budget()  # the budget is spent: QueryTimeoutError
+                raise
             return [tuple(r) for r in cur.fetchall()]
 
     def _change_seq(self, cur: Any) -> int:
