@@ -34,11 +34,23 @@ export async function tagSelection(name: string, action: "add" | "remove", selec
   }
 }
 
-/** Keys 1-9: the n-th shortcut tag on or off for the selected (else focused) cards. */
-export async function toggleShortcut(n: number): Promise<void> {
+/** Keys 1-9: the n-th shortcut tag on or off for the series on screen (`uid`, the detail
+ * view), else the selected, else the focused cards. */
+export async function toggleShortcut(n: number, uid?: string): Promise<void> {
   const name = state.tagShortcuts[n - 1];
   if (!name) {
     toast(`No tag on key ${n}: add one in the tag bar`, "error");
+    return;
+  }
+  const shown = uid ?? state.openSeries;
+  if (shown) {
+    // the series on screen: its tags as the server has them (it need not be a loaded card)
+    try {
+      const has = ((await api.series(shown)).tags ?? []).includes(name);
+      await tagSelection(name, has ? "remove" : "add", { query: null, include: [shown], exclude: [] });
+    } catch (error) {
+      reportError(error);
+    }
     return;
   }
   const target = targetSelection();

@@ -2,6 +2,7 @@
 import { reactive, computed, watch } from "vue";
 import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Counts, Selection } from "./api/contract";
+import { knownFields, queryWarnings } from "./fieldcheck";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
@@ -33,6 +34,12 @@ export const state = reactive({
   firstPage: -1, // the generation whose first page has arrived (panels wait for it)
   counts: null as Counts | null,
   queryError: null as { message: string; position: number | null } | null,
+  /** a new query is on its way: the last answer stays on screen until it arrives */
+  pending: false,
+  /** what the query asks that is accepted but matches nothing for a reason (src/fieldcheck.ts) */
+  queryWarnings: [] as string[],
+  /** the server cannot be reached: what shows is the last answer; a retry is scheduled */
+  offline: null as { retryIn: number; attempt: number } | null,
   // selection: explicit uids, or every match (minus exclusions)
   selectAll: false,
   selected: new Set<string>(),
@@ -112,8 +119,12 @@ export function currentSelection(): Selection {
   return { query: null, include: [...state.selected], exclude: [] };
 }
 
-/** What keys 1-9 act on: the selection, else the focused card. */
+/** What keys 1-9 act on: the series on screen (detail view), else the selection, else the focused card. */
 export function targetSelection(): { selection: Selection; items: SeriesItem[] } | null {
+  if (state.openSeries) {
+    const uid = state.openSeries;
+    return { selection: { query: null, include: [uid], exclude: [] }, items: state.items.filter((i) => i.series_uid === uid) };
+  }
   if (selectionCount.value > 0) {
     return { selection: currentSelection(), items: state.items.filter((i) => isSelected(i.series_uid)) };
   }
@@ -132,8 +143,17 @@ export function toast(text: string, kind: "info" | "error" = "info"): void {
   }, kind === "error" ? 8000 : 3500);
 }
 
+/** a request that never reached the server (fetch's TypeError "Failed to fetch") */
+export function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError;
+}
+
 export function reportError(error: unknown): void {
   if (error instanceof DOMException && error.name === "AbortError") return;
+  if (isNetworkError(error)) {
+    serverUnreachable();
+    return;
+  }
   toast(error instanceof Error ? error.message : String(error), "error");
 }
 
@@ -145,23 +165,58 @@ function requestedFields(): string[] {
   return ["SeriesInstanceUID", ...new Set(state.cardFields)];
 }
 
-/** Starts over: first page of the current query and sort, counts. */
+/** Starts over: first page of the current query and sort, counts. What shows (items,
+ * totals, charts) stays until the first page of the new answer replaces it. */
 export async function runQuery(): Promise<void> {
   state.generation++;
   pageAbort?.abort();
-  state.items = [];
-  state.total = 0;
   state.nextCursor = null;
   state.done = false;
   state.loading = false;
-  state.focus = -1;
-  clearSelection();
-  state.queryError = null;
-  state.counts = null;
+  state.pending = true;
+  const generation = state.generation;
   // the gallery first: counts and the dashboard ask once its first page is in
-  await loadMore();
+  const query = state.query;
+  void knownFields().then((fields) => {
+    if (generation === state.generation) state.queryWarnings = queryWarnings(query, fields);
+  });
+  const ok = await loadMore(true);
+  if (generation !== state.generation || !ok) return;
   state.firstPage = state.generation;
   if (state.counts === null && !state.queryError) await loadCounts();
+}
+
+// ---------------------------------------------------------------- the server is down
+
+const BACKOFF = [1, 2, 4, 8, 15];
+let retryTimer: number | undefined;
+
+/** Says the server cannot be reached and tries again, 1, 2, 4, 8 then every 15 seconds. */
+export function serverUnreachable(): void {
+  if (state.offline && retryTimer !== undefined) return; // a retry is already counting down
+  const attempt = state.offline ? state.offline.attempt + 1 : 0;
+  state.offline = { retryIn: BACKOFF[Math.min(attempt, BACKOFF.length - 1)], attempt };
+  window.clearInterval(retryTimer);
+  retryTimer = window.setInterval(() => {
+    if (!state.offline) return;
+    state.offline.retryIn -= 1;
+    if (state.offline.retryIn <= 0) retryNow();
+  }, 1000);
+}
+
+/** Asks again at once (the retry of the countdown, or the user's). */
+export function retryNow(): void {
+  window.clearInterval(retryTimer);
+  retryTimer = undefined;
+  void runQuery();
+}
+
+function serverReached(): void {
+  if (!state.offline) return;
+  window.clearInterval(retryTimer);
+  retryTimer = undefined;
+  state.offline = null;
+  state.revision++; // panels that failed meanwhile ask again
 }
 
 let countAbort: AbortController | null = null;
@@ -171,14 +226,15 @@ export async function loadCounts(): Promise<void> {
   try {
     state.counts = await api.count(state.query, countAbort.signal);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 400) state.counts = null;
-    else reportError(error);
+    if (error instanceof ApiError && error.status === 400) return;
+    reportError(error);
   }
 }
 
-/** The next page after the last one loaded (one request per page, never per card). */
-export async function loadMore(): Promise<void> {
-  if (state.loading || state.done) return;
+/** The next page after the last one loaded (one request per page, never per card);
+ * `first`: the first page of a new query, which replaces what shows. True if it arrived. */
+export async function loadMore(first = false): Promise<boolean> {
+  if (state.loading || state.done) return false;
   const generation = state.generation;
   state.loading = true;
   pageAbort = new AbortController();
@@ -186,12 +242,21 @@ export async function loadMore(): Promise<void> {
   try {
     const page = await api.search(
       state.query,
-      { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: state.nextCursor },
+      { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: first ? null : state.nextCursor },
       pageAbort.signal,
     );
-    if (generation !== state.generation) return;
+    if (generation !== state.generation) return false;
+    serverReached();
     state.pageTimings.push(performance.now() - started);
     performance.mark("radcurate:page", { detail: { count: page.items.length } });
+    if (first) {
+      state.items = [];
+      state.focus = -1;
+      clearSelection();
+      state.queryError = null;
+      state.counts = null;
+      state.pending = false;
+    }
     state.items.push(...page.items);
     state.total = page.total;
     const extra = page as { studies?: number; patients?: number };
@@ -201,12 +266,18 @@ export async function loadMore(): Promise<void> {
     }
     state.nextCursor = page.next_cursor;
     state.done = !page.next_cursor;
+    return true;
   } catch (error) {
-    if (generation !== state.generation) return;
+    if (generation !== state.generation) return false;
+    if (error instanceof DOMException && error.name === "AbortError") return false;
     state.done = true;
+    if (first) state.pending = false;
     if (error instanceof ApiError && error.status === 400) {
+      // the last answer stays on screen; the error shows beside it
+      serverReached();
       state.queryError = { message: error.detail.message, position: error.detail.position ?? null };
     } else reportError(error);
+    return false;
   } finally {
     if (generation === state.generation) state.loading = false;
   }
