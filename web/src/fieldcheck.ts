@@ -4,7 +4,9 @@
 // it accepts silently (they match nothing).
 import { api, type FieldInfo } from "./api/client";
 
-const NUMERIC = new Set(["number", "integer", "float", "int", "age"]);
+const NUMERIC = new Set(["number", "integer", "float", "int"]);
+/** compared as text (PatientAge is the DICOM age string "045Y") */
+const TEXT = new Set(["keyword", "text", "string", "age"]);
 let cache: Promise<FieldInfo[]> | null = null;
 
 /** the registry's fields, asked for once (again after `forgetFields`) */
@@ -55,8 +57,9 @@ function words(name: string): string[] {
 
 /** a number field that shares a word with the text field ``name`` (PatientAge → age_years) */
 function numericSibling(name: string, fields: FieldInfo[]): string | null {
-  const mine = words(name);
-  const hit = fields.find((f) => NUMERIC.has(f.type) && f.name !== name && words(f.name).some((w) => mine.includes(w)));
+  // the last word says what it is (PatientAge: age; Patient is only whose)
+  const last = words(name).at(-1);
+  const hit = last ? fields.find((f) => NUMERIC.has(f.type) && f.name !== name && words(f.name).includes(last)) : undefined;
   return hit?.name ?? null;
 }
 
@@ -86,7 +89,7 @@ export function queryWarnings(query: string, fields: FieldInfo[]): string[] {
       if (Number.isNaN(Number(value.replace(/^"|"$/g, "")))) {
         out.push(`${field}:${op ?? ""}${value} — ${field} is a number; “${value}” is not a number, so nothing matches.`);
       }
-    } else if (op && type === "string" && !Number.isNaN(Number(value))) {
+    } else if (op && TEXT.has(type) && !Number.isNaN(Number(value))) {
       const sibling = numericSibling(field, fields);
       out.push(
         `${field}:${op}${value} — ${field} is text, so “${op}” compares it as text, not as a number.` +
