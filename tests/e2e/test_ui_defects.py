@@ -18,6 +18,7 @@ go to tests/e2e/artifacts/ (``defect-*.png``).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from typing import Any
@@ -55,6 +56,19 @@ def totals(ui: UI) -> str:
     return " ".join(text.split())
 
 
+TOAST_HAS = (
+    "n => [...document.querySelectorAll('[data-testid=toast]')]"
+    ".some(t => t.textContent.includes(n))"
+)
+OVERLAY_LOADED = (
+    "() => { const o = document.querySelector('[data-testid=overlay]'); return o && o.complete; }"
+)
+OVERLAY_CORONAL = (
+    "() => { const o = document.querySelector('[data-testid=overlay]');"
+    " return o && o.dataset.plane == 'coronal'; }"
+)
+
+
 def wide(ui: UI) -> None:
     ui.page.set_viewport_size({"width": 1440, "height": 900})
 
@@ -74,7 +88,7 @@ def test_shortcut_tags_the_series_on_screen(ui: UI) -> None:
     ui.page.locator(f"[data-testid=slice][data-uid='{uid_b}']").wait_for()
     ui.page.keyboard.press("2")
     ui.page.wait_for_function(
-        "n => [...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes(n))",
+        TOAST_HAS,
         arg=name,
     )
     assert name in tags_of(ui, uid_b)
@@ -87,7 +101,7 @@ def test_shortcut_tags_the_series_on_screen(ui: UI) -> None:
     ui.page.locator(f"[data-testid=slice][data-uid='{uid_c}']").wait_for()
     ui.page.locator("[data-testid=shortcut-2]").click()
     ui.page.wait_for_function(
-        "n => [...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes(n))",
+        TOAST_HAS,
         arg=name,
     )
     assert name in tags_of(ui, str(uid_c))
@@ -132,30 +146,25 @@ def test_slice_loading_state_and_no_overlay_over_another_plane(ui: UI) -> None:
     seg = api(ui, "GET", "/api/search", params={"q": "Modality:SEG", "fields": "referenced_series"})
     ct_uid = seg["items"][0]["fields"]["referenced_series"][0]
     ui.page.goto(f"{ui.base}/?series={ct_uid}")
-    ui.page.wait_for_function(
-        "() => { const o = document.querySelector('[data-testid=overlay]'); return o && o.complete; }"
-    )
+    ui.page.wait_for_function(OVERLAY_LOADED)
     held: list[Any] = []
     ui.page.route("**/slice?*", lambda route: held.append(route))
     ui.page.select_option("[data-testid=plane]", "coronal")
     ui.page.locator("[data-testid=image-loading]").wait_for()
     # the coronal overlay may arrive: it is not drawn over the axial image still shown
     ui.page.wait_for_timeout(1500)
-    planes = ui.page.locator("[data-testid=overlay]").evaluate_all("os => os.map(o => o.dataset.plane)")
+    overlays = ui.page.locator("[data-testid=overlay]")
+    planes = overlays.evaluate_all("os => os.map(o => o.dataset.plane)")
     assert "coronal" not in planes, planes
     shown = ui.page.locator("[data-testid=slice]").get_attribute("data-shown-plane")
     assert all(p == shown for p in planes), (planes, shown)
     ui.shot("defect-3-slice-loading")
     ui.page.unroute("**/slice?*")
     for route in held:
-        try:
+        with contextlib.suppress(Exception):  # unroute may have let it through already
             route.continue_()
-        except Exception:  # noqa: BLE001 - unroute may have let it through already
-            pass
     ui.page.locator("[data-testid=image-loading]").wait_for(state="detached")
-    ui.page.wait_for_function(
-        "() => { const o = document.querySelector('[data-testid=overlay]'); return o && o.dataset.plane == 'coronal'; }"
-    )
+    ui.page.wait_for_function(OVERLAY_CORONAL)
 
 
 def test_search_in_flight_and_bad_query_keep_the_last_state(ui: UI) -> None:
@@ -174,11 +183,11 @@ def test_search_in_flight_and_bad_query_keep_the_last_state(ui: UI) -> None:
     assert ui.page.locator("[data-testid^=chart-]").count() == charts
     ui.page.unroute("**/api/search")
     for route in held:
-        try:
+        with contextlib.suppress(Exception):  # unroute may have let it through already
             route.continue_()
-        except Exception:  # noqa: BLE001 - unroute may have let it through already
-            pass
-    ui.page.wait_for_function("b => document.querySelector('[data-testid=totals]').innerText != b", arg=before)
+    ui.page.wait_for_function(
+        "b => document.querySelector('[data-testid=totals]').innerText != b", arg=before
+    )
     ui.settle()
     after = totals(ui)
     charts = ui.page.locator("[data-testid^=chart-]").count()
