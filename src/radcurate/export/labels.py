@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from radcurate.imaging.contours import fill_polygons
 from radcurate.imaging.frames import decode_frame, read_dataset
 from radcurate.imaging.rtstruct import read_contours
 from radcurate.imaging.seg import binary_mask, fit_plane, place_seg_frames
@@ -200,8 +201,8 @@ def _seg_labels(lookup: SeriesLookup, seg_uid: str, table: LabelTable, dtype: ty
 
 def fill_even_odd(polygons: Sequence[F64], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """Pixels of a ``(rows, columns)`` plane whose centres lie inside ``polygons`` by the
-    even-odd rule; each polygon ``(n, 2)`` ``(column, row)`` with pixel centres at whole
-    numbers. A centre exactly on a left edge is inside, on a right edge outside.
+    even-odd rule (:func:`radcurate.imaging.contours.fill_polygons`, the segmentation checks'
+    rule), as a whole plane.
 
     Examples
     --------
@@ -209,27 +210,12 @@ def fill_even_odd(polygons: Sequence[F64], shape: tuple[int, int]) -> npt.NDArra
     >>> int(fill_even_odd([square], (8, 8)).sum())
     9
     """
-    rows, cols = shape
-    toggles = np.zeros((rows, cols + 1), dtype=np.int32)
-    for polygon in polygons:
-        x0, y0 = polygon[:, 0], polygon[:, 1]
-        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-        low, high = np.minimum(y0, y1), np.maximum(y0, y1)
-        first = np.maximum(np.ceil(low), 0).astype(np.int64)  # rows r with low <= r < high
-        last = np.minimum(np.ceil(high) - 1, rows - 1).astype(np.int64)
-        counts = np.maximum(last - first + 1, 0)
-        counts[low == high] = 0  # a horizontal edge crosses no row centre
-        total = int(counts.sum())
-        if not total:
-            continue
-        edge = np.repeat(np.arange(len(x0)), counts)
-        starts = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-        row = starts + np.arange(total)
-        x = x0[edge] + (row - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
-        column = np.clip(np.floor(x).astype(np.int64) + 1, 0, cols)
-        np.add.at(toggles, (row, column), 1)
-    inside: npt.NDArray[np.bool_] = (np.cumsum(toggles, axis=1)[:, :-1] % 2).astype(bool)
-    return inside
+    plane: npt.NDArray[np.bool_] = np.zeros(shape, dtype=bool)
+    if not polygons:
+        return plane
+    row0, col0, mask = fill_polygons(list(polygons), shape)
+    plane[row0 : row0 + mask.shape[0], col0 : col0 + mask.shape[1]] = mask
+    return plane
 
 
 def _rtstruct_labels(
