@@ -15,13 +15,42 @@ from radcurate.optional import is_available
 from radcurate.storage import StorageError
 
 if TYPE_CHECKING:
+    from radcurate.network.allowlist import AllowList
     from radcurate.network.receiver import Receiver
 
 
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=11112, show_default=True)
-@click.option("--aet", default="RADCURATE", show_default=True, help="Our AE title.")
-@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--ae-title",
+    "--aet",
+    "aet",
+    default="RADCURATE",
+    show_default=True,
+    help="Our AE title: an association calling any other (storescu -aec) is rejected.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; the default is this machine only. Other machines can send "
+    "with --host 0.0.0.0 (every interface), which needs --allow or --allow-file.",
+)
+@click.option(
+    "--allow",
+    "allow_entries",
+    metavar="CALLING_AE@HOST",
+    multiple=True,
+    help="Who may send (repeatable): a calling AE title (* for any) at a host (an IP "
+    "address, a network like 10.1.0.0/16, a host name resolved at start, or * for any). "
+    "Anyone else is rejected. --allow '*@*' accepts every sender.",
+)
+@click.option(
+    "--allow-file",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Read more --allow entries from a file: one CALLING_AE@HOST a line, # comments.",
+)
 @catalog_option
 @click.option(
     "--store",
@@ -92,6 +121,8 @@ def receive(
     port: int,
     aet: str,
     host: str,
+    allow_entries: tuple[str, ...],
+    allow_file: str | None,
     catalog_url: str | None,
     store_url: str | None,
     batch_files: int,
@@ -108,6 +139,11 @@ def receive(
     Each instance is written to the store and fsync'd before success is
     answered; a separate process updates the catalog in batches. Instances
     acknowledged just before a crash are ingested at the next start.
+
+    Safe by default: it listens on 127.0.0.1 only and answers only to its own AE
+    title. To receive from other machines, listen with --host 0.0.0.0 and say who
+    may send: --allow CT1@10.0.0.5 (repeatable) or --allow-file FILE; --allow '*@*'
+    accepts anyone.
     """
     if engine == "pynetdicom" and not is_available("pynetdicom"):
         err_console().print(
@@ -120,12 +156,14 @@ def receive(
 
     config = settings()
     try:
+        allow = _allow_list(allow_entries, allow_file)
         receiver = Receiver(
             catalog_url or config.catalog_url,
             store_url or config.store_url,
             aet=aet,
             port=port,
             host=host,
+            allow=allow,
             batch_files=batch_files,
             fsync=fsync,
             engine=engine,
@@ -141,7 +179,11 @@ def receive(
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    click.echo(f"radcurate receiving as {aet} on {host}:{port} into {receiver.store.url}", nl=True)
+    click.echo(
+        f"radcurate receiving as {receiver.aet} on {host}:{port} into {receiver.store.url}; "
+        f"senders: {_senders(allow)}",
+        nl=True,
+    )
     sys.stdout.flush()
     _report_until(stopped, receiver, status_seconds)
     if receiver.stats.received > receiver.stats.ingested:
@@ -149,20 +191,45 @@ def receive(
     receiver.stop()
     stats = receiver.stats
     click.echo(
-        f"stopped: {stats.received} received, {stats.ingested} ingested, {stats.failed} refused"
+        f"stopped: {stats.received} received, {stats.ingested} ingested, {stats.failed} refused, "
+        f"{stats.rejected} associations rejected"
     )
+
+
+def _allow_list(entries: tuple[str, ...], path: str | None) -> AllowList | None:
+    """The allow-list of ``--allow`` and ``--allow-file``; None when neither is given."""
+    from radcurate.network.allowlist import AllowList, read_allow_file
+
+    texts = [*entries, *(read_allow_file(path) if path is not None else [])]
+    if not texts and path is None:
+        return None
+    return AllowList.parse(texts)
+
+
+def _senders(allow: AllowList | None) -> str:
+    """Who may send, in words (for the start-up line)."""
+    if allow is None:
+        return "any AE on this machine"
+    if allow.allows_anyone:
+        return "anyone (*@*)"
+    if not allow.entries:
+        return "nobody (the allow-list is empty)"
+    shown = ", ".join(str(entry) for entry in allow.entries[:3])
+    more = len(allow.entries) - 3
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _report_until(stopped: threading.Event, receiver: Receiver, seconds: float) -> None:
     """Print the counters every ``seconds`` while they change, until ``stopped``."""
-    last = (0, 0, 0)
+    last = (0, 0, 0, 0)
     while not stopped.wait(seconds or None):
         stats = receiver.stats
-        now = (stats.received, stats.ingested, stats.failed)
+        now = (stats.received, stats.ingested, stats.failed, stats.rejected)
         if now != last:
+            rejected = f", {stats.rejected} associations rejected" if stats.rejected else ""
             click.echo(
                 f"{stats.received} received ({(now[0] - last[0]) / seconds:.0f}/s), "
-                f"{stats.ingested} ingested, {stats.failed} refused"
+                f"{stats.ingested} ingested, {stats.failed} refused{rejected}"
             )
             sys.stdout.flush()
             last = now

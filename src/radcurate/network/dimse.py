@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from radcurate.network.allowlist import Rejection
+
 __all__ = ["DimseServer", "StoreRequest", "file_meta"]
 
 logger = logging.getLogger(__name__)
@@ -108,9 +110,12 @@ class StoreRequest:
     sop_instance_uid: str
     transfer_syntax: str
     dataset: bytes
+    called_aet: str = ""
 
 
 StoreHandler = Callable[[StoreRequest], int]
+#: decides on an association from (calling AE, called AE, peer address): None admits it
+Admission = Callable[[str, str, str], Rejection | None]
 
 
 def _uid(raw: bytes) -> str:
@@ -163,6 +168,10 @@ def _parse_command(data: bytes) -> dict[int, bytes]:
     return out
 
 
+def _ae_title(raw: bytes) -> str:
+    return raw.decode("ascii", "replace").strip(" \x00")
+
+
 def _us(raw: bytes | None) -> int | None:
     return struct.unpack("<H", raw[:2])[0] if raw and len(raw) >= 2 else None
 
@@ -178,10 +187,22 @@ class _Association(socketserver.BaseRequestHandler):
         reader = cast(BinaryIO, sock.makefile("rb", buffering=1 << 20))
         admitted = owner.slots.acquire(blocking=False)
         try:
+            kind, body = self._read_pdu(reader)
+            if kind != 0x01:
+                raise ProtocolError(f"expected an A-ASSOCIATE-RQ, got PDU type {kind:#04x}")
+            if len(body) < 68:
+                raise ProtocolError("an A-ASSOCIATE-RQ shorter than its fixed fields")
+            called, calling = _ae_title(body[4:20]), _ae_title(body[20:36])
+            if owner.admit is not None:
+                rejection = owner.admit(calling, called, str(self.client_address[0]))
+                if rejection is not None:
+                    fields = bytes([0, rejection.result, rejection.source, rejection.diagnostic])
+                    self._send(sock, b"\x03\x00" + struct.pack(">I", 4) + fields)
+                    return
             if not admitted:
-                self._reject_busy(sock, reader)
+                self._reject_busy(sock)
                 return
-            self._serve(sock, reader)
+            self._serve(sock, reader, body, called)
         except (ProtocolError, ValueError, struct.error) as exc:
             logger.warning("aborting association: %s", exc)
             if isinstance(exc, LimitError) and owner.on_limit is not None:
@@ -194,10 +215,9 @@ class _Association(socketserver.BaseRequestHandler):
                 owner.slots.release()
             reader.close()
 
-    def _reject_busy(self, sock: socket.socket, reader: BinaryIO) -> None:
+    def _reject_busy(self, sock: socket.socket) -> None:
         """A-ASSOCIATE-RJ: rejected-transient, by the service provider (presentation),
         local limit exceeded: as many associations as allowed are open."""
-        self._read_pdu(reader)  # the A-ASSOCIATE-RQ, answered with a rejection
         logger.warning(
             "rejecting an association: %d are open already (the most allowed)",
             self.server.owner.max_associations,
@@ -226,11 +246,10 @@ class _Association(socketserver.BaseRequestHandler):
             raise EOFError
         return kind, body
 
-    def _serve(self, sock: socket.socket, reader: BinaryIO) -> None:
-        kind, body = self._read_pdu(reader)
-        if kind != 0x01:
-            raise ProtocolError(f"expected an A-ASSOCIATE-RQ, got PDU type {kind:#04x}")
+    def _serve(self, sock: socket.socket, reader: BinaryIO, body: bytes, called: str) -> None:
+        """Negotiate on the A-ASSOCIATE-RQ ``body``, then serve commands until release."""
         contexts, calling = self._negotiate(sock, body)
+        aets = (calling, called)
         command: bytearray = bytearray()
         dataset: list[bytes] = []
         received = 0  # bytes of the data set being received
@@ -259,7 +278,7 @@ class _Association(socketserver.BaseRequestHandler):
                         fields = _parse_command(bytes(command))
                         command = bytearray()
                         if _us(fields.get(0x0800)) == NO_DATASET:
-                            self._dispatch(sock, context_id, contexts, calling, fields, b"")
+                            self._dispatch(sock, context_id, contexts, aets, fields, b"")
                             fields = None
                 else:
                     received += len(value)
@@ -274,7 +293,7 @@ class _Association(socketserver.BaseRequestHandler):
                         data = b"".join(dataset)
                         dataset = []
                         received = 0
-                        self._dispatch(sock, context_id, contexts, calling, fields, data)
+                        self._dispatch(sock, context_id, contexts, aets, fields, data)
                         fields = None
 
     def _negotiate(self, sock: socket.socket, body: bytes) -> tuple[dict[int, str], str]:
@@ -351,7 +370,7 @@ class _Association(socketserver.BaseRequestHandler):
         sock: socket.socket,
         context_id: int,
         contexts: dict[int, str],
-        calling: str,
+        aets: tuple[str, str],
         fields: dict[int, bytes],
         data: bytes,
     ) -> None:
@@ -373,7 +392,9 @@ class _Association(socketserver.BaseRequestHandler):
             )
         elif field_value == C_STORE_RQ:
             sop_instance = fields.get(0x1000, b"")
-            request = StoreRequest(calling, _uid(sop_class), _uid(sop_instance), syntax, data)
+            request = StoreRequest(
+                aets[0], _uid(sop_class), _uid(sop_instance), syntax, data, called_aet=aets[1]
+            )
             try:
                 status = self.server.owner.handler(request)
             except Exception:  # a failure is a status, never a dropped link
@@ -419,6 +440,10 @@ class DimseServer:
         limit exceeded).
     on_limit
         Called with a reason (no patient data) whenever a limit stops a peer.
+    admit
+        Called with the calling AE title, the called AE title and the peer's address of
+        each A-ASSOCIATE-RQ; a :class:`~radcurate.network.allowlist.Rejection` it returns is
+        sent as the A-ASSOCIATE-RJ. None admits every association.
     """
 
     def __init__(
@@ -432,6 +457,7 @@ class DimseServer:
         max_dataset: int = MAX_DATASET,
         max_associations: int = MAX_ASSOCIATIONS,
         on_limit: Callable[[str], object] | None = None,
+        admit: Admission | None = None,
     ) -> None:
         if max_pdu < 4096 or max_dataset < 1 or max_associations < 1:
             raise ValueError("max_pdu must be at least 4096, the other limits at least 1")
@@ -441,6 +467,7 @@ class DimseServer:
         self.max_dataset = max_dataset
         self.max_associations = max_associations
         self.on_limit = on_limit
+        self.admit = admit
         self.slots = threading.BoundedSemaphore(max_associations)
         self._server = _ThreadingServer((host, port), _Association)
         self._server.owner = self

@@ -12,6 +12,10 @@ catalog transaction per batch) at a lower CPU priority. If the process dies
 between the two, :meth:`Receiver.recover` (run at every start) ingests whatever
 the store holds that the catalog lacks; an unchanged file is skipped, so
 recovery costs one walk of the store.
+
+Who may send is checked on each A-ASSOCIATE-RQ (:mod:`radcurate.network.allowlist`): the
+called AE title must be one of the receiver's, and with an allow-list the calling AE and
+host must be on it. With no allow-list the receiver listens on loopback only.
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ from radcurate.catalog import open_catalog
 from radcurate.dicom.fastheader import read_selected_bytes
 from radcurate.dicom.reading import UnreadableDicomError
 from radcurate.ingest import ingest
+from radcurate.network.allowlist import (
+    AllowList,
+    AssociationPolicy,
+    Rejection,
+    require_allow_list,
+    valid_ae_title,
+)
 from radcurate.network.dimse import (
     MAX_ASSOCIATIONS,
     MAX_DATASET,
@@ -68,6 +79,7 @@ class ReceiverStats:
     failed: int = 0
     ingested: int = 0
     batches: int = 0
+    rejected: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -128,7 +140,16 @@ class Receiver:
     catalog_url, store_url
         Where instances are indexed and kept (``file:///...``).
     aet, port, host
-        The AE title and where it listens.
+        The AE title and where it listens (by default loopback only: ``host="0.0.0.0"``
+        listens on every interface and then needs ``allow``).
+    called_ae_titles
+        The called AE titles an association may name (default: ``{aet}``); any other is
+        rejected ("called AE title not recognised").
+    allow
+        Who may send (:class:`~radcurate.network.allowlist.AllowList` of
+        ``CALLING_AE@HOST``); anyone else is rejected ("calling AE title not
+        recognised"). None accepts any calling AE, and is refused (ValueError) unless
+        ``host`` is a loopback address.
     batch_files, batch_seconds
         An ingest batch is written when it holds this many files or is this old.
     engine
@@ -158,7 +179,9 @@ class Receiver:
         *,
         aet: str = "RADCURATE",
         port: int = 11112,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
+        called_ae_titles: frozenset[str] | None = None,
+        allow: AllowList | None = None,
         batch_files: int = 500,
         batch_seconds: float = 1.0,
         fsync: bool = True,
@@ -171,6 +194,12 @@ class Receiver:
     ) -> None:
         if max_pdu < 4096 or max_dataset < 1 or max_associations < 1:
             raise ValueError("max_pdu must be at least 4096, the other limits at least 1")
+        aet = valid_ae_title(aet, "the receiver's AE title")
+        called = frozenset(
+            valid_ae_title(t, "a called AE title") for t in (called_ae_titles or {aet})
+        )
+        require_allow_list(host, allow)
+        self.policy = AssociationPolicy(called, allow)
         store = open_storage(store_url)
         if not isinstance(store, FileStore):
             raise ValueError(
@@ -191,6 +220,7 @@ class Receiver:
         self.max_associations = max_associations
         self._received = 0
         self._failed = 0
+        self._rejected = 0
         self._errors: list[str] = []
         self._count_lock = threading.Lock()
         self._incoming = self.store.root / ".incoming"
@@ -209,6 +239,7 @@ class Receiver:
             failed=self._failed,
             ingested=intake.ingested,
             batches=intake.batches,
+            rejected=self._rejected,
             errors=[*self._errors, *intake.errors],
         )
 
@@ -250,6 +281,7 @@ class Receiver:
                 max_dataset=self.max_dataset,
                 max_associations=self.max_associations,
                 on_limit=lambda reason: self._refuse(reason, OUT_OF_RESOURCES),
+                admit=self.admit,
             )
             self._server.start()
             return
@@ -264,6 +296,7 @@ class Receiver:
         ae.add_supported_context(pynetdicom.sop_class.Verification)
         handlers = [
             (pynetdicom.evt.EVT_CONN_OPEN, _low_latency),
+            (pynetdicom.evt.EVT_REQUESTED, self._on_requested),
             (pynetdicom.evt.EVT_C_STORE, self._on_store),
             (pynetdicom.evt.EVT_C_ECHO, lambda event: SUCCESS),
             (pynetdicom.evt.EVT_PDU_RECV, self._count_data),
@@ -281,6 +314,36 @@ class Receiver:
             self._server = None
         self._intake.stop()
         self._spares.stop()
+
+    # -- who may send -------------------------------------------------------------------------
+
+    def admit(self, calling_ae: str, called_ae: str, peer: str) -> Rejection | None:
+        """Check an A-ASSOCIATE-RQ against :attr:`policy`; a rejection is logged and counted."""
+        rejection = self.policy.check(calling_ae, called_ae, peer)
+        if rejection is not None:
+            with self._count_lock:
+                self._rejected += 1
+            logger.warning(
+                "rejected an association from %s: calling AE %r, called AE %r: %s",
+                peer,
+                calling_ae,
+                called_ae,
+                rejection.reason,
+            )
+        return rejection
+
+    def _on_requested(self, event: Any) -> None:
+        """pynetdicom: answer an A-ASSOCIATE-RQ that :meth:`admit` refuses with A-ASSOCIATE-RJ."""
+        assoc = event.assoc
+        request = assoc.requestor.primitive
+        rejection = self.admit(
+            str(request.calling_ae_title or "").strip(),
+            str(request.called_ae_title or "").strip(),
+            str(assoc.requestor.address or ""),
+        )
+        if rejection is not None:
+            assoc.acse.send_reject(rejection.result, rejection.source, rejection.diagnostic)
+            assoc.kill()
 
     # -- C-STORE ------------------------------------------------------------------------------
 
