@@ -3,6 +3,7 @@ import { api } from "./api/client";
 import type { Selection } from "./api/contract";
 import { state, targetSelection, isSelected, toast, reportError, saveSettings } from "./store";
 import type { SeriesItem } from "./api/client";
+import { canCurate, needsRole } from "./auth";
 
 function tagsOf(item: SeriesItem): string[] {
   const fields = item.fields as Record<string, unknown>;
@@ -37,6 +38,10 @@ export async function tagSelection(name: string, action: "add" | "remove", selec
 /** Keys 1-9: the n-th shortcut tag on or off for the series on screen (`uid`, the detail
  * view), else the selected, else the focused cards. */
 export async function toggleShortcut(n: number, uid?: string): Promise<void> {
+  if (!canCurate()) {
+    toast(`Tagging: ${needsRole("curator")}`, "error");
+    return;
+  }
   const name = state.tagShortcuts[n - 1];
   if (!name) {
     toast(`No tag on key ${n}: add one in the tag bar`, "error");

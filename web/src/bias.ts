@@ -3,6 +3,7 @@
 // the target and attribute inputs share with the search bar.
 import { reactive } from "vue";
 import { api, features, type Association, type FieldInfo } from "./api/client";
+import { canCurate } from "./auth";
 
 export const bias = reactive({
   open: false,
@@ -16,8 +17,9 @@ export function canBias(): boolean {
   return features.has("POST", "/api/bias");
 }
 
+/** the clinical tables dialog (import, remove): the curator role or above */
 export function canClinical(): boolean {
-  return features.has("GET", "/api/clinical/tables");
+  return features.has("GET", "/api/clinical/tables") && canCurate();
 }
 
 /** Heatmap colour of an association strength in [0, 1] (V or eta²): white to deep red. */

@@ -1,7 +1,8 @@
 import { createApp } from "vue";
-import App from "./App.vue";
+import AuthGate from "./components/AuthGate.vue";
 import "./style.css";
 import "./review.css";
 import "./bias.css";
+import "./auth.css";
 
-createApp(App).mount("#app");
+createApp(AuthGate).mount("#app");

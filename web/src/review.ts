@@ -8,6 +8,7 @@ import type { Review, ReviewProgress, ReviewStatus, Selection } from "./api/cont
 import { state, loadMore, toast, reportError } from "./store";
 import { addTerm } from "./query";
 import { seriesQc } from "./qc";
+import { canCurate } from "./auth";
 
 const POSITIONS_KEY = "review_positions";
 const MAX_POSITIONS = 30;
@@ -38,9 +39,9 @@ export const review = reactive({
 
 export const current = computed(() => state.items[review.index] ?? null);
 
-/** whether the server has the review endpoints */
+/** whether the server has the review endpoints, and the role may set a review */
 export function canReview(): boolean {
-  return features.hasLike("PUT", "/api/series/{}/review");
+  return features.hasLike("PUT", "/api/series/{}/review") && canCurate();
 }
 
 function positionKey(): string {

@@ -150,6 +150,7 @@ export function isNetworkError(error: unknown): boolean {
 
 export function reportError(error: unknown): void {
   if (error instanceof DOMException && error.name === "AbortError") return;
+  if (error instanceof ApiError && error.status === 401) return; // the sign-in page shows
   if (isNetworkError(error)) {
     serverUnreachable();
     return;

@@ -3,6 +3,7 @@ import { reactive } from "vue";
 import { features } from "./api/client";
 import type { Selection } from "./api/contract";
 import { state, selectionCount, currentSelection } from "./store";
+import { canCurate } from "./auth";
 
 export const runDialog = reactive({
   open: false,
@@ -11,7 +12,7 @@ export const runDialog = reactive({
 });
 
 export function canRunWorkflows(): boolean {
-  return features.has("GET", "/api/workflows") && features.hasLike("POST", "/api/workflows/{}/runs");
+  return features.has("GET", "/api/workflows") && features.hasLike("POST", "/api/workflows/{}/runs") && canCurate();
 }
 
 /** Opens the dialog on the selection when there is one, else on the current query. */

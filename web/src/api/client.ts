@@ -39,6 +39,41 @@ export type Shift = S["Shift"];
 export type ClinicalTable = S["ClinicalTablePublic"];
 export type ClinicalImport = S["ClinicalImportResponse"];
 
+// ---- users, sessions and API tokens (issue 18; docs/ui.md "Signing in, tokens and users")
+export type Role = "viewer" | "curator" | "admin";
+export type TokenScope = "read" | "write" | "admin";
+export interface AuthUser {
+  name: string;
+  role: Role;
+}
+export interface Me {
+  user: AuthUser | null;
+  auth: "on" | "off";
+}
+export interface UserRecord extends AuthUser {
+  disabled: boolean;
+  created_at: string | null;
+  last_login_at: string | null;
+}
+export interface TokenRecord {
+  id: string;
+  user: string;
+  name: string;
+  scope: TokenScope;
+  created_at: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked: boolean;
+}
+
+/** What the client tells the app about authentication (set by src/auth.ts). */
+export const authEvents = {
+  /** a request was answered 401: nobody (or no longer anybody) is signed in */
+  unauthenticated: (): void => undefined,
+};
+/** answers about credentials themselves, whose 401 is not "signed out" */
+const AUTH_PATHS = new Set(["/api/auth/login", "/api/auth/me"]);
+
 export class ApiError extends Error {
   status: number;
   detail: ErrorDetail;
@@ -66,8 +101,10 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     } catch {
       /* not JSON */
     }
+    if (response.status === 401 && !AUTH_PATHS.has(path)) authEvents.unauthenticated();
     throw new ApiError(response.status, detail);
   }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 
@@ -80,16 +117,30 @@ function qs(params: Record<string, string | number | undefined | null>): string 
   return text ? "?" + text : "";
 }
 
-/** Which operations the running server offers, read once from its OpenAPI document. */
+/** the OpenAPI extension in which the server names each operation's permission */
+const PERMISSION_KEY = "x-radcurate-permission";
+
+/** Which operations the running server offers to the signed-in user, read once from its
+ * OpenAPI document: an operation whose permission (`x-radcurate-permission`: public, read,
+ * curate, admin) the user's role lacks counts as absent, so its controls do not show. */
 export const features = {
   paths: new Set<string>(),
+  /** "METHOD /path" -> the permission the operation declares */
+  permissions: new Map<string, string>(),
+  /** whether the user may use an operation needing `permission` (src/auth.ts sets it) */
+  allow: (() => true) as (permission: string) => boolean,
+  usable(key: string): boolean {
+    const needed = this.permissions.get(key);
+    return needed === undefined || this.allow(needed);
+  },
   has(method: string, path: string): boolean {
-    return this.paths.has(method.toUpperCase() + " " + path);
+    const key = method.toUpperCase() + " " + path;
+    return this.paths.has(key) && this.usable(key);
   },
   /** like `has`, whatever the path parameters are named: `/api/series/{}/results` */
   hasLike(method: string, path: string): boolean {
     const wanted = method.toUpperCase() + " " + path;
-    for (const p of this.paths) if (p.replace(/\{[^}]*\}/g, "{}") === wanted) return true;
+    for (const p of this.paths) if (p.replace(/\{[^}]*\}/g, "{}") === wanted) return this.usable(p);
     return false;
   },
 };
@@ -102,7 +153,12 @@ export async function loadFeatures(): Promise<void> {
   try {
     const doc = await request<{ paths: Record<string, Record<string, unknown>> }>("GET", "/openapi.json");
     for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const method of Object.keys(ops)) features.paths.add(method.toUpperCase() + " " + path);
+      for (const [method, op] of Object.entries(ops)) {
+        const key = method.toUpperCase() + " " + path;
+        features.paths.add(key);
+        const permission = (op as Record<string, unknown> | null)?.[PERMISSION_KEY];
+        if (typeof permission === "string") features.permissions.set(key, permission);
+      }
     }
   } catch {
     /* no document: only the core endpoints are used */
@@ -229,5 +285,36 @@ export const api = {
   },
   removeClinical(name: string): Promise<{ name: string; series_count: number }> {
     return request("DELETE", `/api/clinical/tables/${encodeURIComponent(name)}`);
+  },
+  // --- users, sessions and API tokens ---
+  me(): Promise<Me> {
+    return request("GET", "/api/auth/me");
+  },
+  login(username: string, password: string): Promise<{ user: AuthUser }> {
+    return request("POST", "/api/auth/login", { username, password });
+  },
+  logout(): Promise<void> {
+    return request("POST", "/api/auth/logout");
+  },
+  users(): Promise<{ items: UserRecord[] }> {
+    return request("GET", "/api/users");
+  },
+  createUser(name: string, role: Role, password: string): Promise<UserRecord> {
+    return request("POST", "/api/users", { name, role, password });
+  },
+  updateUser(name: string, change: { role?: Role; password?: string; disabled?: boolean }): Promise<UserRecord> {
+    return request("PATCH", `/api/users/${encodeURIComponent(name)}`, change);
+  },
+  deleteUser(name: string): Promise<void> {
+    return request("DELETE", `/api/users/${encodeURIComponent(name)}`);
+  },
+  tokens(): Promise<{ items: TokenRecord[] }> {
+    return request("GET", "/api/tokens");
+  },
+  createToken(name: string, scope: TokenScope, expiresInDays: number | null): Promise<{ token: string; item: TokenRecord }> {
+    return request("POST", "/api/tokens", { name, scope, expires_in_days: expiresInDays });
+  },
+  revokeToken(id: string): Promise<void> {
+    return request("DELETE", `/api/tokens/${encodeURIComponent(id)}`);
   },
 };
