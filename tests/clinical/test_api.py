@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from radcurate.catalog import CatalogBackend
 from radcurate.server import ServerSettings, create_app
+from tests.authn import bearer
 
 CSV = b"PatientID,Age,Diagnosis\nP001,64,nsclc\nP002,58,benign\nP900,50,benign\n"
 URL = "/api/clinical/tables"
@@ -45,7 +46,9 @@ def upload(
     return client.post(URL, files={"file": (filename, data, "text/csv")}, data=form)
 
 
-def test_upload_list_show_delete(client: TestClient) -> None:
+def test_upload_list_show_delete(client: TestClient, any_catalog: CatalogBackend) -> None:
+    client.headers.update(bearer(any_catalog, "ana", "curator"))
+    bob = bearer(any_catalog, "bob", "admin")  # deleting a table is an admin's
     response = upload(client)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -61,11 +64,12 @@ def test_upload_list_show_delete(client: TestClient) -> None:
     assert [t["name"] for t in listed] == ["outcomes"]
     shown = client.get(f"{URL}/outcomes").json()
     assert shown["report"]["columns"][0]["field"] == "clin.outcomes.age"
-    deleted = client.delete(f"{URL}/outcomes", headers={"X-Radcurate-User": "bob"})
+    deleted = client.delete(f"{URL}/outcomes", headers=bob)
     assert deleted.status_code == 200 and deleted.json() == {"name": "outcomes", "series_count": 3}
     assert client.get(URL).json()["items"] == []
     assert client.get("/api/count", params={"q": "has:clin.outcomes"}).json()["series"] == 0
-    audit = client.get("/api/audit", params={"action": "clinical.remove"}).json()["items"]
+    audit = client.get("/api/audit", params={"action": "clinical.remove"}, headers=bob)
+    audit = audit.json()["items"]
     assert audit[0]["actor"] == "bob"
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server import ServerSettings, create_app
+from tests.authn import bearer
 from tests.curation.corpus import uid, write_series
 
 
@@ -94,8 +95,8 @@ def test_tags_datasets_selections_over_http(client: TestClient) -> None:
     }
 
 
-def test_user_settings_are_per_user(client: TestClient) -> None:
-    alice = {"X-Radcurate-User": "alice"}
+def test_user_settings_are_per_user(client: TestClient, catalog: CatalogBackend) -> None:
+    alice, bob = bearer(catalog, "alice", "viewer"), bearer(catalog, "bob", "viewer")
     assert ok(client.get("/api/settings", headers=alice)) == {"user": "alice", "settings": {}}
     body = {
         "card_fields": ["Modality", "StudyDate"],
@@ -107,7 +108,7 @@ def test_user_settings_are_per_user(client: TestClient) -> None:
         ok(client.put("/api/settings", json={"settings": body}, headers=alice))["settings"] == body
     )
     assert ok(client.get("/api/settings", headers=alice))["settings"] == body
-    assert ok(client.get("/api/settings", headers={"X-Radcurate-User": "bob"}))["settings"] == {}
+    assert ok(client.get("/api/settings", headers=bob))["settings"] == {}
     bad = client.put(
         "/api/settings", json={"settings": {"tag_shortcuts": list("abcdefghij")}}, headers=alice
     )

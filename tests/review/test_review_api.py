@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server import ServerSettings, create_app
-from radcurate.server.schemas_curation import USER_HEADER
+from tests.authn import bearer
 from tests.curation.corpus import uid, write_series
 
 SERIES = 12
@@ -38,6 +38,8 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 def test_review_over_http(client: TestClient, catalog: CatalogBackend) -> None:
+    ana, bob = bearer(catalog, "ana"), bearer(catalog, "bob")
+    client.headers.update(bearer(catalog, "root", "admin"))
     url = f"/api/series/{uid(0)}/review"
     assert ok(client.get(url)) == {
         "series_uid": uid(0),
@@ -46,7 +48,6 @@ def test_review_over_http(client: TestClient, catalog: CatalogBackend) -> None:
         "note": None,
         "reviewed_at": None,
     }
-    ana = {USER_HEADER: "ana"}
     put = ok(client.put(url, json={"status": "rejected", "note": "motion"}, headers=ana))
     assert (put["status"], put["reviewer"], put["note"]) == ("rejected", "ana", "motion")
     assert put["reviewed_at"].endswith("+00:00")
@@ -58,7 +59,6 @@ def test_review_over_http(client: TestClient, catalog: CatalogBackend) -> None:
     assert ok(client.get("/api/count", params={"q": "review:rejected"}))["series"] == 1
     assert ok(client.get("/api/count", params={"q": "-review:rejected"}))["series"] == SERIES - 1
 
-    bob = {USER_HEADER: "bob"}
     selection = {"query": "Modality:CT", "include": [uid(1)], "exclude": [uid(0)]}
     body = {"selection": selection, "status": "accepted", "note": None}
     assert ok(client.post("/api/review", json=body, headers=bob)) == {"changed": 4, "total": 4}

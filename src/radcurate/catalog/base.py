@@ -19,6 +19,7 @@ from radcurate.optional import import_optional
 from radcurate.query.ast import Node
 
 if TYPE_CHECKING:
+    from radcurate.catalog.auth_store import SQLAuthStore
     from radcurate.catalog.curation import (
         AuditEntry,
         BulkResult,
@@ -501,6 +502,8 @@ class CatalogBackend(
 
     #: review statuses of series (``catalog/review_store.py``)
     reviews: ReviewStore
+    #: users, API tokens and login sessions (``catalog/auth_store.py``)
+    auth: SQLAuthStore
 
     def __enter__(self) -> CatalogBackend: ...
 

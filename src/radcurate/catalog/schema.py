@@ -498,4 +498,50 @@ MIGRATIONS = (
         postgresql=_REVIEWS["postgresql"],
     ),
 )
+# Users, API tokens and login sessions (catalog/auth_store.py). Names are unique ignoring case
+# (``name_lower``); tokens and sessions are kept only as the SHA-256 of their secret. A user
+# is never deleted while rows name them: deleting one removes their tokens and sessions in
+# the same transaction, and the audit log keeps their name as text.
+_AUTH = _both(
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        name_lower TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'curator', 'admin')),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at {REAL} NOT NULL,
+        last_login_at {REAL}
+    );
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users (name),
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+        created_at {REAL} NOT NULL,
+        expires_at {REAL},
+        revoked_at {REAL},
+        last_used_at {REAL}
+    );
+    CREATE INDEX api_tokens_user ON api_tokens (user_name);
+    CREATE TABLE login_sessions (
+        secret_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users (name),
+        created_at {REAL} NOT NULL,
+        expires_at {REAL} NOT NULL
+    );
+    CREATE INDEX login_sessions_user ON login_sessions (user_name)
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=9,
+        description="users, API tokens and login sessions",
+        sqlite=_AUTH["sqlite"],
+        postgresql=_AUTH["postgresql"],
+    ),
+)
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

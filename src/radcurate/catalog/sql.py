@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from radcurate.catalog.auth_store import SQLAuthStore
 from radcurate.catalog.base import (
     BatchResult,
     CatalogBackend,
@@ -99,6 +100,8 @@ class SQLCatalog(
         self.result_store: ResultStore = self._results
         #: review statuses of series (catalog/review_store.py)
         self.reviews: ReviewStore = SQLReviewStore(self)
+        #: users, API tokens and login sessions (catalog/auth_store.py)
+        self.auth = SQLAuthStore(self)
 
     # -- results: the first wave's per-series calls, kept as delegates of the result store ----
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:

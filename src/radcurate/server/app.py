@@ -9,11 +9,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from radcurate.catalog import CatalogBackend, open_catalog
+from radcurate.server.auth import install_auth, stamp_permissions
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
+from radcurate.server.request_guard import RequestGuard
 from radcurate.server.routes import (
     aggregate,
     audit,
+    auth,
     autocomplete,
     bias,
     clinical,
@@ -31,6 +34,7 @@ from radcurate.server.routes import (
     tags,
     thumbnails,
     user_settings,
+    users,
     viewer,
     webui,
     workflows,
@@ -81,6 +85,7 @@ def create_app(
     app.state.known_fields = KnownFields()
     install_error_handlers(app)
     install_curation_errors(app)
+    install_auth(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -89,16 +94,26 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["ETag"],
         )
+    # outermost: a foreign Host or a cross-origin write never reaches a route
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=settings.allowed_hosts,
+        trusted_origins=settings.cors_origins,
+    )
+    for module in (auth, users):  # identities: sign in, users, API tokens (docs/auth.md)
+        app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(bias.router, prefix=API_PREFIX)  # bias metrics and dataset shift
+        app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
+    app.include_router(
+        stamp_permissions(bias.router), prefix=API_PREFIX
+    )  # bias metrics and dataset shift
     for module in (jobs, workflows):  # background work
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (tags, datasets, selections, review, audit, user_settings):  # curation
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(clinical.router, prefix=API_PREFIX)  # clinical tables
-    app.include_router(dataset_card.router, prefix=API_PREFIX)  # dataset cards
-    app.include_router(dicomweb.router)  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
+        app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
+    app.include_router(stamp_permissions(clinical.router), prefix=API_PREFIX)  # clinical tables
+    app.include_router(stamp_permissions(dataset_card.router), prefix=API_PREFIX)  # dataset cards
+    app.include_router(stamp_permissions(dicomweb.router))  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
     # last: its catch-all answers every other GET with the single-page app
-    app.include_router(webui.router)
+    app.include_router(stamp_permissions(webui.router))
     return app

@@ -3,7 +3,6 @@ the JSON errors of curation input."""
 
 from __future__ import annotations
 
-import getpass
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -18,11 +17,11 @@ from radcurate.catalog.curation import (
     StoredSelection,
 )
 from radcurate.catalog.review_store import MAX_NOTE, ReviewProgress, SeriesReview
+from radcurate.server.auth import request_actor
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
 
 #: the request header naming the acting user (until users exist; default: the server's user)
-USER_HEADER = "X-Radcurate-User"
 
 
 class _Strict(BaseModel):
@@ -277,14 +276,9 @@ class SettingsResponse(BaseModel):
 
 
 def request_user(request: Request) -> str:
-    """The acting user: the ``X-Radcurate-User`` header, else the server process's user."""
-    header = request.headers.get(USER_HEADER, "").strip()
-    if header:
-        return header
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """The acting user the audit log records: the authenticated principal (auth off: the
+    server's OS user). No header names it (``X-Radcurate-User`` is ignored)."""
+    return request_actor(request)
 
 
 def _on_curation_error(request: Request, exc: Exception) -> JSONResponse:

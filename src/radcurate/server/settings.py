@@ -28,6 +28,10 @@ def _int_env(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _list_env(env: dict[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What the server needs: the catalog, where thumbnails are cached, CORS.
@@ -64,8 +68,22 @@ class ServerSettings:
     max_frames_bytes: int = 512 * MIB
     #: most bytes of one STOW-RS request body (streamed to disk, never held in memory) -> 413
     max_stow_bytes: int = 2048 * MIB
+    #: ``auto``: ask for credentials once the catalog has a user; ``on``: always (docs/auth.md)
+    auth: str = "auto"
+    #: Host header names answered (``*.example.org`` for subdomains); empty: any (``serve``
+    #: always sets them, against DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
+    #: addresses of reverse proxies trusted to name the user in ``proxy_user_header``
+    trusted_proxies: tuple[str, ...] = ()
+    proxy_user_header: str = ""
+    #: how long a UI login lasts (hours)
+    session_hours: float = 12.0
 
     def __post_init__(self) -> None:
+        if self.auth not in ("auto", "on"):
+            raise ValueError(f"auth must be 'auto' or 'on', not {self.auth!r}")
+        if self.trusted_proxies and not self.proxy_user_header:
+            raise ValueError("trusted proxies need the header that names the user")
         if not self.catalog_url:
             object.__setattr__(self, "catalog_url", Settings(home=self.home).catalog_url)
 
@@ -81,7 +99,9 @@ class ServerSettings:
         """Settings from the environment (``RADCURATE_HOME``, ``RADCURATE_CATALOG``,
         ``RADCURATE_CORS_ORIGINS`` as a comma-separated list, the size caps
         ``RADCURATE_MAX_FRAME_LIST``, ``RADCURATE_MAX_FRAMES_BYTES``,
-        ``RADCURATE_MAX_STOW_BYTES``); ``catalog_url`` overrides."""
+        ``RADCURATE_MAX_STOW_BYTES``, ``RADCURATE_AUTH``, ``RADCURATE_ALLOWED_HOSTS``,
+        ``RADCURATE_TRUSTED_PROXIES``, ``RADCURATE_PROXY_USER_HEADER``); ``catalog_url``
+        overrides."""
         env = dict(os.environ) if environ is None else environ
         base = Settings.from_env(env)
         origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
@@ -93,4 +113,8 @@ class ServerSettings:
             max_frame_list=_int_env(env, ENV_MAX_FRAME_LIST, 1000),
             max_frames_bytes=_int_env(env, ENV_MAX_FRAMES_BYTES, 512 * MIB),
             max_stow_bytes=_int_env(env, ENV_MAX_STOW_BYTES, 2048 * MIB),
+            auth=env.get("RADCURATE_AUTH", "auto").strip() or "auto",
+            allowed_hosts=_list_env(env, "RADCURATE_ALLOWED_HOSTS"),
+            trusted_proxies=_list_env(env, "RADCURATE_TRUSTED_PROXIES"),
+            proxy_user_header=env.get("RADCURATE_PROXY_USER_HEADER", "").strip(),
         )

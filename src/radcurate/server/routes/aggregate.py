@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from radcurate.catalog.aggregations import AggregationError, AggregationRequest
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import AggregateBody, AggregateResponse
@@ -31,7 +32,7 @@ def _answer(
     return AggregateResponse.model_validate(result.to_dict())
 
 
-@router.post("/aggregate", operation_id="aggregate", name="aggregate")
+@router.post("/aggregate", operation_id="aggregate", name="aggregate", dependencies=[READ])
 def aggregate_post(
     catalog: CatalogDep, known: KnownFieldsDep, body: AggregateBody
 ) -> AggregateResponse:
@@ -43,7 +44,7 @@ def aggregate_post(
     return _answer(catalog, known, body.query, requests)
 
 
-@router.get("/aggregate", operation_id="aggregate_get", name="aggregate_get")
+@router.get("/aggregate", operation_id="aggregate_get", name="aggregate_get", dependencies=[READ])
 def aggregate_get(
     catalog: CatalogDep,
     known: KnownFieldsDep,

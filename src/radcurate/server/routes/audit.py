@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from radcurate.server.auth import ADMIN
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import AuditItem, AuditList
@@ -13,7 +14,7 @@ from radcurate.server.schemas_curation import AuditItem, AuditList
 router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 
-@router.get("", operation_id="list_audit", name="list_audit")
+@router.get("", operation_id="list_audit", name="list_audit", dependencies=[ADMIN])
 def list_audit(
     catalog: CatalogDep,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import FieldPublic, FieldsResponse, ValuesResponse, ValueSuggestion
@@ -13,7 +14,9 @@ from radcurate.server.schemas import FieldPublic, FieldsResponse, ValuesResponse
 router = APIRouter(prefix="/autocomplete", tags=["autocomplete"], responses=ERROR_RESPONSES)
 
 
-@router.get("/fields", operation_id="autocomplete_fields", name="autocomplete_fields")
+@router.get(
+    "/fields", operation_id="autocomplete_fields", name="autocomplete_fields", dependencies=[READ]
+)
 def autocomplete_fields(
     catalog: CatalogDep,
     prefix: Annotated[str, Query(description="Start of the name (any case).")] = "",
@@ -31,7 +34,9 @@ def autocomplete_fields(
     return FieldsResponse(items=items)
 
 
-@router.get("/values", operation_id="autocomplete_values", name="autocomplete_values")
+@router.get(
+    "/values", operation_id="autocomplete_values", name="autocomplete_values", dependencies=[READ]
+)
 def autocomplete_values(
     catalog: CatalogDep,
     known: KnownFieldsDep,

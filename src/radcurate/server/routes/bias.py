@@ -30,6 +30,7 @@ from radcurate.catalog import CatalogBackend
 from radcurate.catalog.aggregations import AggregationError
 from radcurate.catalog.index.crosstab import MAX_GROUPS
 from radcurate.query.ast import Node
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.fieldnames import KnownFields
@@ -300,14 +301,14 @@ def _report(catalog: CatalogBackend, known: KnownFields, body: BiasBody) -> Bias
     return BiasResponse.model_validate(report)
 
 
-@router.post("", operation_id="bias_report", name="bias_report")
+@router.post("", operation_id="bias_report", name="bias_report", dependencies=[READ])
 def bias_post(catalog: CatalogDep, known: KnownFieldsDep, body: BiasBody) -> BiasResponse:
     """Representation of the attributes in the query's series, their association with the
     target, and shortcut-risk flags (docs/bias.md)."""
     return _report(catalog, known, body)
 
 
-@router.get("", operation_id="bias_report_get", name="bias_report_get")
+@router.get("", operation_id="bias_report_get", name="bias_report_get", dependencies=[READ])
 def bias_get(
     catalog: CatalogDep,
     known: KnownFieldsDep,
@@ -322,7 +323,7 @@ def bias_get(
     return _report(catalog, known, body)
 
 
-@router.post("/compare", operation_id="bias_compare", name="bias_compare")
+@router.post("/compare", operation_id="bias_compare", name="bias_compare", dependencies=[READ])
 def bias_compare(catalog: CatalogDep, known: KnownFieldsDep, body: CompareBody) -> CompareResponse:
     """Dataset shift between two selections per attribute, and the patients in both."""
     check = _parser(catalog, known)

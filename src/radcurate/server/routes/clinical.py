@@ -27,6 +27,7 @@ from radcurate.catalog.clinical_tables import (
     list_tables,
     remove_table,
 )
+from radcurate.server.auth import ADMIN, CURATE, READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import DeletedResponse, request_user
@@ -104,6 +105,7 @@ _UPLOAD_BODY = {
         413: {"description": "The file is too large"},
         415: {"description": "Not CSV/TSV/Parquet"},
     },
+    dependencies=[CURATE],
 )
 async def import_clinical_table(
     request: Request,
@@ -218,19 +220,31 @@ def parse_form(content_type: str, body: bytes) -> tuple[dict[str, str], tuple[st
     return fields, upload
 
 
-@router.get("/tables", operation_id="list_clinical_tables", name="list_clinical_tables")
+@router.get(
+    "/tables", operation_id="list_clinical_tables", name="list_clinical_tables", dependencies=[READ]
+)
 def list_clinical_tables(catalog: CatalogDep) -> ClinicalTablesResponse:
     """Every imported clinical table with the join report of its last import."""
     return ClinicalTablesResponse(items=[_public(t) for t in list_tables(catalog)])
 
 
-@router.get("/tables/{name}", operation_id="get_clinical_table", name="get_clinical_table")
+@router.get(
+    "/tables/{name}",
+    operation_id="get_clinical_table",
+    name="get_clinical_table",
+    dependencies=[READ],
+)
 def get_clinical_table(name: str, catalog: CatalogDep) -> ClinicalTablePublic:
     """One clinical table with its last join report (404 when unknown)."""
     return _public(get_table(catalog, name))
 
 
-@router.delete("/tables/{name}", operation_id="delete_clinical_table", name="delete_clinical_table")
+@router.delete(
+    "/tables/{name}",
+    operation_id="delete_clinical_table",
+    name="delete_clinical_table",
+    dependencies=[ADMIN],
+)
 def delete_clinical_table(name: str, request: Request, catalog: CatalogDep) -> DeletedResponse:
     """Remove a clinical table: its ``clin.<name>.*`` fields leave every series."""
     removed = remove_table(catalog, name, actor=request_user(request))

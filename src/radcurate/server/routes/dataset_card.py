@@ -20,6 +20,7 @@ from radcurate.analyze.dataset_card import DatasetCardError, card_json, dataset_
 from radcurate.analyze.dataset_card_html import card_html
 from radcurate.catalog import CatalogBackend
 from radcurate.query import QueryError
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 
@@ -58,6 +59,7 @@ def _headers(card: dict[str, Any], suffix: str, download: bool) -> dict[str, str
     name="get_dataset_card",
     response_class=Response,
     responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+    dependencies=[READ],
 )
 def get_card(
     name: str,
@@ -78,6 +80,7 @@ def get_card(
     operation_id="get_dataset_card_html",
     name="get_dataset_card_html",
     response_class=HTMLResponse,
+    dependencies=[READ],
 )
 def get_card_html(
     name: str,

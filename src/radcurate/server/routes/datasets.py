@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from radcurate.catalog.curation import DatasetInfo, DatasetVersion
+from radcurate.server.auth import ADMIN, CURATE, READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import (
@@ -52,25 +53,29 @@ def _version(v: DatasetVersion) -> VersionItem:
     )
 
 
-@router.get("", operation_id="list_datasets", name="list_datasets")
+@router.get("", operation_id="list_datasets", name="list_datasets", dependencies=[READ])
 def list_datasets(catalog: CatalogDep) -> DatasetList:
     """Every dataset with its series, study and patient counts."""
     return DatasetList(items=[_item(d) for d in catalog.datasets()])
 
 
-@router.post("", operation_id="create_dataset", name="create_dataset", status_code=201)
+@router.post(
+    "", operation_id="create_dataset", name="create_dataset", status_code=201, dependencies=[CURATE]
+)
 def create_dataset(body: DatasetCreate, request: Request, catalog: CatalogDep) -> DatasetItem:
     """A new, empty dataset (409 when the name is taken in any case)."""
     return _item(catalog.create_dataset(body.name, body.description, actor=request_user(request)))
 
 
-@router.get("/{name}", operation_id="get_dataset", name="get_dataset")
+@router.get("/{name}", operation_id="get_dataset", name="get_dataset", dependencies=[READ])
 def get_dataset(name: str, catalog: CatalogDep) -> DatasetItem:
     """One dataset."""
     return _item(catalog.dataset(name))
 
 
-@router.patch("/{name}", operation_id="update_dataset", name="update_dataset")
+@router.patch(
+    "/{name}", operation_id="update_dataset", name="update_dataset", dependencies=[CURATE]
+)
 def update_dataset(
     name: str, body: DatasetUpdate, request: Request, catalog: CatalogDep
 ) -> DatasetItem:
@@ -81,7 +86,9 @@ def update_dataset(
     return _item(info)
 
 
-@router.delete("/{name}", operation_id="delete_dataset", name="delete_dataset")
+@router.delete(
+    "/{name}", operation_id="delete_dataset", name="delete_dataset", dependencies=[ADMIN]
+)
 def delete_dataset(
     name: str,
     request: Request,
@@ -93,7 +100,9 @@ def delete_dataset(
     return DeletedResponse(name=name, series_count=removed)
 
 
-@router.post("/{name}/add", operation_id="add_to_dataset", name="add_to_dataset")
+@router.post(
+    "/{name}/add", operation_id="add_to_dataset", name="add_to_dataset", dependencies=[CURATE]
+)
 def add_to_dataset(
     name: str, body: BulkRequest, request: Request, catalog: CatalogDep
 ) -> BulkResponse:
@@ -102,7 +111,12 @@ def add_to_dataset(
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
-@router.post("/{name}/remove", operation_id="remove_from_dataset", name="remove_from_dataset")
+@router.post(
+    "/{name}/remove",
+    operation_id="remove_from_dataset",
+    name="remove_from_dataset",
+    dependencies=[CURATE],
+)
 def remove_from_dataset(
     name: str, body: BulkRequest, request: Request, catalog: CatalogDep
 ) -> BulkResponse:
@@ -111,7 +125,9 @@ def remove_from_dataset(
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
-@router.post("/{name}/versions", operation_id="freeze_dataset", name="freeze_dataset")
+@router.post(
+    "/{name}/versions", operation_id="freeze_dataset", name="freeze_dataset", dependencies=[CURATE]
+)
 def freeze_dataset(
     name: str, request: Request, catalog: CatalogDep, body: FreezeRequest | None = None
 ) -> VersionItem:
@@ -120,21 +136,34 @@ def freeze_dataset(
     return _version(catalog.freeze_dataset(name, note, actor=request_user(request)))
 
 
-@router.get("/{name}/versions", operation_id="list_dataset_versions", name="list_dataset_versions")
+@router.get(
+    "/{name}/versions",
+    operation_id="list_dataset_versions",
+    name="list_dataset_versions",
+    dependencies=[READ],
+)
 def list_versions(name: str, catalog: CatalogDep) -> VersionList:
     """The frozen versions, oldest first."""
     return VersionList(items=[_version(v) for v in catalog.dataset_versions(name)])
 
 
 @router.get(
-    "/{name}/versions/{version}", operation_id="get_dataset_version", name="get_dataset_version"
+    "/{name}/versions/{version}",
+    operation_id="get_dataset_version",
+    name="get_dataset_version",
+    dependencies=[READ],
 )
 def get_version(name: str, version: int, catalog: CatalogDep) -> VersionItem:
     """One frozen version with its member SeriesInstanceUIDs."""
     return _version(catalog.dataset_version(name, version))
 
 
-@router.get("/{name}/diff", operation_id="diff_dataset_versions", name="diff_dataset_versions")
+@router.get(
+    "/{name}/diff",
+    operation_id="diff_dataset_versions",
+    name="diff_dataset_versions",
+    dependencies=[READ],
+)
 def diff_versions(
     name: str,
     catalog: CatalogDep,

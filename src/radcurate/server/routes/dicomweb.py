@@ -21,6 +21,7 @@ from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.reading import syntax_of_bytes
 from radcurate.dicomweb import multipart, qido, stow, wado
 from radcurate.dicomweb.sources import NotFoundError, locate, series_of_study
+from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
@@ -88,13 +89,13 @@ def _qido(
     return JSONResponse(answer.items, media_type=DICOM_JSON, headers=headers)
 
 
-@router.get("/studies", operation_id="qido_studies")
+@router.get("/studies", operation_id="qido_studies", dependencies=[READ])
 def search_studies(request: Request, catalog: CatalogDep, accept: AcceptHeader = None) -> Response:
     """QIDO-RS: search for studies."""
     return _qido(request, catalog, "study", accept)
 
 
-@router.get("/series", operation_id="qido_series")
+@router.get("/series", operation_id="qido_series", dependencies=[READ])
 def search_all_series(
     request: Request, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -102,7 +103,7 @@ def search_all_series(
     return _qido(request, catalog, "series", accept)
 
 
-@router.get("/instances", operation_id="qido_instances")
+@router.get("/instances", operation_id="qido_instances", dependencies=[READ])
 def search_all_instances(
     request: Request, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -110,7 +111,7 @@ def search_all_instances(
     return _qido(request, catalog, "instance", accept)
 
 
-@router.get("/studies/{study}/series", operation_id="qido_study_series")
+@router.get("/studies/{study}/series", operation_id="qido_study_series", dependencies=[READ])
 def search_series(
     study: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -118,7 +119,7 @@ def search_series(
     return _qido(request, catalog, "series", accept, study_uid=study)
 
 
-@router.get("/studies/{study}/instances", operation_id="qido_study_instances")
+@router.get("/studies/{study}/instances", operation_id="qido_study_instances", dependencies=[READ])
 def search_study_instances(
     study: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -126,7 +127,11 @@ def search_study_instances(
     return _qido(request, catalog, "instance", accept, study_uid=study)
 
 
-@router.get("/studies/{study}/series/{series}/instances", operation_id="qido_series_instances")
+@router.get(
+    "/studies/{study}/series/{series}/instances",
+    operation_id="qido_series_instances",
+    dependencies=[READ],
+)
 def search_instances(
     study: str, series: str, request: Request, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -224,14 +229,14 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
     )
 
 
-@router.get("/studies/{study}", operation_id="wado_study")
+@router.get("/studies/{study}", operation_id="wado_study", dependencies=[READ])
 def retrieve_study(study: str, catalog: CatalogDep, accept: AcceptHeader = None) -> Response:
     """WADO-RS: every instance of a study (multipart/related; type="application/dicom")."""
     records = _records(catalog, study)
     return records if isinstance(records, Response) else _retrieve(records, accept)
 
 
-@router.get("/studies/{study}/series/{series}", operation_id="wado_series")
+@router.get("/studies/{study}/series/{series}", operation_id="wado_series", dependencies=[READ])
 def retrieve_series(
     study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -240,7 +245,11 @@ def retrieve_series(
     return records if isinstance(records, Response) else _retrieve(records, accept)
 
 
-@router.get("/studies/{study}/series/{series}/instances/{sop}", operation_id="wado_instance")
+@router.get(
+    "/studies/{study}/series/{series}/instances/{sop}",
+    operation_id="wado_instance",
+    dependencies=[READ],
+)
 def retrieve_instance(
     study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -266,14 +275,18 @@ def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
     return JSONResponse(out, media_type=DICOM_JSON)
 
 
-@router.get("/studies/{study}/metadata", operation_id="wado_study_metadata")
+@router.get("/studies/{study}/metadata", operation_id="wado_study_metadata", dependencies=[READ])
 def study_metadata(study: str, request: Request, catalog: CatalogDep) -> Response:
     """WADO-RS: DICOM JSON of every instance of a study."""
     records = _records(catalog, study)
     return records if isinstance(records, Response) else _metadata(request, records)
 
 
-@router.get("/studies/{study}/series/{series}/metadata", operation_id="wado_series_metadata")
+@router.get(
+    "/studies/{study}/series/{series}/metadata",
+    operation_id="wado_series_metadata",
+    dependencies=[READ],
+)
 def series_metadata(study: str, series: str, request: Request, catalog: CatalogDep) -> Response:
     """WADO-RS: DICOM JSON of every instance of a series."""
     records = _records(catalog, study, series)
@@ -283,6 +296,7 @@ def series_metadata(study: str, series: str, request: Request, catalog: CatalogD
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/metadata",
     operation_id="wado_instance_metadata",
+    dependencies=[READ],
 )
 def instance_metadata(
     study: str, series: str, sop: str, request: Request, catalog: CatalogDep
@@ -306,6 +320,7 @@ def _frame_numbers(text: str) -> list[int] | None:
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/frames/{frame_list}",
     operation_id="wado_frames",
+    dependencies=[READ],
 )
 def retrieve_frames(
     study: str,
@@ -364,6 +379,7 @@ def retrieve_frames(
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path:path}",
     operation_id="wado_bulkdata",
+    dependencies=[READ],
 )
 def retrieve_bulkdata(
     study: str, series: str, sop: str, path: str, catalog: CatalogDep
@@ -409,7 +425,11 @@ def _render(
     return Response(data, media_type=media)
 
 
-@router.get("/studies/{study}/series/{series}/rendered", operation_id="wado_series_rendered")
+@router.get(
+    "/studies/{study}/series/{series}/rendered",
+    operation_id="wado_series_rendered",
+    dependencies=[READ],
+)
 def series_rendered(
     study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
@@ -420,6 +440,7 @@ def series_rendered(
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/rendered",
     operation_id="wado_instance_rendered",
+    dependencies=[READ],
 )
 def instance_rendered(
     study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
@@ -431,6 +452,7 @@ def instance_rendered(
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/frames/{frame}/rendered",
     operation_id="wado_frame_rendered",
+    dependencies=[READ],
 )
 def frame_rendered(
     study: str, series: str, sop: str, frame: int, catalog: CatalogDep, accept: AcceptHeader = None
@@ -455,7 +477,7 @@ def _series_thumbnail(
     return Response(buffer.getvalue(), media_type="image/jpeg")
 
 
-@router.get("/studies/{study}/thumbnail", operation_id="wado_study_thumbnail")
+@router.get("/studies/{study}/thumbnail", operation_id="wado_study_thumbnail", dependencies=[READ])
 def study_thumbnail(
     study: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
 ) -> Response:
@@ -473,7 +495,11 @@ def study_thumbnail(
     return _series_thumbnail(catalog, first, settings, accept)
 
 
-@router.get("/studies/{study}/series/{series}/thumbnail", operation_id="wado_series_thumbnail")
+@router.get(
+    "/studies/{study}/series/{series}/thumbnail",
+    operation_id="wado_series_thumbnail",
+    dependencies=[READ],
+)
 def series_thumbnail(
     study: str, series: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
 ) -> Response:
@@ -494,6 +520,7 @@ def _remote(records: list[InstanceRecord]) -> bool:
 @router.get(
     "/studies/{study}/series/{series}/instances/{sop}/thumbnail",
     operation_id="wado_instance_thumbnail",
+    dependencies=[READ],
 )
 def instance_thumbnail(
     study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
@@ -568,13 +595,13 @@ async def _stow(
     )
 
 
-@router.post("/studies", operation_id="stow_studies")
+@router.post("/studies", operation_id="stow_studies", dependencies=[CURATE])
 async def store_instances(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
     """STOW-RS: store instances (they are copied into the store and ingested)."""
     return await _stow(request, catalog, settings, None)
 
 
-@router.post("/studies/{study}", operation_id="stow_study")
+@router.post("/studies/{study}", operation_id="stow_study", dependencies=[CURATE])
 async def store_study_instances(
     study: str, request: Request, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:

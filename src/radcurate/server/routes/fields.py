@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import FieldPublic, FieldsResponse
@@ -13,7 +14,7 @@ from radcurate.server.schemas import FieldPublic, FieldsResponse
 router = APIRouter(tags=["fields"], responses=ERROR_RESPONSES)
 
 
-@router.get("/fields", operation_id="list_fields", name="list_fields")
+@router.get("/fields", operation_id="list_fields", name="list_fields", dependencies=[READ])
 def list_fields(
     catalog: CatalogDep,
     prefix: Annotated[str, Query(description="Only names starting with this (any case).")] = "",

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import ErrorsResponse, FileErrorPublic, InfoResponse
@@ -13,13 +14,13 @@ from radcurate.server.schemas import ErrorsResponse, FileErrorPublic, InfoRespon
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
 
 
-@router.get("/info", operation_id="get_info", name="get_info")
+@router.get("/info", operation_id="get_info", name="get_info", dependencies=[READ])
 def get_info(catalog: CatalogDep) -> InfoResponse:
     """Counts of patients, studies, series, instances, files and skipped files."""
     return InfoResponse(**catalog.info().to_dict())
 
 
-@router.get("/errors", operation_id="list_errors", name="list_errors")
+@router.get("/errors", operation_id="list_errors", name="list_errors", dependencies=[READ])
 def list_errors(
     catalog: CatalogDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 1000
 ) -> ErrorsResponse:

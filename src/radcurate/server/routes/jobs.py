@@ -14,6 +14,7 @@ from radcurate.jobs import LocalExecutor
 from radcurate.jobs.thumbnails import THUMBNAILS, thumbnails_job
 from radcurate.query import parse
 from radcurate.render.cache import ThumbnailCache
+from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, error_response
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
@@ -101,7 +102,7 @@ def _not_found(job_id: str) -> JSONResponse:
     return error_response(404, ErrorDetail(code="job_not_found", message=f"no job {job_id}"))
 
 
-@router.get("", operation_id="list_jobs", response_model=JobList)
+@router.get("", operation_id="list_jobs", response_model=JobList, dependencies=[READ])
 def list_jobs(
     catalog: CatalogDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -112,7 +113,13 @@ def list_jobs(
     return {"items": [j.to_dict() for j in catalog.jobs(limit=limit, state=state, kind=kind)]}
 
 
-@router.get("/{job_id}", operation_id="get_job", response_model=Job, responses=_NOT_FOUND)
+@router.get(
+    "/{job_id}",
+    operation_id="get_job",
+    response_model=Job,
+    responses=_NOT_FOUND,
+    dependencies=[READ],
+)
 def get_job(job_id: str, catalog: CatalogDep) -> Any:
     """One job and its progress."""
     record = catalog.job(job_id)
@@ -124,6 +131,7 @@ def get_job(job_id: str, catalog: CatalogDep) -> Any:
     operation_id="start_thumbnail_job",
     response_model=Job,
     status_code=202,
+    dependencies=[CURATE],
 )
 def start_thumbnail_job(
     catalog: CatalogDep,
@@ -167,6 +175,7 @@ class JobErrors(BaseModel):
     operation_id="get_job_errors",
     response_model=JobErrors,
     responses=_NOT_FOUND,
+    dependencies=[READ],
 )
 def get_job_errors(
     job_id: str,
@@ -182,7 +191,11 @@ def get_job_errors(
 
 
 @router.post(
-    "/{job_id}/cancel", operation_id="cancel_job", response_model=Job, responses=_NOT_FOUND
+    "/{job_id}/cancel",
+    operation_id="cancel_job",
+    response_model=Job,
+    responses=_NOT_FOUND,
+    dependencies=[CURATE],
 )
 def cancel_job(job_id: str, catalog: CatalogDep) -> Response | dict[str, Any]:
     """Ask a job to stop: a queued one is cancelled at once, a running one soon after."""

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.workflow.qc_summary import check_counts
@@ -37,7 +38,7 @@ class QCChecksResponse(BaseModel):
     checks: list[QCCheckCount]
 
 
-@router.get("/checks", operation_id="list_qc_checks", name="list_qc_checks")
+@router.get("/checks", operation_id="list_qc_checks", name="list_qc_checks", dependencies=[READ])
 def list_qc_checks(
     catalog: CatalogDep,
     known: KnownFieldsDep,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import (
@@ -21,13 +22,20 @@ from radcurate.server.schemas_curation import (
 router = APIRouter(tags=["review"], responses=ERROR_RESPONSES)
 
 
-@router.get("/series/{series_uid}/review", operation_id="get_review", name="get_review")
+@router.get(
+    "/series/{series_uid}/review", operation_id="get_review", name="get_review", dependencies=[READ]
+)
 def get_review(series_uid: str, catalog: CatalogDep) -> ReviewResponse:
     """The review of a series (``pending`` with no reviewer when never reviewed)."""
     return ReviewResponse.of(catalog.reviews.review(series_uid))
 
 
-@router.put("/series/{series_uid}/review", operation_id="set_review", name="set_review")
+@router.put(
+    "/series/{series_uid}/review",
+    operation_id="set_review",
+    name="set_review",
+    dependencies=[CURATE],
+)
 def set_review(
     series_uid: str, body: ReviewBody, request: Request, catalog: CatalogDep
 ) -> ReviewResponse:
@@ -39,7 +47,9 @@ def set_review(
     return ReviewResponse.of(review)
 
 
-@router.post("/review", operation_id="review_selection", name="review_selection")
+@router.post(
+    "/review", operation_id="review_selection", name="review_selection", dependencies=[CURATE]
+)
 def review_selection(
     body: ReviewBulkRequest, request: Request, catalog: CatalogDep
 ) -> ReviewBulkResponse:
@@ -50,7 +60,9 @@ def review_selection(
     return ReviewBulkResponse(changed=result.changed, total=result.series_count)
 
 
-@router.get("/review/progress", operation_id="review_progress", name="review_progress")
+@router.get(
+    "/review/progress", operation_id="review_progress", name="review_progress", dependencies=[READ]
+)
 def review_progress(
     catalog: CatalogDep,
     known: KnownFieldsDep,

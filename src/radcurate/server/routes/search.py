@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 
 from radcurate.catalog.search import SortSpec
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import (
@@ -86,7 +87,7 @@ def _page(
     )
 
 
-@router.get("/search", operation_id="search_series", name="search_series")
+@router.get("/search", operation_id="search_series", name="search_series", dependencies=[READ])
 def search_series(
     request: Request,
     catalog: CatalogDep,
@@ -103,7 +104,9 @@ def search_series(
     return _page(request, catalog, known, q, _field_names(fields), sort, limit, cursor)
 
 
-@router.post("/search", operation_id="search_series_post", name="search_series_post")
+@router.post(
+    "/search", operation_id="search_series_post", name="search_series_post", dependencies=[READ]
+)
 def search_series_post(
     request: Request, catalog: CatalogDep, known: KnownFieldsDep, body: SearchRequest
 ) -> SearchResponse:
@@ -114,7 +117,7 @@ def search_series_post(
     return _page(request, catalog, known, body.query, names, body.sort, body.limit, body.cursor)
 
 
-@router.get("/count", operation_id="count_series", name="count_series")
+@router.get("/count", operation_id="count_series", name="count_series", dependencies=[READ])
 def count_series(
     catalog: CatalogDep,
     known: KnownFieldsDep,

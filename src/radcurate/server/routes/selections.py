@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import SelectionBody, SelectionResponse, request_user
@@ -11,7 +12,13 @@ from radcurate.server.schemas_curation import SelectionBody, SelectionResponse, 
 router = APIRouter(prefix="/selections", tags=["selections"], responses=ERROR_RESPONSES)
 
 
-@router.post("", operation_id="create_selection", name="create_selection", status_code=201)
+@router.post(
+    "",
+    operation_id="create_selection",
+    name="create_selection",
+    status_code=201,
+    dependencies=[READ],
+)
 def create_selection(
     body: SelectionBody, request: Request, catalog: CatalogDep
 ) -> SelectionResponse:
@@ -20,7 +27,9 @@ def create_selection(
     return SelectionResponse.of(stored)
 
 
-@router.get("/{selection_id}", operation_id="get_selection", name="get_selection")
+@router.get(
+    "/{selection_id}", operation_id="get_selection", name="get_selection", dependencies=[READ]
+)
 def get_selection(selection_id: str, catalog: CatalogDep) -> SelectionResponse:
     """A stored selection, counted now."""
     return SelectionResponse.of(catalog.selection(selection_id))

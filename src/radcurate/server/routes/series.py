@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
 from radcurate.server.schemas import InstancesResponse, SeriesResponse
@@ -14,7 +15,7 @@ from radcurate.server.schemas import InstancesResponse, SeriesResponse
 router = APIRouter(prefix="/series", tags=["series"], responses=ERROR_RESPONSES)
 
 
-@router.get("/{series_uid}", operation_id="get_series", name="get_series")
+@router.get("/{series_uid}", operation_id="get_series", name="get_series", dependencies=[READ])
 def get_series(series_uid: str, catalog: CatalogDep) -> SeriesResponse:
     """The full document of a series (header and derived facts) and its ai/qc results."""
     document = catalog.series_document(series_uid)
@@ -51,7 +52,12 @@ class SeriesResults(BaseModel):
     provenance: list[ResultProvenance]
 
 
-@router.get("/{series_uid}/results", operation_id="get_series_results", name="get_series_results")
+@router.get(
+    "/{series_uid}/results",
+    operation_id="get_series_results",
+    name="get_series_results",
+    dependencies=[READ],
+)
 def get_series_results(series_uid: str, catalog: CatalogDep) -> SeriesResults:
     """The results of a series with the provenance of each producer's set (newest last)."""
     if catalog.series_document(series_uid) is None:
@@ -63,7 +69,12 @@ def get_series_results(series_uid: str, catalog: CatalogDep) -> SeriesResults:
     )
 
 
-@router.get("/{series_uid}/instances", operation_id="list_instances", name="list_instances")
+@router.get(
+    "/{series_uid}/instances",
+    operation_id="list_instances",
+    name="list_instances",
+    dependencies=[READ],
+)
 def list_instances(series_uid: str, catalog: CatalogDep) -> InstancesResponse:
     """The instance rows of a series (files, positions, per-instance attributes)."""
     rows = catalog.instances(series_uid)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import (
@@ -22,7 +23,7 @@ from radcurate.server.schemas_curation import (
 router = APIRouter(prefix="/tags", tags=["tags"], responses=ERROR_RESPONSES)
 
 
-@router.get("", operation_id="list_tags", name="list_tags")
+@router.get("", operation_id="list_tags", name="list_tags", dependencies=[READ])
 def list_tags(
     catalog: CatalogDep,
     prefix: Annotated[str, Query(description="Names starting with this (any case).")] = "",
@@ -37,21 +38,23 @@ def list_tags(
     )
 
 
-@router.post("", operation_id="create_tag", name="create_tag", status_code=201)
+@router.post(
+    "", operation_id="create_tag", name="create_tag", status_code=201, dependencies=[CURATE]
+)
 def create_tag(body: TagCreate, request: Request, catalog: CatalogDep) -> TagItem:
     """A new tag (409 when the name is taken in any case)."""
     tag = catalog.create_tag(body.name, body.color, actor=request_user(request))
     return TagItem(name=tag.name, color=tag.color, series_count=tag.series_count)
 
 
-@router.get("/{name}", operation_id="get_tag", name="get_tag")
+@router.get("/{name}", operation_id="get_tag", name="get_tag", dependencies=[READ])
 def get_tag(name: str, catalog: CatalogDep) -> TagItem:
     """One tag."""
     tag = catalog.tag(name)
     return TagItem(name=tag.name, color=tag.color, series_count=tag.series_count)
 
 
-@router.patch("/{name}", operation_id="update_tag", name="update_tag")
+@router.patch("/{name}", operation_id="update_tag", name="update_tag", dependencies=[CURATE])
 def update_tag(name: str, body: TagUpdate, request: Request, catalog: CatalogDep) -> TagItem:
     """Rename and/or recolour (``"color": null`` removes the colour)."""
     clear = "color" in body.model_fields_set and body.color is None
@@ -65,14 +68,16 @@ def update_tag(name: str, body: TagUpdate, request: Request, catalog: CatalogDep
     return TagItem(name=tag.name, color=tag.color, series_count=tag.series_count)
 
 
-@router.delete("/{name}", operation_id="delete_tag", name="delete_tag")
+@router.delete("/{name}", operation_id="delete_tag", name="delete_tag", dependencies=[CURATE])
 def delete_tag(name: str, request: Request, catalog: CatalogDep) -> DeletedResponse:
     """Delete a tag; every series loses it."""
     removed = catalog.delete_tag(name, actor=request_user(request))
     return DeletedResponse(name=name, series_count=removed)
 
 
-@router.post("/{name}/add", operation_id="tag_selection", name="tag_selection")
+@router.post(
+    "/{name}/add", operation_id="tag_selection", name="tag_selection", dependencies=[CURATE]
+)
 def tag_selection(
     name: str, body: BulkRequest, request: Request, catalog: CatalogDep
 ) -> BulkResponse:
@@ -81,7 +86,9 @@ def tag_selection(
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
-@router.post("/{name}/remove", operation_id="untag_selection", name="untag_selection")
+@router.post(
+    "/{name}/remove", operation_id="untag_selection", name="untag_selection", dependencies=[CURATE]
+)
 def untag_selection(
     name: str, body: BulkRequest, request: Request, catalog: CatalogDep
 ) -> BulkResponse:

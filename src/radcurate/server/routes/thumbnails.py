@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, Response
 
 from radcurate.optional import MissingDependencyError, is_available
 from radcurate.render.cache import ThumbnailCache, content_key
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
 from radcurate.server.schemas import ErrorResponse
@@ -42,6 +43,7 @@ def etag_matches(if_none_match: str | None, key: str) -> bool:
         304: {"description": "The client's copy (If-None-Match) is current"},
         501: {"model": ErrorResponse, "description": "Rendering is not installed"},
     },
+    dependencies=[READ],
 )
 def get_thumbnail(
     series_uid: str,

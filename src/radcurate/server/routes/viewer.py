@@ -16,6 +16,7 @@ from radcurate.imaging.seg import seg_label_stream
 from radcurate.imaging.volume import series_volume_stream
 from radcurate.render.api import render_slice
 from radcurate.render.overlay import render_overlay
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError, error_response
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
@@ -30,6 +31,7 @@ Plane = Literal["native", "axial", "coronal", "sagittal"]
     operation_id="get_slice",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "The slice (PNG)"}},
+    dependencies=[READ],
 )
 def get_slice(
     series_uid: str,
@@ -75,6 +77,7 @@ def get_slice(
         404: {"model": ErrorResponse, "description": "No such series, or its reference"},
         422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
     },
+    dependencies=[READ],
 )
 def get_overlay(
     series_uid: str,
@@ -127,6 +130,7 @@ def get_overlay(
         404: {"model": ErrorResponse, "description": "No such series, or a SEG's reference"},
         422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
     },
+    dependencies=[READ],
 )
 def get_volume(series_uid: str, catalog: CatalogDep) -> Response:
     """The series as a NIfTI volume in RAS; for a SEG, its label volume on the referenced grid.

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from radcurate.server.auth import PUBLIC
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
 
@@ -50,13 +51,13 @@ def _index(root: Path) -> Response:
     return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/", name="webui_index")
+@router.get("/", name="webui_index", dependencies=[PUBLIC])
 def webui_index() -> Response:
     """The app."""
     return _index(WEBUI_ROOT)
 
 
-@router.get("/{path:path}", name="webui_file")
+@router.get("/{path:path}", name="webui_file", dependencies=[PUBLIC])
 def webui_file(path: str) -> Response:
     """A built file, or the app itself for any page of it (its router reads the URL)."""
     first = path.split("/", 1)[0]

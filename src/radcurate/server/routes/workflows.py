@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from radcurate.catalog import CatalogBackend
 from radcurate.jobs.workflows import WORKFLOW_KIND, workflow_job
+from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.routes.jobs import ExecutorDep, Job, thumbnail_workers
@@ -54,7 +55,9 @@ class WorkflowRunRequest(BaseModel):
     force: bool = Field(default=False, description="Also process series that are up to date")
 
 
-@router.get("", operation_id="list_workflows", response_model=list[WorkflowDescription])
+@router.get(
+    "", operation_id="list_workflows", response_model=list[WorkflowDescription], dependencies=[READ]
+)
 def list_workflows() -> list[dict[str, Any]]:
     """Every loadable workflow (annotators and QC checks too) with its parameter schema."""
     return [info.to_dict() for info in default_registry().infos()]
@@ -66,6 +69,7 @@ def list_workflows() -> list[dict[str, Any]]:
     response_model=Job,
     status_code=202,
     responses={404: {"model": ErrorResponse, "description": "No such workflow"}},
+    dependencies=[CURATE],
 )
 def start_workflow_run(
     name: str,
