@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "radcurate.cli.export:export",
     "clinical": "radcurate.cli.clinical:clinical",
     "import-nifti": "radcurate.cli.import_nifti:import_nifti_command",
+    "user": "radcurate.cli.user:user",
+    "token": "radcurate.cli.user:token",
 }
 
 
