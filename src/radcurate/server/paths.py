@@ -10,10 +10,19 @@ name only; an admin sees the path as stored, to find and fix the file.
 from __future__ import annotations
 
 import ntpath
+import os
 import posixpath
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from radcurate.server.auth import authenticate
+from radcurate.server.settings import ServerSettings
+from radcurate.settings import ENV_STORE, Settings
 
 #: an absolute path (or ``file://`` URL) inside free text such as an OS error message
 _ABSOLUTE = re.compile(r"(?:file://)?(?:/|[A-Za-z]:\\)[^\s'\"<>,;()\[\]]*")
@@ -90,3 +99,50 @@ def public_text(text: str, *, full: bool, roots: Iterable[str] = ()) -> str:
         return text
     kept = list(roots)
     return _ABSOLUTE.sub(lambda m: public_path(m.group(0), full=False, roots=kept), text)
+
+
+@dataclass(frozen=True)
+class PathView:
+    """How paths are shown to one request's principal.
+
+    Parameters
+    ----------
+    full
+        An admin (or auth off: the server's own user): paths as stored.
+    roots
+        Folders the server writes instances into (its store), shown relative to.
+    """
+
+    full: bool
+    roots: tuple[str, ...] = ()
+
+    def path(self, path: str) -> str:
+        """``path`` as this principal sees it (:func:`public_path`)."""
+        return public_path(path, full=self.full, roots=self.roots)
+
+    def text(self, text: str) -> str:
+        """A message with its paths as this principal sees them (:func:`public_text`)."""
+        return public_text(text, full=self.full, roots=self.roots)
+
+
+#: the view of a non-admin that knows no roots: file names only (where no request is at hand)
+SAFE = PathView(full=False)
+
+
+def store_root(request: Request) -> str:
+    """The store's URL: the app's ``store_url`` (tests), ``$RADCURATE_STORE``, or the home's."""
+    configured = getattr(request.app.state, "store_url", None)
+    if configured:
+        return str(configured)
+    settings: ServerSettings = request.app.state.settings
+    return os.environ.get(ENV_STORE) or Settings(home=settings.home).store_url
+
+
+def path_view(request: Request) -> PathView:
+    """The :class:`PathView` of ``request``: full paths for an admin only."""
+    principal = authenticate(request)
+    full = principal is not None and principal.is_admin
+    return PathView(full=full, roots=() if full else (store_root(request),))
+
+
+PathViewDep = Annotated[PathView, Depends(path_view)]

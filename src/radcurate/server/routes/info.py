@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
+from radcurate.server.paths import PathViewDep
 from radcurate.server.schemas import ErrorsResponse, FileErrorPublic, InfoResponse
 
 router = APIRouter(tags=["catalog"], responses=ERROR_RESPONSES)
@@ -22,12 +23,20 @@ def get_info(catalog: CatalogDep) -> InfoResponse:
 
 @router.get("/errors", operation_id="list_errors", name="list_errors", dependencies=[READ])
 def list_errors(
-    catalog: CatalogDep, limit: Annotated[int, Query(ge=1, le=100_000)] = 1000
+    catalog: CatalogDep,
+    paths: PathViewDep,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
 ) -> ErrorsResponse:
-    """Files that could not be ingested, by path, with a one-line reason."""
+    """Files that could not be ingested, by path (an admin's; others: the file name or the
+    path below the store), with a one-line reason."""
     return ErrorsResponse(
         items=[
-            FileErrorPublic(path=e.source, size=e.size, mtime_ns=e.mtime_ns, reason=e.reason)
+            FileErrorPublic(
+                path=paths.path(e.source),
+                size=e.size,
+                mtime_ns=e.mtime_ns,
+                reason=paths.text(e.reason),
+            )
             for e in catalog.errors(limit)
         ]
     )
