@@ -24,6 +24,7 @@ from radcurate.dicomweb.sources import NotFoundError, locate, series_of_study
 from radcurate.server.auth import CURATE, READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import error_response
+from radcurate.server.paths import SAFE, PathView, PathViewDep, path_view
 from radcurate.server.schemas import ErrorDetail
 from radcurate.settings import ENV_STORE, Settings
 from radcurate.storage import StorageError
@@ -49,6 +50,11 @@ def _store_url(request: Request, home: object) -> str:
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return error_response(status, ErrorDetail(code=code, message=message))
+
+
+def _cannot_store(request: Request, store_url: str, exc: OSError) -> JSONResponse:
+    message = f"cannot write into {store_url}: {exc}"  # its paths shown as the user may see them
+    return _error(507, "cannot_store", path_view(request).text(message))
 
 
 def _json_ok(accept: str | None) -> bool:
@@ -151,16 +157,18 @@ def _records(
         return _error(404, "not_found", str(exc))
 
 
-def _unreadable(record: InstanceRecord, exc: OSError) -> JSONResponse:
+def _unreadable(record: InstanceRecord, exc: OSError, paths: PathView) -> JSONResponse:
     """A 502: the instance's file (or the PACS that keeps it) cannot be read; the message
-    never shows a server path, and says what to do when the file is gone from disk."""
+    shows its path as ``paths`` allows (in full to an admin only), and says what to do when
+    the file is gone from disk."""
+    shown = paths.path(record.location)
     if isinstance(exc, FileNotFoundError):
         message = (
-            f"the file of instance {record.sop_uid} is no longer on disk; ingest its folder "
-            "again to update the catalog"
+            f"the file {shown} of instance {record.sop_uid} is no longer on disk; ingest its "
+            "folder again to update the catalog"
         )
     else:
-        message = f"cannot read instance {record.sop_uid}: {exc.strerror or type(exc).__name__}"
+        message = f"cannot read {shown} ({record.sop_uid}): {exc.strerror or type(exc).__name__}"
     return _error(502, "unreadable_instance", message)
 
 
@@ -170,15 +178,15 @@ def _sniffed_syntax(record: InstanceRecord) -> str:
     return syntax_of_bytes(wado.instance_file(record)) or wado.EXPLICIT_LE
 
 
-def _missing_files(records: list[InstanceRecord]) -> JSONResponse | None:
+def _missing_files(records: list[InstanceRecord], paths: PathView) -> JSONResponse | None:
     """Checked before a multi-instance answer streams: a gone file would cut the stream."""
     for record in records:
         if not is_remote(record.location) and not os.path.isfile(local_path(record.location)):
-            return _unreadable(record, FileNotFoundError(2, "No such file or directory"))
+            return _unreadable(record, FileNotFoundError(2, "No such file or directory"), paths)
     return None
 
 
-def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
+def _retrieve(records: list[InstanceRecord], accept: str | None, paths: PathView) -> Response:
     items = multipart.parse_accept(accept)
     if len(records) == 1 and items and items[0].media_type == "application/dicom":
         syntax = records[0].transfer_syntax
@@ -187,13 +195,13 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
         try:
             return Response(wado.instance_file(records[0]), media_type="application/dicom")
         except OSError as exc:
-            return _unreadable(records[0], exc)
+            return _unreadable(records[0], exc, paths)
     if len(records) == 1:
         # one instance: read it before answering, so a missing file is a 502, not a cut stream
         try:
             data = wado.instance_file(records[0])
         except OSError as exc:
-            return _unreadable(records[0], exc)
+            return _unreadable(records[0], exc, paths)
         boundary = multipart.new_boundary()
         syntax = records[0].transfer_syntax or syntax_of_bytes(data) or wado.EXPLICIT_LE
         if not wado.retrieve_syntax_ok(accept, syntax):
@@ -211,7 +219,7 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
                 f"instance {record.sop_uid} is stored as {record.transfer_syntax}; ask for "
                 "transfer-syntax=* (as stored)",
             )
-    missing = _missing_files(records)
+    missing = _missing_files(records, paths)
     if missing is not None:
         return missing
     boundary = multipart.new_boundary()
@@ -230,19 +238,21 @@ def _retrieve(records: list[InstanceRecord], accept: str | None) -> Response:
 
 
 @router.get("/studies/{study}", operation_id="wado_study", dependencies=[READ])
-def retrieve_study(study: str, catalog: CatalogDep, accept: AcceptHeader = None) -> Response:
+def retrieve_study(
+    study: str, catalog: CatalogDep, paths: PathViewDep, accept: AcceptHeader = None
+) -> Response:
     """WADO-RS: every instance of a study (multipart/related; type="application/dicom")."""
     records = _records(catalog, study)
-    return records if isinstance(records, Response) else _retrieve(records, accept)
+    return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
 @router.get("/studies/{study}/series/{series}", operation_id="wado_series", dependencies=[READ])
 def retrieve_series(
-    study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
+    study: str, series: str, catalog: CatalogDep, paths: PathViewDep, accept: AcceptHeader = None
 ) -> Response:
     """WADO-RS: every instance of a series."""
     records = _records(catalog, study, series)
-    return records if isinstance(records, Response) else _retrieve(records, accept)
+    return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
 @router.get(
@@ -251,15 +261,20 @@ def retrieve_series(
     dependencies=[READ],
 )
 def retrieve_instance(
-    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+    study: str,
+    series: str,
+    sop: str,
+    catalog: CatalogDep,
+    paths: PathViewDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: one instance."""
     records = _records(catalog, study, series, sop)
-    return records if isinstance(records, Response) else _retrieve(records, accept)
+    return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
 def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
-    base = _base(request)
+    base, paths = _base(request), path_view(request)
     out = []
     for record in records:
         url = (
@@ -269,9 +284,10 @@ def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
         try:
             out.append(wado.instance_metadata(record, url))
         except OSError as exc:
-            return _unreadable(record, exc)
+            return _unreadable(record, exc, paths)
         except ValueError as exc:
-            return _error(502, "unreadable_instance", f"cannot read {record.sop_uid}: {exc}")
+            message = f"cannot read {record.sop_uid}: {paths.text(str(exc))}"
+            return _error(502, "unreadable_instance", message)
     return JSONResponse(out, media_type=DICOM_JSON)
 
 
@@ -329,6 +345,7 @@ def retrieve_frames(
     frame_list: str,
     catalog: CatalogDep,
     settings: SettingsDep,
+    paths: PathViewDep,
     accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: frames (1-based, comma-separated), as stored or decoded as the client accepts.
@@ -365,7 +382,7 @@ def retrieve_frames(
     except ValueError as exc:
         return _error(400, "no_frames", str(exc))
     except OSError as exc:
-        return _unreadable(record, exc)
+        return _unreadable(record, exc, paths)
     content_type = wado.frame_media_type(choice.syntax, choice.media_type)
     boundary = multipart.new_boundary()
     parts = [multipart.Part(d, content_type) for d in data]
@@ -382,7 +399,7 @@ def retrieve_frames(
     dependencies=[READ],
 )
 def retrieve_bulkdata(
-    study: str, series: str, sop: str, path: str, catalog: CatalogDep
+    study: str, series: str, sop: str, path: str, catalog: CatalogDep, paths: PathViewDep
 ) -> Response:
     """WADO-RS: the value of one binary element (a ``BulkDataURI`` of the metadata)."""
     records = _records(catalog, study, series, sop)
@@ -393,7 +410,7 @@ def retrieve_bulkdata(
     except KeyError as exc:
         return _error(404, "bulkdata_not_found", str(exc.args[0]))
     except OSError as exc:
-        return _unreadable(records[0], exc)
+        return _unreadable(records[0], exc, paths)
     boundary = multipart.new_boundary()
     part = multipart.Part(data, f"application/octet-stream; transfer-syntax={syntax}")
     return Response(
@@ -410,6 +427,7 @@ def _render(
     accept: str | None,
     frame: int | None = None,
     size: int | None = None,
+    paths: PathView = SAFE,  # rendered pictures and thumbnails: the file name, even to admins
 ) -> Response:
     if isinstance(records, Response):
         return records
@@ -419,7 +437,7 @@ def _render(
     except IndexError as exc:
         return _error(404, "frame_not_found", str(exc))
     except OSError as exc:
-        return _unreadable(record, exc)
+        return _unreadable(record, exc, paths)
     except Exception as exc:  # noqa: BLE001  # an undecodable picture is a clear 400
         return _error(400, "not_renderable", f"cannot render {record.sop_uid}: {exc}")
     return Response(data, media_type=media)
@@ -564,7 +582,7 @@ async def _stow(
     except (ValueError, StorageError) as exc:
         return _error(501, "store_not_supported", str(exc))
     except OSError as exc:
-        return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
+        return _cannot_store(request, store_url, exc)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_stow_bytes:
         return _too_large(settings.max_stow_bytes)  # refused before a byte is read
@@ -585,7 +603,7 @@ async def _stow(
     except (ValueError, StorageError) as exc:
         return _error(501, "store_not_supported", str(exc))
     except OSError as exc:
-        return _error(507, "cannot_store", f"cannot write into {store_url}: {exc}")
+        return _cannot_store(request, store_url, exc)
     finally:
         body.unlink(missing_ok=True)
         for part in parts:
