@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.ingest import ingest
 from radcurate.server import ServerSettings, create_app
+from tests.authn import bearer
 from tests.data import shipped_dicom_roots
 
 pytestmark = pytest.mark.slow
@@ -188,12 +189,31 @@ def known_names(client: TestClient) -> dict[str, list[str]]:
         "series_uid": [uid for uid in series if uid != "None"],
         "series": [uid for uid in series if uid != "None"],
         "study": [uid for uid in studies if uid != "None"],
-        "name": ["fuzz", "qc-header"],
+        "name": ["fuzz", "qc-header", "fuzz-admin"],
         "version": ["1"],
     }
 
 
 def test_no_500_on_any_route(fuzz_client: TestClient) -> None:
+    fuzz(fuzz_client, MAX_EXAMPLES)
+
+
+def test_no_500_with_a_token(tmp_path: Path) -> None:
+    """Auth on: the same fuzz through an admin's API token (sign-in, users and tokens
+    routes included), on SQLite."""
+    with open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}") as catalog:
+        ingest([shipped_dicom_roots()[0] / "test_files"], catalog, workers=1)
+        headers = bearer(catalog, "fuzz-admin", "admin")
+        bearer(catalog, "fuzz", "viewer")  # a user the users routes can find
+        settings_ = ServerSettings(home=tmp_path / "home", catalog_url=catalog.url)
+        with TestClient(create_app(settings_), raise_server_exceptions=False) as client:
+            assert client.get("/api/count").status_code == 401
+            client.headers.update(headers)
+            fuzz(client, MAX_EXAMPLES // 3)
+
+
+def fuzz(fuzz_client: TestClient, examples: int) -> None:
+    """Draw ``examples`` calls over every operation; no 500, every 4xx in the error shape."""
     document = fuzz_client.app.openapi()  # type: ignore[attr-defined]
     fuzzer = Fuzzer(document, known_names(fuzz_client))
     ops = operations(document)
@@ -202,7 +222,7 @@ def test_no_500_on_any_route(fuzz_client: TestClient) -> None:
     statuses: Counter[int] = Counter()
 
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
@@ -243,5 +263,5 @@ def test_no_500_on_any_route(fuzz_client: TestClient) -> None:
 
     call()
     print(dict(statuses))
-    assert statuses[2] > MAX_EXAMPLES // 30, statuses  # the fuzz reaches past validation
+    assert statuses[2] > examples // 30, statuses  # the fuzz reaches past validation
     assert not failures, "\n".join(sorted(set(failures))[:30])
