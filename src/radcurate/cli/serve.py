@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import socket
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -13,7 +16,7 @@ from radcurate.cli.common import catalog_option, err_console, open_or_exit
 from radcurate.optional import is_available
 
 if TYPE_CHECKING:
-    pass
+    from radcurate.server.settings import ServerSettings
 
 #: default time budget of one search, seconds (``--query-budget``)
 DEFAULT_QUERY_BUDGET_S = 10.0
@@ -51,6 +54,34 @@ SHUTDOWN_GRACE_S = 5
     "(0: no limit; env RADCURATE_QUERY_BUDGET).",
 )
 @click.option(
+    "--auth",
+    type=click.Choice(["auto", "on"]),
+    default=None,
+    help="auto: ask for credentials once the catalog has a user (on loopback); on: always. "
+    "A non-loopback --host always turns it on. [default: $RADCURATE_AUTH or auto]",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name this server answers to (repeatable; *.example.org for subdomains; "
+    "default $RADCURATE_ALLOWED_HOSTS). Loopback names are always allowed on loopback.",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Address of a reverse proxy trusted to name the user in --proxy-user-header.",
+)
+@click.option(
+    "--proxy-user-header",
+    default=None,
+    metavar="HEADER",
+    help="Header in which a --trusted-proxy names the signed-in user.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -63,9 +94,18 @@ def serve(
     cors_origins: tuple[str, ...],
     allow_replace: bool,
     query_budget: float,
+    auth: str | None,
+    allowed_hosts: tuple[str, ...],
+    trusted_proxies: tuple[str, ...],
+    proxy_user_header: str | None,
     log_level: str,
 ) -> None:
-    """Serve the catalog over HTTP (API under /api, its documentation under /docs)."""
+    """Serve the catalog over HTTP (API under /api, its documentation under /docs).
+
+    On a loopback address with no users the server is open to the local user (the laptop
+    default); once a user exists, or on any other address, every request needs credentials
+    (docs/auth.md).
+    """
     missing = [name for name in ("fastapi", "uvicorn") if not is_available(name)]
     if missing:
         err_console().print(
@@ -77,14 +117,36 @@ def serve(
     import uvicorn
 
     from radcurate.server import ServerSettings, create_app
+    from radcurate.server.access_log import uvicorn_log_config
 
     settings = ServerSettings.from_env(catalog_url=catalog_url)
     if cors_origins:
         settings = replace(settings, cors_origins=cors_origins)
     if allow_replace:
         settings = replace(settings, allow_replace=True)
+    try:
+        settings = secure_settings(
+            settings,
+            host,
+            auth=auth,
+            allowed_hosts=allowed_hosts,
+            trusted_proxies=trusted_proxies,
+            proxy_user_header=proxy_user_header,
+        )
+    except ValueError as exc:
+        err_console().print(f"error: {exc}", markup=False)
+        sys.exit(2)
     # opened here, not in the app's lifespan, so a bad URL is a one-line error, not a traceback
     catalog = open_or_exit(settings.catalog_url)
+    if settings.auth == "on" and not catalog.auth.has_users():
+        catalog.close()
+        err_console().print(
+            f"error: serving on {host} needs sign-in, and the catalog has no users yet. "
+            "Create the first admin with `radcurate user add NAME --admin` (it asks for a "
+            "password, or prints a one-time one with --generate-password), then start again.",
+            markup=False,
+        )
+        sys.exit(2)
     if isinstance(catalog, IndexedSearchMixin):
         catalog.query_budget_s = query_budget or None
     try:
@@ -98,10 +160,82 @@ def serve(
             host=host,
             port=port,
             log_level=log_level,
+            log_config=uvicorn_log_config(log_level),
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     finally:
         catalog.close()
+
+
+#: names a loopback server always answers to
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name to bind) is reachable only from this machine.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_settings(
+    settings: ServerSettings,
+    host: str,
+    *,
+    auth: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    trusted_proxies: tuple[str, ...] = (),
+    proxy_user_header: str | None = None,
+) -> ServerSettings:
+    """The settings ``serve`` runs with: auth on off loopback, Host names always checked.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from radcurate.server.settings import ServerSettings
+    >>> safe = secure_settings(ServerSettings(home=Path("/d")), "0.0.0.0",
+    ...                        allowed_hosts=("pacs.example.org",))
+    >>> safe.auth, safe.allowed_hosts
+    ('on', ('pacs.example.org',))
+    >>> secure_settings(ServerSettings(home=Path("/d")), "127.0.0.1").allowed_hosts
+    ('localhost', '127.0.0.1', '::1')
+    """
+    names = allowed_hosts or settings.allowed_hosts
+    mode = auth or settings.auth
+    if is_loopback(host):
+        names = (*LOOPBACK_NAMES, *(n for n in names if n not in LOOPBACK_NAMES))
+    else:
+        mode = "on"
+        if not names:
+            names = _own_names(host)
+    return replace(
+        settings,
+        auth=mode,
+        allowed_hosts=tuple(names),
+        trusted_proxies=trusted_proxies or settings.trusted_proxies,
+        proxy_user_header=proxy_user_header or settings.proxy_user_header,
+    )
+
+
+def _own_names(host: str) -> tuple[str, ...]:
+    """The names a server bound to ``host`` is reached by when none were configured: its
+    address (unless a wildcard), this machine's name and fully qualified name, loopback."""
+    names = [socket.gethostname(), socket.getfqdn(), *LOOPBACK_NAMES]
+    if host not in ("0.0.0.0", "::", ""):
+        names.insert(0, host)
+    else:
+        with contextlib.suppress(OSError):
+            names += socket.gethostbyname_ex(socket.gethostname())[2]
+    return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
 def _redacted(url: str) -> str:

@@ -23,6 +23,7 @@ from radcurate.server.routes import (
     dataset_card,
     datasets,
     dicomweb,
+    dicomweb_stow,
     fields,
     info,
     jobs,
@@ -113,7 +114,8 @@ def create_app(
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     app.include_router(stamp_permissions(clinical.router), prefix=API_PREFIX)  # clinical tables
     app.include_router(stamp_permissions(dataset_card.router), prefix=API_PREFIX)  # dataset cards
-    app.include_router(stamp_permissions(dicomweb.router))  # /dicomweb: QIDO-RS, WADO-RS, STOW-RS
+    app.include_router(stamp_permissions(dicomweb.router))  # /dicomweb: QIDO-RS, WADO-RS
+    app.include_router(stamp_permissions(dicomweb_stow.router))  # /dicomweb: STOW-RS
     # last: its catch-all answers every other GET with the single-page app
     app.include_router(stamp_permissions(webui.router))
     return app

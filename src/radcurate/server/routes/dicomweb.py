@@ -1,4 +1,5 @@
-"""``/dicomweb``: QIDO-RS, WADO-RS and STOW-RS over the catalog (what OHIF v3 needs).
+"""``/dicomweb``: QIDO-RS, WADO-RS and STOW-RS over the catalog (what OHIF v3 needs;
+STOW-RS is in ``dicomweb_stow.py``).
 
 Errors are the API's JSON bodies: a bad query 400, unknown UIDs 404, an
 ``Accept`` the server cannot satisfy 406, a body that is not
@@ -14,47 +15,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from radcurate.catalog import CatalogBackend
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.dicom.reading import syntax_of_bytes
-from radcurate.dicomweb import multipart, qido, stow, wado
+from radcurate.dicomweb import multipart, qido, wado
 from radcurate.dicomweb.sources import NotFoundError, locate, series_of_study
-from radcurate.server.auth import CURATE, READ
+from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, SettingsDep
-from radcurate.server.errors import error_response
 from radcurate.server.paths import SAFE, PathView, PathViewDep, path_view
-from radcurate.server.schemas import ErrorDetail
-from radcurate.settings import ENV_STORE, Settings
-from radcurate.storage import StorageError
+from radcurate.server.routes import dicomweb_common as web
+from radcurate.server.routes.dicomweb_common import DICOM_JSON, PREFIX
 from radcurate.storage.locations import is_remote, local_path
 
-PREFIX = "/dicomweb"
 router = APIRouter(prefix=PREFIX, tags=["dicomweb"])
 
-DICOM_JSON = "application/dicom+json"
 AcceptHeader = Annotated[str | None, Header()]
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + PREFIX
-
-
-def _store_url(request: Request, home: object) -> str:
-    configured = getattr(request.app.state, "store_url", None)
-    if configured:
-        return str(configured)
-    return os.environ.get(ENV_STORE) or Settings(home=home).store_url  # type: ignore[arg-type]
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return error_response(status, ErrorDetail(code=code, message=message))
-
-
-def _cannot_store(request: Request, store_url: str, exc: OSError) -> JSONResponse:
-    message = f"cannot write into {store_url}: {exc}"  # its paths shown as the user may see them
-    return _error(507, "cannot_store", path_view(request).text(message))
 
 
 def _json_ok(accept: str | None) -> bool:
@@ -76,7 +52,9 @@ def _qido(
     series_uid: str | None = None,
 ) -> Response:
     if not _json_ok(accept):
-        return _error(406, "not_acceptable", f"QIDO-RS answers {DICOM_JSON} only, not {accept!r}")
+        return web.error(
+            406, "not_acceptable", f"QIDO-RS answers {DICOM_JSON} only, not {accept!r}"
+        )
     try:
         query = qido.parse_query(
             level,
@@ -85,8 +63,8 @@ def _qido(
             series_uid=series_uid,
         )
     except qido.QidoError as exc:
-        return _error(400, "invalid_qido_query", str(exc))
-    answer = qido.search(catalog, query, _base(request))
+        return web.error(400, "invalid_qido_query", str(exc))
+    answer = qido.search(catalog, query, web.base_url(request))
     headers = {}
     if answer.truncated:
         headers["Warning"] = (
@@ -154,7 +132,7 @@ def _records(
     try:
         return locate(catalog, study, series, sop)
     except NotFoundError as exc:
-        return _error(404, "not_found", str(exc))
+        return web.error(404, "not_found", str(exc))
 
 
 def _unreadable(record: InstanceRecord, exc: OSError, paths: PathView) -> JSONResponse:
@@ -169,7 +147,7 @@ def _unreadable(record: InstanceRecord, exc: OSError, paths: PathView) -> JSONRe
         )
     else:
         message = f"cannot read {shown} ({record.sop_uid}): {exc.strerror or type(exc).__name__}"
-    return _error(502, "unreadable_instance", message)
+    return web.error(502, "unreadable_instance", message)
 
 
 def _sniffed_syntax(record: InstanceRecord) -> str:
@@ -191,7 +169,7 @@ def _retrieve(records: list[InstanceRecord], accept: str | None, paths: PathView
     if len(records) == 1 and items and items[0].media_type == "application/dicom":
         syntax = records[0].transfer_syntax
         if not wado.retrieve_syntax_ok(accept, syntax):
-            return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
+            return web.error(406, "not_acceptable", f"the instance is stored as {syntax}")
         try:
             return Response(wado.instance_file(records[0]), media_type="application/dicom")
         except OSError as exc:
@@ -205,7 +183,7 @@ def _retrieve(records: list[InstanceRecord], accept: str | None, paths: PathView
         boundary = multipart.new_boundary()
         syntax = records[0].transfer_syntax or syntax_of_bytes(data) or wado.EXPLICIT_LE
         if not wado.retrieve_syntax_ok(accept, syntax):
-            return _error(406, "not_acceptable", f"the instance is stored as {syntax}")
+            return web.error(406, "not_acceptable", f"the instance is stored as {syntax}")
         part = multipart.Part(data, f"application/dicom; transfer-syntax={syntax}")
         return Response(
             b"".join(multipart.encode([part], boundary)),
@@ -213,7 +191,7 @@ def _retrieve(records: list[InstanceRecord], accept: str | None, paths: PathView
         )
     for record in records:
         if not wado.retrieve_syntax_ok(accept, record.transfer_syntax):
-            return _error(
+            return web.error(
                 406,
                 "not_acceptable",
                 f"instance {record.sop_uid} is stored as {record.transfer_syntax}; ask for "
@@ -274,7 +252,7 @@ def retrieve_instance(
 
 
 def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
-    base, paths = _base(request), path_view(request)
+    base, paths = web.base_url(request), path_view(request)
     out = []
     for record in records:
         url = (
@@ -287,7 +265,7 @@ def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
             return _unreadable(record, exc, paths)
         except ValueError as exc:
             message = f"cannot read {record.sop_uid}: {paths.text(str(exc))}"
-            return _error(502, "unreadable_instance", message)
+            return web.error(502, "unreadable_instance", message)
     return JSONResponse(out, media_type=DICOM_JSON)
 
 
@@ -356,14 +334,16 @@ def retrieve_frames(
     """
     numbers = _frame_numbers(frame_list)
     if numbers is None:
-        return _error(400, "invalid_frame_list", f"{frame_list!r} is not a list of frame numbers")
+        return web.error(
+            400, "invalid_frame_list", f"{frame_list!r} is not a list of frame numbers"
+        )
     records = _records(catalog, study, series, sop)
     if isinstance(records, Response):
         return records
     record = records[0]
     limit = max(settings.max_frame_list, record.frames or 1)
     if len(numbers) > limit:
-        return _error(
+        return web.error(
             400,
             "too_many_frames",
             f"the frame list has {len(numbers)} entries; at most {limit} are answered at once",
@@ -374,13 +354,13 @@ def retrieve_frames(
         choice = wado.choose_frame_syntax(accept, stored)
         data = wado.frames(record.location, numbers, choice, settings.max_frames_bytes)
     except wado.NotAcceptableError as exc:
-        return _error(406, "not_acceptable", str(exc))
+        return web.error(406, "not_acceptable", str(exc))
     except wado.FramesTooLargeError as exc:
-        return _error(413, "answer_too_large", str(exc))
+        return web.error(413, "answer_too_large", str(exc))
     except IndexError as exc:
-        return _error(404, "frame_not_found", str(exc))
+        return web.error(404, "frame_not_found", str(exc))
     except ValueError as exc:
-        return _error(400, "no_frames", str(exc))
+        return web.error(400, "no_frames", str(exc))
     except OSError as exc:
         return _unreadable(record, exc, paths)
     content_type = wado.frame_media_type(choice.syntax, choice.media_type)
@@ -408,7 +388,7 @@ def retrieve_bulkdata(
     try:
         data, syntax = wado.bulkdata(records[0].location, path)
     except KeyError as exc:
-        return _error(404, "bulkdata_not_found", str(exc.args[0]))
+        return web.error(404, "bulkdata_not_found", str(exc.args[0]))
     except OSError as exc:
         return _unreadable(records[0], exc, paths)
     boundary = multipart.new_boundary()
@@ -435,11 +415,11 @@ def _render(
     try:
         data, media = wado.rendered(record.location, frame, accept, size)
     except IndexError as exc:
-        return _error(404, "frame_not_found", str(exc))
+        return web.error(404, "frame_not_found", str(exc))
     except OSError as exc:
         return _unreadable(record, exc, paths)
     except Exception as exc:  # noqa: BLE001  # an undecodable picture is a clear 400
-        return _error(400, "not_renderable", f"cannot render {record.sop_uid}: {exc}")
+        return web.error(400, "not_renderable", f"cannot render {record.sop_uid}: {exc}")
     return Response(data, media_type=media)
 
 
@@ -505,7 +485,7 @@ def study_thumbnail(
         key=lambda d: (not isinstance(d.get("SeriesNumber"), int), d.get("SeriesNumber") or 0),
     )
     if not series:
-        return _error(404, "not_found", f"no study {study}")
+        return web.error(404, "not_found", f"no study {study}")
     first = str(series[0]["SeriesInstanceUID"])
     records = _records(catalog, study, first)
     if isinstance(records, Response) or _remote(records):
@@ -545,83 +525,3 @@ def instance_thumbnail(
 ) -> Response:
     """WADO-RS: a small rendering of an instance."""
     return _render(_records(catalog, study, series, sop), accept, size=128)
-
-
-# -- STOW-RS ------------------------------------------------------------------------------------
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return _error(
-        413,
-        "request_too_large",
-        f"a STOW-RS request may hold at most {limit} bytes (RADCURATE_MAX_STOW_BYTES): "
-        "send the instances in several requests",
-    )
-
-
-async def _stow(
-    request: Request, catalog: CatalogBackend, settings: SettingsDep, study: str | None
-) -> Response:
-    media, params = multipart.parse_header(request.headers.get("content-type", ""))
-    part_type = params.get("type", "application/dicom").lower()
-    if media != "multipart/related" or "boundary" not in params:
-        return _error(
-            415,
-            "unsupported_media_type",
-            'STOW-RS takes multipart/related; type="application/dicom" with a boundary',
-        )
-    if part_type != "application/dicom":
-        return _error(
-            415,
-            "unsupported_media_type",
-            f"only application/dicom parts are stored, not {part_type}",
-        )
-    store_url = _store_url(request, settings.home)
-    try:
-        folder = stow.staging_folder(store_url)
-    except (ValueError, StorageError) as exc:
-        return _error(501, "store_not_supported", str(exc))
-    except OSError as exc:
-        return _cannot_store(request, store_url, exc)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_stow_bytes:
-        return _too_large(settings.max_stow_bytes)  # refused before a byte is read
-    body = await stow.receive_body(request.stream(), folder, settings.max_stow_bytes)
-    if body is None:
-        return _too_large(settings.max_stow_bytes)
-    parts: list[multipart.FilePart] = []
-    try:
-        parts = await run_in_threadpool(multipart.split_file, body, params["boundary"], folder)
-        body.unlink(missing_ok=True)
-        if not parts:
-            return _error(400, "invalid_multipart", "the request holds no instances")
-        outcome = await run_in_threadpool(
-            stow.store_parts, parts, catalog, store_url, study, settings.allow_replace
-        )
-    except multipart.MultipartError as exc:
-        return _error(400, "invalid_multipart", str(exc))
-    except (ValueError, StorageError) as exc:
-        return _error(501, "store_not_supported", str(exc))
-    except OSError as exc:
-        return _cannot_store(request, store_url, exc)
-    finally:
-        body.unlink(missing_ok=True)
-        for part in parts:
-            part.path.unlink(missing_ok=True)
-    return JSONResponse(
-        outcome.to_json(_base(request), study), status_code=outcome.status(), media_type=DICOM_JSON
-    )
-
-
-@router.post("/studies", operation_id="stow_studies", dependencies=[CURATE])
-async def store_instances(request: Request, catalog: CatalogDep, settings: SettingsDep) -> Response:
-    """STOW-RS: store instances (they are copied into the store and ingested)."""
-    return await _stow(request, catalog, settings, None)
-
-
-@router.post("/studies/{study}", operation_id="stow_study", dependencies=[CURATE])
-async def store_study_instances(
-    study: str, request: Request, catalog: CatalogDep, settings: SettingsDep
-) -> Response:
-    """STOW-RS: store instances of one study (others are refused)."""
-    return await _stow(request, catalog, settings, study)
