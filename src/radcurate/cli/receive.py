@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     "aet",
     default="RADCURATE",
     show_default=True,
-    help="Our AE title: an association calling any other (storescu -aec) is rejected.",
+    help="Our AE title (at most 16 characters): an association whose called AE title "
+    "(storescu -aec) is another is rejected.",
 )
 @click.option(
     "--host",
