@@ -19,6 +19,7 @@ from radcurate.optional import import_optional
 from radcurate.query.ast import Node
 
 if TYPE_CHECKING:
+    from radcurate.catalog.access_log import SQLAccessLog
     from radcurate.catalog.auth_store import SQLAuthStore
     from radcurate.catalog.curation import (
         AuditEntry,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         TagInfo,
     )
     from radcurate.catalog.jobs import JobRecord
+    from radcurate.catalog.project_store import SQLProjectStore
     from radcurate.catalog.result_store import ResultStore
     from radcurate.catalog.review_store import ReviewStore
 
@@ -504,6 +506,10 @@ class CatalogBackend(
     reviews: ReviewStore
     #: users, API tokens and login sessions (``catalog/auth_store.py``)
     auth: SQLAuthStore
+    #: projects of series and users (``catalog/project_store.py``)
+    projects: SQLProjectStore
+    #: who viewed which series' images (``catalog/access_log.py``)
+    access_log: SQLAccessLog
 
     def __enter__(self) -> CatalogBackend: ...
 

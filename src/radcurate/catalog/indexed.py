@@ -51,6 +51,7 @@ from radcurate.query.ast import (
     Missing,
     Node,
     Not,
+    Project,
     Range,
     Tag,
     Text,
@@ -77,6 +78,7 @@ _VERSIONS_KEPT = 8
 #: candidate series of terms that only read one side table
 _TAGGED = "SELECT DISTINCT series_uid FROM series_tags"
 _IN_DATASETS = "SELECT DISTINCT series_uid FROM dataset_series"
+_IN_PROJECTS = "SELECT DISTINCT series_uid FROM project_series"
 
 
 class IndexedSearchMixin:
@@ -205,7 +207,7 @@ class IndexedSearchMixin:
         return int(rows[0][0])
 
     def memberships(self) -> Iterator[tuple[str, str, str]]:
-        """``(series_uid, "tag" | "dataset", name)`` of every membership."""
+        """``(series_uid, "tag" | "dataset" | "project", name)`` of every membership."""
         for kind, sql in (
             (
                 "tag",
@@ -216,6 +218,7 @@ class IndexedSearchMixin:
                 "SELECT g.series_uid, t.name FROM dataset_series g "
                 "JOIN datasets t ON t.id = g.dataset_id",
             ),
+            ("project", "SELECT series_uid, project FROM project_series"),
         ):
             for uid, name in self._search_read(sql, ()):
                 yield str(uid), kind, str(name)
@@ -315,6 +318,8 @@ class IndexedSearchMixin:
             source = f"({_TAGGED})"
         elif isinstance(node, Dataset):
             source = f"({_IN_DATASETS})"
+        elif isinstance(node, Project):
+            source = f"({_IN_PROJECTS})"
         else:
             assert isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing))
             source = "series"

@@ -544,4 +544,61 @@ MIGRATIONS = (
         postgresql=_AUTH["postgresql"],
     ),
 )
+# Projects (catalog/project_store.py, docs/auth.md): series belong to one or more projects,
+# users are members of projects; a signed-in non-admin sees only their projects' series.
+# Series membership has no foreign key (as reviews): it outlives a re-ingest. A project may
+# own a DICOM AE title: a C-STORE to it lands in the project.
+# The access log (catalog/access_log.py) records who viewed which series' images, for a
+# privacy officer; its rows name the patient so they can be filtered by patient.
+_PROJECTS = _both(
+    """
+    CREATE TABLE projects (
+        name TEXT PRIMARY KEY,
+        name_lower TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        ae_title TEXT UNIQUE,
+        created_at {REAL} NOT NULL
+    );
+    CREATE TABLE project_members (
+        project TEXT NOT NULL REFERENCES projects (name),
+        user_name TEXT NOT NULL REFERENCES users (name),
+        PRIMARY KEY (project, user_name)
+    );
+    CREATE INDEX project_members_user ON project_members (user_name);
+    CREATE TABLE project_series (
+        project TEXT NOT NULL REFERENCES projects (name),
+        series_uid TEXT NOT NULL,
+        PRIMARY KEY (project, series_uid)
+    );
+    CREATE INDEX project_series_uid ON project_series (series_uid);
+    CREATE TABLE access_log (
+        id INTEGER PRIMARY KEY {AUTOINCREMENT},
+        at {REAL} NOT NULL,
+        user_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        patient_id TEXT,
+        study_uid TEXT,
+        series_uid TEXT
+    );
+    CREATE INDEX access_log_at ON access_log (at);
+    CREATE INDEX access_log_patient ON access_log (patient_id, at);
+    CREATE INDEX access_log_user ON access_log (user_name, at)
+    """
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=10,
+        description="projects (members, series, AE titles) and the image access log",
+        sqlite=tuple(s.replace("{AUTOINCREMENT}", "AUTOINCREMENT") for s in _PROJECTS["sqlite"]),
+        postgresql=tuple(
+            s.replace(
+                "INTEGER PRIMARY KEY {AUTOINCREMENT}",
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            )
+            for s in _PROJECTS["postgresql"]
+        ),
+    ),
+)
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -62,6 +62,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Or,
+    Project,
     Range,
     Review,
     Tag,
@@ -138,8 +139,10 @@ class _DocDialect(SearchDialect):
 
 
 # -- tags and datasets ------------------------------------------------------------------------
-def curation_match(kind: Literal["tag", "dataset"], pattern: str, *, substring: bool) -> Frag:
-    """Whether one of the series' tags (or datasets) matches ``pattern``.
+def curation_match(
+    kind: Literal["tag", "dataset", "project"], pattern: str, *, substring: bool
+) -> Frag:
+    """Whether one of the series' tags (or datasets, or projects) matches ``pattern``.
 
     Names are compared through their stored Python-lowercased copy
     (``name_lower``), so the same SQL serves both engines and matches the
@@ -149,6 +152,8 @@ def curation_match(kind: Literal["tag", "dataset"], pattern: str, *, substring: 
     """
     if kind == "tag":
         members = "SELECT g.series_uid FROM series_tags g JOIN tags t ON t.id = g.tag_id"
+    elif kind == "project":
+        members = "SELECT g.series_uid FROM project_series g JOIN projects t ON t.name = g.project"
     else:
         members = "SELECT g.series_uid FROM dataset_series g JOIN datasets t ON t.id = g.dataset_id"
     like = to_like(pattern, anchored=not substring)
@@ -239,6 +244,8 @@ class Compiler:
             return curation_match("tag", node.pattern, substring=False)
         if isinstance(node, Dataset):
             return curation_match("dataset", node.pattern, substring=False)
+        if isinstance(node, Project):
+            return curation_match("project", node.pattern, substring=False)
         if isinstance(node, Job):
             return job_match(node.pattern)
         if isinstance(node, Review):

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from radcurate.catalog.access_log import SQLAccessLog
 from radcurate.catalog.auth_store import SQLAuthStore
 from radcurate.catalog.base import (
     BatchResult,
@@ -34,6 +35,7 @@ from radcurate.catalog.file_removal import FileRemovalMixin
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.lookup import LookupMixin
+from radcurate.catalog.project_store import SQLProjectStore
 from radcurate.catalog.projection import search_document
 from radcurate.catalog.querying import QueryMixin
 from radcurate.catalog.result_store import ResultStore, SQLResultStore
@@ -102,6 +104,10 @@ class SQLCatalog(
         self.reviews: ReviewStore = SQLReviewStore(self)
         #: users, API tokens and login sessions (catalog/auth_store.py)
         self.auth = SQLAuthStore(self)
+        #: projects of series and users (catalog/project_store.py)
+        self.projects = SQLProjectStore(self)
+        #: who viewed which series' images (catalog/access_log.py)
+        self.access_log = SQLAccessLog(self)
 
     # -- results: the first wave's per-series calls, kept as delegates of the result store ----
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:

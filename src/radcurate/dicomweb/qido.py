@@ -16,7 +16,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -151,6 +151,9 @@ class QidoQuery:
     fuzzy: bool = False
     study_uid: str | None = None
     series_uid: str | None = None
+    #: those of the given SeriesInstanceUIDs the caller may see (None: all); the server
+    #: restricts a user to their projects with it (server/scope.py)
+    visible: Callable[[Sequence[str]], set[str]] | None = None
 
 
 def _split_params(params: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
@@ -314,7 +317,7 @@ def _studies(catalog: CatalogBackend, query: QidoQuery, base_url: str) -> Answer
             break
     chosen = list(representative)[query.offset : query.offset + query.limit]
     truncated = len(representative) > query.offset + query.limit
-    members = _study_members(catalog, chosen)
+    members = _study_members(catalog, chosen, query.visible)
     wanted = _study_wanted(query)
     items = []
     for study in chosen:
@@ -346,11 +349,17 @@ StudyMember = tuple[str, str | None, int]
 
 
 def _study_members(
-    catalog: CatalogBackend, study_uids: Sequence[str]
+    catalog: CatalogBackend,
+    study_uids: Sequence[str],
+    visible: Callable[[Sequence[str]], set[str]] | None = None,
 ) -> dict[str, list[StudyMember]]:
-    """(series, modality, instance count) of every series of each study."""
+    """(series, modality, instance count) of every (visible) series of each study."""
     members: dict[str, list[StudyMember]] = {uid: [] for uid in study_uids}
-    for key in catalog.series_keys("StudyInstanceUID", study_uids):
+    keys = list(catalog.series_keys("StudyInstanceUID", study_uids))
+    if visible is not None:
+        seen = visible([k.series_uid for k in keys])
+        keys = [k for k in keys if k.series_uid in seen]
+    for key in keys:
         members.setdefault(key.study_uid, []).append(
             (key.series_uid, key.modality, key.instance_count)
         )
@@ -401,6 +410,18 @@ def candidate_documents(
     (a modality alone among them: a sixth of the catalog is no look-up) go through the
     catalog's search, whose in-memory index answers them.
     """
+    documents = _candidates(catalog, query, page_size)
+    if query.visible is None:
+        yield from documents
+        return
+    for document in documents:
+        if query.visible([str(document.get("SeriesInstanceUID"))]):
+            yield document
+
+
+def _candidates(
+    catalog: CatalogBackend, query: QidoQuery, page_size: int
+) -> Iterator[dict[str, Any]]:
     pinned = _uid_constraints(query)
     if pinned.keys() & _SELECTIVE:
         for uid in _pinned_series(catalog, pinned, page_size):

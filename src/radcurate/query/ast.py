@@ -110,6 +110,15 @@ class Dataset:
 
 
 @dataclass(frozen=True, slots=True)
+class Project:
+    """``project:pattern``: one of the projects the record belongs to matches (whole name).
+
+    The server ANDs the projects of a signed-in non-admin to every query (docs/auth.md)."""
+
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """``job:id``: a job (e.g. a workflow run) wrote the record's current results."""
 
@@ -162,6 +171,7 @@ Node: TypeAlias = (
     | Missing
     | Tag
     | Dataset
+    | Project
     | Job
     | Review
     | Not

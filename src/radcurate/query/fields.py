@@ -40,7 +40,7 @@ from radcurate.query.ast import REVIEW_FIELD
 from radcurate.query.errors import UnknownFieldError
 
 #: pseudo-fields of the language (``has:F``, ``missing:F``, ``tag:X``, ``dataset:X``, ``job:X``)
-RESERVED = frozenset({"has", "missing", "tag", "dataset", "job"})
+RESERVED = frozenset({"has", "missing", "tag", "dataset", "project", "job"})
 #: first segments that name a record's derived results instead of the document: AI results,
 #: QC findings and clinical-table columns
 NAMESPACES = frozenset({"ai", "qc", "clin"})

@@ -54,6 +54,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Or,
+    Project,
     Range,
     Review,
     Tag,
@@ -105,6 +106,8 @@ def to_json(node: Node) -> dict[str, Any]:
         return {"op": "tag", "pattern": node.pattern}
     if isinstance(node, Dataset):
         return {"op": "dataset", "pattern": node.pattern}
+    if isinstance(node, Project):
+        return {"op": "project", "pattern": node.pattern}
     if isinstance(node, Job):
         return {"op": "job", "pattern": node.pattern}
     if isinstance(node, Review):
@@ -129,6 +132,7 @@ _KEYS: dict[str, set[str]] = {
     "missing": {"field"},
     "tag": {"pattern"},
     "dataset": {"pattern"},
+    "project": {"pattern"},
     "job": {"pattern"},
     "review": {"status"},
     "not": {"arg"},
@@ -213,10 +217,12 @@ def _convert(obj: Any, path: str, depth: int, names: frozenset[str] | None) -> N
         if status.lower() not in REVIEW_STATUSES:
             raise _fail(f"{path}.status", f"must be one of {', '.join(REVIEW_STATUSES)}")
         return Review(status.lower())
-    if op in ("text", "tag", "dataset", "job"):
+    if op in ("text", "tag", "dataset", "project", "job"):
         pattern = canonical(_string(obj, "pattern", path))
         if op == "tag":
             return Tag(pattern)
+        if op == "project":
+            return Project(pattern)
         if op == "job":
             return Job(pattern)
         if op == "dataset":

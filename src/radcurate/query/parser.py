@@ -48,6 +48,7 @@ from radcurate.query.ast import (
     Missing,
     Node,
     Not,
+    Project,
     Range,
     Review,
     Tag,
@@ -211,14 +212,18 @@ class _Parser:
             )
         if name == REVIEW_FIELD:
             return self.review_term()
-        field = None if name in ("tag", "dataset", "job") else self.field(name, start)
+        field = None if name in ("tag", "dataset", "project", "job") else self.field(name, start)
         if s.at_boundary():
             raise s.error(f"expected a value after '{name}:'", "a value")
         char = s.peek()
-        if field is None:  # tag: / dataset: / job:
-            kind: type[Tag] | type[Dataset] | type[Job] = Job
-            if name != "job":
-                kind = Tag if name == "tag" else Dataset
+        if field is None:  # tag: / dataset: / project: / job:
+            kinds: dict[str, type[Tag] | type[Dataset] | type[Project] | type[Job]] = {
+                "tag": Tag,
+                "dataset": Dataset,
+                "project": Project,
+                "job": Job,
+            }
+            kind = kinds[name]
             if char in "<>[{":
                 raise s.error(f"expected a name after '{name}:', not a comparison", "a name")
             if char == "(":

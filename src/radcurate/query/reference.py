@@ -82,6 +82,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Or,
+    Project,
     Range,
     Review,
     Tag,
@@ -135,6 +136,8 @@ class SearchRecord:
     ai: dict[str, Any] = field(default_factory=dict)
     qc: dict[str, Any] = field(default_factory=dict)
     clin: dict[str, Any] = field(default_factory=dict)
+    #: the projects the series belongs to
+    projects: list[str] = field(default_factory=list)
     #: ids of the jobs that wrote the record's current results
     jobs: list[str] = field(default_factory=list)
     #: the review status (one of ``REVIEW_STATUSES``; ``pending`` when never reviewed)
@@ -157,13 +160,14 @@ class SearchRecord:
             return cls(dict(record))
         return cls(
             dict(record["document"]),
-            list(record.get("tags") or []),
-            list(record.get("datasets") or []),
-            dict(record.get("ai") or {}),
-            dict(record.get("qc") or {}),
-            dict(record.get("clin") or {}),
-            list(record.get("jobs") or []),
-            str(record.get("review") or "pending"),
+            tags=list(record.get("tags") or []),
+            datasets=list(record.get("datasets") or []),
+            ai=dict(record.get("ai") or {}),
+            qc=dict(record.get("qc") or {}),
+            clin=dict(record.get("clin") or {}),
+            projects=list(record.get("projects") or []),
+            jobs=list(record.get("jobs") or []),
+            review=str(record.get("review") or "pending"),
         )
 
 
@@ -347,6 +351,8 @@ def _eval(
         return any(fullmatch(node.pattern, t) for t in rec.tags)
     if isinstance(node, Dataset):
         return any(fullmatch(node.pattern, d) for d in rec.datasets)
+    if isinstance(node, Project):
+        return any(fullmatch(node.pattern, p) for p in rec.projects)
     if isinstance(node, Job):
         return any(fullmatch(node.pattern, j) for j in rec.jobs)
     if isinstance(node, Review):

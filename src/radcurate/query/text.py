@@ -32,6 +32,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Or,
+    Project,
     Range,
     Review,
     Tag,
@@ -146,6 +147,8 @@ def _atom(node: Node) -> str:
         return f"tag:{pattern_text(node.pattern)}"
     if isinstance(node, Dataset):
         return f"dataset:{pattern_text(node.pattern)}"
+    if isinstance(node, Project):
+        return f"project:{pattern_text(node.pattern)}"
     if isinstance(node, Job):
         return f"job:{pattern_text(node.pattern)}"
     if isinstance(node, Review):

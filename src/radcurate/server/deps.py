@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from radcurate.catalog import CatalogBackend
-from radcurate.server.fieldnames import KnownFields
+from radcurate.server.fieldnames import KnownFields, ScopedFields
+from radcurate.server.scope import request_projects
 from radcurate.server.settings import ServerSettings
 
 
@@ -23,12 +24,13 @@ def get_settings(request: Request) -> ServerSettings:
     return settings
 
 
-def get_known_fields(request: Request) -> KnownFields:
-    """The app's cached field registry, used to parse queries."""
+def get_known_fields(request: Request) -> ScopedFields:
+    """The app's cached field registry, used to parse queries, scoped to the request's
+    projects (``server/scope.py``)."""
     known: KnownFields = request.app.state.known_fields
-    return known
+    return ScopedFields(known, request_projects(request))
 
 
 CatalogDep = Annotated[CatalogBackend, Depends(get_catalog)]
 SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
-KnownFieldsDep = Annotated[KnownFields, Depends(get_known_fields)]
+KnownFieldsDep = Annotated[ScopedFields, Depends(get_known_fields)]

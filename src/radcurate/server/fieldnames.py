@@ -47,3 +47,22 @@ def _parse(query: str | dict[str, Any], names: frozenset[str]) -> Node:
     if isinstance(query, str):
         return parse(query, fields=names)
     return from_json(query, fields=names)
+
+
+class ScopedFields:
+    """A request's parser: :class:`KnownFields` with the request's projects ANDed to every
+    query (``server/scope.py``; ``projects`` None: unrestricted)."""
+
+    def __init__(self, known: KnownFields, projects: tuple[str, ...] | None) -> None:
+        self.known = known
+        self.projects = projects
+
+    def parse(self, catalog: CatalogBackend, query: str | dict[str, Any]) -> Node:
+        """Query text or JSON tree -> the tree the request may run."""
+        from radcurate.server.scope import scoped
+
+        return scoped(self.known.parse(catalog, query), self.projects)
+
+    def refresh(self, catalog: CatalogBackend) -> frozenset[str]:
+        """Re-read the registry."""
+        return self.known.refresh(catalog)

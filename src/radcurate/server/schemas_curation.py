@@ -20,6 +20,7 @@ from radcurate.catalog.review_store import MAX_NOTE, ReviewProgress, SeriesRevie
 from radcurate.server.auth import request_actor
 from radcurate.server.errors import error_response
 from radcurate.server.schemas import ErrorDetail
+from radcurate.server.scope import scoped_selection
 
 #: the request header naming the acting user (until users exist; default: the server's user)
 
@@ -46,8 +47,14 @@ class BulkRequest(_Strict):
     selection: SelectionBody | None = None
     selection_id: str | None = None
 
-    def resolve(self, catalog: CatalogBackend) -> Selection:
-        """The selection to act on (exactly one of ``selection``/``selection_id``)."""
+    def resolve(
+        self, catalog: CatalogBackend, projects: tuple[str, ...] | None = None
+    ) -> Selection:
+        """The selection to act on (exactly one of ``selection``/``selection_id``), restricted
+        to ``projects`` (None: unrestricted; ``server/scope.py``)."""
+        return scoped_selection(catalog, self._given(catalog), projects)
+
+    def _given(self, catalog: CatalogBackend) -> Selection:
         if (self.selection is None) == (self.selection_id is None):
             raise CurationError(
                 "give exactly one of 'selection' or 'selection_id'", code="invalid_selection"

@@ -34,6 +34,7 @@ from radcurate.query.ast import (
     Node,
     Not,
     Or,
+    Project,
     Range,
     Review,
     Tag,
@@ -91,10 +92,10 @@ class Evaluator:
             return result
         if isinstance(node, Text):
             return self._text(node)
-        if isinstance(node, (Tag, Dataset)) and node_kind(node) in index.membership:
+        if isinstance(node, (Tag, Dataset, Project)) and node_kind(node) in index.membership:
             members = index.membership[node_kind(node)]
             return members.rows_with(_named_codes(members, node.pattern, fullmatch))
-        if isinstance(node, (Tag, Dataset, Job)):
+        if isinstance(node, (Tag, Dataset, Project, Job)):
             return index.rows_of(self.sql_rows(node, ()))
         if isinstance(node, Review):
             statuses = index.columns[REVIEW_FIELD]
@@ -145,7 +146,7 @@ class Evaluator:
                 if codes:
                     result |= column.rows_with(codes)
         if len(index.membership) == len(MEMBERSHIP):  # tag and dataset names, from memory
-            for column in index.membership.values():
+            for column in (index.membership["tag"], index.membership["dataset"]):
                 codes = _named_codes(column, node.pattern, search)
                 if codes:
                     result |= column.rows_with(codes)
@@ -156,8 +157,10 @@ class Evaluator:
         return result
 
 
-def node_kind(node: Tag | Dataset) -> str:
-    """The membership column a tag/dataset term reads."""
+def node_kind(node: Tag | Dataset | Project) -> str:
+    """The membership column a tag/dataset/project term reads."""
+    if isinstance(node, Project):
+        return "project"
     return "tag" if isinstance(node, Tag) else "dataset"
 
 

@@ -71,7 +71,7 @@ class ChangeSource(Protocol):
 #: on-demand columns kept at most (least recently used ones are dropped)
 MAX_DEMAND_COLUMNS = 64
 #: the membership columns' names (not field names: they hold a series' tags and datasets)
-MEMBERSHIP = ("tag", "dataset")
+MEMBERSHIP = ("tag", "dataset", "project")
 #: the review status of a series never reviewed
 PENDING = "pending"
 

@@ -33,7 +33,7 @@ from radcurate.query.ast import Node
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
-from radcurate.server.fieldnames import KnownFields
+from radcurate.server.fieldnames import ScopedFields
 
 router = APIRouter(prefix="/bias", tags=["bias"], responses=ERROR_RESPONSES)
 
@@ -273,7 +273,7 @@ def _bad_input() -> Iterator[None]:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
-def _parser(catalog: CatalogBackend, known: KnownFields) -> Callable[[str], Node]:
+def _parser(catalog: CatalogBackend, known: ScopedFields) -> Callable[[str], Node]:
     return lambda text: known.parse(catalog, text)
 
 
@@ -281,7 +281,7 @@ def _fields(names: list[str] | None, check: Callable[[str], Node]) -> list[str]:
     return [field_name(n, check) for n in names or []] or list(DEFAULT_ATTRIBUTES)
 
 
-def _report(catalog: CatalogBackend, known: KnownFields, body: BiasBody) -> BiasResponse:
+def _report(catalog: CatalogBackend, known: ScopedFields, body: BiasBody) -> BiasResponse:
     check = _parser(catalog, known)
     node = known.parse(catalog, body.query or "*")
     with _bad_input():

@@ -20,9 +20,10 @@ from radcurate.analyze.dataset_card import DatasetCardError, card_json, dataset_
 from radcurate.analyze.dataset_card_html import card_html
 from radcurate.catalog import CatalogBackend
 from radcurate.query import QueryError
-from radcurate.server.auth import READ
+from radcurate.server.auth import READ, AuthError
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
+from radcurate.server.scope import Projects, ProjectsDep, visible_uids
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 
@@ -53,6 +54,22 @@ def _headers(card: dict[str, Any], suffix: str, download: bool) -> dict[str, str
     }
 
 
+def _whole_version_visible(
+    catalog: CatalogBackend, name: str, version: int, projects: Projects
+) -> None:
+    """A card describes every series of a version: a user restricted to projects gets it
+    only when they may see all of them (403 otherwise)."""
+    if projects is None:
+        return
+    members = list(catalog.version_members(name, version))
+    if len(visible_uids(catalog, members, projects)) < len(members):
+        raise AuthError(
+            403,
+            "forbidden",
+            "this version holds series outside your projects; an admin can make its card",
+        )
+
+
 @router.get(
     "/{name}/versions/{version}/card",
     operation_id="get_dataset_card",
@@ -65,10 +82,12 @@ def get_card(
     name: str,
     version: int,
     catalog: CatalogDep,
+    projects: ProjectsDep,
     target: Annotated[str | None, _TARGET] = None,
     download: Annotated[bool, _DOWNLOAD] = False,
 ) -> Response:
     """The dataset card of a frozen version as JSON (format ``radcurate-dataset-card/1``)."""
+    _whole_version_visible(catalog, name, version, projects)
     card = _card(catalog, name, version, target)
     return Response(
         card_json(card), media_type="application/json", headers=_headers(card, ".json", download)
@@ -86,10 +105,12 @@ def get_card_html(
     name: str,
     version: int,
     catalog: CatalogDep,
+    projects: ProjectsDep,
     target: Annotated[str | None, _TARGET] = None,
     download: Annotated[bool, _DOWNLOAD] = False,
 ) -> HTMLResponse:
     """The dataset card of a frozen version as one self-contained HTML page (inline CSS
     and SVG charts, no script)."""
+    _whole_version_visible(catalog, name, version, projects)
     card = _card(catalog, name, version, target)
     return HTMLResponse(card_html(card), headers=_headers(card, ".html", download))

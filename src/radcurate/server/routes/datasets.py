@@ -24,6 +24,7 @@ from radcurate.server.schemas_curation import (
     VersionList,
     request_user,
 )
+from radcurate.server.scope import ProjectsDep, visible_uids
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 
@@ -104,10 +105,12 @@ def delete_dataset(
     "/{name}/add", operation_id="add_to_dataset", name="add_to_dataset", dependencies=[CURATE]
 )
 def add_to_dataset(
-    name: str, body: BulkRequest, request: Request, catalog: CatalogDep
+    name: str, body: BulkRequest, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> BulkResponse:
     """Add every series of a selection."""
-    result = catalog.add_to_dataset(name, body.resolve(catalog), actor=request_user(request))
+    result = catalog.add_to_dataset(
+        name, body.resolve(catalog, projects), actor=request_user(request)
+    )
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
@@ -118,10 +121,12 @@ def add_to_dataset(
     dependencies=[CURATE],
 )
 def remove_from_dataset(
-    name: str, body: BulkRequest, request: Request, catalog: CatalogDep
+    name: str, body: BulkRequest, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> BulkResponse:
     """Remove every series of a selection (frozen versions keep them)."""
-    result = catalog.remove_from_dataset(name, body.resolve(catalog), actor=request_user(request))
+    result = catalog.remove_from_dataset(
+        name, body.resolve(catalog, projects), actor=request_user(request)
+    )
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
@@ -153,9 +158,14 @@ def list_versions(name: str, catalog: CatalogDep) -> VersionList:
     name="get_dataset_version",
     dependencies=[READ],
 )
-def get_version(name: str, version: int, catalog: CatalogDep) -> VersionItem:
-    """One frozen version with its member SeriesInstanceUIDs."""
-    return _version(catalog.dataset_version(name, version))
+def get_version(name: str, version: int, catalog: CatalogDep, projects: ProjectsDep) -> VersionItem:
+    """One frozen version with its member SeriesInstanceUIDs (a user restricted to
+    projects gets those of their projects only)."""
+    item = _version(catalog.dataset_version(name, version))
+    if projects is not None and item.series_uids is not None:
+        seen = visible_uids(catalog, item.series_uids, projects)
+        item.series_uids = [u for u in item.series_uids if u in seen]
+    return item
 
 
 @router.get(
@@ -169,7 +179,12 @@ def diff_versions(
     catalog: CatalogDep,
     a: Annotated[int, Query(ge=1, description="The older version.")],
     b: Annotated[int, Query(ge=1, description="The newer version.")],
+    projects: ProjectsDep,
 ) -> DiffResponse:
-    """Series added and removed from version ``a`` to version ``b``."""
+    """Series added and removed from version ``a`` to version ``b`` (those a user restricted
+    to projects may see)."""
     added, removed = catalog.diff_dataset_versions(name, a, b)
+    if projects is not None:
+        seen = visible_uids(catalog, [*added, *removed], projects)
+        added, removed = [u for u in added if u in seen], [u for u in removed if u in seen]
     return DiffResponse(a=a, b=b, added=added, removed=removed)

@@ -26,6 +26,7 @@ from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.paths import SAFE, PathView, PathViewDep, path_view
 from radcurate.server.routes import dicomweb_common as web
 from radcurate.server.routes.dicomweb_common import DICOM_JSON, PREFIX
+from radcurate.server.scope import record_view, request_projects, visible_uids
 from radcurate.storage.locations import is_remote, local_path
 
 router = APIRouter(prefix=PREFIX, tags=["dicomweb"])
@@ -62,6 +63,9 @@ def _qido(
             study_uid=study_uid,
             series_uid=series_uid,
         )
+        projects = request_projects(request)
+        if projects is not None:
+            query.visible = lambda uids: visible_uids(catalog, uids, projects)
     except qido.QidoError as exc:
         return web.error(400, "invalid_qido_query", str(exc))
     answer = qido.search(catalog, query, web.base_url(request))
@@ -127,12 +131,27 @@ def search_instances(
 
 
 def _records(
-    catalog: CatalogBackend, study: str, series: str | None = None, sop: str | None = None
+    request: Request,
+    catalog: CatalogBackend,
+    study: str,
+    series: str | None = None,
+    sop: str | None = None,
 ) -> list[InstanceRecord] | JSONResponse:
+    """The instances asked for, those of series outside the request's projects left out
+    (none left: 404, as for UIDs that do not exist); each series' view is access-logged."""
     try:
-        return locate(catalog, study, series, sop)
+        records = locate(catalog, study, series, sop)
     except NotFoundError as exc:
         return web.error(404, "not_found", str(exc))
+    projects = request_projects(request)
+    if projects is not None:
+        seen = visible_uids(catalog, sorted({r.series_uid for r in records}), projects)
+        records = [r for r in records if r.series_uid in seen]
+        if not records:
+            return web.error(404, "not_found", f"no study {study} in the catalog")
+    for uid in sorted({r.series_uid for r in records})[:20]:
+        record_view(request, "dicomweb", series_uid=uid)
+    return records
 
 
 def _unreadable(record: InstanceRecord, exc: OSError, paths: PathView) -> JSONResponse:
@@ -217,19 +236,28 @@ def _retrieve(records: list[InstanceRecord], accept: str | None, paths: PathView
 
 @router.get("/studies/{study}", operation_id="wado_study", dependencies=[READ])
 def retrieve_study(
-    study: str, catalog: CatalogDep, paths: PathViewDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    catalog: CatalogDep,
+    paths: PathViewDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: every instance of a study (multipart/related; type="application/dicom")."""
-    records = _records(catalog, study)
+    records = _records(request, catalog, study)
     return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
 @router.get("/studies/{study}/series/{series}", operation_id="wado_series", dependencies=[READ])
 def retrieve_series(
-    study: str, series: str, catalog: CatalogDep, paths: PathViewDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    series: str,
+    catalog: CatalogDep,
+    paths: PathViewDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: every instance of a series."""
-    records = _records(catalog, study, series)
+    records = _records(request, catalog, study, series)
     return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
@@ -239,6 +267,7 @@ def retrieve_series(
     dependencies=[READ],
 )
 def retrieve_instance(
+    request: Request,
     study: str,
     series: str,
     sop: str,
@@ -247,7 +276,7 @@ def retrieve_instance(
     accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: one instance."""
-    records = _records(catalog, study, series, sop)
+    records = _records(request, catalog, study, series, sop)
     return records if isinstance(records, Response) else _retrieve(records, accept, paths)
 
 
@@ -272,7 +301,7 @@ def _metadata(request: Request, records: list[InstanceRecord]) -> Response:
 @router.get("/studies/{study}/metadata", operation_id="wado_study_metadata", dependencies=[READ])
 def study_metadata(study: str, request: Request, catalog: CatalogDep) -> Response:
     """WADO-RS: DICOM JSON of every instance of a study."""
-    records = _records(catalog, study)
+    records = _records(request, catalog, study)
     return records if isinstance(records, Response) else _metadata(request, records)
 
 
@@ -283,7 +312,7 @@ def study_metadata(study: str, request: Request, catalog: CatalogDep) -> Respons
 )
 def series_metadata(study: str, series: str, request: Request, catalog: CatalogDep) -> Response:
     """WADO-RS: DICOM JSON of every instance of a series."""
-    records = _records(catalog, study, series)
+    records = _records(request, catalog, study, series)
     return records if isinstance(records, Response) else _metadata(request, records)
 
 
@@ -296,7 +325,7 @@ def instance_metadata(
     study: str, series: str, sop: str, request: Request, catalog: CatalogDep
 ) -> Response:
     """WADO-RS: DICOM JSON of one instance."""
-    records = _records(catalog, study, series, sop)
+    records = _records(request, catalog, study, series, sop)
     return records if isinstance(records, Response) else _metadata(request, records)
 
 
@@ -317,6 +346,7 @@ def _frame_numbers(text: str) -> list[int] | None:
     dependencies=[READ],
 )
 def retrieve_frames(
+    request: Request,
     study: str,
     series: str,
     sop: str,
@@ -337,7 +367,7 @@ def retrieve_frames(
         return web.error(
             400, "invalid_frame_list", f"{frame_list!r} is not a list of frame numbers"
         )
-    records = _records(catalog, study, series, sop)
+    records = _records(request, catalog, study, series, sop)
     if isinstance(records, Response):
         return records
     record = records[0]
@@ -379,10 +409,16 @@ def retrieve_frames(
     dependencies=[READ],
 )
 def retrieve_bulkdata(
-    study: str, series: str, sop: str, path: str, catalog: CatalogDep, paths: PathViewDep
+    request: Request,
+    study: str,
+    series: str,
+    sop: str,
+    path: str,
+    catalog: CatalogDep,
+    paths: PathViewDep,
 ) -> Response:
     """WADO-RS: the value of one binary element (a ``BulkDataURI`` of the metadata)."""
-    records = _records(catalog, study, series, sop)
+    records = _records(request, catalog, study, series, sop)
     if isinstance(records, Response):
         return records
     try:
@@ -429,10 +465,10 @@ def _render(
     dependencies=[READ],
 )
 def series_rendered(
-    study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
+    request: Request, study: str, series: str, catalog: CatalogDep, accept: AcceptHeader = None
 ) -> Response:
     """WADO-RS: the middle instance of a series as JPEG or PNG."""
-    return _render(_records(catalog, study, series), accept)
+    return _render(_records(request, catalog, study, series), accept)
 
 
 @router.get(
@@ -441,10 +477,15 @@ def series_rendered(
     dependencies=[READ],
 )
 def instance_rendered(
-    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    series: str,
+    sop: str,
+    catalog: CatalogDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: an instance (its middle frame) as JPEG or PNG."""
-    return _render(_records(catalog, study, series, sop), accept)
+    return _render(_records(request, catalog, study, series, sop), accept)
 
 
 @router.get(
@@ -453,10 +494,16 @@ def instance_rendered(
     dependencies=[READ],
 )
 def frame_rendered(
-    study: str, series: str, sop: str, frame: int, catalog: CatalogDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    series: str,
+    sop: str,
+    frame: int,
+    catalog: CatalogDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: one frame as JPEG or PNG."""
-    return _render(_records(catalog, study, series, sop), accept, frame)
+    return _render(_records(request, catalog, study, series, sop), accept, frame)
 
 
 def _series_thumbnail(
@@ -477,7 +524,11 @@ def _series_thumbnail(
 
 @router.get("/studies/{study}/thumbnail", operation_id="wado_study_thumbnail", dependencies=[READ])
 def study_thumbnail(
-    study: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: the thumbnail of a study's first series."""
     series = sorted(
@@ -487,7 +538,7 @@ def study_thumbnail(
     if not series:
         return web.error(404, "not_found", f"no study {study}")
     first = str(series[0]["SeriesInstanceUID"])
-    records = _records(catalog, study, first)
+    records = _records(request, catalog, study, first)
     if isinstance(records, Response) or _remote(records):
         return _render(records, accept, size=settings.thumbnail_size)
     return _series_thumbnail(catalog, first, settings, accept)
@@ -499,10 +550,15 @@ def study_thumbnail(
     dependencies=[READ],
 )
 def series_thumbnail(
-    study: str, series: str, catalog: CatalogDep, settings: SettingsDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    series: str,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: the thumbnail of a series (the same picture as the gallery's)."""
-    records = _records(catalog, study, series)
+    records = _records(request, catalog, study, series)
     if isinstance(records, Response):
         return records
     if _remote(records):
@@ -521,7 +577,12 @@ def _remote(records: list[InstanceRecord]) -> bool:
     dependencies=[READ],
 )
 def instance_thumbnail(
-    study: str, series: str, sop: str, catalog: CatalogDep, accept: AcceptHeader = None
+    request: Request,
+    study: str,
+    series: str,
+    sop: str,
+    catalog: CatalogDep,
+    accept: AcceptHeader = None,
 ) -> Response:
     """WADO-RS: a small rendering of an instance."""
-    return _render(_records(catalog, study, series, sop), accept, size=128)
+    return _render(_records(request, catalog, study, series, sop), accept, size=128)

@@ -10,14 +10,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from radcurate.catalog import CatalogBackend
+from radcurate.catalog.jobs import JobRecord
 from radcurate.jobs import LocalExecutor
 from radcurate.jobs.thumbnails import THUMBNAILS, thumbnails_job
-from radcurate.query import parse
+from radcurate.query import parse, to_text
+from radcurate.query.ast import All
 from radcurate.render.cache import ThumbnailCache
-from radcurate.server.auth import CURATE, READ
+from radcurate.server.auth import CURATE, READ, CuratorDep, Principal, ReaderDep
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, error_response
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
+from radcurate.server.scope import Projects, ProjectsDep, scoped
 from radcurate.server.settings import ServerSettings
 
 __all__ = ["router", "start_jobs"]
@@ -105,12 +108,23 @@ def _not_found(job_id: str) -> JSONResponse:
 @router.get("", operation_id="list_jobs", response_model=JobList, dependencies=[READ])
 def list_jobs(
     catalog: CatalogDep,
+    principal: ReaderDep,
+    projects: ProjectsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     state: JobStateName | None = None,
     kind: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Jobs, newest first; a job whose process died reads ``failed`` with ``interrupted``."""
-    return {"items": [j.to_dict() for j in catalog.jobs(limit=limit, state=state, kind=kind)]}
+    """Jobs, newest first; a job whose process died reads ``failed`` with ``interrupted``.
+    A user restricted to projects sees the jobs they started."""
+    found = catalog.jobs(limit=limit, state=state, kind=kind)
+    return {"items": [j.to_dict() for j in found if _mine(j, principal, projects)]}
+
+
+def _mine(record: JobRecord | None, principal: Principal, projects: Projects) -> bool:
+    """Whether the request may see the job: unrestricted, or it started it."""
+    if record is None:
+        return False
+    return projects is None or record.params.get("started_by") == principal.name
 
 
 @router.get(
@@ -120,10 +134,10 @@ def list_jobs(
     responses=_NOT_FOUND,
     dependencies=[READ],
 )
-def get_job(job_id: str, catalog: CatalogDep) -> Any:
+def get_job(job_id: str, catalog: CatalogDep, principal: ReaderDep, projects: ProjectsDep) -> Any:
     """One job and its progress."""
     record = catalog.job(job_id)
-    return _not_found(job_id) if record is None else record.to_dict()
+    return record.to_dict() if record and _mine(record, principal, projects) else _not_found(job_id)
 
 
 @router.post(
@@ -135,6 +149,8 @@ def get_job(job_id: str, catalog: CatalogDep) -> Any:
 )
 def start_thumbnail_job(
     catalog: CatalogDep,
+    principal: CuratorDep,
+    projects: ProjectsDep,
     settings: SettingsDep,
     executor: ExecutorDep,
     body: ThumbnailJobRequest | None = None,
@@ -146,12 +162,15 @@ def start_thumbnail_job(
     request = body or ThumbnailJobRequest()
     query = (request.query or "").strip() or None
     if query is not None:
-        parse(query, fields=[f.name for f in catalog.fields()])  # a bad query is a 400 now
+        tree = parse(query, fields=[f.name for f in catalog.fields()])  # a bad query: 400 now
+        query = to_text(scoped(tree, projects)) if projects is not None else query
+    elif projects is not None:
+        query = to_text(scoped(All(), projects))
     cache = ThumbnailCache(settings.thumbnail_root, settings.thumbnail_size)
     record = executor.submit(
         THUMBNAILS,
         thumbnails_job(cache, query=query, workers=thumbnail_workers(), force=request.force),
-        {"query": query, "force": request.force, "trigger": "api"},
+        {"query": query, "force": request.force, "trigger": "api", "started_by": principal.name},
     )
     return record.to_dict()
 
@@ -180,11 +199,13 @@ class JobErrors(BaseModel):
 def get_job_errors(
     job_id: str,
     catalog: CatalogDep,
+    principal: ReaderDep,
+    projects: ProjectsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Any:
     """The series a job could not process, with the reason, in UID order."""
-    if catalog.job(job_id) is None:
+    if not _mine(catalog.job(job_id), principal, projects):
         return _not_found(job_id)
     total, errors = catalog.job_errors(job_id, limit=limit, offset=offset)
     return {"total": total, "errors": [{"series_uid": u, "error": e} for u, e in errors]}
@@ -197,8 +218,10 @@ def get_job_errors(
     responses=_NOT_FOUND,
     dependencies=[CURATE],
 )
-def cancel_job(job_id: str, catalog: CatalogDep) -> Response | dict[str, Any]:
+def cancel_job(
+    job_id: str, catalog: CatalogDep, principal: CuratorDep, projects: ProjectsDep
+) -> Response | dict[str, Any]:
     """Ask a job to stop: a queued one is cancelled at once, a running one soon after."""
-    if catalog.job(job_id) is None:
+    if not _mine(catalog.job(job_id), principal, projects):
         return _not_found(job_id)
     return catalog.cancel_job(job_id).to_dict()

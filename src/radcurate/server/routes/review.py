@@ -18,12 +18,16 @@ from radcurate.server.schemas_curation import (
     ReviewResponse,
     request_user,
 )
+from radcurate.server.scope import SEE_SERIES, ProjectsDep
 
 router = APIRouter(tags=["review"], responses=ERROR_RESPONSES)
 
 
 @router.get(
-    "/series/{series_uid}/review", operation_id="get_review", name="get_review", dependencies=[READ]
+    "/series/{series_uid}/review",
+    operation_id="get_review",
+    name="get_review",
+    dependencies=[READ, SEE_SERIES],
 )
 def get_review(series_uid: str, catalog: CatalogDep) -> ReviewResponse:
     """The review of a series (``pending`` with no reviewer when never reviewed)."""
@@ -34,7 +38,7 @@ def get_review(series_uid: str, catalog: CatalogDep) -> ReviewResponse:
     "/series/{series_uid}/review",
     operation_id="set_review",
     name="set_review",
-    dependencies=[CURATE],
+    dependencies=[CURATE, SEE_SERIES],
 )
 def set_review(
     series_uid: str, body: ReviewBody, request: Request, catalog: CatalogDep
@@ -51,11 +55,11 @@ def set_review(
     "/review", operation_id="review_selection", name="review_selection", dependencies=[CURATE]
 )
 def review_selection(
-    body: ReviewBulkRequest, request: Request, catalog: CatalogDep
+    body: ReviewBulkRequest, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> ReviewBulkResponse:
     """Set the status and note of every series of a selection (one transaction)."""
     result = catalog.reviews.set_reviews(
-        body.resolve(catalog), body.status, body.note, actor=request_user(request)
+        body.resolve(catalog, projects), body.status, body.note, actor=request_user(request)
     )
     return ReviewBulkResponse(changed=result.changed, total=result.series_count)
 

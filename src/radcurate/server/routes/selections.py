@@ -8,6 +8,7 @@ from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas_curation import SelectionBody, SelectionResponse, request_user
+from radcurate.server.scope import ProjectsDep, scoped_selection
 
 router = APIRouter(prefix="/selections", tags=["selections"], responses=ERROR_RESPONSES)
 
@@ -20,10 +21,12 @@ router = APIRouter(prefix="/selections", tags=["selections"], responses=ERROR_RE
     dependencies=[READ],
 )
 def create_selection(
-    body: SelectionBody, request: Request, catalog: CatalogDep
+    body: SelectionBody, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> SelectionResponse:
-    """Store a selection; pass its ``id`` as ``selection_id`` to any bulk action."""
-    stored = catalog.create_selection(body.to_selection(), actor=request_user(request))
+    """Store a selection; pass its ``id`` as ``selection_id`` to any bulk action. A user
+    restricted to projects stores it restricted (``server/scope.py``)."""
+    selection = scoped_selection(catalog, body.to_selection(), projects)
+    stored = catalog.create_selection(selection, actor=request_user(request))
     return SelectionResponse.of(stored)
 
 

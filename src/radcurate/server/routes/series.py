@@ -11,11 +11,14 @@ from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
 from radcurate.server.schemas import InstancesResponse, SeriesResponse
+from radcurate.server.scope import SEE_SERIES
 
 router = APIRouter(prefix="/series", tags=["series"], responses=ERROR_RESPONSES)
 
 
-@router.get("/{series_uid}", operation_id="get_series", name="get_series", dependencies=[READ])
+@router.get(
+    "/{series_uid}", operation_id="get_series", name="get_series", dependencies=[READ, SEE_SERIES]
+)
 def get_series(series_uid: str, catalog: CatalogDep) -> SeriesResponse:
     """The full document of a series (header and derived facts) and its ai/qc results."""
     document = catalog.series_document(series_uid)
@@ -56,7 +59,7 @@ class SeriesResults(BaseModel):
     "/{series_uid}/results",
     operation_id="get_series_results",
     name="get_series_results",
-    dependencies=[READ],
+    dependencies=[READ, SEE_SERIES],
 )
 def get_series_results(series_uid: str, catalog: CatalogDep) -> SeriesResults:
     """The results of a series with the provenance of each producer's set (newest last)."""
@@ -73,7 +76,7 @@ def get_series_results(series_uid: str, catalog: CatalogDep) -> SeriesResults:
     "/{series_uid}/instances",
     operation_id="list_instances",
     name="list_instances",
-    dependencies=[READ],
+    dependencies=[READ, SEE_SERIES],
 )
 def list_instances(series_uid: str, catalog: CatalogDep) -> InstancesResponse:
     """The instance rows of a series (files, positions, per-instance attributes)."""

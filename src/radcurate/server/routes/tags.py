@@ -19,6 +19,7 @@ from radcurate.server.schemas_curation import (
     TagUpdate,
     request_user,
 )
+from radcurate.server.scope import ProjectsDep
 
 router = APIRouter(prefix="/tags", tags=["tags"], responses=ERROR_RESPONSES)
 
@@ -79,10 +80,10 @@ def delete_tag(name: str, request: Request, catalog: CatalogDep) -> DeletedRespo
     "/{name}/add", operation_id="tag_selection", name="tag_selection", dependencies=[CURATE]
 )
 def tag_selection(
-    name: str, body: BulkRequest, request: Request, catalog: CatalogDep
+    name: str, body: BulkRequest, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> BulkResponse:
     """Tag every series of a selection (the tag is created when missing)."""
-    result = catalog.tag_series(name, body.resolve(catalog), actor=request_user(request))
+    result = catalog.tag_series(name, body.resolve(catalog, projects), actor=request_user(request))
     return BulkResponse(changed=result.changed, series_count=result.series_count)
 
 
@@ -90,8 +91,10 @@ def tag_selection(
     "/{name}/remove", operation_id="untag_selection", name="untag_selection", dependencies=[CURATE]
 )
 def untag_selection(
-    name: str, body: BulkRequest, request: Request, catalog: CatalogDep
+    name: str, body: BulkRequest, request: Request, catalog: CatalogDep, projects: ProjectsDep
 ) -> BulkResponse:
     """Remove a tag from every series of a selection (404 for an unknown tag)."""
-    result = catalog.untag_series(name, body.resolve(catalog), actor=request_user(request))
+    result = catalog.untag_series(
+        name, body.resolve(catalog, projects), actor=request_user(request)
+    )
     return BulkResponse(changed=result.changed, series_count=result.series_count)

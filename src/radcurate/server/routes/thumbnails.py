@@ -13,6 +13,7 @@ from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
 from radcurate.server.schemas import ErrorResponse
+from radcurate.server.scope import VIEW_SERIES_IMAGES
 
 router = APIRouter(prefix="/series", tags=["thumbnails"], responses=ERROR_RESPONSES)
 
@@ -43,7 +44,7 @@ def etag_matches(if_none_match: str | None, key: str) -> bool:
         304: {"description": "The client's copy (If-None-Match) is current"},
         501: {"model": ErrorResponse, "description": "Rendering is not installed"},
     },
-    dependencies=[READ],
+    dependencies=[READ, VIEW_SERIES_IMAGES],
 )
 def get_thumbnail(
     series_uid: str,

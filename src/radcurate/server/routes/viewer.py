@@ -20,6 +20,7 @@ from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError, error_response
 from radcurate.server.schemas import ErrorDetail, ErrorResponse
+from radcurate.server.scope import VIEW_SERIES_IMAGES
 
 router = APIRouter(prefix="/series", tags=["viewer"], responses=ERROR_RESPONSES)
 
@@ -31,7 +32,7 @@ Plane = Literal["native", "axial", "coronal", "sagittal"]
     operation_id="get_slice",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "The slice (PNG)"}},
-    dependencies=[READ],
+    dependencies=[READ, VIEW_SERIES_IMAGES],
 )
 def get_slice(
     series_uid: str,
@@ -77,7 +78,7 @@ def get_slice(
         404: {"model": ErrorResponse, "description": "No such series, or its reference"},
         422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
     },
-    dependencies=[READ],
+    dependencies=[READ, VIEW_SERIES_IMAGES],
 )
 def get_overlay(
     series_uid: str,
@@ -130,7 +131,7 @@ def get_overlay(
         404: {"model": ErrorResponse, "description": "No such series, or a SEG's reference"},
         422: {"model": ErrorResponse, "description": "The pixel data cannot be decoded"},
     },
-    dependencies=[READ],
+    dependencies=[READ, VIEW_SERIES_IMAGES],
 )
 def get_volume(series_uid: str, catalog: CatalogDep) -> Response:
     """The series as a NIfTI volume in RAS; for a SEG, its label volume on the referenced grid.

@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from radcurate.catalog import CatalogBackend
 from radcurate.jobs.workflows import WORKFLOW_KIND, workflow_job
-from radcurate.server.auth import CURATE, READ
+from radcurate.server.auth import CURATE, READ, CuratorDep
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.routes.jobs import ExecutorDep, Job, thumbnail_workers
 from radcurate.server.schemas import ErrorResponse
+from radcurate.server.scope import ProjectsDep, visible_uids
 from radcurate.workflow import WorkflowRequestError, WorkflowSelection
 from radcurate.workflow.registry import default_registry
 
@@ -77,13 +78,17 @@ def start_workflow_run(
     catalog: CatalogDep,
     settings: SettingsDep,
     executor: ExecutorDep,
+    principal: CuratorDep,
+    projects: ProjectsDep,
 ) -> Any:
     """Start a workflow on a selection; answers at once with the queued job
     (follow it with ``GET /api/jobs/{id}``, its errors with ``/api/jobs/{id}/errors``)."""
     step = default_registry().get(name)
     step.parse_params(body.params)  # bad parameters: 422 now, not a failed job later
     selection = _selection(body, catalog)
-    selection.resolve(catalog)  # a bad query or unknown dataset: 4xx now
+    uids = selection.resolve(catalog)  # a bad query or unknown dataset: 4xx now
+    if projects is not None:  # a user restricted to projects runs on what they may see
+        selection = WorkflowSelection(uids=tuple(sorted(visible_uids(catalog, uids, projects))))
     function = workflow_job(
         step,
         selection,
@@ -98,6 +103,7 @@ def start_workflow_run(
         "selection": selection.as_given(),
         "force": body.force,
         "trigger": "api",
+        "started_by": principal.name,
     }
     return executor.submit(WORKFLOW_KIND, function, params).to_dict()
 
