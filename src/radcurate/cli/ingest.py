@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from radcurate.catalog import CatalogBackend
+from radcurate.catalog.curation_types import CurationNotFoundError, actor_name
 from radcurate.cli.common import catalog_option, console, err_console, open_or_exit, settings
+from radcurate.cli.curation_common import ACTOR_OPTION
 from radcurate.ingest import ingest as run_ingest
 from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
 
@@ -66,6 +70,14 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     help="Check each new or changed series' geometry and header integrity from its headers "
     "(qc.geometry.*, qc.header.*: the 'qc-header' workflow; docs/qc-header.md).",
 )
+@click.option(
+    "--project",
+    metavar="NAME",
+    default=None,
+    help="Put every series this run ingests (new or changed) into project NAME "
+    "(made with `radcurate project create NAME`).",
+)
+@ACTOR_OPTION
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
     paths: tuple[str, ...],
@@ -79,21 +91,33 @@ def ingest(
     thumbnails: bool,
     annotate: bool,
     header_qc: bool,
+    project: str | None,
+    actor: str | None,
     batch_files: int,
 ) -> None:
     """Index DICOM files, folders (recursively) or DICOMDIRs.
 
     Headers are read without pixel data on every core; unchanged files are
     skipped, so running the same command twice changes nothing. Files that
-    cannot be read are listed by `radcurate errors`.
+    cannot be read are listed by `radcurate errors`. With --project NAME the
+    series the run ingests also go into that project (one audit entry per run).
     """
     if any(p.lower().startswith("dicomweb+") for p in paths):  # a PACS, not files
+        if project is not None:
+            click.echo(
+                "error: --project works with files and folders; after pulling from a PACS, "
+                "add the series with `radcurate project add NAME QUERY`",
+                err=True,
+            )
+            sys.exit(2)
         from radcurate.cli.pull import pull
 
         return pull(paths, catalog_url, pull_query, as_json)
     catalog = open_or_exit(catalog_url)
     store = None if in_place else (store_url or settings().store_url)
     with catalog:
+        if project is not None:  # an unknown project: refused before anything is ingested
+            project = _project_or_exit(catalog, project)
         if quiet or as_json:
             summary = run_ingest(
                 paths,
@@ -105,9 +129,24 @@ def ingest(
             )
         else:
             summary = _with_progress(paths, catalog, store, workers, batch_files, header_qc)
+        assigned = None
+        if project is not None:
+            result = catalog.projects.assign_uids(
+                project, sorted(summary.series_uids), actor=actor_name(actor)
+            )
+            assigned = {
+                "name": project,
+                "series": result.series_count,
+                "added": result.changed,
+            }
         info = catalog.info()
         if not as_json:
             _print_summary(summary, info.to_dict())
+            if assigned is not None:
+                console().print(
+                    f"Project {escape(project or '')}: {assigned['added']} series added "
+                    f"({assigned['series']} ingested by this run).",
+                )
         thumbs = _thumbnails(catalog, workers, quiet or as_json) if thumbnails else None
         annotated = None
         if annotate:
@@ -120,8 +159,22 @@ def ingest(
             "catalog": info.to_dict(),
             "thumbnails": thumbs,
             "annotation": annotated,
+            "project": assigned,
         }
         click.echo(json.dumps(out, indent=2))
+
+
+def _project_or_exit(catalog: CatalogBackend, name: str) -> str:
+    """The project's name as stored; exit 2 before anything is ingested when unknown."""
+    try:
+        return catalog.projects.get(name).name
+    except CurationNotFoundError:
+        click.echo(
+            f"error: there is no project {name!r}: make it first with "
+            f"`radcurate project create {name}` (list them with `radcurate project list`)",
+            err=True,
+        )
+        sys.exit(2)
 
 
 def _thumbnails(catalog: CatalogBackend, workers: int | None, quiet: bool) -> object:

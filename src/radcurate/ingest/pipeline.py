@@ -64,6 +64,8 @@ class IngestSummary:
     removed_files: int = 0
     seconds: float = 0.0
     error_samples: list[FileError] = field(default_factory=list)
+    #: the series this run wrote instances of (new or changed files; ``ingest --project``)
+    series_uids: set[str] = field(default_factory=set)
 
     @property
     def changed_anything(self) -> bool:
@@ -271,6 +273,7 @@ def ingest(
             summary.new_instances += outcome.new_instances
             summary.changed_instances += outcome.changed_instances
             summary.new_series += outcome.new_series
+            summary.series_uids.update(i.series_uid for i in batch.instances)
             summary.errors += len(batch.errors)
             room = 20 - len(summary.error_samples)
             summary.error_samples.extend(batch.errors[: max(room, 0)])
