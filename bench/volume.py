@@ -87,12 +87,18 @@ def child(mode: str, catalog_url: str, uid: str, out: Path) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - start
+    peak = round(_peak_rss_mib(), 1)
+    import nibabel
+
+    voxels = np.asarray(nibabel.load(str(out)).get_fdata(dtype=np.float64))
     return {
         "mode": mode,
         "seconds": round(seconds, 2),
         "file_mib": round(out.stat().st_size / 2**20, 1),
+        # what the file holds, whichever deflate wrote it (ISA-L and zlib differ in size)
+        "voxels": [*voxels.shape, round(float(voxels.sum()), 3)],
         "baseline_rss_mib": round(baseline, 1),
-        "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "peak_rss_mib": peak,
     }
 
 

@@ -121,7 +121,8 @@ def test_run_a_workflow_on_selected_series_and_see_its_results(ui: UI) -> None:
     fields_input.fill(f"SeriesDescription, {field}")
     fields_input.press("Enter")
     card = ui.page.locator(f"[data-testid=card][data-uid='{uids[0]}']")
-    card.locator(f".card-fields div[title^='{field}: ']").wait_for()
+    # the cards of the last answer stay until the new page (with the field) arrives
+    card.locator(f".card-fields div[title='{field}: {display(value)}']").wait_for()
     shown = card.locator(f".card-fields div[title^='{field}: '] dd").inner_text()
     assert shown == display(value)
     ui.shot("wf-03-card")

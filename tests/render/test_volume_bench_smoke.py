@@ -21,9 +21,11 @@ def test_volume_benchmark_smoke(tmp_path: Path) -> None:
     )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     figures = json.loads(figures_path.read_text())
-    sizes = {figures[mode]["file_mib"] for mode in ("stream", "api", "in-memory")}
-    assert len(sizes) == 1 and sizes.pop() > 0  # the same file every way
-    assert figures["seg-stream"]["file_mib"] == figures["seg-in-memory"]["file_mib"]
+    # the same voxels every way (file sizes differ: the stream deflates with ISA-L when
+    # python-isal is installed, nibabel with zlib)
+    voxels = {tuple(figures[mode]["voxels"]) for mode in ("stream", "api", "in-memory")}
+    assert len(voxels) == 1 and all(figures[m]["file_mib"] > 0 for m in ("stream", "api"))
+    assert figures["seg-stream"]["voxels"] == figures["seg-in-memory"]["voxels"]
     for mode in ("stream", "api", "in-memory", "seg-stream", "seg-in-memory"):
         assert figures[mode]["peak_rss_mib"] >= figures[mode]["baseline_rss_mib"] > 0
     assert "target:" in process.stdout
