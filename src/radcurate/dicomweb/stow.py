@@ -146,6 +146,9 @@ def store_parts(
     store_url: str,
     study_uid: str | None = None,
     allow_replace: bool = False,
+    *,
+    project: str | None = None,
+    actor: str = "dicomweb",
 ) -> StoreOutcome:
     """Store ``application/dicom`` parts and ingest them in one batch.
 
@@ -161,6 +164,9 @@ def store_parts(
         A part whose SOP Instance UID is stored with other content replaces the original
         (kept under ``.replaced/``, audited); otherwise it is refused with 0x0111 and the
         original kept. The same content again is always a success that changes nothing.
+    project
+        Put the series of every stored instance (also those stored before) into this
+        project, as ``actor`` (one audit entry per request).
     """
     store = open_storage(store_url)
     if not isinstance(store, FileStore):
@@ -225,4 +231,7 @@ def store_parts(
                 outcome.failed.append({**ids, "reason": CANNOT_UNDERSTAND})
             else:
                 outcome.stored.append(ids)
+    if project is not None and outcome.stored:
+        series = sorted({ids["series"] for ids in outcome.stored})
+        catalog.projects.assign_uids(project, series, actor=actor)
     return outcome
