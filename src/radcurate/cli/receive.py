@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     default="RADCURATE",
     show_default=True,
     help="Our AE title (at most 16 characters): an association whose called AE title "
-    "(storescu -aec) is another is rejected.",
+    "(storescu -aec) is another, and not a project's, is rejected.",
 )
 @click.option(
     "--host",
@@ -145,6 +145,11 @@ def receive(
     title. To receive from other machines, listen with --host 0.0.0.0 and say who
     may send: --allow CT1@10.0.0.5 (repeatable) or --allow-file FILE; --allow '*@*'
     accepts anyone.
+
+    Projects with an AE title (radcurate project create NAME --ae-title AE) are
+    answered too: what is sent to a project's AE title (storescu -aec AE) goes into
+    the catalog and into that project. The AE titles are read at start: restart
+    the receiver after adding or changing one.
     """
     if engine == "pynetdicom" and not is_available("pynetdicom"):
         err_console().print(
@@ -158,12 +163,14 @@ def receive(
     config = settings()
     try:
         allow = _allow_list(allow_entries, allow_file)
+        projects = _project_ae_titles(catalog_url or config.catalog_url)
         receiver = Receiver(
             catalog_url or config.catalog_url,
             store_url or config.store_url,
             aet=aet,
             port=port,
             host=host,
+            projects=projects,
             allow=allow,
             batch_files=batch_files,
             fsync=fsync,
@@ -182,7 +189,7 @@ def receive(
         signal.signal(sig, lambda *_: stopped.set())
     click.echo(
         f"radcurate receiving as {receiver.aet} on {host}:{port} into {receiver.store.url}; "
-        f"senders: {_senders(allow)}",
+        f"senders: {_senders(allow)}{_projects_line(receiver.projects)}",
         nl=True,
     )
     sys.stdout.flush()
@@ -195,6 +202,22 @@ def receive(
         f"stopped: {stats.received} received, {stats.ingested} ingested, {stats.failed} refused, "
         f"{stats.rejected} associations rejected"
     )
+
+
+def _project_ae_titles(catalog_url: str) -> dict[str, str]:
+    """``{AE title: project}`` of the catalog's projects (read once, at start)."""
+    from radcurate.catalog import open_catalog
+
+    with open_catalog(catalog_url) as catalog:
+        return catalog.projects.ae_titles()
+
+
+def _projects_line(projects: dict[str, str]) -> str:
+    """The projects' AE titles, for the start-up line ("" when none)."""
+    if not projects:
+        return ""
+    pairs = ", ".join(f"{ae} -> {name}" for ae, name in sorted(projects.items()))
+    return f"; project AE titles: {pairs}"
 
 
 def _allow_list(entries: tuple[str, ...], path: str | None) -> AllowList | None:

@@ -13,6 +13,11 @@ standard output answers, after each batch:
 - ``!<message>`` for a problem worth reporting,
 - ``=<instances>`` the instances the batch wrote.
 
+A line sent to the process is a path, or, for an instance sent to a project's called AE
+title, a JSON object ``{"path": ..., "project": ..., "actor": ...}`` (a path never starts
+with ``{``): once its batch is written, the series of such instances go into their project
+(one ``project.assign`` audit entry per project and sender in the batch).
+
 :class:`Intake` is the receiver's side: it starts the process, sends paths,
 remembers those not yet answered and, should the process die, starts a new one
 and sends them again (ingesting a file twice changes nothing).
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import select
@@ -35,8 +41,9 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from radcurate.catalog import CatalogBackend
+from radcurate.dicom.instance import InstanceRecord
 
-__all__ = ["Intake", "IntakeStats", "ingest_paths"]
+__all__ = ["Destination", "Intake", "IntakeStats", "ingest_paths", "parse_line", "request_line"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +70,42 @@ class IntakeStats:
             self.errors.append(message)
 
 
-def ingest_paths(catalog: CatalogBackend, paths: list[str]) -> tuple[int, str | None]:
+@dataclass(frozen=True)
+class Destination:
+    """Where a received instance goes besides the catalog: a project, and who sent it."""
+
+    project: str
+    actor: str
+
+
+def request_line(path: str, destination: Destination | None = None) -> str:
+    """The line that sends ``path`` (and its project) to the intake process."""
+    if destination is None:
+        return path
+    return json.dumps(
+        {"path": path, "project": destination.project, "actor": destination.actor},
+        ensure_ascii=False,
+    )
+
+
+def parse_line(line: str) -> tuple[str, Destination | None]:
+    """The path and project of a line made by :func:`request_line`."""
+    if not line.startswith("{"):
+        return line, None
+    entry = json.loads(line)
+    return str(entry["path"]), Destination(str(entry["project"]), str(entry["actor"]))
+
+
+def ingest_paths(
+    catalog: CatalogBackend,
+    paths: list[str],
+    destinations: dict[str, Destination] | None = None,
+) -> tuple[int, str | None]:
     """Ingest stored files in one catalog transaction: (instances written, error or None).
 
     On a catalog error nothing is written and the files stay where they are:
-    the receiver's start-up recovery ingests them later.
+    the receiver's start-up recovery ingests them later. ``destinations`` maps paths to the
+    project their series then go into.
     """
     from radcurate.catalog.base import IngestBatch
     from radcurate.ingest.pipeline import finalize_dirty
@@ -89,7 +127,30 @@ def ingest_paths(catalog: CatalogBackend, paths: list[str]) -> tuple[int, str | 
     except Exception as exc:  # the files stay; recovery ingests them later
         logger.exception("ingest batch failed")
         return 0, f"ingest batch failed (the files stay in the store): {exc}"
-    return len(result.instances), None
+    error = _assign(catalog, result.instances, destinations or {})
+    return len(result.instances), error
+
+
+def _assign(
+    catalog: CatalogBackend, instances: list[InstanceRecord], destinations: dict[str, Destination]
+) -> str | None:
+    """Put the series of ingested instances into the projects they were sent to."""
+    series: dict[Destination, set[str]] = {}
+    for record in instances:
+        destination = destinations.get(record.location)
+        if destination is not None:
+            series.setdefault(destination, set()).add(record.series_uid)
+    problems: list[str] = []
+    for destination, uids in sorted(series.items(), key=lambda item: item[0].project):
+        try:
+            catalog.projects.assign_uids(destination.project, sorted(uids), actor=destination.actor)
+        except Exception as exc:  # noqa: BLE001  # e.g. deleted since the receiver started
+            logger.error("cannot put received series into project %r: %s", destination.project, exc)
+            problems.append(
+                f"{len(uids)} received series were ingested but not put into project "
+                f"{destination.project!r}: {exc}"
+            )
+    return "; ".join(problems) or None
 
 
 class Intake:
@@ -102,7 +163,7 @@ class Intake:
         self.batch_files = batch_files
         self.batch_seconds = batch_seconds
         self.stats = IntakeStats()
-        self._pending: dict[str, None] = {}  # sent, not yet answered (insertion ordered)
+        self._pending: dict[str, str] = {}  # path -> line sent, not yet answered (in order)
         self._lock = threading.Condition()  # guards the fields below; notified when idle
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -114,11 +175,12 @@ class Intake:
         with self._lock:
             self._spawn()
 
-    def submit(self, path: str) -> None:
-        """Send one stored file to be ingested."""
-        line = (path + "\n").encode("utf-8", "surrogateescape")
+    def submit(self, path: str, destination: Destination | None = None) -> None:
+        """Send one stored file to be ingested (and its series put into a project)."""
+        text = request_line(path, destination)
+        line = (text + "\n").encode("utf-8", "surrogateescape")
         with self._lock:
-            self._pending[path] = None
+            self._pending[path] = text
             process = self._process
         if process is None or process.stdin is None:
             return  # between two processes: the next one is sent everything pending
@@ -195,17 +257,17 @@ class Intake:
         )
         self._reader.start()
         if self._pending:
-            resend = list(self._pending)
+            resend = list(self._pending.values())
             threading.Thread(
                 target=self._resend, args=(process, resend), name="intake-resend", daemon=True
             ).start()
 
     @staticmethod
-    def _resend(process: subprocess.Popen[bytes], paths: list[str]) -> None:
+    def _resend(process: subprocess.Popen[bytes], lines: list[str]) -> None:
         assert process.stdin is not None
         with contextlib.suppress(OSError):
-            for path in paths:
-                os.write(process.stdin.fileno(), (path + "\n").encode("utf-8", "surrogateescape"))
+            for line in lines:
+                os.write(process.stdin.fileno(), (line + "\n").encode("utf-8", "surrogateescape"))
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
@@ -286,6 +348,21 @@ class _Reader:
         return out
 
 
+def _requests(lines: list[str]) -> tuple[list[str], dict[str, Destination]]:
+    """The paths of a batch of lines, and the projects of those sent to one."""
+    paths: list[str] = []
+    destinations: dict[str, Destination] = {}
+    for line in lines:
+        try:
+            path, destination = parse_line(line)
+        except (ValueError, KeyError):  # not a request made by request_line: take it as a path
+            path, destination = line, None
+        paths.append(path)
+        if destination is not None:
+            destinations[path] = destination
+    return paths, destinations
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the intake process."""
     parser = argparse.ArgumentParser(prog="python -m radcurate.network.intake")
@@ -305,9 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     reader = _Reader(sys.stdin.fileno())
     with open_catalog(args.catalog_url) as catalog:
         while True:
-            paths = reader.batch(args.batch_files, args.batch_seconds)
-            if paths:
-                written, error = ingest_paths(catalog, paths)
+            lines = reader.batch(args.batch_files, args.batch_seconds)
+            if lines:
+                paths, destinations = _requests(lines)
+                written, error = ingest_paths(catalog, paths, destinations)
                 if error:
                     logger.error(error)
                 if out is not None:

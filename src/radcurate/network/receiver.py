@@ -16,6 +16,11 @@ recovery costs one walk of the store.
 Who may send is checked on each A-ASSOCIATE-RQ (:mod:`radcurate.network.allowlist`): the
 called AE title must be one of the receiver's, and with an allow-list the calling AE and
 host must be on it. With no allow-list the receiver listens on loopback only.
+
+Projects (``catalog/project_store.py``) may own a called AE title: the receiver answers to
+those too (``projects``, read by ``radcurate receive`` when it starts), and what an
+association sends to a project's AE title goes into the catalog and, once ingested, into that
+project (:class:`~radcurate.network.intake.Destination`).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from radcurate.network.dimse import (
     StoreRequest,
     file_meta,
 )
-from radcurate.network.intake import Intake
+from radcurate.network.intake import Destination, Intake
 from radcurate.network.spares import SparePool
 from radcurate.optional import import_optional
 from radcurate.storage import open_storage
@@ -145,6 +150,9 @@ class Receiver:
     called_ae_titles
         The called AE titles an association may name (default: ``{aet}``); any other is
         rejected ("called AE title not recognised").
+    projects
+        ``{called AE title: project}`` (``catalog.projects.ae_titles()``): these AE titles
+        are answered too, and the series of what is sent to one go into its project.
     allow
         Who may send (:class:`~radcurate.network.allowlist.AllowList` of
         ``CALLING_AE@HOST``); anyone else is rejected ("calling AE title not
@@ -181,6 +189,7 @@ class Receiver:
         port: int = 11112,
         host: str = "127.0.0.1",
         called_ae_titles: frozenset[str] | None = None,
+        projects: dict[str, str] | None = None,
         allow: AllowList | None = None,
         batch_files: int = 500,
         batch_seconds: float = 1.0,
@@ -195,9 +204,12 @@ class Receiver:
         if max_pdu < 4096 or max_dataset < 1 or max_associations < 1:
             raise ValueError("max_pdu must be at least 4096, the other limits at least 1")
         aet = valid_ae_title(aet, "the receiver's AE title")
+        self.projects = {
+            valid_ae_title(t, "a project's AE title"): name for t, name in (projects or {}).items()
+        }
         called = frozenset(
             valid_ae_title(t, "a called AE title") for t in (called_ae_titles or {aet})
-        )
+        ) | frozenset(self.projects)
         require_allow_list(host, allow)
         self.policy = AssociationPolicy(called, allow)
         store = open_storage(store_url)
@@ -379,8 +391,13 @@ class Receiver:
         except Exception as exc:  # noqa: BLE001  # an unencodable request is refused
             return self._refuse(f"cannot read the data set: {exc}", CANNOT_UNDERSTAND)
         calling = str(getattr(event.assoc.requestor, "ae_title", "") or "").strip()
+        primitive = getattr(event.assoc.requestor, "primitive", None)
+        called = str(getattr(primitive, "called_ae_title", "") or "").strip()
         return self.store_instance(
-            [head], str(event.request.AffectedSOPInstanceUID or ""), calling_aet=calling
+            [head],
+            str(event.request.AffectedSOPInstanceUID or ""),
+            calling_aet=calling,
+            called_aet=called,
         )
 
     def _on_native_store(self, request: StoreRequest) -> int:
@@ -392,7 +409,10 @@ class Receiver:
             request.calling_aet,
         )
         return self.store_instance(
-            [meta, request.dataset], request.sop_instance_uid, calling_aet=request.calling_aet
+            [meta, request.dataset],
+            request.sop_instance_uid,
+            calling_aet=request.calling_aet,
+            called_aet=request.called_aet,
         )
 
     def _refuse(self, reason: str, status: int) -> int:
@@ -402,15 +422,29 @@ class Receiver:
                 self._errors.append(reason)
         return status
 
+    def destination(self, called_aet: str, calling_aet: str) -> Destination | None:
+        """The project an instance sent to ``called_aet`` goes into (None: none)."""
+        project = self.projects.get(called_aet.strip(" "))
+        if project is None:
+            return None
+        return Destination(project, f"dicom:{calling_aet or 'unknown'}")
+
     def store_instance(
-        self, chunks: list[bytes], sop_hint: str = "", *, calling_aet: str = ""
+        self,
+        chunks: list[bytes],
+        sop_hint: str = "",
+        *,
+        calling_aet: str = "",
+        called_aet: str = "",
     ) -> int:
         """Write one Part 10 file (given in pieces) durably into the store; returns a status.
 
         The UIDs are read from the bytes, which go into a spare file that is
         then renamed into ``<Study>/<Series>/<SOP>.dcm``: success always means
-        "on disk" (and, with ``fsync``, "on disk after a power cut").
+        "on disk" (and, with ``fsync``, "on disk after a power cut"). Sent to a project's
+        AE title, its series then goes into the project (also when it was stored before).
         """
+        destination = self.destination(called_aet, calling_aet)
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         uids = _uids(data)
         if uids is None:
@@ -423,6 +457,8 @@ class Receiver:
             if same_instance(placed, data):
                 with self._count_lock:
                     self._received += 1
+                if destination is not None:  # stored before: ingesting again changes nothing
+                    self._intake.submit(target, destination)
                 return SUCCESS
             if not self.allow_replace:
                 return self._refuse(
@@ -455,7 +491,7 @@ class Receiver:
                     os.unlink(path)
         with self._count_lock:
             self._received += 1
-        self._intake.submit(target)
+        self._intake.submit(target, destination)
         return SUCCESS
 
     def _audit_replacement(self, sop: str, target: str, kept: Path, calling_aet: str) -> None:
