@@ -162,7 +162,7 @@ def test_tag_and_dataset_membership_columns_follow_curation(catalog_url: str) ->
         catalog.import_series(_docs(0, 12))
         assert catalog.count("tag:keep") == 0
         index = catalog.search_index()
-        assert index is not None and set(index.membership) == {"tag", "dataset"}
+        assert index is not None and set(index.membership) == {"tag", "dataset", "project"}
         writer.tag_series("Keep", Selection.of(include=["1.2.3.1", "1.2.3.2"]))
         writer.create_dataset("train")
         writer.add_to_dataset("train", Selection.of("Modality:CT", exclude=["1.2.3.1"]))
