@@ -74,8 +74,9 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     "--project",
     metavar="NAME",
     default=None,
-    help="Put every series this run ingests (new or changed) into project NAME "
-    "(made with `radcurate project create NAME`).",
+    help="Put every series this run ingests (new or changed files) into project NAME "
+    "(made with `radcurate project create NAME`); series of files already in the catalog "
+    "and unchanged are not: add those with `radcurate project add NAME QUERY`.",
 )
 @ACTOR_OPTION
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
