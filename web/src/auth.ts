@@ -26,8 +26,8 @@ export const auth = reactive({
   expired: false,
   /** the app (App.vue) has been mounted with someone signed in */
   started: false,
-  /** the open auth page: none, the API tokens or the users (admins) */
-  page: null as "tokens" | "users" | null,
+  /** the open auth page: none, the API tokens, or (admins) the users, projects, access log */
+  page: null as "tokens" | "users" | "projects" | "access-log" | null,
   /** why /api/auth/me could not be read (the app then starts as before) */
   problem: null as string | null,
 });

@@ -5,7 +5,7 @@
 import { reactive, computed } from "vue";
 import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Review, ReviewProgress, ReviewStatus, Selection } from "./api/contract";
-import { state, loadMore, toast, reportError } from "./store";
+import { state, loadMore, toast, reportError, sentQuery } from "./store";
 import { addTerm } from "./query";
 import { seriesQc } from "./qc";
 import { canCurate } from "./auth";
@@ -45,7 +45,7 @@ export function canReview(): boolean {
 }
 
 function positionKey(): string {
-  return `${state.query.trim() || "*"}\u241f${state.sort}`;
+  return `${sentQuery()}\u241f${state.sort}`;
 }
 
 /** waits until the gallery holds more than `index` series (or all of them) */
@@ -139,7 +139,7 @@ async function startIndex(): Promise<number> {
   }
   // the first series still pending, in the query's order (the server's review: term)
   try {
-    const page = await api.search(addTerm(state.query, "review:pending"), { fields: ["SeriesInstanceUID"], sort: state.sort, limit: 1 });
+    const page = await api.search(addTerm(sentQuery(), "review:pending"), { fields: ["SeriesInstanceUID"], sort: state.sort, limit: 1 });
     const uid = page.items[0]?.series_uid;
     if (uid) {
       for (let i = 0; i < 100_000; i++) {
@@ -229,7 +229,7 @@ export async function refreshProgress(): Promise<void> {
   const controller = new AbortController();
   progressAbort = controller;
   try {
-    review.progress = await api.reviewProgress(state.query.trim() || "*", controller.signal);
+    review.progress = await api.reviewProgress(sentQuery(), controller.signal);
   } catch (error) {
     if (!(error instanceof DOMException && error.name === "AbortError")) reportError(error);
   }

@@ -3,6 +3,7 @@ import { reactive, computed, watch } from "vue";
 import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Counts, Selection } from "./api/contract";
 import { knownFields, queryWarnings } from "./fieldcheck";
+import { quoteValue, units } from "./query";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
@@ -16,6 +17,8 @@ export interface Toast {
 
 export const state = reactive({
   query: "",
+  /** the project the view is narrowed to (`?project=`; src/components/ProjectSwitcher.vue) */
+  project: null as string | null,
   sort: "",
   openSeries: null as string | null,
   /** review mode (src/review.ts) walks the query's series */
@@ -113,9 +116,33 @@ export function clickCard(index: number, mods: { ctrl: boolean; shift: boolean }
   state.focus = index;
 }
 
+/** The `project:NAME` term of the chosen project, or "" with none. */
+export function projectTerm(): string {
+  return state.project ? `project:${quoteValue(state.project)}` : "";
+}
+
+/** The query as the server is asked it: the user's query narrowed to the chosen project
+ * (`project:NAME (query)`), whose text and chips stay the user's own. "*" for everything. */
+export function sentQuery(query: string = state.query): string {
+  const term = projectTerm();
+  const text = query.trim();
+  if (!term) return text || "*";
+  if (!text || text === "*") return term;
+  return units(text).includes("OR") ? `${term} (${text})` : `${term} ${text}`;
+}
+
+/** How far the user's query is moved in `sentQuery()` (a syntax error's position is moved back). */
+function sentOffset(): number {
+  const term = projectTerm();
+  const text = state.query.trim();
+  const leading = state.query.length - state.query.trimStart().length;
+  if (!term || !text || text === "*") return -leading;
+  return term.length + (units(text).includes("OR") ? 2 : 1) - leading;
+}
+
 /** The selection as the API takes it (server-side: the query travels, not the uids). */
 export function currentSelection(): Selection {
-  if (state.selectAll) return { query: state.query.trim() || "*", include: [], exclude: [...state.excluded] };
+  if (state.selectAll) return { query: sentQuery(), include: [], exclude: [...state.excluded] };
   return { query: null, include: [...state.selected], exclude: [] };
 }
 
@@ -225,7 +252,7 @@ export async function loadCounts(): Promise<void> {
   countAbort?.abort();
   countAbort = new AbortController();
   try {
-    state.counts = await api.count(state.query, countAbort.signal);
+    state.counts = await api.count(sentQuery(), countAbort.signal);
   } catch (error) {
     if (error instanceof ApiError && error.status === 400) return;
     reportError(error);
@@ -242,7 +269,7 @@ export async function loadMore(first = false): Promise<boolean> {
   const started = performance.now();
   try {
     const page = await api.search(
-      state.query,
+      sentQuery(),
       { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: first ? null : state.nextCursor },
       pageAbort.signal,
     );
@@ -276,7 +303,8 @@ export async function loadMore(first = false): Promise<boolean> {
     if (error instanceof ApiError && error.status === 400) {
       // the last answer stays on screen; the error shows beside it
       serverReached();
-      state.queryError = { message: error.detail.message, position: error.detail.position ?? null };
+      const at = error.detail.position;
+      state.queryError = { message: error.detail.message, position: typeof at === "number" ? Math.max(0, at - sentOffset()) : null };
     } else reportError(error);
     return false;
   } finally {
@@ -292,6 +320,7 @@ export function readUrl(): void {
   if (Number.isInteger(size) && size >= 1 && size <= 1000) PAGE_SIZE = size;
   state.query = params.get("q") ?? "";
   state.sort = params.get("sort") ?? "";
+  state.project = params.get("project") || null;
   state.openSeries = params.get("series");
 }
 
@@ -299,6 +328,7 @@ function writeUrl(push: boolean): void {
   const params = new URLSearchParams();
   const size = new URLSearchParams(location.search).get("page_size");
   if (size) params.set("page_size", size);
+  if (state.project) params.set("project", state.project);
   if (state.query) params.set("q", state.query);
   if (state.sort) params.set("sort", state.sort);
   if (state.openSeries) params.set("series", state.openSeries);
@@ -312,7 +342,7 @@ function writeUrl(push: boolean): void {
 
 export function startUrlSync(): void {
   watch(
-    () => [state.query, state.sort],
+    () => [state.query, state.sort, state.project],
     () => writeUrl(true),
   );
   watch(
@@ -320,10 +350,10 @@ export function startUrlSync(): void {
     () => writeUrl(true),
   );
   window.addEventListener("popstate", () => {
-    const before = [state.query, state.sort];
+    const before = [state.query, state.sort, state.project];
     readUrl();
     if (new URLSearchParams(location.search).get("review") !== "1") state.reviewing = false;
-    if (before[0] !== state.query || before[1] !== state.sort) void runQuery();
+    if (before[0] !== state.query || before[1] !== state.sort || before[2] !== state.project) void runQuery();
   });
 }
 

@@ -2,7 +2,7 @@
 import { reactive } from "vue";
 import { features } from "./api/client";
 import type { Selection } from "./api/contract";
-import { state, selectionCount, currentSelection } from "./store";
+import { selectionCount, currentSelection, sentQuery } from "./store";
 import { canCurate } from "./auth";
 
 export const runDialog = reactive({
@@ -24,5 +24,5 @@ export function openRunDialog(target?: "selection" | "query"): void {
 /** What a run acts on, as the API takes it (never a list of every uid). */
 export function runSelection(target: "selection" | "query"): Selection {
   if (target === "selection") return currentSelection();
-  return { query: state.query.trim() || "*", include: [], exclude: [] };
+  return { query: sentQuery(), include: [], exclude: [] };
 }

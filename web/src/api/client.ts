@@ -66,6 +66,32 @@ export interface TokenRecord {
   revoked: boolean;
 }
 
+// ---- projects and the access log (issue 18; docs/ui.md "Projects")
+export interface Project {
+  name: string;
+  description: string;
+  ae_title: string | null;
+  created_at: string;
+  members: string[];
+  series_count: number;
+}
+export interface AccessEntry {
+  at: string;
+  user: string;
+  action: string;
+  patient_id: string | null;
+  study_uid: string | null;
+  series_uid: string | null;
+}
+export interface AccessFilter {
+  user?: string;
+  patient_id?: string;
+  series_uid?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
 /** What the client tells the app about authentication (set by src/auth.ts). */
 export const authEvents = {
   /** a request was answered 401: nobody (or no longer anybody) is signed in */
@@ -316,5 +342,27 @@ export const api = {
   },
   revokeToken(id: string): Promise<void> {
     return request("DELETE", `/api/tokens/${encodeURIComponent(id)}`);
+  },
+  // --- projects and the access log ---
+  projects(): Promise<{ items: Project[] }> {
+    return request("GET", "/api/projects");
+  },
+  createProject(name: string, description: string, aeTitle: string | null): Promise<Project> {
+    return request("POST", "/api/projects", { name, description, ae_title: aeTitle });
+  },
+  updateProject(name: string, change: { description?: string; ae_title?: string | null }): Promise<Project> {
+    return request("PATCH", `/api/projects/${encodeURIComponent(name)}`, change);
+  },
+  deleteProject(name: string): Promise<void> {
+    return request("DELETE", `/api/projects/${encodeURIComponent(name)}`);
+  },
+  projectMembers(name: string, add: string[], remove: string[]): Promise<Project> {
+    return request("POST", `/api/projects/${encodeURIComponent(name)}/members`, { add, remove });
+  },
+  projectAction(name: string, action: "add" | "remove", selection: Selection): Promise<BulkResult> {
+    return request("POST", `/api/projects/${encodeURIComponent(name)}/${action}`, { selection });
+  },
+  accessLog(filter: AccessFilter, signal?: AbortSignal): Promise<{ items: AccessEntry[] }> {
+    return request("GET", "/api/access-log" + qs({ ...filter }), undefined, signal);
   },
 };

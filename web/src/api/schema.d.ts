@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/access-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Access Log
+         * @description Who viewed which series' images (admins: a privacy officer's view), newest first.
+         */
+        get: operations["list_access_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/aggregate": {
         parameters: {
             query?: never;
@@ -344,7 +364,8 @@ export interface paths {
         };
         /**
          * Diff Dataset Versions
-         * @description Series added and removed from version ``a`` to version ``b``.
+         * @description Series added and removed from version ``a`` to version ``b`` (those a user restricted
+         *     to projects may see).
          */
         get: operations["diff_dataset_versions"];
         put?: never;
@@ -408,7 +429,8 @@ export interface paths {
         };
         /**
          * Get Dataset Version
-         * @description One frozen version with its member SeriesInstanceUIDs.
+         * @description One frozen version with its member SeriesInstanceUIDs (a user restricted to
+         *     projects gets those of their projects only).
          */
         get: operations["get_dataset_version"];
         put?: never;
@@ -532,6 +554,7 @@ export interface paths {
         /**
          * List Jobs
          * @description Jobs, newest first; a job whose process died reads ``failed`` with ``interrupted``.
+         *     A user restricted to projects sees the jobs they started.
          */
         get: operations["list_jobs"];
         put?: never;
@@ -618,6 +641,115 @@ export interface paths {
         get: operations["get_job_errors"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Projects
+         * @description Projects: an admin sees all, anyone else the ones they are a member of.
+         */
+        get: operations["list_projects"];
+        put?: never;
+        /**
+         * Create Project
+         * @description A new project (409 when the name or AE title is taken). Once a project exists,
+         *     non-admins see only the series of their projects.
+         */
+        post: operations["create_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Project
+         * @description Delete a project (its series stay in the catalog).
+         */
+        delete: operations["delete_project"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Project
+         * @description Change the description or AE title.
+         */
+        patch: operations["update_project"];
+        trace?: never;
+    };
+    "/api/projects/{name}/add": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add To Project
+         * @description Put every series of a selection into the project.
+         */
+        post: operations["add_to_project"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set Project Members
+         * @description Add and remove members.
+         */
+        post: operations["set_project_members"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{name}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove From Project
+         * @description Take every series of a selection out of the project.
+         */
+        post: operations["remove_from_project"];
         delete?: never;
         options?: never;
         head?: never;
@@ -719,7 +851,8 @@ export interface paths {
         put?: never;
         /**
          * Create Selection
-         * @description Store a selection; pass its ``id`` as ``selection_id`` to any bulk action.
+         * @description Store a selection; pass its ``id`` as ``selection_id`` to any bulk action. A user
+         *     restricted to projects stores it restricted (``server/scope.py``).
          */
         post: operations["create_selection"];
         delete?: never;
@@ -1589,6 +1722,32 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AccessItem
+         * @description One recorded view of a series' images.
+         */
+        AccessItem: {
+            /** Action */
+            action: string;
+            /** At */
+            at: string;
+            /** Patient Id */
+            patient_id: string | null;
+            /** Series Uid */
+            series_uid: string | null;
+            /** Study Uid */
+            study_uid: string | null;
+            /** User */
+            user: string;
+        };
+        /**
+         * AccessList
+         * @description Recorded views, newest first.
+         */
+        AccessList: {
+            /** Items */
+            items: components["schemas"]["AccessItem"][];
+        };
+        /**
          * AggregateBody
          * @description ``POST /api/aggregate``: a query (text or JSON tree) and the aggregations wanted.
          */
@@ -2291,6 +2450,16 @@ export interface components {
             via?: string | null;
         };
         /**
+         * MembersBody
+         * @description ``POST /api/projects/{name}/members``: users to add and to remove.
+         */
+        MembersBody: {
+            /** Add */
+            add?: string[];
+            /** Remove */
+            remove?: string[];
+        };
+        /**
          * NewTokenBody
          * @description ``POST /api/tokens``: ``user`` (admins only) makes a token for someone else.
          */
@@ -2349,6 +2518,57 @@ export interface components {
             patients: number;
             /** Series */
             series: number;
+        };
+        /**
+         * ProjectCreate
+         * @description ``POST /api/projects``.
+         */
+        ProjectCreate: {
+            /** Ae Title */
+            ae_title?: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * ProjectItem
+         * @description A project as the API shows it.
+         */
+        ProjectItem: {
+            /** Ae Title */
+            ae_title: string | null;
+            /** Created At */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Members */
+            members: string[];
+            /** Name */
+            name: string;
+            /** Series Count */
+            series_count: number;
+        };
+        /**
+         * ProjectList
+         * @description Projects, by name.
+         */
+        ProjectList: {
+            /** Items */
+            items: components["schemas"]["ProjectItem"][];
+        };
+        /**
+         * ProjectUpdate
+         * @description ``PATCH /api/projects/{name}``: ``ae_title`` null removes it, absent keeps it.
+         */
+        ProjectUpdate: {
+            /** Ae Title */
+            ae_title?: string | null;
+            /** Description */
+            description?: string | null;
         };
         /**
          * QCCheckCount
@@ -3123,6 +3343,62 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_access_log: {
+        parameters: {
+            query?: {
+                user?: string | null;
+                patient_id?: string | null;
+                series_uid?: string | null;
+                /** @description ISO 8601 time */
+                since?: string | null;
+                /** @description ISO 8601 time */
+                until?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessList"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     aggregate_get: {
         parameters: {
             query?: {
@@ -5049,6 +5325,363 @@ export interface operations {
             };
         };
     };
+    list_projects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectList"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectItem"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectItem"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    add_to_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_project_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembersBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectItem"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_from_project: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_qc_checks: {
         parameters: {
             query?: {
@@ -6880,7 +7513,10 @@ export interface operations {
     };
     stow_studies: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Put the stored series into this project (you must be a member). */
+                project?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6894,6 +7530,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -6933,7 +7578,10 @@ export interface operations {
     };
     stow_study: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Put the stored series into this project (you must be a member). */
+                project?: string | null;
+            };
             header?: never;
             path: {
                 study: string;
