@@ -35,6 +35,8 @@ SUBCOMMANDS: dict[str, str] = {
     "import-nifti": "radcurate.cli.import_nifti:import_nifti_command",
     "user": "radcurate.cli.user:user",
     "token": "radcurate.cli.user:token",
+    "login": "radcurate.cli.login:login",
+    "logout": "radcurate.cli.login:logout",
     "project": "radcurate.cli.project:project",
     "access-log": "radcurate.cli.project:access_log",
 }
