@@ -52,6 +52,12 @@ class SQLAccessLog:
         self._recent: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
 
+    def recorded_lately(self, user: str, action: str, target: str) -> bool:
+        """Whether this view was recorded in the last :data:`COALESCE_SECONDS` (a caller can
+        skip looking up what to record)."""
+        with self._lock:
+            return time.time() - self._recent.get((user, action, target), 0.0) < COALESCE_SECONDS
+
     def record(
         self,
         user: str,

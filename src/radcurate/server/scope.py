@@ -141,6 +141,8 @@ def record_view(
     if principal is None or principal.via == "open":
         return
     catalog: CatalogBackend = request.app.state.catalog
+    if catalog.access_log.recorded_lately(principal.name, action, series_uid or study_uid or ""):
+        return  # one row per user, series and action in ten minutes: skip the look-up
     patient = None
     if series_uid is not None:
         document = catalog.series_document(series_uid)
