@@ -209,3 +209,21 @@ def test_cross_origin_writes_are_refused_whatever_the_body(
         sec = client.post("/api/jobs/thumbnails", headers={"Sec-Fetch-Site": "cross-site"})
         assert sec.status_code == 403
     assert catalog.dataset_versions("d") == []
+
+
+def test_trusted_proxy_names_the_user_only_from_its_address(
+    catalog: CatalogBackend, tmp_path: Path
+) -> None:
+    bearer(catalog, "ana", "curator")
+    header = {"X-Forwarded-User": "ana"}
+    # TestClient's peer address is "testclient"
+    trusted = {"trusted_proxies": ("testclient",), "proxy_user_header": "X-Forwarded-User"}
+    with client_of(catalog, tmp_path, **trusted) as client:
+        me = client.get("/api/auth/me", headers=header).json()
+        assert me["user"]["name"] == "ana" and me["via"] == "proxy"
+        assert client.get("/api/count", headers={"X-Forwarded-User": "ghost"}).status_code == 401
+    elsewhere = {"trusted_proxies": ("10.0.0.9",), "proxy_user_header": "X-Forwarded-User"}
+    with client_of(catalog, tmp_path / "b", **elsewhere) as client:
+        assert client.get("/api/count", headers=header).status_code == 401
+    with client_of(catalog, tmp_path / "c") as client:  # not configured: the header is nothing
+        assert client.get("/api/count", headers=header).status_code == 401
