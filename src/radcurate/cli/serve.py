@@ -82,6 +82,20 @@ SHUTDOWN_GRACE_S = 5
     help="Header in which a --trusted-proxy names the signed-in user.",
 )
 @click.option(
+    "--oidc-issuer",
+    default=None,
+    metavar="URL",
+    help="Offer single sign-on with this OpenID Connect provider (a Keycloak realm URL; "
+    "default $RADCURATE_OIDC_ISSUER). Users must exist here too (docs/auth-oidc.md).",
+)
+@click.option(
+    "--oidc-client-id",
+    default=None,
+    metavar="ID",
+    help="This server's client id at the --oidc-issuer (default $RADCURATE_OIDC_CLIENT_ID; "
+    "a confidential client's secret only from $RADCURATE_OIDC_CLIENT_SECRET).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -98,6 +112,8 @@ def serve(
     allowed_hosts: tuple[str, ...],
     trusted_proxies: tuple[str, ...],
     proxy_user_header: str | None,
+    oidc_issuer: str | None,
+    oidc_client_id: str | None,
     log_level: str,
 ) -> None:
     """Serve the catalog over HTTP (API under /api, its documentation under /docs).
@@ -106,7 +122,7 @@ def serve(
     default); once a user exists, or on any other address, every request needs credentials
     (docs/auth.md).
     """
-    missing = [name for name in ("fastapi", "uvicorn") if not is_available(name)]
+    missing = [name for name in ("fastapi", "uvicorn", "jwt") if not is_available(name)]
     if missing:
         err_console().print(
             f"error: radcurate serve needs {' and '.join(missing)}, which is not installed: "
@@ -119,7 +135,17 @@ def serve(
     from radcurate.server import ServerSettings, create_app
     from radcurate.server.access_log import uvicorn_log_config
 
-    settings = ServerSettings.from_env(catalog_url=catalog_url)
+    try:
+        settings = ServerSettings.from_env(catalog_url=catalog_url)
+        if oidc_issuer or oidc_client_id:
+            settings = replace(
+                settings,
+                oidc_issuer=oidc_issuer or settings.oidc_issuer,
+                oidc_client_id=oidc_client_id or settings.oidc_client_id,
+            )
+    except ValueError as exc:
+        err_console().print(f"error: {exc}", markup=False)
+        sys.exit(2)
     if cors_origins:
         settings = replace(settings, cors_origins=cors_origins)
     if allow_replace:

@@ -27,6 +27,7 @@ from radcurate.server.routes import (
     fields,
     info,
     jobs,
+    oidc,
     projects,
     qc,
     review,
@@ -102,7 +103,7 @@ def create_app(
         allowed_hosts=settings.allowed_hosts,
         trusted_origins=settings.cors_origins,
     )
-    for module in (auth, users, projects):  # identities: sign in, users, API tokens (docs/auth.md)
+    for module in (auth, oidc, users, projects):  # sign-in, users, tokens (docs/auth.md)
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)

@@ -10,7 +10,8 @@ default) while the catalog has no users and the settings do not ask for it; it i
 once a user exists or ``auth="on"``. With auth on a request is authenticated by, in order:
 
 1. a trusted proxy's user header, only from the configured proxy addresses;
-2. ``Authorization: Bearer rct_...`` (an API token; its scope caps its user's role);
+2. ``Authorization: Bearer rct_...`` (an API token; its scope caps its user's role), or
+   with OIDC configured ``Bearer <JWT>`` of the provider (:mod:`radcurate.server.oidc`);
 3. ``Authorization: Basic`` with a user name and a password or an API token of theirs
    (DICOM clients that only speak Basic);
 4. the ``radcurate_session`` cookie of a UI login.
@@ -36,6 +37,7 @@ from radcurate.auth import Permission, Role, Scope, allows
 from radcurate.catalog import CatalogBackend
 from radcurate.catalog.auth_store import User
 from radcurate.server.errors import error_response
+from radcurate.server.oidc import bearer_user
 from radcurate.server.schemas import ErrorDetail
 from radcurate.server.settings import ServerSettings
 
@@ -54,7 +56,8 @@ class Principal:
     """The acting user of a request.
 
     ``via`` says how they were identified: ``open`` (auth off), ``session``, ``token``,
-    ``basic`` or ``proxy``; ``scope`` is the API token's (None for the others).
+    ``basic``, ``proxy`` or ``oidc`` (a provider's bearer JWT); ``scope`` is the API
+    token's (None for the others).
     """
 
     name: str
@@ -166,6 +169,9 @@ def _authenticate(request: Request) -> Principal | None:
     header = request.headers.get("authorization", "")
     kind, _, value = header.partition(" ")
     if kind.lower() == "bearer" and value.strip():
+        if settings.oidc_issuer and not value.strip().startswith("rct_"):
+            oidc = bearer_user(request, value.strip())  # a JWT of the OIDC provider
+            return None if oidc is None else Principal(oidc.name, oidc.role, "oidc")
         use = catalog.auth.token_user(value.strip())
         return None if use is None else Principal(use.user.name, use.user.role, "token", use.scope)
     if kind.lower() == "basic" and value.strip():

@@ -39,11 +39,13 @@ class UserInfo(BaseModel):
 
 class MeResponse(BaseModel):
     """``GET /api/auth/me``: who the request is (``user`` null: nobody yet) and whether
-    the server asks for credentials (``auth``: ``on``/``off``)."""
+    the server asks for credentials (``auth``: ``on``/``off``); ``oidc``: whether single
+    sign-on is offered (``GET /api/auth/oidc/login``)."""
 
     user: UserInfo | None
     auth: str
     via: str | None = None
+    oidc: bool = False
 
 
 class LoginBody(_Strict):

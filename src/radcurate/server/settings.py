@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from radcurate.settings import Settings
 
@@ -30,6 +31,23 @@ def _int_env(env: dict[str, str], name: str, default: int) -> int:
 
 def _list_env(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def _check_oidc(issuer: str, client_id: str, claim: str) -> None:
+    """Refuse an OIDC setup that cannot work or is unsafe (plain HTTP off loopback)."""
+    parts = urlsplit(issuer)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ValueError(
+            f"the OIDC issuer must be an https:// URL (http:// only on loopback), not {issuer!r}"
+        )
+    if not client_id:
+        raise ValueError(
+            "an OIDC issuer needs this server's client id there "
+            "(--oidc-client-id or RADCURATE_OIDC_CLIENT_ID)"
+        )
+    if not claim:
+        raise ValueError("the OIDC username claim must not be empty")
 
 
 @dataclass(frozen=True)
@@ -78,12 +96,21 @@ class ServerSettings:
     proxy_user_header: str = ""
     #: how long a UI login lasts (hours)
     session_hours: float = 12.0
+    #: OpenID Connect single sign-on (docs/auth-oidc.md): the provider's issuer URL (empty:
+    #: off), this server's client id there, its secret (confidential clients only) and the
+    #: ID-token claim that names the local user (roles stay local)
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_username_claim: str = "preferred_username"
 
     def __post_init__(self) -> None:
         if self.auth not in ("auto", "on"):
             raise ValueError(f"auth must be 'auto' or 'on', not {self.auth!r}")
         if self.trusted_proxies and not self.proxy_user_header:
             raise ValueError("trusted proxies need the header that names the user")
+        if self.oidc_issuer:
+            _check_oidc(self.oidc_issuer, self.oidc_client_id, self.oidc_username_claim)
         if not self.catalog_url:
             object.__setattr__(self, "catalog_url", Settings(home=self.home).catalog_url)
 
@@ -100,8 +127,9 @@ class ServerSettings:
         ``RADCURATE_CORS_ORIGINS`` as a comma-separated list, the size caps
         ``RADCURATE_MAX_FRAME_LIST``, ``RADCURATE_MAX_FRAMES_BYTES``,
         ``RADCURATE_MAX_STOW_BYTES``, ``RADCURATE_AUTH``, ``RADCURATE_ALLOWED_HOSTS``,
-        ``RADCURATE_TRUSTED_PROXIES``, ``RADCURATE_PROXY_USER_HEADER``); ``catalog_url``
-        overrides."""
+        ``RADCURATE_TRUSTED_PROXIES``, ``RADCURATE_PROXY_USER_HEADER``, ``RADCURATE_OIDC_ISSUER``,
+        ``RADCURATE_OIDC_CLIENT_ID``, ``RADCURATE_OIDC_CLIENT_SECRET``,
+        ``RADCURATE_OIDC_USERNAME_CLAIM``); ``catalog_url`` overrides."""
         env = dict(os.environ) if environ is None else environ
         base = Settings.from_env(env)
         origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
@@ -117,4 +145,9 @@ class ServerSettings:
             allowed_hosts=_list_env(env, "RADCURATE_ALLOWED_HOSTS"),
             trusted_proxies=_list_env(env, "RADCURATE_TRUSTED_PROXIES"),
             proxy_user_header=env.get("RADCURATE_PROXY_USER_HEADER", "").strip(),
+            oidc_issuer=env.get("RADCURATE_OIDC_ISSUER", "").strip(),
+            oidc_client_id=env.get("RADCURATE_OIDC_CLIENT_ID", "").strip(),
+            oidc_client_secret=env.get("RADCURATE_OIDC_CLIENT_SECRET", "").strip(),
+            oidc_username_claim=env.get("RADCURATE_OIDC_USERNAME_CLAIM", "").strip()
+            or "preferred_username",
         )

@@ -18,14 +18,17 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 
 @router.get("/me", operation_id="auth_me", name="auth_me")
-def me(request: Request, principal: AnyoneDep, catalog: CatalogDep) -> MeResponse:
-    """The acting user (null when auth is on and the request has no credentials)."""
-    on = auth_enabled(request)
+def me(
+    request: Request, principal: AnyoneDep, catalog: CatalogDep, settings: SettingsDep
+) -> MeResponse:
+    """The acting user (null when auth is on and the request has no credentials) and
+    whether single sign-on is offered (``oidc``)."""
+    on, sso = auth_enabled(request), bool(settings.oidc_issuer)
     if principal.via == "anonymous":
-        return MeResponse(user=None, auth="on" if on else "off")
+        return MeResponse(user=None, auth="on" if on else "off", oidc=sso)
     stored = catalog.auth.user(principal.name) if on else None
     info = UserInfo.of(stored) if stored else UserInfo(name=principal.name, role=principal.role)
-    return MeResponse(user=info, auth="on" if on else "off", via=principal.via)
+    return MeResponse(user=info, auth="on" if on else "off", via=principal.via, oidc=sso)
 
 
 @router.post("/login", operation_id="auth_login", name="auth_login")
