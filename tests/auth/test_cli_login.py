@@ -38,20 +38,16 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """A ``radcurate serve`` whose catalog has the curator ana; yields its base URL."""
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    with open_catalog(url) as catalog:
-        catalog.auth.add_user(USER, "curator", PASSWORD, actor="test")
+def start_serve(url: str, home: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``radcurate serve`` of catalog ``url`` on a free loopback port: (process, base URL)."""
     port = _free_port()
     env = {
         **os.environ,
-        "RADCURATE_HOME": str(tmp_path / "home"),
+        "RADCURATE_HOME": str(home),
         "RADCURATE_CATALOG": "",
         "RADCURATE_BACKGROUND_THUMBNAILS": "0",
     }
-    args = ["serve", "--catalog", url, "--port", str(port), "--log-level", "warning"]
+    args = ["serve", "--catalog", url, "--port", str(port), "--log-level", "warning", *extra]
     process = subprocess.Popen(
         [sys.executable, "-c", CLI, *args],
         env=env,
@@ -61,23 +57,40 @@ def server(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate())
+        try:
+            httpx.get(f"{base}/api/auth/me", timeout=1)
+            return process, base
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                stop_serve(process)
+                raise AssertionError("radcurate serve did not answer in 30 s") from None
+            time.sleep(0.1)
+
+
+def stop_serve(process: subprocess.Popen[str]) -> None:
+    """Stop a :func:`start_serve` server as Ctrl-C would."""
+    process.send_signal(signal.SIGINT)
     try:
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                httpx.get(f"{base}/api/auth/me", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "radcurate serve did not answer in 30 s"
-                time.sleep(0.1)
+        process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A ``radcurate serve`` whose catalog has the curator ana; yields its base URL."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with open_catalog(url) as catalog:
+        catalog.auth.add_user(USER, "curator", PASSWORD, actor="test")
+    process, base = start_serve(url, tmp_path / "home")
+    try:
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop_serve(process)
 
 
 def run(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:

@@ -118,7 +118,8 @@ export interface paths {
         };
         /**
          * Auth Me
-         * @description The acting user (null when auth is on and the request has no credentials).
+         * @description The acting user (null when auth is on and the request has no credentials) and
+         *     whether single sign-on is offered (``oidc``).
          */
         get: operations["auth_me"];
         put?: never;
@@ -2440,11 +2441,17 @@ export interface components {
         /**
          * MeResponse
          * @description ``GET /api/auth/me``: who the request is (``user`` null: nobody yet) and whether
-         *     the server asks for credentials (``auth``: ``on``/``off``).
+         *     the server asks for credentials (``auth``: ``on``/``off``); ``oidc``: whether single
+         *     sign-on is offered (``GET /api/auth/oidc/login``).
          */
         MeResponse: {
             /** Auth */
             auth: string;
+            /**
+             * Oidc
+             * @default false
+             */
+            oidc: boolean;
             user: components["schemas"]["UserInfo"] | null;
             /** Via */
             via?: string | null;
