@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -382,6 +383,32 @@ def test_settings_refuse_what_cannot_work(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "https://" in result.output
+
+
+def test_a_provider_that_does_not_answer_fails_fast(
+    catalog: CatalogBackend, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A provider that accepts connections and never answers: the first request waits
+    HTTP_TIMEOUT_S, those in the next DOWN_FOR_S fail at once; passwords keep working."""
+    monkeypatch.setattr(oidc_module, "HTTP_TIMEOUT_S", 1.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    issuer = f"http://127.0.0.1:{silent.getsockname()[1]}{REALM}"
+    ana = bearer(catalog, "ana", "curator")
+    settings = ServerSettings(home=tmp_path, oidc_issuer=issuer, oidc_client_id=CLIENT_ID)
+    try:
+        with TestClient(create_app(settings, catalog)) as client:
+            started = time.monotonic()
+            assert _tokens(client, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln") == 401
+            assert 0.9 < time.monotonic() - started < 5
+            started = time.monotonic()
+            page = client.get("/api/auth/oidc/login", follow_redirects=False)
+            assert page.status_code == 502 and "did not answer" in page.text
+            assert time.monotonic() - started < 0.5
+            assert client.get("/api/tokens", headers=ana).status_code == 200
+    finally:
+        silent.close()
 
 
 @pytest.mark.slow

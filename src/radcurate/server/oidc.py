@@ -58,6 +58,9 @@ REFRESH_EVERY = 60.0
 ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
 #: seconds to wait for the provider
 HTTP_TIMEOUT_S = 10.0
+#: after the provider failed to answer, requests fail at once for this long (seconds), so
+#: a provider outage does not hold every request carrying a JWT for HTTP_TIMEOUT_S
+DOWN_FOR_S = 10.0
 
 
 class OIDCError(Exception):
@@ -116,17 +119,23 @@ class OIDCClient:
         self._provider: tuple[float, Provider] | None = None
         self._keys: tuple[float, dict[str, jwt.PyJWK]] | None = None
         self._pending: dict[str, _Pending] = {}
+        self._down: tuple[float, OIDCError] | None = None
 
     # -- the provider -----------------------------------------------------------------------
     def _get_json(self, url: str) -> dict[str, Any]:
+        down = self._down
+        if down is not None and time.monotonic() - down[0] < DOWN_FOR_S:
+            raise down[1]
         try:
             answer = httpx.get(url, timeout=HTTP_TIMEOUT_S, headers={"Accept": "application/json"})
             answer.raise_for_status()
             found = answer.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise OIDCError(
+            error = OIDCError(
                 502, "oidc_unreachable", f"the sign-in provider did not answer at {url}: {exc}"
-            ) from None
+            )
+            self._down = (time.monotonic(), error)
+            raise error from None
         if not isinstance(found, dict):
             raise OIDCError(502, "oidc_unreachable", f"{url} did not answer with a JSON object")
         return found
