@@ -110,7 +110,8 @@ def test_open_mode_acts_as_the_local_user_and_ignores_the_header(
 def test_login_session_cookie_and_logout(catalog: CatalogBackend, tmp_path: Path) -> None:
     bearer(catalog, "ana", "curator")
     with client_of(catalog, tmp_path) as client:
-        assert client.get("/api/auth/me").json() == {"user": None, "auth": "on", "via": None}
+        me = client.get("/api/auth/me").json()
+        assert me == {"user": None, "auth": "on", "via": None, "oidc": False}
         bad = client.post("/api/auth/login", json={"username": "ana", "password": "wrong-pass"})
         assert bad.status_code == 401 and bad.json()["error"]["code"] == "bad_credentials"
         nobody = client.post("/api/auth/login", json={"username": "x", "password": "wrong-pass"})
