@@ -129,6 +129,10 @@ def test_dicomweb_is_scoped(client: TestClient, people: dict[str, dict[str, str]
     )
     mixed = client.get(f"/dicomweb/studies/{study_of_b}/metadata", headers=ana)
     assert B[0] not in mixed.text
+    base = f"/dicomweb/studies/{study_of_b}/series/{B[0]}/instances/{B[0]}.0"
+    for tail in ("", "/metadata", "/frames/1", "/rendered", "/thumbnail"):
+        assert client.get(base + tail, headers=ana).status_code == 404, tail
+    assert client.get(base + "/metadata", headers=root).status_code == 502  # found; no file
 
 
 def test_bulk_actions_and_jobs_stay_inside(
