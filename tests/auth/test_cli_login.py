@@ -7,13 +7,8 @@ in-process with ``$XDG_CONFIG_HOME`` pointing into the test's folder.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,60 +19,11 @@ from click.testing import CliRunner
 from radcurate.catalog import open_catalog
 from radcurate.cli import main
 from radcurate.cli.credentials import StoredLogin, credentials_path, remember, token_for
+from tests.serving import free_port, start_serve, stop_serve
 
 pytestmark = pytest.mark.slow
 
-CLI = "import sys; from radcurate.cli import main; main(sys.argv[1:])"
 USER, PASSWORD = "ana", "ana's long passphrase"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_serve(url: str, home: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """``radcurate serve`` of catalog ``url`` on a free loopback port: (process, base URL)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RADCURATE_HOME": str(home),
-        "RADCURATE_CATALOG": "",
-        "RADCURATE_BACKGROUND_THUMBNAILS": "0",
-    }
-    args = ["serve", "--catalog", url, "--port", str(port), "--log-level", "warning", *extra]
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(process.communicate())
-        try:
-            httpx.get(f"{base}/api/auth/me", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                stop_serve(process)
-                raise AssertionError("radcurate serve did not answer in 30 s") from None
-            time.sleep(0.1)
-
-
-def stop_serve(process: subprocess.Popen[str]) -> None:
-    """Stop a :func:`start_serve` server as Ctrl-C would."""
-    process.send_signal(signal.SIGINT)
-    try:
-        process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
 
 
 @pytest.fixture
@@ -163,7 +109,7 @@ def test_login_stores_a_private_token_and_logout_revokes_it(server: str, tmp_pat
 def test_logout_keeps_the_token_when_the_server_is_unreachable(tmp_path: Path) -> None:
     config = tmp_path / "config"
     stored = credentials_path({"XDG_CONFIG_HOME": str(config)})
-    gone = f"http://127.0.0.1:{_free_port()}"
+    gone = f"http://127.0.0.1:{free_port()}"
     remember(gone, StoredLogin("rct_not_real", "abc"), stored)
     code, out = run(config, "logout", gone)
     assert code == 1 and "not revoked" in out and "--forget" in out

@@ -32,9 +32,7 @@ from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.cli import main
 from radcurate.server import ServerSettings, create_app
 from radcurate.server import oidc as oidc_module
-from tests.auth.test_cli_login import start_serve, stop_serve
 from tests.authn import bearer
-from tests.e2e.conftest import ARTIFACTS, browser  # noqa: F401 (the Chromium fixture)
 
 CLIENT_ID = "radcurate"
 REALM = "/realms/test"
@@ -409,36 +407,3 @@ def test_a_provider_that_does_not_answer_fails_fast(
             assert client.get("/api/tokens", headers=ana).status_code == 200
     finally:
         silent.close()
-
-
-@pytest.mark.slow
-def test_the_sign_in_page_offers_single_sign_on_in_chromium(
-    browser: Any,  # noqa: F811
-    provider: FakeProvider,
-    tmp_path: Path,
-) -> None:
-    """The button on the login page of a real ``radcurate serve`` with --oidc-issuer: the
-    provider sends Chromium back signed in as ana, with the app loaded."""
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    with open_catalog(url) as catalog:
-        catalog.auth.add_user("ana", "curator", "ana's long passphrase", actor="test")
-    sso = ("--oidc-issuer", provider.issuer, "--oidc-client-id", CLIENT_ID)
-    process, base = start_serve(url, tmp_path / "home", *sso)
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(base + "/")
-        button = page.locator("[data-testid=login-sso]")
-        button.wait_for(timeout=15_000)
-        assert button.get_attribute("href") == "/api/auth/oidc/login"
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "oidc-login-page.png"))
-        button.click()
-        page.wait_for_url(base + "/", timeout=15_000)
-        page.locator("[data-testid=login-page]").wait_for(state="detached", timeout=15_000)
-        me = page.evaluate("() => fetch('/api/auth/me').then(r => r.json())")
-        assert me["user"]["name"] == "ana" and me["via"] == "session" and me["oidc"] is True
-        assert provider.verifiers_checked == 1
-    finally:
-        context.close()
-        stop_serve(process)

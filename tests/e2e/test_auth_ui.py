@@ -8,10 +8,6 @@ go to tests/e2e/artifacts/ (``auth-*.png``; docs/img/auth-*.png are copies of th
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +17,8 @@ import httpx
 import pytest
 
 from radcurate.catalog import open_catalog
-from tests.e2e.conftest import CLI, UI, WEBUI_INDEX, _free_port, _require, run_cli
+from tests.e2e.conftest import UI, WEBUI_INDEX, _require, run_cli
+from tests.serving import serving
 
 pytestmark = pytest.mark.slow
 
@@ -45,35 +42,10 @@ def auth_server(phantom_archive: Path, tmp_path_factory: pytest.TempPathFactory)
             catalog.auth.add_user(name, role, password, actor="test")
     finally:
         catalog.close()
-    port = _free_port()
-    args = ["serve", "--catalog", url, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                me = httpx.get(f"{base}/api/auth/me", timeout=1).json()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "radcurate serve did not answer in 30 s"
-                time.sleep(0.1)
+    with serving(url, root / "home", background_thumbnails=True) as base:
+        me = httpx.get(f"{base}/api/auth/me", timeout=5).json()
         assert me["auth"] == "on" and me["user"] is None, me
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ works (the control that shows the test can fail).
 from __future__ import annotations
 
 import http.server
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -26,7 +21,7 @@ import httpx
 import pytest
 
 from radcurate.catalog import open_catalog
-from tests.e2e.conftest import CLI, _free_port
+from tests.serving import start_serve, stop_serve
 
 pytestmark = pytest.mark.slow
 
@@ -45,43 +40,6 @@ fetch("{base}/api/datasets/d/versions", {{method: "POST", mode: "no-cors",
     document.getElementById("f").submit();
   }});
 </script></body></html>"""
-
-
-def _serve(url: str, home: Path) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RADCURATE_HOME": str(home),
-        "RADCURATE_CATALOG": "",
-        "RADCURATE_BACKGROUND_THUMBNAILS": "0",  # no job but the ones a request starts
-    }
-    args = ["serve", "--catalog", url, "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLI, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, process.communicate()
-        try:
-            httpx.get(f"{base}/api/auth/me", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "radcurate serve did not answer in 30 s"
-            time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
 
 
 @pytest.fixture
@@ -159,21 +117,21 @@ def test_another_origin_changes_nothing(
         catalog.create_dataset("d", actor="test")
         if signed_in:
             catalog.auth.add_user(USER[0], "curator", USER[1], actor="test")
-    process, base = _serve(url, tmp_path / "home")
+    process, base = start_serve(url, tmp_path / "home")
     try:
         _attack(browser, evil_site, base, sign_in=signed_in)
         assert _changes(url) == (0, 0)
         assert _own_origin_write(browser, base, sign_in=signed_in) == 200
         assert _changes(url) == (1, 0)
     finally:
-        _stop(process)
+        stop_serve(process)
 
 
 def test_dns_rebinding_host_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     with open_catalog(url):
         pass
-    process, base = _serve(url, tmp_path / "home")
+    process, base = start_serve(url, tmp_path / "home")
     try:
         rebound = httpx.get(f"{base}/api/info", headers={"Host": "evil.example.com"})
         assert rebound.status_code == 400 and rebound.json()["error"]["code"] == "bad_host"
@@ -182,4 +140,4 @@ def test_dns_rebinding_host_is_refused(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/info").status_code == 200
         assert httpx.get(f"{base}/api/info", headers={"Host": "localhost"}).status_code == 200
     finally:
-        _stop(process)
+        stop_serve(process)
