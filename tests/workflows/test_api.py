@@ -3,6 +3,7 @@ results with provenance, in search pages and through ``job:ID``; per-series erro
 
 from __future__ import annotations
 
+import getpass
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,7 @@ def test_run_follow_results_and_search(any_catalog: CatalogBackend, tmp_path: Pa
             "selection": {"query": "Modality:CT", "exclude": [CT[0]]},
             "force": False,
             "trigger": "api",
+            "started_by": getpass.getuser(),  # auth off: the server's OS user (issue 18)
         }
 
         results = client.get(f"/api/series/{CT[1]}/results")
