@@ -13,6 +13,7 @@ import click
 from rich.markup import escape
 
 from radcurate.catalog.curation import BulkResult, CurationError, Selection
+from radcurate.catalog.curation_types import actor_name
 from radcurate.cli.common import console, err_console
 from radcurate.query import QueryError
 
@@ -80,8 +81,9 @@ ACTOR_OPTION = click.option(
 def bulk_command(group: click.Group, name: str, method: str, verb: str, doc: str) -> None:
     """Register ``group NAME NAME QUERY [--include] [--exclude]``: one bulk action on a selection.
 
-    ``method`` is the catalog method called as ``method(name, selection, actor=...)``;
-    ``verb`` words the summary line ("tagged", "added to").
+    ``method`` is the catalog method called as ``method(name, selection, actor=...)``, a
+    dotted path for one of a store's (``projects.assign``); ``verb`` words the summary line
+    ("tagged", "added to").
     """
     from radcurate.cli.common import catalog_option, open_or_exit
 
@@ -95,8 +97,10 @@ def bulk_command(group: click.Group, name: str, method: str, verb: str, doc: str
         as_json: bool,
     ) -> None:
         with open_or_exit(catalog_url) as catalog, curation_errors():
-            act = getattr(catalog, method)
-            result = act(name, selection_of(query, include, exclude), actor=actor)
+            act: Any = catalog
+            for part in method.split("."):
+                act = getattr(act, part)
+            result = act(name, selection_of(query, include, exclude), actor=actor_name(actor))
         print_bulk(verb, name, result, as_json)
 
     run.__doc__ = doc

@@ -32,11 +32,9 @@ from radcurate.cli.common import catalog_option, console, open_or_exit
 from radcurate.cli.curation_common import (
     ACTOR_OPTION,
     JSON_OPTION,
+    bulk_command,
     curation_errors,
     emit_json,
-    print_bulk,
-    selection_of,
-    selection_options,
 )
 
 
@@ -197,53 +195,21 @@ def members(
     _show(info, as_json)
 
 
-@project.command("add")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@ACTOR_OPTION
-@JSON_OPTION
-def add_series(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Put the series matching QUERY (plus --include, minus --exclude) into project NAME."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.projects.assign(
-            name, selection_of(query, include, exclude), actor=actor_name(actor)
-        )
-    print_bulk("added to", name, result, as_json)
-
-
-@project.command("remove")
-@click.argument("name")
-@click.argument("query")
-@selection_options
-@catalog_option
-@ACTOR_OPTION
-@JSON_OPTION
-def remove_series(
-    name: str,
-    query: str,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    catalog_url: str | None,
-    actor: str | None,
-    as_json: bool,
-) -> None:
-    """Take the series matching QUERY (plus --include, minus --exclude) out of project NAME
-    (they stay in the catalog)."""
-    with open_or_exit(catalog_url) as catalog, curation_errors():
-        result = catalog.projects.unassign(
-            name, selection_of(query, include, exclude), actor=actor_name(actor)
-        )
-    print_bulk("removed from", name, result, as_json)
+bulk_command(
+    project,
+    "add",
+    "projects.assign",
+    "added to",
+    "Put the series matching QUERY (plus --include, minus --exclude) into project NAME.",
+)
+bulk_command(
+    project,
+    "remove",
+    "projects.unassign",
+    "removed from",
+    "Take the series matching QUERY (plus --include, minus --exclude) out of project NAME\n"
+    "    (they stay in the catalog).",
+)
 
 
 def _instant(text: str | None, option: str) -> float | None:
