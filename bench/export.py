@@ -59,7 +59,7 @@ def _ct_slices(folder: Path, n: int, slices: int, size: int) -> list[Dataset]:
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
-        ds.PatientID, ds.PatientName = f"BENCH{n:03d}", f"Bench^{n}"
+        ds.PatientID, ds.PatientName = f"MRN{n:06d}", f"Roe^Morgan{n}"
         ds.StudyDate, ds.Modality, ds.Manufacturer = "20240101", "CT", "BENCH"
         ds.FrameOfReferenceUID = frame
         ds.PatientBirthDate, ds.PatientSex, ds.StudyTime = "19700101", "O", "120000"

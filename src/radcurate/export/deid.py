@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from os import PathLike
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom._dicom_dict import DicomDictionary
@@ -30,11 +30,15 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
+from radcurate.export.deid_copy import deidentify_header
 from radcurate.export.deid_dates import shift_da, shift_dt
 from radcurate.export.deid_residual import RESIDUAL_KEYWORDS, RESIDUAL_VRS, residual_tokens
 from radcurate.export.deid_stream import deidentify_bytes
 from radcurate.export.deid_table import BASIC, MASKED, OPTIONS
 from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 __all__ = [
     "CODES",
@@ -503,27 +507,39 @@ def deidentify_file(
     options: DeidOptions,
     *,
     force: bool = False,
+    digest: Hash | None = None,
 ) -> None:
-    """Read ``src``, de-identify it and write ``dst`` in the same transfer syntax.
+    """Read ``src``, de-identify it and write ``dst`` in the same transfer syntax; ``digest``
+    (a :mod:`hashlib` object) is updated with the bytes written.
 
     Little-endian Part 10 files go through the byte-level fast path
     (:mod:`radcurate.export.deid_stream`: kept elements and pixel data copied as bytes, never
-    decoded); anything else through pydicom (:func:`deidentify`), which gives the same dataset.
-    ``force`` reads files without the DICOM File Meta header (as pydicom's ``force``); they are
-    written without one.
+    decoded; a large file's pixel data is copied file to file by
+    :func:`radcurate.export.deid_copy.deidentify_header`); anything else through pydicom
+    (:func:`deidentify`), which gives the same dataset. ``force`` reads files without the
+    DICOM File Meta header (as pydicom's ``force``); they are written without one.
     """
+    plan, method = _plan(options.flags()), _method(options)
+    if (
+        isinstance(src, str | PathLike)
+        and isinstance(dst, str | PathLike)
+        and deidentify_header(src, dst, options, plan, method, _vr_of, digest)
+    ):
+        return
     if isinstance(src, str | PathLike):
         with open(src, "rb") as fh:
             data = fh.read()
     else:
         data = src.read()
-    fast = deidentify_bytes(data, options, _plan(options.flags()), _method(options), _vr_of)
+    fast = deidentify_bytes(data, options, plan, method, _vr_of)
     if fast is None:
         ds = dcmread(io.BytesIO(data), force=force)
         deidentify(ds, options)
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=False)
         fast = buffer.getvalue()
+    if digest is not None:
+        digest.update(fast)
     if isinstance(dst, str | PathLike):
         with open(dst, "wb") as fh:
             fh.write(fast)

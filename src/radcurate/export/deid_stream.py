@@ -242,20 +242,7 @@ def _run(
 ) -> bytes:
     key: bytes = options.key
     meta_walker = _Walker({}, key, True, 0, True, vr_of)
-    tag, vr, length, start = meta_walker.header(data, 132)
-    if tag != 0x00020000:
-        raise _Unsupported
-    meta_end = start + _U32.unpack_from(data, start)[0] + length
-    meta: dict[int, tuple[bytes, bytes]] = {}
-    pos = start + length
-    while pos < meta_end:
-        tag, vr, length, start = meta_walker.header(data, pos)
-        meta[tag] = (vr, data[start : start + length])
-        pos = start + length
-    syntax = meta.get(0x00020010, (b"", b""))[1].decode("ascii").rstrip("\0 ")
-    if syntax == _BIG_ENDIAN or syntax in _DEFLATED or not syntax:
-        raise _Unsupported
-    explicit = syntax != _IMPLICIT_LE
+    meta, meta_end, explicit = _file_meta(meta_walker, data)
     probe = _Walker({}, key, explicit, 0, True, vr_of)
     patient_id = _find_patient_id(probe, data, meta_end)
     walker = _Walker(plan, key, explicit, date_shift_days(key, patient_id), options.retain_uids,
@@ -299,6 +286,72 @@ def _run(
     return b"".join(
         [b"\0" * 128, b"DICM", group_length, meta_bytes, *(body[t] for t in sorted(body))]
     )
+
+
+def _file_meta(
+    meta_walker: _Walker, data: bytes
+) -> tuple[dict[int, tuple[bytes, bytes]], int, bool]:
+    """The File Meta elements (tag -> (VR, value)), where the dataset starts, and whether its
+    transfer syntax is explicit VR; big endian and deflated syntaxes are unsupported."""
+    tag, _, length, start = meta_walker.header(data, 132)
+    if tag != 0x00020000:
+        raise _Unsupported
+    meta_end = start + _U32.unpack_from(data, start)[0] + length
+    meta: dict[int, tuple[bytes, bytes]] = {}
+    pos = start + length
+    while pos < meta_end:
+        tag, vr, length, start = meta_walker.header(data, pos)
+        meta[tag] = (vr, data[start : start + length])
+        pos = start + length
+    syntax = meta.get(0x00020010, (b"", b""))[1].decode("ascii").rstrip("\0 ")
+    if syntax == _BIG_ENDIAN or syntax in _DEFLATED or not syntax:
+        raise _Unsupported
+    return meta, meta_end, syntax != _IMPLICIT_LE
+
+
+def pixel_data_span(head: bytes, vr_of: Callable[[int], str]) -> tuple[int, int] | None:
+    """Where the top-level Pixel Data element of a Part 10 file starts and where its value
+    ends, found in the file's first bytes ``head``; None when it is not there (or has an
+    undefined length, or the file is one the fast path declines).
+
+    Everything before the start (and after the end) is what the fast path rewrites; the
+    element itself is kept byte for byte, so a caller may copy it from the file without
+    reading it (:mod:`radcurate.export.deid_copy`).
+    """
+    found = _first_at_or_after(head, 0x7FE00010, vr_of)
+    if found is None or found[0] != 0x7FE00010 or found[2] == _UNDEFINED:
+        return None
+    return found[1], found[3] + found[2]
+
+
+def split_before(data: bytes, tag: int, vr_of: Callable[[int], str]) -> int | None:
+    """Offset of the first top-level element of the Part 10 bytes ``data`` whose tag is at
+    least ``tag`` (``len(data)`` when there is none; None when ``data`` cannot be walked)."""
+    found = _first_at_or_after(data, tag, vr_of)
+    if found is None:
+        return None
+    return len(data) if found[0] == -1 else found[1]
+
+
+def _first_at_or_after(
+    data: bytes, stop: int, vr_of: Callable[[int], str]
+) -> tuple[int, int, int, int] | None:
+    """(tag, element offset, value length, value offset) of the first top-level element with
+    a tag >= ``stop``; tag -1 when the data ends first (partial elements too); None when the
+    bytes are not a file the fast path reads."""
+    if data[128:132] != b"DICM":
+        return None
+    try:
+        _, pos, explicit = _file_meta(_Walker({}, b"", True, 0, True, vr_of), data)
+        walker = _Walker({}, b"", explicit, 0, True, vr_of)
+        while pos + 12 <= len(data):
+            tag, vr, length, start = walker.header(data, pos)
+            if tag >= stop:
+                return tag, pos, length, start
+            pos = walker.skip(data, vr, length, start)
+    except (_Unsupported, struct.error, UnicodeDecodeError, ValueError, IndexError):
+        return None
+    return -1, pos, 0, pos
 
 
 def _value_of(walker: _Walker, element: bytes | None) -> bytes:

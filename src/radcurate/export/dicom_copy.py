@@ -15,10 +15,13 @@ is left out unless the user opts in.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +31,14 @@ from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.frames import local_path
 
 if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
+
     from radcurate.export.deid import DeidOptions
 
-__all__ = ["LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
+__all__ = ["COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
+
+#: threads copying a series' instances at once (:func:`copy_instances`)
+COPY_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 #: the folder layouts of a ``dicom`` export
 LAYOUTS: tuple[str, ...] = ("patient/study/series", "series")
@@ -86,24 +94,54 @@ def burned_in_reason(records: Sequence[InstanceRecord]) -> str | None:
 
 
 def copy_instances(
-    records: Sequence[InstanceRecord], folder: Path, deid: DeidOptions | None = None
+    records: Sequence[InstanceRecord],
+    folder: Path,
+    deid: DeidOptions | None = None,
+    *,
+    workers: int = COPY_WORKERS,
+    digests: dict[Path, str] | None = None,
 ) -> list[Path]:
     """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
     byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
-    pixel data bytes unchanged)."""
+    pixel data bytes unchanged).
+
+    ``workers`` threads copy at once (file copies and hashing release the GIL); each file's
+    bytes do not depend on them. ``digests``, when given, receives every written file's sha256
+    (hex), computed while copying, so the manifest need not read the files again.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
     ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
-    for n, record in enumerate(ordered, start=1):
-        target = folder / f"IM{n:04d}.dcm"
-        source = _source(record.location)
+    targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
+
+    def copy(k: int) -> str | None:
+        digest = None if digests is None else hashlib.sha256()
+        source = _source(ordered[k].location)
         if deid is not None:
             from radcurate.export.deid import deidentify_file
 
-            deidentify_file(source, target, deid)
+            deidentify_file(source, targets[k], deid, digest=digest)
         elif isinstance(source, io.BytesIO):
-            target.write_bytes(source.getvalue())
+            targets[k].write_bytes(source.getvalue())
+            if digest is not None:
+                digest.update(source.getvalue())
+        elif digest is None:
+            shutil.copyfile(source, targets[k])
         else:
-            shutil.copyfile(source, target)
-        written.append(target)
-    return written
+            _copy_hashed(source, targets[k], digest)
+        return None if digest is None else digest.hexdigest()
+
+    if workers <= 1 or len(ordered) < 2:
+        hexes = [copy(k) for k in range(len(ordered))]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            hexes = list(pool.map(copy, range(len(ordered))))
+    if digests is not None:
+        digests.update((t, h) for t, h in zip(targets, hexes, strict=True) if h is not None)
+    return targets
+
+
+def _copy_hashed(source: str, target: Path, digest: Hash) -> None:
+    from radcurate.export.deid_copy import copy_range
+
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        copy_range(src.fileno(), dst.fileno(), 0, os.fstat(src.fileno()).st_size, digest)
