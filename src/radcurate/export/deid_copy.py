@@ -60,8 +60,10 @@ def deidentify_header(
         start, end = span
         tail = os.pread(source.fileno(), size - end, end) if end < size else b""
         out = deidentify_bytes(head[:start] + tail, options, plan, method, vr_of)
-        cut = None if out is None else split_before(out, 0x7FE00011, vr_of)
-        if out is None or cut is None:
+        if out is None:
+            return False
+        cut = split_before(out, 0x7FE00011, vr_of) if tail else len(out)
+        if cut is None:
             return False
         with open(dst, "wb") as target:
             target.write(out[:cut])
