@@ -24,7 +24,7 @@ from radcurate.settings import Settings
 __all__ = ["RENDERER_VERSION", "GenerateReport", "ThumbnailCache", "content_key", "generate_all"]
 
 #: bump when any renderer's output changes: every cached thumbnail is then regenerated
-RENDERER_VERSION = "radcurate-render/2"
+RENDERER_VERSION = "radcurate-render/3"  # 3: display orientation (issue 19)
 
 Progress = Callable[[int, int], None]
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from radcurate.imaging.reformat import (
+    DisplayOrientation,
+    display_orientation,
+    patient_orientation_markers,
+)
 from radcurate.imaging.series import SeriesInput
-from radcurate.imaging.slices import load_slice
+from radcurate.imaging.slices import Slice, load_slice
 from radcurate.render.canvas import fit
 from radcurate.render.result import Rendering, RenderOptions
 
-__all__ = ["REDUCED_DECODE_MAX", "ImageRenderer", "caption"]
+__all__ = ["REDUCED_DECODE_MAX", "ImageRenderer", "caption", "slice_orientation"]
 
 #: thumbnails up to this edge decode JPEG 2000 frames at reduced resolution
 REDUCED_DECODE_MAX = 256
@@ -21,6 +26,29 @@ def caption(document: dict[str, Any], parts: list[str]) -> str:
     """``"<Modality> <SeriesDescription> - part - part"``."""
     head = " ".join(str(document[k]) for k in ("Modality", "SeriesDescription") if document.get(k))
     return " - ".join([head or "series", *parts])
+
+
+def slice_orientation(attrs: Any, plane: str | None = None) -> DisplayOrientation | None:
+    """The display orientation of a slice from its ImageOrientationPatient (the nearest
+    standard plane unless ``plane`` is given); None without one."""
+    iop = attrs.get("ImageOrientationPatient")
+    if iop is None or len(iop) != 6:
+        return None
+    values = [float(v) for v in iop]
+    if not any(values[:3]) or not any(values[3:]):
+        return None
+    return display_orientation(values[:3], values[3:], plane)
+
+
+def _oriented(chosen: Slice, plane: str | None) -> tuple[Any, list[float] | None, dict[str, Any]]:
+    """The slice's pixels and spacing turned to the display convention, and its markers."""
+    pixels, spacing = chosen.display.pixels, chosen.spacing()
+    orientation = slice_orientation(chosen.attrs, plane)
+    if orientation is not None:
+        pixels, spacing = orientation.array(pixels), orientation.spacing(spacing)
+        return pixels, spacing, {"markers": orientation.markers, "display_plane": orientation.plane}
+    markers = patient_orientation_markers(chosen.attrs.get("PatientOrientation"))
+    return pixels, spacing, {"markers": markers} if markers else {}
 
 
 class ImageRenderer:
@@ -36,11 +64,23 @@ class ImageRenderer:
         return 10 if has_pixels else 0
 
     def render(self, series: SeriesInput, options: RenderOptions) -> Rendering:
-        """Render the chosen slice (or a reformat when ``options.plane`` asks for one)."""
+        """Render the chosen slice (or a reformat when ``options.plane`` asks for one).
+
+        The acquired plane (and every thumbnail) is shown in the display convention of
+        the standard plane nearest to it (radcurate.imaging.reformat): flipped or
+        transposed, never resampled.
+        """
         if options.plane not in ("native", ""):
             from radcurate.render.reformat import render_plane
 
             return render_plane(series, options, self.name)
+        return self.render_native(series, options)
+
+    def render_native(
+        self, series: SeriesInput, options: RenderOptions, plane: str | None = None
+    ) -> Rendering:
+        """The stored slice ``options.index``, turned to ``plane``'s display convention
+        (default: the standard plane nearest to it)."""
         small = options.size is not None and options.size <= REDUCED_DECODE_MAX
         chosen = load_slice(
             series,
@@ -49,7 +89,8 @@ class ImageRenderer:
             level=options.level,
             reduce_to=options.size if options.reduced_decode and small else None,
         )
-        image = fit(chosen.display.pixels, options.size, chosen.spacing())
+        pixels, spacing, oriented = _oriented(chosen, plane)
+        image = fit(pixels, options.size, spacing)
         label = "frame" if chosen.instance.frames and chosen.instance.frames > 1 else "slice"
         text = caption(
             series.document,
@@ -59,6 +100,7 @@ class ImageRenderer:
             "sop_uid": chosen.instance.sop_uid,
             "frame": chosen.frame,
             "decode_reduction": chosen.reduction,
+            **oriented,
         }
         return Rendering(
             image=image,

@@ -21,7 +21,7 @@ from radcurate.dicom.geometry import position_along, slice_normal
 from radcurate.imaging.errors import UndecodableError
 from radcurate.imaging.frames import frame_attributes, read_dataset
 from radcurate.imaging.reference import find_referenced_series
-from radcurate.imaging.reformat import PLANE_AXES, check_volume, orient_plane
+from radcurate.imaging.reformat import PLANE_AXES, DisplayOrientation, plane_cut
 from radcurate.imaging.rtstruct import Contour, project_points, read_contours
 from radcurate.imaging.seg import seg_label_stream
 from radcurate.imaging.series import SeriesInput, load_series
@@ -29,6 +29,7 @@ from radcurate.imaging.slices import series_slices
 from radcurate.optional import import_optional
 from radcurate.render.canvas import pil
 from radcurate.render.colors import cielab_to_rgb, palette_colour
+from radcurate.render.image import slice_orientation
 from radcurate.render.rtstruct import contour_colour
 
 if TYPE_CHECKING:
@@ -78,8 +79,23 @@ def _first_dataset(series: SeriesInput) -> Any:
     return read_dataset(record.location, pixels=False)
 
 
+def _native_orientation(reference: SeriesInput, index: int) -> DisplayOrientation | None:
+    """How the viewer turns the acquired slice ``index`` (render_slice, plane "native")."""
+    record, _ = series_slices(reference)[index]
+    return slice_orientation(frame_attributes(read_dataset(record.location, pixels=False)))
+
+
+def _turned(image: Image, orientation: DisplayOrientation | None) -> Image:
+    """``image`` (drawn at the stored geometry) in the display convention."""
+    if orientation is None or orientation.identity:
+        return image
+    turned: Image = pil().fromarray(orientation.array(np.asarray(image)), image.mode)
+    return turned
+
+
 def _aspect_size(reference: SeriesInput, index: int, rows: int, cols: int) -> tuple[int, int]:
-    """(width, height) of the slice as ``fit`` draws it at native size (non-square pixels)."""
+    """(width, height) of the stored slice as ``fit`` draws it at native size (non-square
+    pixels), before it is turned to the display convention."""
     record, _ = series_slices(reference)[index]
     attrs = frame_attributes(read_dataset(record.location, pixels=False))
     spacing = attrs.get("PixelSpacing") or attrs.get("ImagerPixelSpacing")
@@ -130,6 +146,7 @@ def _seg_overlay(
     if size != image.size:
         image = image.resize(size, pil().Resampling.NEAREST)
     drawn = sorted(int(v) for v in np.unique(label) if v)
+    image = _turned(image, _native_orientation(reference, index))
     return Overlay(image, reference.series_uid, index, count, legend, drawn)
 
 
@@ -189,6 +206,7 @@ def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int)
             draw.polygon(vertices, fill=(*contour_colour(contour), FILL_ALPHA // 2))
     for contour, vertices in on_slice:
         draw.line([*vertices, vertices[0]], fill=(*contour_colour(contour), 255), width=2)
+    layer = _turned(layer, _native_orientation(reference, index))
     return Overlay(layer, reference.series_uid, index, count, legend, sorted(drawn))
 
 
@@ -224,41 +242,37 @@ def _seg_reformat(
     reference: SeriesInput,
     plane: str,
     index: int | None,
-) -> Overlay | None:
-    """A SEG on a reformat of its referenced volume, cut as ``render_plane`` cuts the image;
-    None when the plane is the acquired one."""
+) -> Overlay:
+    """A SEG on an axial, coronal or sagittal picture of its referenced volume, cut and
+    turned as ``render_plane`` does (``index`` counts along the patient axis)."""
     records = [record for record, _ in series_slices(reference)]
-    iop = check_volume(records)
-    row_dir, col_dir = np.asarray(iop[:3]), np.asarray(iop[3:])
-    normal = np.asarray(slice_normal(iop) or (0.0, 0.0, 1.0))
-    axis = PLANE_AXES[plane]
-    along = int(np.argmax([abs(normal[axis]), abs(row_dir[axis]), abs(col_dir[axis])]))
-    if along == 0:
-        return None
-    rows, cols = int(records[0].rows or 0), int(records[0].columns or 0)
-    limit = cols if along == 1 else rows
-    cut = limit // 2 if index is None else index
-    if not 0 <= cut < limit:
-        raise IndexError(f"{plane} index {cut} out of range (0..{limit - 1})")
+    cut = plane_cut(records, plane)
+    stored = cut.stored(index)
     labels = _label_volume(catalog, seg, reference)
-    stack = labels[:, :, cut] if along == 1 else labels[:, cut, :]
-    picture, transposed = orient_plane(stack, normal, col_dir if along == 1 else row_dir)
-    positions = [position_along(tuple(normal), r.position) for r in records]  # type: ignore[arg-type]
-    gaps = np.diff(positions)
-    slice_gap = float(np.median(gaps)) if gaps.size else 1.0
     attrs = frame_attributes(read_dataset(records[len(records) // 2].location, pixels=False))
     spacing = attrs.get("PixelSpacing")
-    pixel_gap = float(spacing[0 if along == 1 else 1]) if spacing else 1.0
-    pair = [pixel_gap, slice_gap] if transposed else [slice_gap, pixel_gap]
+    if cut.along == 0:
+        stack = labels[stored]
+        pair = [float(v) for v in spacing] if spacing else None
+    else:
+        stack = labels[:, :, stored] if cut.along == 1 else labels[:, stored, :]
+        direction = cut.slice_direction
+        positions = [position_along(direction, r.position) for r in records]  # type: ignore[arg-type]
+        gaps = np.diff(positions)
+        slice_gap = float(np.median(gaps)) if gaps.size else 1.0
+        pixel_gap = float(spacing[0 if cut.along == 1 else 1]) if spacing else 1.0
+        pair = [slice_gap, pixel_gap] if slice_gap > 0 else None
+    picture = cut.orientation.array(stack)
+    shown = cut.orientation.spacing(pair)
     legend = _seg_legend(seg)
     image = pil().fromarray(_rgba(np.ascontiguousarray(picture), {n: c for n, _, c in legend}))
     height = picture.shape[0]
-    if slice_gap > 0 and abs(pair[0] / pair[1] - 1.0) > 0.01:
-        height = round(picture.shape[0] * pair[0] / pair[1])
+    if shown is not None and shown[0] > 0 < shown[1] and abs(shown[0] / shown[1] - 1.0) > 0.01:
+        height = round(picture.shape[0] * shown[0] / shown[1])
     if (picture.shape[1], height) != image.size:
         image = image.resize((picture.shape[1], max(1, height)), pil().Resampling.NEAREST)
     drawn = sorted(int(v) for v in np.unique(stack) if v)
-    return Overlay(image, reference.series_uid, cut, limit, legend, drawn)
+    return Overlay(image, reference.series_uid, cut.index_of(stored), cut.count, legend, drawn)
 
 
 def render_overlay(
@@ -315,9 +329,7 @@ def render_overlay(
     if plane != "native":
         if modality != "SEG":
             raise ValueError("RTSTRUCT contours are drawn on the acquired plane only")
-        reformatted = _seg_reformat(catalog, series, reference, plane, index)
-        if reformatted is not None:
-            return reformatted
+        return _seg_reformat(catalog, series, reference, plane, index)
     count = len(series_slices(reference))
     chosen = count // 2 if index is None else index
     if not 0 <= chosen < count:

@@ -8,11 +8,11 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.pixels.processing import apply_modality_lut
 
-from radcurate.dicom.geometry import position_along, slice_normal
+from radcurate.dicom.geometry import position_along
 from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.frames import decode_frame, frame_attributes, read_dataset
 from radcurate.imaging.pixels import to_display
-from radcurate.imaging.reformat import PLANE_AXES, check_volume, orient_plane
+from radcurate.imaging.reformat import plane_cut
 from radcurate.imaging.series import SeriesInput
 from radcurate.imaging.slices import series_slices
 from radcurate.render.canvas import fit
@@ -58,35 +58,32 @@ def _volume(records: list[InstanceRecord], rows: int, cols: int) -> CachedVolume
 
 
 def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rendering:
-    """A sagittal, coronal or axial cut through a volume; each slice is read once and only
-    the row or column on the cut is kept."""
+    """An axial, coronal or sagittal picture of a volume in the plane's display convention.
+
+    ``options.index`` counts along the patient axis (right to left, anterior to
+    posterior, inferior to superior: :class:`~radcurate.imaging.reformat.PlaneCut`),
+    whatever the stored order. When the plane is the acquired one this is a stored slice;
+    otherwise each slice is read once (or cut from the cached volume) and only the row or
+    column on the cut is kept.
+    """
     slices = series_slices(series)
     records = [record for record, _ in slices]
-    iop = check_volume(records)
-    row_dir, col_dir = np.asarray(iop[:3]), np.asarray(iop[3:])
-    normal = np.asarray(slice_normal(iop) or (0.0, 0.0, 1.0))
-    axis = PLANE_AXES[options.plane]
-    strengths = [abs(normal[axis]), abs(row_dir[axis]), abs(col_dir[axis])]
-    along = int(np.argmax(strengths))
-    if along == 0:  # the acquired plane
+    cut = plane_cut(records, options.plane)
+    if cut.along == 0:  # the acquired plane
+        stored = cut.stored(options.index)  # the middle along the patient axis by default
         native = RenderOptions(
-            options.size,
-            options.index,
-            "native",
-            options.window,
-            options.level,
-            options.reduced_decode,
+            options.size, stored, "native", options.window, options.level, options.reduced_decode
         )
-        return ImageRenderer().render(series, native)
+        rendering = ImageRenderer().render_native(series, native, options.plane)
+        if rendering.slice_index is not None:
+            rendering.slice_index = cut.index_of(rendering.slice_index)
+        return rendering
     rows, cols = int(records[0].rows or 0), int(records[0].columns or 0)
-    # along == 1: cut perpendicular to the row direction, i.e. keep one column per slice
-    limit = cols if along == 1 else rows
-    cut = limit // 2 if options.index is None else options.index
-    if not 0 <= cut < limit:
-        raise IndexError(f"{options.plane} index {cut} out of range (0..{limit - 1})")
+    column = cut.along == 1  # keep one column per slice (else one row)
+    stored = cut.stored(options.index)
     cached = _volume(records, rows, cols)
     if cached is not None:  # a cut of the decoded volume (PLANES, plane_cache.py)
-        values = cached.values[:, :, cut] if along == 1 else cached.values[:, cut, :]
+        values = cached.values[:, :, stored] if column else cached.values[:, stored, :]
         stack = values.astype(np.float64)
         mid_ds, mid_attrs, spacing = (
             cached.middle_dataset,
@@ -102,7 +99,7 @@ def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rend
             ds = read_dataset(record.location)
             pixels = decode_frame(ds, 0, record.location)
             attrs = frame_attributes(ds, 0)
-            line = pixels[:, cut] if along == 1 else pixels[cut, :]
+            line = pixels[:, stored] if column else pixels[stored, :]
             lines.append(np.asarray(apply_modality_lut(line, attrs), dtype=np.float64))
             if k == middle:
                 mid_ds, mid_attrs = ds, attrs
@@ -121,20 +118,27 @@ def render_plane(series: SeriesInput, options: RenderOptions, name: str) -> Rend
         window=options.window,
         level=options.level,
     )
-    in_plane_dir = col_dir if along == 1 else row_dir
-    positions = [position_along(tuple(normal), r.position) for r in records]  # type: ignore[arg-type]
+    direction = cut.slice_direction
+    positions = [position_along(direction, r.position) for r in records]  # type: ignore[arg-type]
     gaps = np.diff(positions)
     slice_gap = float(np.median(gaps)) if gaps.size else 1.0
-    pixel_gap = (spacing[0] if along == 1 else spacing[1]) if spacing else 1.0
-    picture, transposed = orient_plane(display.pixels, normal, in_plane_dir)
-    pair = [pixel_gap, slice_gap] if transposed else [slice_gap, pixel_gap]
+    pixel_gap = (spacing[0] if column else spacing[1]) if spacing else 1.0
+    orientation = cut.orientation
+    pair = orientation.spacing([slice_gap, pixel_gap]) if slice_gap > 0 else None
+    index = cut.index_of(stored)
     return Rendering(
-        image=fit(picture, options.size, pair if slice_gap > 0 else None),
+        image=fit(orientation.array(display.pixels), options.size, pair),
         renderer=name,
         caption=caption(
             series.document,
-            [f"{options.plane} reformat at {'column' if along == 1 else 'row'} {cut}", display.voi],
+            [f"{options.plane} {index + 1}/{cut.count}", display.voi],
         ),
-        slice_index=cut,
-        details={"slices_read": len(records), "cut": "column" if along == 1 else "row"},
+        slice_index=index,
+        details={
+            "slices_read": len(records),
+            "cut": "column" if column else "row",
+            "stored_index": stored,
+            "markers": orientation.markers,
+            "display_plane": orientation.plane,
+        },
     )

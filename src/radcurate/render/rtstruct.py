@@ -18,7 +18,7 @@ from radcurate.imaging.slices import load_slice, series_slices
 from radcurate.optional import import_optional
 from radcurate.render.canvas import fit, pil, text_card, to_rgb
 from radcurate.render.colors import palette_colour
-from radcurate.render.image import caption
+from radcurate.render.image import caption, slice_orientation
 from radcurate.render.result import Rendering, RenderOptions
 
 __all__ = ["RTStructRenderer", "contour_colour"]
@@ -148,8 +148,13 @@ class RTStructRenderer:
             "rois": names,
             "polygons": [xy.round(2).tolist() for xy, _, _ in polygons],
         }
+        pair: list[float] | None = spacing_value
+        orientation = slice_orientation(attrs)
+        if orientation is not None:  # the display convention, as the image renderer draws it
+            drawn, pair = orientation.array(drawn), orientation.spacing(pair)
+            details["markers"] = orientation.markers
         return Rendering(
-            image=fit(drawn, options.size, spacing_value),
+            image=fit(drawn, options.size, pair),
             renderer=self.name,
             caption=caption(
                 series.document,

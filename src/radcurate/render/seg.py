@@ -19,7 +19,7 @@ from radcurate.imaging.series import SeriesInput
 from radcurate.imaging.slices import load_slice
 from radcurate.render.canvas import blend_masks, fit
 from radcurate.render.colors import cielab_to_rgb, palette_colour
-from radcurate.render.image import caption
+from radcurate.render.image import caption, slice_orientation
 from radcurate.render.result import Rendering, RenderOptions
 
 __all__ = ["SegRenderer"]
@@ -144,7 +144,16 @@ class SegRenderer:
         from radcurate.render.canvas import to_rgb
 
         drawn = blend_masks(to_rgb(rgb_base), masks, alpha=0.35, outline=outline)
-        image = fit(drawn, options.size, [float(v) for v in spacing] if spacing else None)
+        pair = [float(v) for v in spacing] if spacing else None
+        orientation = slice_orientation(
+            base.attrs
+            if reference is not None and index is not None
+            else frame_attributes(ds, target.frames[0][0])
+        )
+        if orientation is not None:  # the display convention, as the image renderer draws it
+            drawn, pair = orientation.array(drawn), orientation.spacing(pair)
+            details["markers"] = orientation.markers
+        image = fit(drawn, options.size, pair)
         return Rendering(
             image=image,
             renderer=self.name,

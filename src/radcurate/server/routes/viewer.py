@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from radcurate.imaging.errors import UndecodableError
 from radcurate.imaging.nifti import nifti_gzip
@@ -16,6 +17,7 @@ from radcurate.imaging.seg import seg_label_stream
 from radcurate.imaging.volume import series_volume_stream
 from radcurate.render.api import render_slice
 from radcurate.render.overlay import render_overlay
+from radcurate.render.views import series_views
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError, error_response
@@ -25,6 +27,47 @@ from radcurate.server.scope import VIEW_SERIES_IMAGES
 router = APIRouter(prefix="/series", tags=["viewer"], responses=ERROR_RESPONSES)
 
 Plane = Literal["native", "axial", "coronal", "sagittal"]
+
+
+class PlaneViewModel(BaseModel):
+    """One plane of the viewer (radcurate.render.views.PlaneView)."""
+
+    available: bool
+    count: int = Field(0, description="Slices in the plane")
+    index: int = Field(0, description="The slice shown first")
+    markers: dict[str, str] | None = Field(
+        None, description="top/bottom/left/right -> patient direction letters (L, PA, ...)"
+    )
+    reason: str | None = None
+
+
+class SeriesViewsModel(BaseModel):
+    """How the viewer shows a series (radcurate.render.views.SeriesViews)."""
+
+    kind: str = Field(description="image, text (an SR), or the renderer drawing a picture")
+    greyscale: bool = Field(False, description="Window/level applies")
+    undecodable: bool = False
+    reason: str | None = None
+    planes: dict[str, PlaneViewModel] = Field(default_factory=dict)
+    text: list[str] = Field(default_factory=list, description="An SR's lines")
+
+
+@router.get(
+    "/{series_uid}/views",
+    operation_id="get_views",
+    response_model=SeriesViewsModel,
+    dependencies=[READ, VIEW_SERIES_IMAGES],
+)
+def get_views(series_uid: str, catalog: CatalogDep) -> SeriesViewsModel:
+    """What the viewer can show: the kind of object, whether window/level applies, each
+    plane's slice count, first slice and orientation markers, an SR's text."""
+    if catalog.series_document(series_uid) is None:
+        raise SeriesNotFoundError(series_uid)
+    try:
+        views = series_views(catalog, series_uid)
+    except KeyError:
+        raise SeriesNotFoundError(series_uid) from None
+    return SeriesViewsModel.model_validate(views.as_dict())
 
 
 @router.get(
@@ -57,7 +100,8 @@ def get_slice(
     buffer = io.BytesIO()
     rendering.image.save(buffer, format="PNG")
     headers = {
-        "X-Slice-Index": str(rendering.slice_index if rendering.slice_index is not None else "")
+        "X-Slice-Index": str(rendering.slice_index if rendering.slice_index is not None else ""),
+        "X-Orientation": json.dumps(rendering.details.get("markers") or {}),
     }
     return Response(buffer.getvalue(), media_type="image/png", headers=headers)
 
