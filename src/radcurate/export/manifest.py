@@ -104,11 +104,21 @@ def write_manifest(
     (folder / "manifest.csv").write_text(text.getvalue(), encoding="utf-8")
     try:
         pa = import_optional("pyarrow", "writing the Parquet manifest")
+        pcsv = import_optional("pyarrow.csv", "writing the Parquet manifest")
         pq = import_optional("pyarrow.parquet", "writing the Parquet manifest")
     except MissingDependencyError as exc:
         return [f"manifest.parquet not written: {exc}"]
-    arrays = {c: pa.array([str(r[n]) for r in table], pa.string()) for n, c in enumerate(columns)}
-    pq.write_table(pa.table(arrays), folder / "manifest.parquet", compression="zstd")
+    # the Parquet table is the CSV read back as strings: pyarrow's C++ reader builds it
+    # without importing pandas (pa.array does: 0.3-0.7 s of every export)
+    parsed = pcsv.read_csv(
+        io.BytesIO(text.getvalue().encode("utf-8")),
+        read_options=pcsv.ReadOptions(use_threads=False, block_size=1 << 30),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types={c: pa.string() for c in columns}, strings_can_be_null=False
+        ),
+    )
+    pq.write_table(parsed, folder / "manifest.parquet", compression="zstd")
     return []
 
 
