@@ -21,6 +21,7 @@ from rich.progress import (
 
 from radcurate.catalog import CatalogBackend
 from radcurate.cli.common import catalog_option, console, err_console, open_or_exit
+from radcurate.export.channels import parse_channel
 from radcurate.export.dicom_copy import LAYOUTS
 from radcurate.export.job import (
     CardBuilder,
@@ -111,6 +112,9 @@ def _deid(deidentify: bool, key: str | None, chosen: tuple[str, ...]) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--labels", "labels_text", default=None, metavar="NAME[=A+B],...",
               help="Labels to export, in order; NAME=A+B merges structures A and B.")  # fmt: skip
+@click.option("--channel", "channel_texts", multiple=True, metavar="NAME=QUERY",
+              help="A channel of multi-series cases (repeatable, in channel order): a case is "
+              "a study with one series matching each QUERY; channel 0 is the grid.")  # fmt: skip
 @click.option("--include-rejected", is_flag=True, help="Export series rejected in review too.")
 @click.option("--fields", default=None, metavar="F,...", help="Manifest fields (ai.*, qc.*...).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
@@ -131,7 +135,8 @@ def _deid(deidentify: bool, key: str | None, chosen: tuple[str, ...]) -> Any:
 def export(
     dataset: str, catalog_url: str | None, fmt: str, out: Path, split_text: str | None,
     folds: int | None, stratify: str, seed: int, labels_text: str | None,
-    include_rejected: bool, fields: str | None, overwrite: bool, dataset_id: int, layout: str,
+    channel_texts: tuple[str, ...], include_rejected: bool, fields: str | None,
+    overwrite: bool, dataset_id: int, layout: str,
     deidentify: bool, deid_key: str | None, deid_options: tuple[str, ...],
     include_burned_in: bool, workers: int, as_json: bool, quiet: bool,
 ) -> None:  # fmt: skip
@@ -144,6 +149,8 @@ def export(
     \b
     radcurate export lung-ct@2 --format nnunet --out ./raw --split train=0.8,test=0.2
     radcurate export lung-ct --format monai --out ./monai --folds 5 --stratify Manufacturer
+    radcurate export brain-mr --format nnunet --out ./raw \\
+        --channel T1='SeriesDescription:*t1*' --channel FLAIR='SeriesDescription:*flair*'
     """
     try:
         options = ExportOptions(
@@ -153,6 +160,7 @@ def export(
             fields=tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else None,
             overwrite=overwrite, dataset_id=dataset_id, layout=layout, workers=workers,
             deid=_deid(deidentify, deid_key, deid_options), include_burned_in=include_burned_in,
+            channels=tuple(parse_channel(t) for t in channel_texts),
         )  # fmt: skip
         check_options(options)
     except (SplitError, ValueError) as exc:

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from radcurate.catalog import CatalogBackend
+from radcurate.export.channels import Channel, check_channels
+from radcurate.export.channels_resample import channel_volume
 from radcurate.export.dicom_copy import (
     LAYOUTS,
     burned_in_reason,
@@ -108,6 +110,8 @@ class ExportOptions:
     deid: DeidOptions | None = None
     #: export series whose pixels may carry burned-in text when de-identifying
     include_burned_in: bool = False
+    #: ``--channel NAME=QUERY``: a case is a study with one series per channel (channels.py)
+    channels: tuple[Channel, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The options as written into ``export.json`` (no output path)."""
@@ -123,6 +127,7 @@ class ExportOptions:
             "layout": self.layout if self.format == "dicom" else None,
             "deidentify": None if self.deid is None else self.deid.used(),
             "include_burned_in": self.include_burned_in,
+            "channels": [c.to_dict() for c in self.channels],
         }
 
 
@@ -180,6 +185,9 @@ def check_options(options: ExportOptions) -> None:
         raise ExportError(f"unknown layout {options.layout!r} (use one of {', '.join(LAYOUTS)})")
     if options.deid is not None and options.format != "dicom":
         raise ExportError("--deidentify applies to the dicom format (NIfTI files carry no header)")
+    if options.channels and options.format == "dicom":
+        raise ExportError("--channel applies to the nnunet, monai and nifti formats")
+    check_channels(options.channels)
     if not 0 <= options.dataset_id <= 999:
         raise ExportError("the nnU-Net dataset id must lie between 0 and 999")
     _check_out(options.out, options.overwrite)
@@ -284,12 +292,29 @@ def _export_case(
     paths = case_paths(options.format, case, root, labelled)
     labels = present = None
     if labelled:
-        labels, present = case_label_map(lookup, case.label_sources, table, geometry)
-    stream = series_volume_stream(lookup, case.series_uid)
-    image = tmp / paths.image
-    row["image_dtype"] = write_image(stream, image)
-    row["image"] = paths.image
-    row["image_sha256"] = sha256_file(image)
+        labels, present = case_label_map(
+            lookup, case.label_sources, table, geometry, case.image_series
+        )
+    written: list[dict[str, Any]] = []
+    for k, (uid, target) in enumerate(zip(case.image_series, paths.images, strict=True)):
+        entry: dict[str, Any] = {"image": target}
+        if k == 0:
+            entry["image_dtype"] = write_image(series_volume_stream(lookup, uid), tmp / target)
+        else:
+            name = options.channels[k].name
+            try:
+                channel = channel_volume(lookup, uid, geometry)
+                entry["image_dtype"] = write_image(channel.stream, tmp / target)
+            except Exception as exc:  # named, then the case fails
+                raise ValueError(f"channel {name}: {type(exc).__name__}: {exc}") from exc
+            if not channel.covered:
+                raise ValueError(f"channel {name} does not overlap channel 0's volume")
+            entry["coverage"] = round(channel.coverage, 6)
+        entry["image_sha256"] = sha256_file(tmp / target)
+        written.append(entry)
+    row.update(written[0])
+    if case.channels:
+        row["channels"] = written
     if labels is not None and paths.label:
         write_labels(labels, geometry.affine, tmp / paths.label)
         row["label"] = paths.label
@@ -337,7 +362,10 @@ def export_dataset(
     """
     check_options(options)
     sink = progress or _Quiet()
-    plan = plan_export(catalog, options.dataset, include_rejected=options.include_rejected)
+    plan = plan_export(
+        catalog, options.dataset, include_rejected=options.include_rejected,
+        channels=options.channels,
+    )  # fmt: skip
     report = ExportReport(
         plan.dataset, plan.version, plan.content_hash, plan.froze, options.format, str(options.out)
     )
@@ -394,8 +422,10 @@ def _write(
                     report.left_out += 1
                     rows.append(row)
                     continue
-                copy_instances(records, tmp / folders[uid], options.deid)
+                digests: dict[Path, str] = {}
+                copy_instances(records, tmp / folders[uid], options.deid, digests=digests)
                 row.update(status="exported", reason="", image=folders[uid])
+                row["_sha256"] = {p.relative_to(tmp).as_posix(): h for p, h in digests.items()}
                 report.exported += 1
             except Exception as exc:  # noqa: BLE001 - one series never stops the others
                 shutil.rmtree(tmp / folders[uid], ignore_errors=True)
@@ -413,9 +443,8 @@ def _write(
             outcome, paths = _export_case(case, lookup, table, options, tmp, root, broken)
             return outcome, paths, None
         except Exception as exc:  # noqa: BLE001 - one series never stops the others
-            for target in vars(case_paths(options.format, case, root, True)).values():
-                if target:
-                    (tmp / target).unlink(missing_ok=True)
+            for target in case_paths(options.format, case, root, True).all():
+                (tmp / target).unlink(missing_ok=True)
             return {}, None, exc
 
     # cases run on threads (decoding, compression and numpy release the GIL); results are
@@ -440,7 +469,7 @@ def _write(
             else:
                 exported.append((case, paths))
                 report.exported += 1
-            rows.append(row)
+            rows.extend(_channel_rows(row, case, options) if case.channels else [row])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     sink.progress(len(plan.cases), len(plan.cases), f"{report.exported} exported")
@@ -448,14 +477,27 @@ def _write(
     index = write_index(
         options.format, tmp, root, exported, table.to_dict(), name=plan.dataset,
         description=description, folds=options.split.folds,
+        channels=[c.name for c in options.channels],
     )  # fmt: skip
     report.notes.extend(f"wrote {p}" for p in index)
     modalities = sorted({str(c.document.get("Modality") or "") for c, _ in exported})
-    if options.format == "nnunet" and len(modalities) > 1:
+    if options.format == "nnunet" and len(modalities) > 1 and not options.channels:
         report.notes.append(
             f"nnU-Net trains one channel layout: this export mixes {'/'.join(modalities)} "
             "images (export one modality per dataset)"
         )
+    return rows
+
+
+def _channel_rows(row: dict[str, Any], case: Case, options: ExportOptions) -> list[dict[str, Any]]:
+    """The manifest rows of a multi-channel case: one per channel's series, each with its
+    channel's image (the label and status are the case's)."""
+    per_channel = row.pop("channels", None) or [{} for _ in case.channels]
+    rows = []
+    for channel, uid, entry in zip(options.channels, case.channels, per_channel, strict=True):
+        mine = {k: v for k, v in row.items() if not k.startswith("image")}
+        mine.update(entry, channel=channel.name, _uid=uid, series_uid=uid)
+        rows.append(mine)
     return rows
 
 
@@ -495,7 +537,8 @@ def _finish(
         fields = [f for f in fields if f not in unsafe]
         if unsafe:
             report.notes.append(f"de-identified: left out of the manifest: {', '.join(unsafe)}")
-    columns = [*BASE_COLUMNS, *fields]
+    extra = ["channel", "coverage"] if options.channels else []
+    columns = [*BASE_COLUMNS, *extra, *fields]
     report.notes.extend(write_manifest(rows, columns, tmp))
     balance = _balance(plan, rows, options, values, compare)
     report.splits = {n: {"series": e["series"], "patients": e["patients"]}
@@ -524,6 +567,8 @@ def _finish(
         for path in ("image", "label")
         if row.get(path) and row.get(f"{path}_sha256")
     }
+    for row in rows:  # the files of a dicom export, hashed while copied
+        known.update(row.get("_sha256") or {})
     checksums(tmp, known)
     report.files = sum(1 for p in tmp.rglob("*") if p.is_file())
 

@@ -16,6 +16,8 @@ mapped to voxel indices with the image's affine and filled by the even-odd rule 
 pixel centres (a contour inside another makes a hole), as the segmentation QC fills them.
 A label grid other than the image's (a SEG over another series of the same frame of
 reference) is resampled onto the image grid by nearest neighbour in patient coordinates.
+In a multi-channel case an RTSTRUCT drawn on another channel's series is filled on that
+series' grid first (where its contours lie), then resampled the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from radcurate.imaging.frames import decode_frame, read_dataset
 from radcurate.imaging.rtstruct import read_contours
 from radcurate.imaging.seg import binary_mask, fit_plane, place_seg_frames
 from radcurate.imaging.series import SeriesLookup, load_series
-from radcurate.imaging.volume import Geometry
+from radcurate.imaging.volume import Geometry, volume_geometry
 
 __all__ = [
     "LabelSpec",
@@ -251,10 +253,25 @@ def _rtstruct_labels(
     return out
 
 
+def _rtstruct_grid(lookup: SeriesLookup, rt_uid: str, series: Sequence[str]) -> str | None:
+    """The case's series an RTSTRUCT is drawn on when it is not the reference (``series[0]``)."""
+    document = lookup.series_document(rt_uid) or {}
+    refs = [str(r) for r in document.get("referenced_series") or []]
+    drawn = next((s for s in series if s in refs), None)
+    return drawn if drawn is not None and drawn != series[0] else None
+
+
 def case_label_map(
-    lookup: SeriesLookup, sources: Sequence[str], table: LabelTable, geometry: Geometry
+    lookup: SeriesLookup,
+    sources: Sequence[str],
+    table: LabelTable,
+    geometry: Geometry,
+    series: Sequence[str] = (),
 ) -> tuple[Labels, dict[str, int]]:
     """The label map of a case on its image grid and the voxels of each label (by name).
+
+    ``series``: the case's image series, the reference (``geometry``'s) first; an RTSTRUCT
+    drawn on another of them is filled on that series' grid and resampled.
 
     Raises
     ------
@@ -265,7 +282,12 @@ def case_label_map(
     out: npt.NDArray[np.generic] | None = None
     for uid in sources:
         modality = load_series(lookup, uid).modality
-        if modality == "RTSTRUCT":
+        drawn = _rtstruct_grid(lookup, uid, series) if modality == "RTSTRUCT" and series else None
+        if drawn is not None:
+            own = volume_geometry(load_series(lookup, drawn))
+            filled = _rtstruct_labels(lookup, uid, table, own, dtype)
+            placed = resample_nearest(filled, own.affine, geometry.shape, geometry.affine)
+        elif modality == "RTSTRUCT":
             placed = _rtstruct_labels(lookup, uid, table, geometry, dtype)
         else:
             array, affine, _ = _seg_labels(lookup, uid, table, dtype)
@@ -276,8 +298,8 @@ def case_label_map(
             np.maximum(out, placed, out=out)
     if out is None:
         out = np.zeros(geometry.shape, dtype=dtype)
-    counts = np.bincount(out.ravel(), minlength=len(table.names) + 1)
+    # only labelled voxels are counted: bincount over the whole uint8 map converts it to
+    # intp first (1 s and 400 MB for 512 x 512 x 200; 0.04 s this way)
+    counts = np.bincount(out[out != 0], minlength=len(table.names) + 1)
     present = {n: int(counts[k]) for k, n in enumerate(table.names, start=1) if counts[k]}
     return out, present
-
-

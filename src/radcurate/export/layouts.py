@@ -9,6 +9,11 @@
   Decathlon form (``training`` with a ``fold`` per item when folds are asked,
   ``validation``, ``test``), paths relative to the file.
 - ``nifti``: ``images/CASE.nii.gz``, ``labels/CASE.nii.gz`` and ``labels.json``.
+
+With ``--channel`` a case has one image per channel: ``CASE_0000.nii.gz``,
+``CASE_0001.nii.gz``… (nnU-Net's naming, in ``images/`` for monai and nifti too);
+``dataset.json``'s ``channel_names`` (nnunet), the datalist's ``modality`` (monai, each item's
+``image`` a list of the channel files) and ``channels.json`` (nifti) name them.
 """
 
 from __future__ import annotations
@@ -40,27 +45,33 @@ def dataset_folder(name: str, dataset_id: int) -> str:
 
 
 class CasePaths:
-    """The image and label paths of a case, relative to the export root."""
+    """The image and label paths of a case, relative to the export root: ``images`` one per
+    channel (``image`` is the first)."""
 
-    def __init__(self, image: str, label: str | None):
-        self.image = image
+    def __init__(self, images: Sequence[str], label: str | None):
+        self.images = tuple(images)
+        self.image = self.images[0]
         self.label = label
+
+    def all(self) -> list[str]:
+        """Every path of the case."""
+        return [*self.images, *([self.label] if self.label else [])]
 
 
 def case_paths(fmt: str, case: Case, root: str, labelled: bool) -> CasePaths:
     """Where a case goes; ``root`` is the nnU-Net dataset folder (else unused)."""
+    count = len(case.channels)
+    stem = case.case_id
     if fmt == "nnunet":
+        images = [f"{stem}_{k:04d}.nii.gz" for k in range(max(1, count))]
         if case.split == "test":
             return CasePaths(
-                f"{root}/imagesTs/{case.case_id}_0000.nii.gz",
-                f"{root}/labelsTs/{case.case_id}.nii.gz" if labelled else None,
+                [f"{root}/imagesTs/{i}" for i in images],
+                f"{root}/labelsTs/{stem}.nii.gz" if labelled else None,
             )
-        return CasePaths(
-            f"{root}/imagesTr/{case.case_id}_0000.nii.gz", f"{root}/labelsTr/{case.case_id}.nii.gz"
-        )
-    return CasePaths(
-        f"images/{case.case_id}.nii.gz", f"labels/{case.case_id}.nii.gz" if labelled else None
-    )
+        return CasePaths([f"{root}/imagesTr/{i}" for i in images], f"{root}/labelsTr/{stem}.nii.gz")
+    names = [f"{stem}_{k:04d}.nii.gz" for k in range(count)] if count else [f"{stem}.nii.gz"]
+    return CasePaths([f"images/{n}" for n in names], f"labels/{stem}.nii.gz" if labelled else None)
 
 
 def _dump(value: Any) -> str:
@@ -95,14 +106,17 @@ def write_index(
     name: str,
     description: str,
     folds: int,
+    channels: Sequence[str] = (),
 ) -> list[str]:
-    """Write the format's index files; returns their paths relative to ``out``."""
+    """Write the format's index files; returns their paths relative to ``out``.
+    ``channels``: the channel names (``--channel``), else one channel named by modality."""
     cases = [c for c, _ in exported]
+    named = {str(k): n for k, n in enumerate(channels)}
     if fmt == "nnunet":
         modalities = sorted({str(c.document.get("Modality") or "unknown") for c in cases})
         training = [c for c in cases if c.split != "test"]
         dataset = {
-            "channel_names": {"0": "/".join(modalities) or "CT"},
+            "channel_names": named or {"0": "/".join(modalities) or "CT"},
             "labels": labels,
             "numTraining": len(training),
             "file_ending": ".nii.gz",
@@ -121,7 +135,8 @@ def write_index(
     if fmt == "monai":
 
         def item(case: Case, paths: CasePaths) -> dict[str, Any]:
-            entry: dict[str, Any] = {"image": paths.image, "case": case.case_id}
+            image: str | list[str] = list(paths.images) if channels else paths.image
+            entry: dict[str, Any] = {"image": image, "case": case.case_id}
             if paths.label:
                 entry["label"] = paths.label
             if case.fold is not None:
@@ -132,7 +147,8 @@ def write_index(
             "name": name,
             "description": description,
             "labels": {str(v): k for k, v in labels.items()},
-            "modality": {"0": "/".join(sorted({str(c.document.get("Modality")) for c in cases}))},
+            "modality": named
+            or {"0": "/".join(sorted({str(c.document.get("Modality")) for c in cases}))},
             "numTraining": sum(1 for c in cases if c.split == "train"),
             "numTest": sum(1 for c in cases if c.split == "test"),
             "training": [item(c, p) for c, p in exported if c.split == "train"],
@@ -143,5 +159,8 @@ def write_index(
         return ["datalist.json"]
     if fmt == "nifti":
         (out / "labels.json").write_text(_dump(labels), encoding="utf-8")
-        return ["labels.json"]
+        if not named:
+            return ["labels.json"]
+        (out / "channels.json").write_text(_dump(named), encoding="utf-8")
+        return ["labels.json", "channels.json"]
     return []

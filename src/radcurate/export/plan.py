@@ -7,6 +7,10 @@ Series of the version that are neither (SR, a SEG whose image is not in the vers
 are recorded as left out with the reason. Instances are read as frozen: a series' instance
 rows are cut to the SOP Instance UIDs the version holds, so a later re-ingest never
 changes an export of an old version.
+
+With ``--channel`` queries a case is a study instead, one series per channel
+(:mod:`radcurate.export.channels`); its label sources are the SEG/RTSTRUCT series that
+reference any of its channels' series.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 from radcurate.catalog import CatalogBackend
 from radcurate.catalog.curation_types import CurationError
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.export.channels import Channel, ChannelError, group_studies
+from radcurate.query import QueryError
 
 __all__ = [
     "LABEL_MODALITIES",
@@ -73,7 +79,10 @@ class Case:
         The image series, its PatientID (never written unless asked) and the export's
         pseudonym of the patient (``P0001``…, numbered over sorted PatientIDs).
     label_sources
-        SEG/RTSTRUCT series UIDs referencing the image, sorted.
+        SEG/RTSTRUCT series UIDs referencing the image (any channel's), sorted.
+    channels
+        With ``--channel``: the series of each channel, channel 0 (``series_uid``) first;
+        empty for a single-series case.
     """
 
     case_id: str
@@ -84,6 +93,12 @@ class Case:
     label_sources: list[str] = field(default_factory=list)
     split: str = "train"
     fold: int | None = None
+    channels: tuple[str, ...] = ()
+
+    @property
+    def image_series(self) -> tuple[str, ...]:
+        """The series whose volumes the case's image files hold, in channel order."""
+        return self.channels or (self.series_uid,)
 
 
 @dataclass
@@ -129,13 +144,46 @@ def _label_sources(catalog: CatalogBackend, image_uid: str, members: Mapping[str
     return set(catalog.series_uids(query))
 
 
+def _channel_groups(
+    catalog: CatalogBackend,
+    channels: Sequence[Channel],
+    documents: dict[str, dict[str, Any]],
+    images: list[tuple[str, str]],
+) -> tuple[list[tuple[str, tuple[str, ...]]], dict[str, str]]:
+    """``(patient, channel series)`` of each study case, and why other image series are out."""
+    matched = []
+    for channel in channels:
+        try:
+            matched.append(frozenset(catalog.series_uids(channel.query)))
+        except QueryError as exc:
+            raise ExportError(f"--channel {channel.name}: {exc}") from exc
+    try:
+        studies, left_out = group_studies(channels, documents, [u for _, u in images], matched)
+    except ChannelError as exc:
+        raise ExportError(str(exc)) from exc
+    return [(s.patient, s.series) for s in studies], left_out
+
+
 def plan_export(
-    catalog: CatalogBackend, spec: str, *, include_rejected: bool = False, prefix: str = "case"
+    catalog: CatalogBackend,
+    spec: str,
+    *,
+    include_rejected: bool = False,
+    prefix: str = "case",
+    channels: Sequence[Channel] = (),
 ) -> ExportPlan:
     """Resolve (or freeze) the version and plan its cases.
 
     Rejected series (review status ``rejected``) are left out unless ``include_rejected``,
     as :func:`radcurate.catalog.review_store.exclude_rejected` takes them out of a query.
+    With ``channels`` a case is a study with one series per channel (cases numbered over
+    (PatientID, StudyInstanceUID) sorted).
+
+    Raises
+    ------
+    ExportError
+        No such dataset or version; a channel query that does not parse or two channel
+        queries matching one series.
     """
     name, version, digest, froze = resolve_version(catalog, spec)
     members = catalog.version_members(name, version)
@@ -167,23 +215,30 @@ def plan_export(
     keys = {p: f"P{n:04d}" for n, p in enumerate(patients, start=1)}
     cases: list[Case] = []
     image_uids = {u for _, u in images}
-    for n, (patient, uid) in enumerate(images, start=1):
-        sources = _label_sources(catalog, uid, members)
+    groups: list[tuple[str, tuple[str, ...]]] = [(p, (u,)) for p, u in images]
+    if channels:
+        groups, unmatched = _channel_groups(catalog, channels, documents, images)
+        left_out.update(unmatched)
+    for n, (patient, series) in enumerate(groups, start=1):
+        sources: set[str] = set()
+        for uid in series:
+            sources |= _label_sources(catalog, uid, members)
         rejected = {
             s for s, r in catalog.reviews.reviews_of(sorted(sources)).items()
             if r.status == "rejected" and not include_rejected
         }  # fmt: skip
         cases.append(
-            Case(f"{prefix}_{n:04d}", uid, patient, keys[patient], documents[uid],
-                 sorted(sources - rejected))
+            Case(f"{prefix}_{n:04d}", series[0], patient, keys[patient], documents[series[0]],
+                 sorted(sources - rejected), channels=series if channels else ())
         )  # fmt: skip
     used = {s for c in cases for s in c.label_sources}
     for uid in labels_in_version:
         if uid not in used:
             refs = documents[uid].get("referenced_series") or []
-            left_out[uid] = (
-                "a label series whose image is rejected"
-                if any(r in members and r not in image_uids for r in refs)
-                else "a label series whose image is not in the version"
-            )
+            if any(r in members and r not in image_uids for r in refs):
+                left_out[uid] = "a label series whose image is rejected"
+            elif any(r in image_uids for r in refs):
+                left_out[uid] = "a label series whose image is left out (see the image's row)"
+            else:
+                left_out[uid] = "a label series whose image is not in the version"
     return ExportPlan(name, version, digest, froze, cases, left_out, members, documents)
