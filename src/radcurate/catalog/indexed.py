@@ -35,6 +35,7 @@ from radcurate.catalog.index.column import BoolArray, Column, IntArray
 from radcurate.catalog.index.crosstab import MAX_GROUPS, Tabulation, VersionRef, tabulate
 from radcurate.catalog.index.evaluate import Evaluator, is_result_path
 from radcurate.catalog.index.series_index import SeriesIndex
+from radcurate.catalog.querying import within_budget
 from radcurate.catalog.search import Compiler, SearchDialect, job_match
 from radcurate.catalog.search_sqlite import json_path
 from radcurate.dicom.values import FieldType
@@ -340,12 +341,14 @@ class IndexedSearchMixin:
         with index.lock, query_budget(self.query_budget_s):
             yield index, self._evaluator(index).mask(dedupe(tree))
 
+    @within_budget
     def counts(self, query: str | Node = "*") -> Counts:
         """Series, studies and patients matching ``query``."""
         with self._mask_for(query) as (index, mask):
             found = index.counts(mask)
         return Counts(found["series"], found["studies"], found["patients"])
 
+    @within_budget
     def aggregate(
         self, query: str | Node, requests: Sequence[AggregationRequest]
     ) -> AggregateResult:
@@ -359,10 +362,12 @@ class IndexedSearchMixin:
             found = index.counts(mask)
             out = []
             for request, field in zip(requests, fields, strict=True):
+                check_budget()  # a field outside the index reads documents: stop between them
                 column = index.columns.get(field) or self._column_for(index, field)
                 out.append(replace(aggregate(column, mask, request), field=request.field))
         return AggregateResult(Counts(found["series"], found["studies"], found["patients"]), out)
 
+    @within_budget
     def suggest_values(
         self, field: str, prefix: str = "", query: str | Node = "*", limit: int = 10
     ) -> list[ValueSuggestion]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from radcurate.catalog.base import CatalogError
@@ -11,6 +12,7 @@ from radcurate.catalog.search import SearchDialect
 from radcurate.catalog.search_postgres import ICU_COLLATION, PostgresSearch
 from radcurate.catalog.sql import SQLCatalog
 from radcurate.optional import import_optional
+from radcurate.query.cancel import current_token
 from radcurate.query.limits import check_budget, remaining_budget
 
 #: any constant: all radcurate processes serialise schema migrations on it
@@ -66,8 +68,19 @@ class PostgresCatalog(SQLCatalog):
                 # the request's time budget (radcurate serve --query-budget) bounds the statement
                 milliseconds = str(max(1, int(left * 1000)))
                 cur.execute("SELECT set_config('statement_timeout', %s, true)", (milliseconds,))
+            token = current_token()
+            # the request's client went away or the server stops: cancel the backend's statement
+            # (from another thread: cancel_safe waits for the server's answer)
+            cancel = cur.connection.cancel_safe
+            watch = (
+                token.on_cancel(lambda: threading.Thread(target=cancel, daemon=True).start())
+                if token is not None
+                else nullcontext()
+            )
             try:
-                cur.execute(self._sql(sql), tuple(params))
+                with watch:
+                    check_budget()
+                    cur.execute(self._sql(sql), tuple(params))
             except self._psycopg.errors.QueryCanceled:
                 check_budget()  # the budget is spent: QueryTimeoutError
                 raise

@@ -49,9 +49,11 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _within_budget(method: Callable[_P, _R]) -> Callable[_P, _R]:
+def within_budget(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run a query method under the catalog's ``query_budget_s``; a SQLite statement the
-    budget interrupted (``search_sqlite.register_functions``) raises ``QueryTimeoutError``."""
+    budget or a cancel (``radcurate.query.cancel``) interrupted
+    (``search_sqlite.register_functions``) raises ``QueryTimeoutError`` /
+    ``QueryCancelledError``, not SQLite's ``interrupted``."""
 
     @functools.wraps(method)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -100,7 +102,7 @@ class QueryMixin:
             text_fields=self.search_text_fields,
         )
 
-    @_within_budget
+    @within_budget
     def count(self, query: str | Node) -> int:
         """How many series match ``query`` (query text or a tree).
 
@@ -119,7 +121,7 @@ class QueryMixin:
         sql = f"SELECT COUNT(*) FROM series s WHERE {where[0]}"
         return int(self._search_read(sql, where[1])[0][0])
 
-    @_within_budget
+    @within_budget
     def series_uids(self, query: str | Node) -> list[str]:
         """The SeriesInstanceUIDs of every series matching ``query``, in UID order.
 
@@ -136,7 +138,7 @@ class QueryMixin:
         )
         return [str(r[0]) for r in rows]
 
-    @_within_budget
+    @within_budget
     def search(
         self,
         query: str | Node,

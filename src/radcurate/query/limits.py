@@ -5,7 +5,9 @@ so HTTP 400) when its text is longer than :data:`MAX_QUERY_CHARS` or its tree ha
 :data:`MAX_QUERY_TERMS` terms once identical terms under one ``AND``/``OR`` are merged
 (``x x x`` is one term). Running a query may be given a time budget
 (:func:`query_budget`): engines call :func:`check_budget` between terms (and from SQLite's
-progress handler), which raises :class:`QueryTimeoutError` once it is spent.
+progress handler), which raises :class:`QueryTimeoutError` once it is spent, or
+:class:`QueryCancelledError` once the work's cancel token (``radcurate.query.cancel``) is
+cancelled: its client went away, or the server is stopping.
 
 Examples
 --------
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from radcurate.query.ast import And, FieldIn, Node, Not, Or, conjoin, disjoin, walk
+from radcurate.query.cancel import current_token
 from radcurate.query.errors import QueryError
 
 #: longest query text accepted, in characters
@@ -54,6 +57,21 @@ class QueryTimeoutError(RuntimeError):
             "simplify it (fewer terms, fewer wildcards)"
         )
         self.seconds = seconds
+
+
+class QueryCancelledError(QueryTimeoutError):
+    """A query stopped because its cancel token was cancelled (``radcurate.query.cancel``).
+
+    Parameters
+    ----------
+    reason
+        Why (the client closed the connection, the server is stopping).
+    """
+
+    def __init__(self, reason: str) -> None:
+        RuntimeError.__init__(self, f"the query was stopped: {reason}")
+        self.seconds = 0.0
+        self.reason = reason
 
 
 def check_length(text: str) -> None:
@@ -129,13 +147,20 @@ def query_budget(seconds: float | None) -> Iterator[None]:
 
 
 def budget_spent() -> bool:
-    """Whether the running budget (if any) is spent."""
+    """Whether the running budget (if any) is spent, or the work was cancelled."""
+    token = current_token()
+    if token is not None and token.cancelled:
+        return True
     found = _deadline.get()
     return found is not None and time.monotonic() > found[0]
 
 
 def check_budget() -> None:
-    """Raise :class:`QueryTimeoutError` when the running budget is spent."""
+    """Raise :class:`QueryCancelledError` when the work was cancelled, or
+    :class:`QueryTimeoutError` when the running budget is spent."""
+    token = current_token()
+    if token is not None and token.reason is not None:
+        raise QueryCancelledError(token.reason)
     found = _deadline.get()
     if found is not None and time.monotonic() > found[0]:
         raise QueryTimeoutError(found[1])

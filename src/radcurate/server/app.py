@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from radcurate.catalog import CatalogBackend, open_catalog
 from radcurate.server.auth import install_auth, stamp_permissions
+from radcurate.server.disconnect import CancelOnDisconnect
 from radcurate.server.errors import install_error_handlers
 from radcurate.server.fieldnames import KnownFields
 from radcurate.server.request_guard import RequestGuard
@@ -103,6 +104,8 @@ def create_app(
         allowed_hosts=settings.allowed_hosts,
         trusted_origins=settings.cors_origins,
     )
+    # around everything: a request whose client is gone stops its query work (server/disconnect.py)
+    app.add_middleware(CancelOnDisconnect)
     for module in (auth, oidc, users, projects):  # sign-in, users, tokens (docs/auth.md)
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
