@@ -60,7 +60,8 @@ class GenerateReport:
     cached
         Series whose thumbnail was already there.
     undecodable
-        Series rendered as an "undecodable" card (their UIDs in ``undecodable_series``).
+        Series whose thumbnail is an "undecodable" card, rendered now or already cached
+        (their UIDs in ``undecodable_series``).
     failed
         Series that raised (their UIDs and messages in ``errors``).
     """
@@ -116,15 +117,28 @@ class ThumbnailCache:
         return path if path.is_file() else None
 
     def metadata(self, path: Path) -> dict[str, Any]:
-        """The sidecar of a thumbnail (renderer, caption, undecodable, reason, ...)."""
-        loaded: dict[str, Any] = json.loads(path.with_suffix(".json").read_text())
+        """The sidecar of a thumbnail (renderer, caption, undecodable, reason, ...); empty
+        when it is missing or unreadable (a thumbnail written by an older version)."""
+        try:
+            loaded: dict[str, Any] = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            return {}
         return loaded
 
     def generate(
-        self, catalog: CatalogBackend, series_uid: str, *, force: bool = False
+        self,
+        catalog: CatalogBackend,
+        series_uid: str,
+        *,
+        force: bool = False,
+        record: bool = True,
     ) -> tuple[Path, dict[str, Any] | None]:
         """Render a series into the cache unless present; returns the path and, when
         rendered now, its metadata.
+
+        With ``record`` a thumbnail rendered now also records whether the series decodes
+        (``qc.undecodable``), whoever asked for it (a job, the gallery's first look), so
+        the count of undecodable series and the cards agree.
 
         Raises
         ------
@@ -146,6 +160,8 @@ class ThumbnailCache:
         buffer = BytesIO()
         rendering.image.save(buffer, format="PNG", compress_level=1)
         _atomic_write(path, buffer.getvalue())
+        if record:
+            _record_decodability(catalog, series_uid, meta, self.size)
         return path, meta
 
     def thumbnail_path(self, catalog: CatalogBackend, series_uid: str) -> Path:
@@ -159,16 +175,18 @@ class ThumbnailCache:
         report = GenerateReport()
         for uid in series_uids:
             try:
-                _, meta = self.generate(catalog, uid, force=force)
+                path, meta = self.generate(catalog, uid, force=force)
             except Exception as exc:  # noqa: BLE001  # one bad series must not stop the batch
                 report.failed += 1
                 report.errors[uid] = f"{type(exc).__name__}: {exc}"
                 continue
             if meta is None:
+                # rendered before (by an earlier job or the gallery): still counted, so the
+                # report's undecodable series are those showing an undecodable card
                 report.cached += 1
-                continue
-            report.generated += 1
-            _record_decodability(catalog, uid, meta, self.size)
+                meta = self.metadata(path)
+            else:
+                report.generated += 1
             if meta.get("undecodable"):
                 report.undecodable += 1
                 report.undecodable_series.append(uid)

@@ -36,7 +36,10 @@ class ThumbnailsWorkflow(Workflow):
     def process(self, item: SeriesItem, params: Any) -> Mapping[str, Mapping[str, Any]]:
         assert isinstance(params, ThumbnailParams)
         cache = ThumbnailCache(item.settings.home / "thumbnails", params.size)
-        path, meta = cache.generate(item.catalog, item.series_uid, force=params.rerender)
+        # the workflow records qc.undecodable itself (its results below)
+        path, meta = cache.generate(
+            item.catalog, item.series_uid, force=params.rerender, record=False
+        )
         if meta is None:  # cached: its metadata sits beside it
             meta = cache.metadata(path)
         if meta.get("undecodable"):

@@ -40,6 +40,9 @@ class PlaneView:
         ``top``/``bottom``/``left``/``right`` -> patient direction letters, when known.
     reason
         Why the plane is not available.
+    native_order
+        The plane's slice ``k`` is the acquired plane's slice ``k`` (per-slice results
+        such as ``ai.bodypart_slices`` apply to it).
     """
 
     available: bool
@@ -47,6 +50,7 @@ class PlaneView:
     index: int = 0
     markers: dict[str, str] | None = None
     reason: str | None = None
+    native_order: bool = False
 
 
 @dataclass
@@ -84,7 +88,7 @@ class SeriesViews:
 def _image_views(series: SeriesInput) -> SeriesViews:
     slices = series_slices(series)
     views = SeriesViews("image")
-    native = PlaneView(True, len(slices), len(slices) // 2)
+    native = PlaneView(True, len(slices), len(slices) // 2, native_order=True)
     try:
         chosen = load_slice(series)  # the middle one, else the nearest that decodes
     except UndecodableError as exc:
@@ -110,7 +114,12 @@ def _image_views(series: SeriesInput) -> SeriesViews:
             continue
         available = not views.undecodable and cut.count > 0
         views.planes[plane] = PlaneView(
-            available, cut.count, cut.count // 2, cut.orientation.markers, views.reason
+            available,
+            cut.count,
+            cut.count // 2,
+            cut.orientation.markers,
+            views.reason,
+            native_order=cut.along == 0 and not cut.reversed,
         )
     return views
 

@@ -39,6 +39,9 @@ class PlaneViewModel(BaseModel):
         None, description="top/bottom/left/right -> patient direction letters (L, PA, ...)"
     )
     reason: str | None = None
+    native_order: bool = Field(
+        False, description="Slice k of this plane is slice k of the acquired plane"
+    )
 
 
 class SeriesViewsModel(BaseModel):
