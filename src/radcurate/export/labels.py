@@ -298,8 +298,18 @@ def case_label_map(
             np.maximum(out, placed, out=out)
     if out is None:
         out = np.zeros(geometry.shape, dtype=dtype)
-    # only labelled voxels are counted: bincount over the whole uint8 map converts it to
-    # intp first (1 s and 400 MB for 512 x 512 x 200; 0.04 s this way)
-    counts = np.bincount(out[out != 0], minlength=len(table.names) + 1)
+    counts = _label_counts(out, len(table.names))
     present = {n: int(counts[k]) for k, n in enumerate(table.names, start=1) if counts[k]}
     return out, present
+
+
+def _label_counts(labels: npt.NDArray[np.generic], n: int) -> list[int]:
+    """Voxels of each label ``1..n`` of a label map (0 for the background). One bincount over
+    a whole uint8 map converts it to intp first (1.0 s and 420 MB for 512 x 512 x 200); a few
+    labels are counted by comparison (15 ms each), more slice by slice (0.12 s)."""
+    if n <= 8:
+        return [0, *(int(np.count_nonzero(labels == k)) for k in range(1, n + 1))]
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for plane in labels:
+        counts += np.bincount(plane.ravel(), minlength=n + 1)[: n + 1]
+    return [0, *(int(c) for c in counts[1:])]
