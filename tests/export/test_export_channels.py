@@ -306,3 +306,42 @@ def test_monai_loads_the_channels_of_every_item_stacked(
     shapes = json.loads(done.stdout.strip().splitlines()[-1])
     # two channels first, then the (columns, rows, slices) of the reference grid, as the label
     assert shapes == [[[2, 10, 12, 6], [10, 12, 6]]] * 3
+
+
+def test_cli_two_channel_ct_of_the_demo_archive_aligns_the_seg(
+    shared_catalog: CatalogBackend, tmp_path: Path
+) -> None:
+    """The phantom's chest study holds a 5 mm (B30f, with the SEG) and a 2.5 mm (B70f) CT:
+    with the 2.5 mm one as channel 0, the 5 mm one and its SEG are resampled onto it, and the
+    mean HU under the liver and the lungs stay those of the 5 mm CT under its own SEG."""
+    env = {"RADCURATE_HOME": str(tmp_path / "home")}
+    sharp = "sharp=SeriesDescription:(*B70f* OR Lung*)"
+    soft = "soft=SeriesDescription:(*B30f* OR Standard*)"
+    outputs = {}
+    for name, order in (("sharp_first", [sharp, soft]), ("soft_first", [soft, sharp])):
+        out = tmp_path / name
+        args = ["export", "demo", "--format", "nnunet", "--out", str(out), "--split",
+                "train=1.0", "--catalog", shared_catalog.url, "--json"]  # fmt: skip
+        for channel in order:
+            args += ["--channel", channel]
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        # the chest study (labelled) is a case; the other two-kernel study has no labels
+        assert report["exported"] == 1 and report["skipped"] == 1, report
+        outputs[name] = out / "Dataset001_demo"
+    table = json.loads((outputs["soft_first"] / "dataset.json").read_text())["labels"]
+    own, own_labels = (
+        np.asarray(nibabel.load(outputs["soft_first"] / p).dataobj)
+        for p in ("imagesTr/case_0001_0000.nii.gz", "labelsTr/case_0001.nii.gz")
+    )
+    moved, moved_labels = (
+        np.asarray(nibabel.load(outputs["sharp_first"] / p).dataobj)
+        for p in ("imagesTr/case_0001_0001.nii.gz", "labelsTr/case_0001.nii.gz")
+    )
+    assert own.shape[2] == 30 and moved.shape[2] == 50 and moved.dtype == np.float32
+    for structure in ("liver", "lungs"):
+        value = table[structure]
+        expected = float(own[own_labels == value].mean())
+        got = float(moved[moved_labels == value].mean())
+        assert abs(got - expected) <= 0.05 * abs(expected) + 2, (structure, got, expected)

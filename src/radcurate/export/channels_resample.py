@@ -60,32 +60,38 @@ def resample_linear_slice(
     (3.5, 1)
     """
     jj, ii = np.mgrid[:rows, :columns]
-    index = np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k), np.ones(ii.size)])
-    coords = (to_source @ index)[:3]
+    coords = (
+        to_source[:3, :1] * ii.ravel()
+        + to_source[:3, 1:2] * jj.ravel()
+        + (to_source[:3, 2:3] * k + to_source[:3, 3:4])
+    )
     nearest = np.rint(coords)
     coords = np.where(np.abs(coords - nearest) < _SNAP, nearest, coords)
-    sizes = np.array([source.shape[2], source.shape[1], source.shape[0]], dtype=np.float64)
-    inside = np.all((coords >= -0.5) & (coords < sizes[:, None] - 0.5), axis=0)
+    slices, height, width = source.shape
+    sizes = np.array([[width], [height], [slices]], dtype=np.float64)
+    inside = np.all((coords >= -0.5) & (coords < sizes - 0.5), axis=0)
     plane = np.zeros(ii.size, dtype=np.float32)
     if inside.any():
         c = coords[:, inside]
         low = np.floor(c)
-        frac = c - low
-        lo = np.clip(low.astype(np.int64), 0, (sizes - 1).astype(np.int64)[:, None])
-        hi = np.clip(low.astype(np.int64) + 1, 0, (sizes - 1).astype(np.int64)[:, None])
+        frac = (c - low).astype(np.float32)
+        top = sizes.astype(np.int64) - 1
+        lo = np.clip(low.astype(np.int64), 0, top)
+        hi = np.minimum(lo + (low >= 0), top)  # the next centre (the edge's own past the edge)
+        stride = np.array([[1], [width], [width * height]], dtype=np.int64)
+        lo *= stride
+        hi *= stride
+        flat = source.reshape(-1)
         fx, fy, fz = frac
-        x0, y0, z0 = lo
-        x1, y1, z1 = hi
+        gx, gy, gz = 1 - fx, 1 - fy, 1 - fz
 
-        def along_x(z: npt.NDArray[np.int64], y: npt.NDArray[np.int64]) -> F64:
-            a = source[z, y, x0].astype(np.float64)
-            b = source[z, y, x1].astype(np.float64)
-            mixed: F64 = a * (1 - fx) + b * fx
+        def along_x(zy: npt.NDArray[np.int64]) -> F32:
+            mixed: F32 = flat.take(zy + lo[0]) * gx + flat.take(zy + hi[0]) * fx
             return mixed
 
-        front = along_x(z0, y0) * (1 - fy) + along_x(z0, y1) * fy
-        back = along_x(z1, y0) * (1 - fy) + along_x(z1, y1) * fy
-        plane[inside] = (front * (1 - fz) + back * fz).astype(np.float32)
+        front = along_x(lo[2] + lo[1]) * gy + along_x(lo[2] + hi[1]) * fy
+        back = along_x(hi[2] + lo[1]) * gy + along_x(hi[2] + hi[1]) * fy
+        plane[inside] = front * gz + back * fz
     return plane.reshape(rows, columns), int(inside.sum())
 
 
