@@ -30,14 +30,14 @@ class _NotInt16(ValueError):
 def _as_int16(stream: VolumeStream) -> VolumeStream:
     def slices() -> Iterator[npt.NDArray[Any]]:
         for plane in stream.slices():
-            rounded = np.rint(plane)
-            if (
-                not np.array_equal(rounded, plane)
-                or float(plane.min(initial=0)) < -32768
-                or float(plane.max(initial=0)) > 32767
-            ):
+            # range first (NaN fails it too), then the cast must give back every value
+            low, high = float(plane.min(initial=0)), float(plane.max(initial=0))
+            if not (low >= -32768 and high <= 32767):
                 raise _NotInt16
-            yield rounded.astype(np.int16)
+            whole = plane.astype(np.int16)
+            if not np.array_equal(whole, plane):
+                raise _NotInt16
+            yield whole
 
     return VolumeStream(
         stream.shape, stream.affine, np.dtype(np.int16), slices, stream.sop_uids, stream.labels

@@ -339,12 +339,16 @@ def _rescaled_slices(geometry: Geometry) -> Iterator[npt.NDArray[np.float32]]:
         for frame, pixels in zip(geometry.frames, frames, strict=True):
             if pixels.shape != shape:
                 raise ValueError(f"frame {frame + 1} decodes to {pixels.shape}, not {shape}")
-            yield np.asarray(apply_modality_lut(pixels, frame_attributes(ds, frame)), np.float32)
+            yield modality_lut(pixels, frame_attributes(ds, frame))
         return
     spacing: list[float] | None = None
     for k, record in enumerate(geometry.records):
         ds = read_dataset(record.location)
-        attrs = frame_attributes(ds, 0)
+        # a plain single-frame object is its own flat data set (frame_attributes copies it)
+        enhanced = (
+            "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds
+        )
+        attrs = frame_attributes(ds, 0) if enhanced else ds
         if spacing is None:
             spacing = _spacing(attrs)
         elif not np.allclose(_spacing(attrs), spacing, atol=1e-3):
@@ -352,8 +356,31 @@ def _rescaled_slices(geometry: Geometry) -> Iterator[npt.NDArray[np.float32]]:
         pixels = decode_frame(ds, 0, record.location)
         if pixels.shape != shape:
             raise ValueError(f"slice {k} decodes to {pixels.shape}, not {shape}")
-        yield np.asarray(apply_modality_lut(pixels, attrs), dtype=np.float32)
+        yield modality_lut(pixels, attrs)
         del ds, pixels
+
+
+def modality_lut(pixels: npt.NDArray[Any], attrs: Dataset) -> npt.NDArray[np.float32]:
+    """Pixels after the Modality LUT, as ``float32``: pydicom's ``apply_modality_lut``.
+
+    Integer pixels with a rescale slope of 1 and a whole intercept (a CT's, in almost every
+    archive) take one float32 pass; the values are the same (whole numbers below 2**24 are
+    exact in float32), at a quarter of the time of pydicom's float64 arithmetic.
+    """
+    slope, intercept = attrs.get("RescaleSlope"), attrs.get("RescaleIntercept")
+    if (
+        pixels.dtype.kind in "iu"
+        and pixels.dtype.itemsize <= 2
+        and "ModalityLUTSequence" not in attrs
+        and (slope is None or float(slope) == 1.0)
+    ):
+        shift = float(intercept) if intercept is not None else 0.0
+        if shift.is_integer() and abs(shift) < 2**23:
+            out = pixels.astype(np.float32)
+            if shift:
+                out += np.float32(shift)
+            return out
+    return np.asarray(apply_modality_lut(pixels, attrs), dtype=np.float32)
 
 
 def series_volume_stream(catalog: SeriesLookup, series_uid: str) -> VolumeStream:
