@@ -48,7 +48,9 @@ def fill_polygons(polygons: list[F64], shape: tuple[int, int]) -> tuple[int, int
     right = min(cols - 1, math.floor(float(points[:, 0].max())))
     if bottom < top or right < left:
         return 0, 0, np.zeros((0, 0), dtype=bool)
-    toggles = np.zeros((bottom - top + 1, right - left + 2), dtype=np.int32)
+    # crossings counted modulo 256 in uint8: only their parity matters, and a uint8 running
+    # sum is 4x faster than int64's with a modulo (most of the time of filling a slice)
+    toggles = np.zeros((bottom - top + 1, right - left + 2), dtype=np.uint8)
     for polygon in polygons:
         x0, y0 = polygon[:, 0], polygon[:, 1]
         x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
@@ -65,5 +67,7 @@ def fill_polygons(polygons: list[F64], shape: tuple[int, int]) -> tuple[int, int
         x = x0[edge] + (row - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
         column = np.clip(np.floor(x).astype(np.int64) + 1 - left, 0, right - left + 1)
         np.add.at(toggles, (row - top, column), 1)
-    inside = (np.cumsum(toggles, axis=1)[:, :-1] % 2).astype(bool)
+    parity = np.cumsum(toggles, axis=1, dtype=np.uint8)[:, :-1]
+    parity &= 1
+    inside: Mask = parity.view(np.bool_)
     return top, left, inside
