@@ -373,9 +373,11 @@ def frame_attributes(ds: Dataset, index: int = 0) -> Dataset:
     flat = Dataset()
     if hasattr(ds, "file_meta"):
         flat.file_meta = ds.file_meta
+    # elements are shared, not rebuilt by keyword (setattr made each one anew: most of the
+    # time of reading a SEG's 200 frames); their values were shared before too
     for keyword in _FRAME_KEYWORDS:
         if keyword in ds:
-            setattr(flat, keyword, ds[keyword].value)
+            flat.add(ds[keyword])
     groups: list[Dataset] = []
     shared = ds.get("SharedFunctionalGroupsSequence")
     if shared:
@@ -390,7 +392,7 @@ def frame_attributes(ds: Dataset, index: int = 0) -> Dataset:
                 continue
             for element in items[0]:
                 if element.keyword:
-                    setattr(flat, element.keyword, element.value)
+                    flat.add(element)
     return flat
 
 

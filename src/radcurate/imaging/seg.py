@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from radcurate.imaging.frames import decode_frame, frame_attributes, frame_count, read_dataset
+from radcurate.imaging.frames import decode_frame, frame_count, read_dataset
 from radcurate.imaging.reference import find_referenced_series
 from radcurate.imaging.series import SeriesInput, SeriesLookup, load_series
 from radcurate.imaging.volume import Geometry, Volume, VolumeStream, volume_geometry
@@ -49,9 +49,21 @@ def frame_facts(ds: Dataset, k: int) -> tuple[int, list[str], list[float] | None
         for source in derivation.get("SourceImageSequence") or []:
             if "ReferencedSOPInstanceUID" in source:
                 sources.append(str(source.ReferencedSOPInstanceUID))
-    ipp = frame_attributes(ds, k).get("ImagePositionPatient")
+    ipp = _frame_position(ds, group)
     point = [float(v) for v in ipp] if ipp is not None and len(ipp) == 3 else None
     return segment, list(dict.fromkeys(sources)), point
+
+
+def _frame_position(ds: Dataset, group: Dataset) -> Any:
+    """ImagePositionPatient of a frame as :func:`~radcurate.imaging.frames.frame_attributes`
+    resolves it (the per-frame group, else the shared one, else the top level), without
+    flattening every attribute."""
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    for source in (group, shared[0] if shared else None):
+        items = source.get("PlanePositionSequence") if source is not None else None
+        if items and "ImagePositionPatient" in items[0]:
+            return items[0].ImagePositionPatient
+    return ds.get("ImagePositionPatient")
 
 
 def binary_mask(frame: npt.NDArray[Any], kind: str) -> npt.NDArray[np.bool_]:
