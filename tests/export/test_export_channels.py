@@ -27,7 +27,15 @@ from radcurate.export.plan import ExportError, FrozenLookup
 from radcurate.export.splits import parse_split
 from radcurate.imaging.volume import LPS_TO_RAS, series_volume
 from radcurate.ingest import ingest
-from tests.export.channel_series import CHANNELS, Study, lesion_mask, square_lps, write_studies
+from tests.export.channel_series import (
+    CHANNELS,
+    Grid,
+    Study,
+    lesion_mask,
+    square_lps,
+    write_series,
+    write_studies,
+)
 from tests.export.test_export_tools import HAVE_MONAI, HAVE_NNUNET, INSTALL, _verify
 
 CHANNEL_SPECS = tuple(parse_channel(c) for c in CHANNELS)
@@ -345,3 +353,23 @@ def test_cli_two_channel_ct_of_the_demo_archive_aligns_the_seg(
         expected = float(own[own_labels == value].mean())
         got = float(moved[moved_labels == value].mean())
         assert abs(got - expected) <= 0.05 * abs(expected) + 2, (structure, got, expected)
+
+
+def test_a_channel_outside_the_reference_volume_fails_its_case(tmp_path: Path) -> None:
+    grid = Grid()
+    study = Study("CHAN_F")
+    write_series(tmp_path / "in", study, "t1_se_tra", 1, grid, 1)
+    far = Grid(origin=(400.0, 0.0, 0.0))  # one frame of reference, 40 cm away
+    write_series(tmp_path / "in", study, "t2_flair_tra", 2, far, 2)
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as made:
+        ingest([tmp_path / "in"], made, workers=1)
+        made.create_dataset("far")
+        made.add_to_dataset("far", Selection(query="*"))
+        out = tmp_path / "out"
+        options = ExportOptions("far", "nifti", out, channels=CHANNEL_SPECS)
+        report = export_dataset(made, options)
+    assert report.exported == 0 and report.failed == 1
+    assert "channel FLAIR does not overlap channel 0's volume" in report.errors[0][1]
+    rows = _manifest(out)
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert not list((out / "images").glob("*"))  # the case's files are removed
