@@ -34,8 +34,8 @@ class PlaneView:
     count
         Slices in the plane (the slider's range).
     index
-        The slice shown first: the middle one (for the acquired plane, the nearest that
-        decodes).
+        The slice shown first: the middle one, ``(count - 1) // 2`` (for the acquired
+        plane, else the nearest that decodes).
     markers
         ``top``/``bottom``/``left``/``right`` -> patient direction letters, when known.
     reason
@@ -88,9 +88,13 @@ class SeriesViews:
 def _image_views(series: SeriesInput) -> SeriesViews:
     slices = series_slices(series)
     views = SeriesViews("image")
-    native = PlaneView(True, len(slices), len(slices) // 2, native_order=True)
+    middle = (len(slices) - 1) // 2
+    native = PlaneView(True, len(slices), middle, native_order=True)
     try:
-        chosen = load_slice(series)  # the middle one, else the nearest that decodes
+        try:
+            chosen = load_slice(series, middle)
+        except UndecodableError:
+            chosen = load_slice(series)  # the nearest neighbours of the middle that decode
     except UndecodableError as exc:
         views.undecodable, views.reason = True, str(exc)
         native.available = False
@@ -116,7 +120,7 @@ def _image_views(series: SeriesInput) -> SeriesViews:
         views.planes[plane] = PlaneView(
             available,
             cut.count,
-            cut.count // 2,
+            (cut.count - 1) // 2,
             cut.orientation.markers,
             views.reason,
             native_order=cut.along == 0 and not cut.reversed,

@@ -902,6 +902,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/series/{series_uid}/header": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Series Header
+         * @description The data dictionary entries of a series document's keys (the header table's Tag and VR).
+         */
+        get: operations["get_series_header"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/series/{series_uid}/instances": {
         parameters: {
             query?: never;
@@ -1022,6 +1042,27 @@ export interface paths {
          * @description The thumbnail of a series, rendered on first request; ``ETag`` is its content key.
          */
         get: operations["get_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/series/{series_uid}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Views
+         * @description What the viewer can show: the kind of object, whether window/level applies, each
+         *     plane's slice count, first slice and orientation markers, an SR's text.
+         */
+        get: operations["get_views"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2314,6 +2355,29 @@ export interface components {
             detail?: components["schemas"]["ValidationError"][];
         };
         /**
+         * HeaderElement
+         * @description One document key's data dictionary entry.
+         */
+        HeaderElement: {
+            /**
+             * Name
+             * @description The standard's name, "Slice Thickness"
+             */
+            name: string;
+            /** Private */
+            private: boolean;
+            /**
+             * Tag
+             * @description 8 hex digits, "00180050"; "" for a fact radcurate derives
+             */
+            tag: string;
+            /**
+             * Vr
+             * @description The dictionary's VR ("DS", "OB or OW"); "" when unknown
+             */
+            vr: string;
+        };
+        /**
          * InfoResponse
          * @description Counts of what the catalog holds.
          */
@@ -2525,6 +2589,41 @@ export interface components {
             patients: number;
             /** Series */
             series: number;
+        };
+        /**
+         * PlaneViewModel
+         * @description One plane of the viewer (radcurate.render.views.PlaneView).
+         */
+        PlaneViewModel: {
+            /** Available */
+            available: boolean;
+            /**
+             * Count
+             * @description Slices in the plane
+             * @default 0
+             */
+            count: number;
+            /**
+             * Index
+             * @description The slice shown first
+             * @default 0
+             */
+            index: number;
+            /**
+             * Markers
+             * @description top/bottom/left/right -> patient direction letters (L, PA, ...)
+             */
+            markers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Native Order
+             * @description Slice k of this plane is slice k of the acquired plane
+             * @default false
+             */
+            native_order: boolean;
+            /** Reason */
+            reason?: string | null;
         };
         /**
          * ProjectCreate
@@ -2886,6 +2985,18 @@ export interface components {
             series_count: number;
         };
         /**
+         * SeriesHeader
+         * @description The tag, VR and name of every key of a series document (sequence items' included).
+         */
+        SeriesHeader: {
+            /** Elements */
+            elements: {
+                [key: string]: components["schemas"]["HeaderElement"];
+            };
+            /** Series Uid */
+            series_uid: string;
+        };
+        /**
          * SeriesItem
          * @description One series of a results page: the requested fields and where its thumbnail is.
          */
@@ -2944,6 +3055,39 @@ export interface components {
                     [key: string]: unknown;
                 };
             };
+        };
+        /**
+         * SeriesViewsModel
+         * @description How the viewer shows a series (radcurate.render.views.SeriesViews).
+         */
+        SeriesViewsModel: {
+            /**
+             * Greyscale
+             * @description Window/level applies
+             * @default false
+             */
+            greyscale: boolean;
+            /**
+             * Kind
+             * @description image, text (an SR), or the renderer drawing a picture
+             */
+            kind: string;
+            /** Planes */
+            planes?: {
+                [key: string]: components["schemas"]["PlaneViewModel"];
+            };
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Text
+             * @description An SR's lines
+             */
+            text?: string[];
+            /**
+             * Undecodable
+             * @default false
+             */
+            undecodable: boolean;
         };
         /**
          * SettingsBody
@@ -6097,6 +6241,55 @@ export interface operations {
             };
         };
     };
+    get_series_header: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesHeader"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_instances: {
         parameters: {
             query?: never;
@@ -6467,6 +6660,55 @@ export interface operations {
             };
             /** @description Rendering is not installed */
             501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_views: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesViewsModel"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
