@@ -193,14 +193,43 @@ def child(args: argparse.Namespace) -> None:
         options = ExportOptions(
             "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid
         )
+        phase = _Phase()
         before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
-        report = export_dataset(catalog, options)
+        report = export_dataset(catalog, options, phase)
         seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
     peak = usage.ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak, **report.to_dict()}))
+    figures = {"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak,
+               "phase_s": phase.seconds(), **report.to_dict()}  # fmt: skip
+    print(json.dumps(figures))
+
+
+class _Phase:
+    """The export's progress sink, timing its main phase: from the first series started to
+    the last one done (planning, manifests, card and checksums are around it)."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def progress(
+        self, done: int | None = None, total: int | None = None, message: str | None = None
+    ) -> None:
+        now = time.perf_counter()
+        if done == 0 and self.first is None:
+            self.first = now
+        if done is not None and done == total:
+            self.last = now
+
+    def check(self) -> None:
+        return None
+
+    def seconds(self) -> float | None:
+        if self.first is None or self.last is None:
+            return None
+        return self.last - self.first
 
 
 def _run_child(catalog: str, fmt: str, out: Path, plain: bool = False) -> dict[str, Any]:
@@ -274,6 +303,7 @@ def main() -> None:
         "deid": {
             "instances": instances, "seconds": _median(deid, "seconds"),
             "instances_per_s": instances / _median(deid, "seconds"),
+            "copy_instances_per_s": instances / _median(deid, "phase_s"),
             "cpu_ms_per_instance": 1000 * _median(deid, "cpu_s") / instances,
             "peak_rss_mib": max(float(r["peak_rss_mib"]) for r in deid),
             "failed": max(int(r["failed"]) for r in deid),
@@ -281,6 +311,7 @@ def main() -> None:
         },
         "plain_copy": {
             "instances_per_s": instances / _median(plain, "seconds"),
+            "copy_instances_per_s": instances / _median(plain, "phase_s"),
             "cpu_ms_per_instance": 1000 * _median(plain, "cpu_s") / instances,
         },
     }  # fmt: skip
@@ -301,12 +332,15 @@ def main() -> None:
         f"de-identified DICOM copy: {instances} instances in {d['seconds']:.2f} s, "
         f"{d['instances_per_s']:.0f} instances/s (target >= {TARGET_DEID_PER_S:.0f}: "
         f"{d['instances_per_s'] / TARGET_DEID_PER_S:.2f}x); {d['cpu_ms_per_instance']:.2f} CPU ms "
-        f"an instance"
+        f"an instance; the copying phase alone (without planning, manifests, card): "
+        f"{d['copy_instances_per_s']:.0f} instances/s "
+        f"({d['copy_instances_per_s'] / TARGET_DEID_PER_S:.2f}x)"
     )
     print(
         f"baseline, the same export without de-identification (a byte copy, hashed): "
-        f"{c['instances_per_s']:.0f} instances/s, {c['cpu_ms_per_instance']:.2f} CPU ms an "
-        f"instance; de-identified / plain: {d['instances_per_s'] / c['instances_per_s']:.2f}"
+        f"{c['instances_per_s']:.0f} instances/s (copying phase {c['copy_instances_per_s']:.0f}), "
+        f"{c['cpu_ms_per_instance']:.2f} CPU ms an instance; de-identified / plain: "
+        f"{d['instances_per_s'] / c['instances_per_s']:.2f}"
     )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
