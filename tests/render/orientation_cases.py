@@ -56,15 +56,22 @@ def _count(axis: int) -> int:
     return round((high - low) / STEP) + 1
 
 
-def write_series(folder: Path, name: str, patient: str = "ORIENT", study: str | None = None) -> str:
-    """Write series ``name`` of :data:`ORIENTATIONS` into ``folder``; returns its UID."""
+def write_series(
+    folder: Path,
+    name: str,
+    patient: str = "ORIENT",
+    study: str | None = None,
+    series_uid: str | None = None,
+) -> str:
+    """Write series ``name`` of :data:`ORIENTATIONS` into ``folder`` (as ``series_uid``, to
+    mix orientations in one series); returns its UID."""
     right, down = (np.asarray(v, dtype=np.float64) for v in ORIENTATIONS[name])
     normal = np.cross(right, down)
     origin = np.array(
         [BOX[k][1] if (right + down + normal)[k] < 0 else BOX[k][0] for k in range(3)]
     )
     cols, rows, slices = (_count(int(np.argmax(np.abs(v)))) for v in (right, down, normal))
-    series_uid = generate_uid()
+    series_uid = series_uid or generate_uid()
     study_uid = study or generate_uid(entropy_srcs=[patient])
     folder.mkdir(parents=True, exist_ok=True)
     r_idx, c_idx = np.mgrid[0:rows, 0:cols]

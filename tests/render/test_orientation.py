@@ -139,3 +139,26 @@ def test_oblique_labels_name_the_dominant_directions_first() -> None:
     assert orientation_label((0.1, 0.05, -1)) == "I"  # under 14 degrees off: one letter
     tilted = display_orientation((1, 0, 0), (0, 0.866, -0.5))  # an axial tilted by 30 degrees
     assert tilted.plane == "axial" and tilted.markers["top"] == "AS"
+
+
+def test_a_localizer_gets_each_slices_markers(tmp_path: Path) -> None:
+    """A series of axial and coronal slices (a localizer): each acquired slice is drawn and
+    marked in its own plane's convention."""
+    from radcurate.render.views import series_views
+    from tests.render.orientation_cases import write_series
+
+    uid = write_series(tmp_path / "a" / "axial", "axial flipped")
+    write_series(tmp_path / "a" / "coronal", "coronal", series_uid=uid)
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    ingest([str(tmp_path / "a")], catalog, workers=1)
+    native = series_views(catalog, uid).planes["native"]
+    assert native.slice_markers is not None and len(native.slice_markers) == native.count
+    assert {tuple(sorted(m.items())) for m in native.slice_markers if m} == {
+        tuple(sorted(MARKERS["axial"].items())),
+        tuple(sorted(MARKERS["coronal"].items())),
+    }
+    for index, markers in enumerate(native.slice_markers):
+        if index % 7:
+            continue
+        rendering = render_slice(catalog, uid, index)
+        assert rendering.details["markers"] == markers

@@ -12,6 +12,8 @@ export interface PlaneView {
   markers: Partial<Record<Edge, string>> | null;
   reason: string | null;
   native_order: boolean;
+  /** each slice's markers when the slices lie in several orientations (a localizer) */
+  slice_markers?: (Partial<Record<Edge, string>> | null)[] | null;
 }
 
 export interface SeriesViews {

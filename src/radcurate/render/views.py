@@ -12,8 +12,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from radcurate.catalog import CatalogBackend
+from radcurate.dicom.instance import InstanceRecord
 from radcurate.imaging.errors import UndecodableError
-from radcurate.imaging.reformat import PLANE_AXES, patient_orientation_markers, plane_cut
+from radcurate.imaging.reformat import (
+    PLANE_AXES,
+    display_orientation,
+    patient_orientation_markers,
+    plane_cut,
+)
 from radcurate.imaging.series import SeriesInput, load_series
 from radcurate.imaging.slices import load_slice, series_slices
 from radcurate.render.image import slice_orientation
@@ -43,6 +49,9 @@ class PlaneView:
     native_order
         The plane's slice ``k`` is the acquired plane's slice ``k`` (per-slice results
         such as ``ai.bodypart_slices`` apply to it).
+    slice_markers
+        The acquired plane of a series whose slices lie in several orientations (a
+        three-plane localizer): each slice's markers (``markers`` is the middle one's).
     """
 
     available: bool
@@ -51,6 +60,7 @@ class PlaneView:
     markers: dict[str, str] | None = None
     reason: str | None = None
     native_order: bool = False
+    slice_markers: list[dict[str, str] | None] | None = None
 
 
 @dataclass
@@ -85,6 +95,14 @@ class SeriesViews:
         return asdict(self)
 
 
+def _record_markers(record: InstanceRecord) -> dict[str, str] | None:
+    """The acquired-plane markers of one slice from its catalogued orientation."""
+    iop = record.orientation
+    if not iop or len(iop) != 6 or not any(iop[:3]) or not any(iop[3:]):
+        return None
+    return display_orientation(iop[:3], iop[3:]).markers
+
+
 def _image_views(series: SeriesInput) -> SeriesViews:
     slices = series_slices(series)
     views = SeriesViews("image")
@@ -110,6 +128,8 @@ def _image_views(series: SeriesInput) -> SeriesViews:
         )
     views.planes["native"] = native
     records = [record for record, frame in slices]
+    if len({tuple(round(v, 3) for v in r.orientation or ()) for r in records}) > 1:
+        native.slice_markers = [_record_markers(r) for r in records]
     for plane in PLANE_AXES:
         try:
             cut = plane_cut(records, plane)

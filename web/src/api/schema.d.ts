@@ -2624,6 +2624,13 @@ export interface components {
             native_order: boolean;
             /** Reason */
             reason?: string | null;
+            /**
+             * Slice Markers
+             * @description Each slice's markers when the slices lie in several orientations
+             */
+            slice_markers?: ({
+                [key: string]: string;
+            } | null)[] | null;
         };
         /**
          * ProjectCreate

@@ -42,6 +42,9 @@ class PlaneViewModel(BaseModel):
     native_order: bool = Field(
         False, description="Slice k of this plane is slice k of the acquired plane"
     )
+    slice_markers: list[dict[str, str] | None] | None = Field(
+        None, description="Each slice's markers when the slices lie in several orientations"
+    )
 
 
 class SeriesViewsModel(BaseModel):
