@@ -22,7 +22,7 @@ from radcurate.export.dicom_copy import copy_instances
 KEY = b"copy-key-2468"
 
 
-def _big_ct(path: Path, syntax: str, seed: int = 0, padding: int = 0) -> Path:
+def _big_ct(path: Path, syntax: str, seed: int = 0, padding: int = 0, private: int = 0) -> Path:
     """CT_small's header over 512 x 512 int16 pixels (a 0.5 MB file, as a CT slice)."""
     source = get_testdata_file("CT_small.dcm")
     assert source is not None
@@ -36,6 +36,8 @@ def _big_ct(path: Path, syntax: str, seed: int = 0, padding: int = 0) -> Path:
     ds.DataSetTrailingPadding = b"\0" * padding  # CT_small has 128 bytes of it
     if not padding:
         del ds.DataSetTrailingPadding
+    if private:  # a long header: a vendor's private blob before the pixel data
+        ds.private_block(0x0029, "RADCURATE TEST", create=True).add_new(0x10, "OB", b"\1" * private)
     ds.file_meta.TransferSyntaxUID = syntax
     ds.save_as(path, implicit_vr=syntax == ImplicitVRLittleEndian, little_endian=True,
                enforce_file_format=True)  # fmt: skip
@@ -54,10 +56,11 @@ def _whole_file(path: Path, options: DeidOptions) -> bytes:
     [DeidOptions(key=KEY), DeidOptions(key=KEY, retain_long_modified_dates=True, retain_uids=True)],
     ids=["basic", "dates+uids"],
 )
+@pytest.mark.parametrize("private", [0, 40_000], ids=["short-header", "long-header"])
 def test_header_path_writes_the_whole_file_paths_bytes(
-    tmp_path: Path, syntax: str, options: DeidOptions
+    tmp_path: Path, syntax: str, options: DeidOptions, private: int
 ) -> None:
-    src = _big_ct(tmp_path / "ct.dcm", syntax)
+    src = _big_ct(tmp_path / "ct.dcm", syntax, private=private)
     dst = tmp_path / "out.dcm"
     digest = hashlib.sha256()
     # the header path takes it (pixel data last, defined length) ...

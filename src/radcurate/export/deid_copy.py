@@ -30,6 +30,8 @@ __all__ = ["copy_range", "deidentify_header"]
 #: _HEAD_BYTES (a larger header reads the whole file)
 _SPLIT_MIN_BYTES = 128 * 1024
 _HEAD_BYTES = 256 * 1024
+#: most headers end within this many bytes (read first; a longer one reads _HEAD_BYTES)
+_FIRST_READ = 16 * 1024
 #: elements after the pixel data (trailing padding, signatures) are rewritten too when they
 #: take at most this many bytes; more reads the whole file
 _TAIL_MAX_BYTES = 64 * 1024
@@ -49,34 +51,44 @@ def deidentify_header(
     copied from file to file (:func:`copy_range`), never decoded. False when the file is not
     such a file (or the fast path declines it): the caller then reads it whole. ``digest`` is
     updated with every byte written."""
-    with open(src, "rb") as source:
-        size = os.fstat(source.fileno()).st_size
+    source = os.open(src, os.O_RDONLY)
+    try:
+        size = os.fstat(source).st_size
         if size < _SPLIT_MIN_BYTES:
             return False
-        head = source.read(_HEAD_BYTES)
+        head = os.pread(source, _FIRST_READ, 0)
         span = pixel_data_span(head, vr_of)
+        if span is None:  # a long header: look further
+            head = os.pread(source, _HEAD_BYTES, 0)
+            span = pixel_data_span(head, vr_of)
         if span is None or span[1] > size or size - span[1] > _TAIL_MAX_BYTES:
             return False
         start, end = span
-        tail = os.pread(source.fileno(), size - end, end) if end < size else b""
+        tail = os.pread(source, size - end, end) if end < size else b""
         out = deidentify_bytes(head[:start] + tail, options, plan, method, vr_of)
         if out is None:
             return False
         cut = split_before(out, 0x7FE00011, vr_of) if tail else len(out)
         if cut is None:
             return False
-        with open(dst, "wb") as target:
-            target.write(out[:cut])
-            target.flush()
-            if digest is not None:
-                digest.update(out[:cut])
-            copy_range(source.fileno(), target.fileno(), start, end - start, digest)
-            os.lseek(target.fileno(), 0, os.SEEK_END)
-            if cut < len(out):
-                target.write(out[cut:])
-                if digest is not None:
-                    digest.update(out[cut:])
+        target = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            _write_all(target, out[:cut], digest)
+            copy_range(source, target, start, end - start, digest)
+            _write_all(target, out[cut:], digest)
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
     return True
+
+
+def _write_all(fd: int, data: bytes, digest: Hash | None) -> None:
+    if digest is not None:
+        digest.update(data)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 _buffers = threading.local()
