@@ -3,7 +3,7 @@ de-identified DICOM copy.
 
 One command::
 
-    .venv/bin/python bench/export.py                                 # 4 CTs of 200 slices
+    .venv/bin/python bench/export.py                                 # 8 CTs of 200 slices
     .venv/bin/python bench/export.py --smoke --json figures.json     # < 60 s, used by tests
 
 Synthetic CTs (int16, uncompressed, a water cylinder with a denser core and noise) are
@@ -252,7 +252,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="2 small CTs (< 60 s)")
-    parser.add_argument("--series", type=int, default=4)
+    parser.add_argument("--series", type=int, default=8)
     parser.add_argument("--slices", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each export (medians)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
