@@ -25,6 +25,7 @@ from radcurate.server.routes import (
     datasets,
     dicomweb,
     dicomweb_stow,
+    exports,
     fields,
     info,
     jobs,
@@ -119,6 +120,7 @@ def create_app(
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     app.include_router(stamp_permissions(clinical.router), prefix=API_PREFIX)  # clinical tables
     app.include_router(stamp_permissions(dataset_card.router), prefix=API_PREFIX)  # dataset cards
+    app.include_router(stamp_permissions(exports.router), prefix=API_PREFIX)  # exports (jobs)
     app.include_router(stamp_permissions(dicomweb.router))  # /dicomweb: QIDO-RS, WADO-RS
     app.include_router(stamp_permissions(dicomweb_stow.router))  # /dicomweb: STOW-RS
     # last: its catch-all answers every other GET with the single-page app

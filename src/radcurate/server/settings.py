@@ -103,6 +103,9 @@ class ServerSettings:
     oidc_client_id: str = ""
     oidc_client_secret: str = field(default="", repr=False)
     oidc_username_claim: str = "preferred_username"
+    #: where exports started over HTTP are written, one folder per job (default
+    #: ``home / "exports"``; ``RADCURATE_EXPORT_DIR``); a client never names a server path
+    export_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in ("auto", "on"):
@@ -119,6 +122,11 @@ class ServerSettings:
         """The thumbnail cache folder."""
         return self.home / "thumbnails"
 
+    @property
+    def export_root(self) -> Path:
+        """The folder of the exports started over HTTP (docs/export.md)."""
+        return self.export_dir or self.home / "exports"
+
     @classmethod
     def from_env(
         cls, environ: dict[str, str] | None = None, *, catalog_url: str | None = None
@@ -129,7 +137,7 @@ class ServerSettings:
         ``RADCURATE_MAX_STOW_BYTES``, ``RADCURATE_AUTH``, ``RADCURATE_ALLOWED_HOSTS``,
         ``RADCURATE_TRUSTED_PROXIES``, ``RADCURATE_PROXY_USER_HEADER``, ``RADCURATE_OIDC_ISSUER``,
         ``RADCURATE_OIDC_CLIENT_ID``, ``RADCURATE_OIDC_CLIENT_SECRET``,
-        ``RADCURATE_OIDC_USERNAME_CLAIM``); ``catalog_url`` overrides."""
+        ``RADCURATE_OIDC_USERNAME_CLAIM``, ``RADCURATE_EXPORT_DIR``); ``catalog_url`` overrides."""
         env = dict(os.environ) if environ is None else environ
         base = Settings.from_env(env)
         origins = tuple(o.strip() for o in env.get(ENV_CORS_ORIGINS, "").split(",") if o.strip())
@@ -150,4 +158,5 @@ class ServerSettings:
             oidc_client_secret=env.get("RADCURATE_OIDC_CLIENT_SECRET", "").strip(),
             oidc_username_claim=env.get("RADCURATE_OIDC_USERNAME_CLAIM", "").strip()
             or "preferred_username",
+            export_dir=Path(exports) if (exports := env.get("RADCURATE_EXPORT_DIR")) else None,
         )
