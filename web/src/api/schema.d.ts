@@ -377,6 +377,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{name}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Export
+         * @description Export a dataset version (frozen first when none is given) as a job; answers at once
+         *     with the queued job (follow it with ``GET /api/jobs/{id}``; the files with
+         *     ``GET /api/exports/{id}/download`` once it is done).
+         */
+        post: operations["start_export"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{name}/remove": {
         parameters: {
             query?: never;
@@ -496,6 +518,67 @@ export interface paths {
          *     path below the store), with a one-line reason.
          */
         get: operations["list_errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Exports
+         * @description The finished exports still on the server, newest first (a user restricted to
+         *     projects sees their own).
+         */
+        get: operations["list_exports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Export
+         * @description Delete an export's files (its job stays in the list of jobs). Its starter or an admin.
+         */
+        delete: operations["delete_export"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exports/{job_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Export
+         * @description The export's folder as a zip, streamed (``<dataset>-v<version>-<format>.zip``).
+         */
+        get: operations["download_export"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2275,6 +2358,143 @@ export interface components {
         ErrorsResponse: {
             /** Items */
             items: components["schemas"]["FileErrorPublic"][];
+        };
+        /**
+         * ExportItem
+         * @description A finished export lying under the export root.
+         */
+        ExportItem: {
+            /** Bytes */
+            bytes: number;
+            /**
+             * Created
+             * @description When it finished (ISO 8601 UTC)
+             */
+            created: string | null;
+            /** Dataset */
+            dataset: string;
+            /** Deidentified */
+            deidentified: boolean;
+            /** Download */
+            download: string;
+            /**
+             * Downloadable
+             * @description Whether this caller may download it
+             */
+            downloadable: boolean;
+            /** Exported */
+            exported: number;
+            /** Failed */
+            failed: number;
+            /** Files */
+            files: number;
+            /** Format */
+            format: string;
+            /** Identified */
+            identified: boolean;
+            /** Job Id */
+            job_id: string;
+            /** Started By */
+            started_by: string | null;
+            /** Version */
+            version: number | null;
+        };
+        /**
+         * ExportList
+         * @description Finished exports, newest first.
+         */
+        ExportList: {
+            /** Items */
+            items: components["schemas"]["ExportItem"][];
+        };
+        /**
+         * ExportRequest
+         * @description The options of ``radcurate export`` (docs/export.md), as JSON.
+         */
+        ExportRequest: {
+            /**
+             * Channels
+             * @description NAME=QUERY, channel order
+             */
+            channels?: string[];
+            /**
+             * Dataset Id
+             * @description nnU-Net's NNN
+             * @default 1
+             */
+            dataset_id: number;
+            /**
+             * Deid Key
+             * @description Key of the replaced UIDs and dates (never stored); none: the server's
+             */
+            deid_key?: string | null;
+            /**
+             * Deid Options
+             * @description PS3.15 options
+             */
+            deid_options?: string[];
+            /**
+             * Deidentify
+             * @description De-identify a dicom export (PS3.15)
+             * @default false
+             */
+            deidentify: boolean;
+            /**
+             * Fields
+             * @description Manifest fields; none: the de-identification-safe defaults
+             */
+            fields?: string[] | null;
+            /**
+             * Folds
+             * @description Cross-validation folds (outside test)
+             */
+            folds?: number | null;
+            /**
+             * Format
+             * @description nnunet, monai, nifti or dicom
+             */
+            format: string;
+            /**
+             * Include Burned In
+             * @default false
+             */
+            include_burned_in: boolean;
+            /**
+             * Include Rejected
+             * @default false
+             */
+            include_rejected: boolean;
+            /**
+             * Labels
+             * @description NAME[=A+B],... in order
+             */
+            labels?: string | null;
+            /**
+             * Layout
+             * @description Folders of dicom
+             * @default patient/study/series
+             */
+            layout: string;
+            /**
+             * Seed
+             * @default 0
+             */
+            seed: number;
+            /**
+             * Split
+             * @description train=0.7,val=0.1,test=0.2
+             */
+            split?: string | null;
+            /**
+             * Stratify
+             * @description Fields to stratify by
+             */
+            stratify?: string[];
+            /**
+             * Version
+             * @description A frozen version; none: the dataset is frozen first
+             */
+            version?: number | null;
         };
         /**
          * FieldPublic
@@ -4769,6 +4989,68 @@ export interface operations {
             };
         };
     };
+    start_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Options the export cannot start with */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An identified export, or unseen series */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such dataset or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     remove_from_dataset: {
         parameters: {
             query?: never;
@@ -5115,6 +5397,162 @@ export interface operations {
             };
             /** @description No such series */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_exports: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportList"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportItem"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    download_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
