@@ -7,6 +7,8 @@ import { quoteValue, units } from "./query";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
+/** newest studies first, until the user picks another order (remembered: `sort` in the settings) */
+export const DEFAULT_SORT = "-StudyDate";
 export const DEFAULT_CARD_FIELDS = ["SeriesDescription", "Modality", "StudyDate", "instance_count"];
 
 export interface Toast {
@@ -19,7 +21,9 @@ export const state = reactive({
   query: "",
   /** the project the view is narrowed to (`?project=`; src/components/ProjectSwitcher.vue) */
   project: null as string | null,
-  sort: "",
+  sort: DEFAULT_SORT,
+  /** the order the user chose last (the sort of a URL without `sort=`) */
+  preferredSort: DEFAULT_SORT,
   openSeries: null as string | null,
   /** review mode (src/review.ts) walks the query's series */
   reviewing: false,
@@ -319,7 +323,7 @@ export function readUrl(): void {
   const size = Number(params.get("page_size"));
   if (Number.isInteger(size) && size >= 1 && size <= 1000) PAGE_SIZE = size;
   state.query = params.get("q") ?? "";
-  state.sort = params.get("sort") ?? "";
+  state.sort = params.get("sort") ?? state.preferredSort;
   state.project = params.get("project") || null;
   state.openSeries = params.get("series");
 }
@@ -367,6 +371,7 @@ function applySettings(settings: Record<string, unknown>): void {
   }
   if (Array.isArray(settings.tag_shortcuts)) state.tagShortcuts = settings.tag_shortcuts.map(String).slice(0, 9);
   if (typeof settings.card_size === "number") state.cardSize = settings.card_size;
+  if (typeof settings.sort === "string") state.preferredSort = settings.sort;
   if (Array.isArray(settings.saved_searches)) {
     state.savedSearches = settings.saved_searches
       .filter((s): s is { name: string; query: string } => typeof s === "object" && s !== null && "name" in s && "query" in s)
@@ -383,10 +388,12 @@ export function loadLocalSettings(): void {
   }
 }
 
-/** The user's settings on the server (after `loadFeatures`); true if they changed what shows. */
+/** The user's settings on the server (after `loadFeatures`); true if they changed what shows
+ * (the card fields, or the remembered sort of a URL without `sort=`). */
 export async function loadServerSettings(): Promise<boolean> {
   if (!features.has("GET", "/api/settings")) return false;
   const before = JSON.stringify(state.cardFields);
+  const sortBefore = state.sort;
   try {
     const settings = (await api.getSettings()).settings;
     applySettings(settings);
@@ -394,7 +401,8 @@ export async function loadServerSettings(): Promise<boolean> {
   } catch (error) {
     reportError(error);
   }
-  return JSON.stringify(state.cardFields) !== before;
+  if (!new URLSearchParams(location.search).has("sort")) state.sort = state.preferredSort;
+  return JSON.stringify(state.cardFields) !== before || state.sort !== sortBefore;
 }
 
 let savedSettings: Record<string, unknown> = {};
@@ -404,6 +412,7 @@ export async function saveSettings(): Promise<void> {
     card_fields: state.cardFields,
     tag_shortcuts: state.tagShortcuts,
     card_size: state.cardSize,
+    sort: state.preferredSort,
     saved_searches: state.savedSearches,
   };
   savedSettings = settings;

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from radcurate.dicom.dictionary import document_entries
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES, SeriesNotFoundError
@@ -84,3 +85,40 @@ def list_instances(series_uid: str, catalog: CatalogDep) -> InstancesResponse:
     if not rows and catalog.series_document(series_uid) is None:
         raise SeriesNotFoundError(series_uid)
     return InstancesResponse(series_uid=series_uid, items=[r.to_dict() for r in rows])
+
+
+class HeaderElement(BaseModel):
+    """One document key's data dictionary entry."""
+
+    tag: str = Field(description='8 hex digits, "00180050"; "" for a fact radcurate derives')
+    vr: str = Field(description='The dictionary\'s VR ("DS", "OB or OW"); "" when unknown')
+    name: str = Field(description='The standard\'s name, "Slice Thickness"')
+    private: bool
+
+
+class SeriesHeader(BaseModel):
+    """The tag, VR and name of every key of a series document (sequence items' included)."""
+
+    series_uid: str
+    elements: dict[str, HeaderElement]
+
+
+@router.get(
+    "/{series_uid}/header",
+    operation_id="get_series_header",
+    name="get_series_header",
+    dependencies=[READ, SEE_SERIES],
+)
+def get_series_header(series_uid: str, catalog: CatalogDep) -> SeriesHeader:
+    """The data dictionary entries of a series document's keys (the header table's Tag and VR)."""
+    document = catalog.series_document(series_uid)
+    if document is None:
+        raise SeriesNotFoundError(series_uid)
+    entries = document_entries(document)
+    return SeriesHeader(
+        series_uid=series_uid,
+        elements={
+            key: HeaderElement(tag=e.tag, vr=e.vr, name=e.name, private=e.private)
+            for key, e in sorted(entries.items())
+        },
+    )
