@@ -35,6 +35,19 @@ class SearchRequest(BaseModel):
     sort: str | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = None
+    explain: bool = Field(
+        default=False, description="Give each item the values its free-text terms matched."
+    )
+
+
+class MatchedValue(BaseModel):
+    """A value a free-text term of the query was found in (``explain``)."""
+
+    term: str
+    field: str = Field(description="The field, or tag, dataset")
+    value: str = Field(description="The value, cut to 160 characters around the match")
+    start: int = Field(description="Where the term matches in value (characters)")
+    end: int
 
 
 class SeriesItem(BaseModel):
@@ -47,6 +60,9 @@ class SeriesItem(BaseModel):
     datasets: list[str] = Field(default_factory=list)
     review: str = Field(
         default="pending", description="Review status: accepted, rejected, questionable, pending"
+    )
+    matched: list[MatchedValue] | None = Field(
+        default=None, description="With explain: the values its free-text terms matched"
     )
 
 

@@ -8,12 +8,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 
 from radcurate.catalog.search import SortSpec
+from radcurate.query.ast import Node
+from radcurate.query.explain import explain as explain_match
+from radcurate.query.reference import DEFAULT_TEXT_FIELDS, SearchRecord
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep, KnownFieldsDep
 from radcurate.server.errors import ERROR_RESPONSES
 from radcurate.server.schemas import (
     MAX_PAGE_SIZE,
     CountResponse,
+    MatchedValue,
     SearchRequest,
     SearchResponse,
     SeriesItem,
@@ -51,6 +55,7 @@ def _page(
     sort: str | None,
     limit: int,
     cursor: str | None,
+    explain: bool = False,
 ) -> SearchResponse:
     tree = known.parse(catalog, query)
     spec = SortSpec.parse(sort)  # "cannot sort by 'a b': not a field name"
@@ -63,19 +68,22 @@ def _page(
     # one route lookup per page, not per card (url_path_for walks every route)
     template = root + request.app.url_path_for("get_thumbnail", series_uid=_UID_SLOT)
     items = []
+    text_fields = tuple(getattr(catalog, "search_text_fields", DEFAULT_TEXT_FIELDS))
     for doc in page.documents:
         uid = str(doc.get("SeriesInstanceUID", ""))
         selected = doc if names is None else {n: doc.get(n) for n in names}
         url = template.replace(_UID_SLOT, quote(uid, safe=""))
         marks = page.curation.get(uid, {})
+        tags, datasets = marks.get("tags", []), marks.get("datasets", [])
         items.append(
             SeriesItem(
                 series_uid=uid,
                 fields=selected,
                 thumbnail_url=url,
-                tags=marks.get("tags", []),
-                datasets=marks.get("datasets", []),
+                tags=tags,
+                datasets=datasets,
                 review=str(doc.get("review") or "pending"),
+                matched=_matched(tree, doc, tags, datasets, text_fields) if explain else None,
             )
         )
     return SearchResponse(
@@ -85,6 +93,13 @@ def _page(
         items=items,
         next_cursor=page.next_cursor,
     )
+
+
+def _matched(
+    tree: Node, doc: dict[str, Any], tags: list[str], datasets: list[str], fields: tuple[str, ...]
+) -> list[MatchedValue]:
+    record = SearchRecord(doc, tags=list(tags), datasets=list(datasets))
+    return [MatchedValue(**vars(m)) for m in explain_match(tree, record, text_fields=fields)]
 
 
 @router.get("/search", operation_id="search_series", name="search_series", dependencies=[READ])
@@ -99,9 +114,12 @@ def search_series(
     sort: Annotated[str | None, Query(description="Sort field, '-' in front to descend.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+    explain: Annotated[
+        bool, Query(description="Give each item the values its free-text terms matched.")
+    ] = False,
 ) -> SearchResponse:
     """One page of the series matching a query."""
-    return _page(request, catalog, known, q, _field_names(fields), sort, limit, cursor)
+    return _page(request, catalog, known, q, _field_names(fields), sort, limit, cursor, explain)
 
 
 @router.post(
@@ -114,7 +132,10 @@ def search_series_post(
     names: list[str] | None = list(DEFAULT_FIELDS) if body.fields is None else body.fields
     if names == ["*"]:
         names = None
-    return _page(request, catalog, known, body.query, names, body.sort, body.limit, body.cursor)
+    return _page(
+        request, catalog, known, body.query, names, body.sort, body.limit, body.cursor,
+        body.explain,
+    )  # fmt: skip
 
 
 @router.get("/count", operation_id="count_series", name="count_series", dependencies=[READ])
