@@ -2723,6 +2723,31 @@ export interface components {
             user: components["schemas"]["UserInfo"];
         };
         /**
+         * MatchedValue
+         * @description A value a free-text term of the query was found in (``explain``).
+         */
+        MatchedValue: {
+            /** End */
+            end: number;
+            /**
+             * Field
+             * @description The field, or tag, dataset
+             */
+            field: string;
+            /**
+             * Start
+             * @description Where the term matches in value (characters)
+             */
+            start: number;
+            /** Term */
+            term: string;
+            /**
+             * Value
+             * @description The value, cut to 160 characters around the match
+             */
+            value: string;
+        };
+        /**
          * MeResponse
          * @description ``GET /api/auth/me``: who the request is (``user`` null: nobody yet) and whether
          *     the server asks for credentials (``auth``: ``on``/``off``); ``oidc``: whether single
@@ -3160,6 +3185,12 @@ export interface components {
         SearchRequest: {
             /** Cursor */
             cursor?: string | null;
+            /**
+             * Explain
+             * @description Give each item the values its free-text terms matched.
+             * @default false
+             */
+            explain: boolean;
             /** Fields */
             fields?: string[] | null;
             /**
@@ -3234,6 +3265,11 @@ export interface components {
             fields: {
                 [key: string]: unknown;
             };
+            /**
+             * Matched
+             * @description With explain: the values its free-text terms matched
+             */
+            matched?: components["schemas"]["MatchedValue"][] | null;
             /**
              * Review
              * @description Review status: accepted, rejected, questionable, pending
@@ -6441,6 +6477,8 @@ export interface operations {
                 limit?: number;
                 /** @description next_cursor of the previous page. */
                 cursor?: string | null;
+                /** @description Give each item the values its free-text terms matched. */
+                explain?: boolean;
             };
             header?: never;
             path?: never;
