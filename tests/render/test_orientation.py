@@ -162,3 +162,25 @@ def test_a_localizer_gets_each_slices_markers(tmp_path: Path) -> None:
             continue
         rendering = render_slice(catalog, uid, index)
         assert rendering.details["markers"] == markers
+
+
+def test_an_oblique_slice_is_marked_not_resampled() -> None:
+    """An axial slice rotated 30 degrees about the patient axis keeps its angle: two letters
+    an edge, the dominant one first."""
+    oblique = display_orientation((0.866, 0.5, 0.0), (-0.5, 0.866, 0.0))
+    assert oblique.identity
+    assert oblique.markers == {"right": "LP", "left": "RA", "bottom": "PR", "top": "AL"}
+
+
+def test_projection_images_are_marked_from_patient_orientation() -> None:
+    from radcurate.imaging.reformat import patient_orientation_markers
+
+    assert patient_orientation_markers(["A", "F"]) == {
+        "right": "A",
+        "bottom": "F",
+        "left": "P",
+        "top": "H",
+    }
+    assert patient_orientation_markers(["L", "HP"])["top"] == "FA"  # type: ignore[index]
+    assert patient_orientation_markers(None) is None
+    assert patient_orientation_markers(["X", "F"]) is None
