@@ -23,7 +23,7 @@ from radcurate.analyze.dataset_card import dataset_card
 from radcurate.analyze.dataset_card_html import card_html
 from radcurate.catalog import CatalogBackend
 from radcurate.export.job import CardBuilder, ExportOptions, SplitCompare, export_dataset
-from radcurate.jobs.context import JobContext, JobFunction
+from radcurate.jobs.context import JobCancelled, JobContext, JobFunction
 
 __all__ = [
     "EXPORT_KIND",
@@ -92,6 +92,10 @@ def export_job(options: ExportOptions, root: Path) -> JobFunction:
             card_html=card_html,
             compare=compare,
         )
+        context.flush()
+        if context.stop_requested():  # asked to stop at the very end: no files stay behind
+            remove_export(root, context.id)
+            raise JobCancelled(context.id)
         if report.errors:
             catalog.record_job_errors(context.id, report.errors)
         files, size = folder_size(out)
