@@ -150,3 +150,50 @@ MARKERS = {
     "coronal": {"top": "S", "bottom": "I", "left": "R", "right": "L"},
     "sagittal": {"top": "S", "bottom": "I", "left": "A", "right": "P"},
 }
+
+
+def write_rtstruct(folder: Path, series_uid: str, study_uid: str, frame_uid: str) -> str:
+    """An RTSTRUCT over ``series_uid``: one closed contour around the left sphere on the
+    axial plane z = 0; returns its SeriesInstanceUID."""
+    from pydicom.sequence import Sequence
+    from pydicom.uid import RTStructureSetStorage
+
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    points = [
+        value
+        for a in angles
+        for value in (30.0 + 8.0 * float(np.cos(a)), 8.0 * float(np.sin(a)), 0.0)
+    ]
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = RTStructureSetStorage, meta.MediaStorageSOPInstanceUID
+    ds.PatientID, ds.PatientName, ds.Modality = "ORIENT", "ORIENT^TEST", "RTSTRUCT"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, generate_uid()
+    ds.StudyDate, ds.SeriesDescription, ds.SeriesNumber = "20240101", "left sphere", 99
+    ds.FrameOfReferenceUID = frame_uid
+    series = Dataset()
+    series.SeriesInstanceUID = series_uid
+    study = Dataset()
+    study.ReferencedSOPInstanceUID = study_uid
+    study.RTReferencedSeriesSequence = Sequence([series])
+    frame = Dataset()
+    frame.FrameOfReferenceUID = frame_uid
+    frame.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([frame])
+    roi = Dataset()
+    roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = 1, "left", frame_uid
+    ds.StructureSetROISequence = Sequence([roi])
+    contour = Dataset()
+    contour.ContourGeometricType, contour.NumberOfContourPoints = "CLOSED_PLANAR", len(angles)
+    contour.ContourData = points
+    item = Dataset()
+    item.ReferencedROINumber, item.ROIDisplayColor = 1, [255, 0, 0]
+    item.ContourSequence = Sequence([contour])
+    ds.ROIContourSequence = Sequence([item])
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "rtstruct.dcm", enforce_file_format=True)
+    return str(ds.SeriesInstanceUID)

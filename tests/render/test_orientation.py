@@ -184,3 +184,30 @@ def test_projection_images_are_marked_from_patient_orientation() -> None:
     assert patient_orientation_markers(["L", "HP"])["top"] == "FA"  # type: ignore[index]
     assert patient_orientation_markers(None) is None
     assert patient_orientation_markers(["X", "F"]) is None
+
+
+@pytest.mark.parametrize("name", ["axial standard", "axial flipped", "axial rotated"])
+def test_contours_are_turned_with_the_image(tmp_path: Path, name: str) -> None:
+    """An RTSTRUCT around the left sphere lies over it, on the screen's right, whatever
+    the referenced series' stored orientation."""
+    import pydicom
+
+    from radcurate.render.overlay import render_overlay
+    from tests.render.orientation_cases import write_rtstruct, write_series
+
+    uid = write_series(tmp_path / "a" / "ct", name)
+    first = pydicom.dcmread(next((tmp_path / "a" / "ct").iterdir()), stop_before_pixels=True)
+    rt_uid = write_rtstruct(
+        tmp_path / "a" / "rt", uid, str(first.StudyInstanceUID), str(first.FrameOfReferenceUID)
+    )
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    ingest([str(tmp_path / "a")], catalog, workers=1)
+    count = len(catalog.instances(uid))
+    drawn = [render_overlay(catalog, rt_uid, k) for k in range(count)]
+    index = next(k for k, overlay in enumerate(drawn) if overlay.drawn)
+    alpha = np.asarray(drawn[index].image)[..., 3]
+    ys, xs = np.nonzero(alpha)
+    assert xs.mean() > 0.7 * alpha.shape[1], f"{name}: the contour is not on the screen's right"
+    image = grey(render_slice(catalog, uid, index).image)
+    assert image.shape == alpha.shape
+    assert image[int(ys.mean()), int(xs.mean())] >= GREY["left"] - GREY_TOLERANCE
