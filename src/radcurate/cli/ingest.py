@@ -16,6 +16,7 @@ from radcurate.cli.common import catalog_option, console, err_console, open_or_e
 from radcurate.cli.curation_common import ACTOR_OPTION
 from radcurate.ingest import ingest as run_ingest
 from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
+from radcurate.ingest.workerpool import DEFAULT_FILE_TIME_LIMIT_S
 
 
 @click.command()
@@ -78,6 +79,17 @@ from radcurate.ingest.pipeline import BATCH_FILES, IngestProgress, IngestSummary
     "(made with `radcurate project create NAME`); series of files already in the catalog "
     "and unchanged are not: add those with `radcurate project add NAME QUERY`.",
 )
+@click.option(
+    "--file-time-limit",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_FILE_TIME_LIMIT_S,
+    show_default=True,
+    envvar="RADCURATE_FILE_TIME_LIMIT",
+    help="Seconds one file may take in a worker process before the worker is killed and "
+    "replaced and the file recorded in `radcurate errors` (0: no limit; with --workers 1 "
+    "files are read in this process and only the header limits apply; env "
+    "RADCURATE_FILE_TIME_LIMIT).",
+)
 @ACTOR_OPTION
 @click.option("--batch-files", type=click.IntRange(min=1), default=BATCH_FILES, hidden=True)
 def ingest(
@@ -93,6 +105,7 @@ def ingest(
     annotate: bool,
     header_qc: bool,
     project: str | None,
+    file_time_limit: float,
     actor: str | None,
     batch_files: int,
 ) -> None:
@@ -127,9 +140,12 @@ def ingest(
                 workers=workers,
                 batch_files=batch_files,
                 header_qc=header_qc,
+                file_time_limit=file_time_limit,
             )
         else:
-            summary = _with_progress(paths, catalog, store, workers, batch_files, header_qc)
+            summary = _with_progress(
+                paths, catalog, store, workers, batch_files, header_qc, file_time_limit
+            )
         assigned = None
         if project is not None:
             result = catalog.projects.assign_uids(
@@ -195,6 +211,7 @@ def _with_progress(
     workers: int | None,
     batch_files: int,
     header_qc: bool = True,
+    file_time_limit: float = DEFAULT_FILE_TIME_LIMIT_S,
 ) -> IngestSummary:
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -223,6 +240,7 @@ def _with_progress(
             on_progress=update,
             batch_files=batch_files,
             header_qc=header_qc,
+            file_time_limit=file_time_limit,
         )
 
 

@@ -8,11 +8,9 @@ re-reads just the files not yet committed and finalizes every dirty series.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +20,7 @@ from radcurate.dicom.qc_header import HEADER_QC_PRODUCER, HEADER_QC_VERSION
 from radcurate.dicom.qc_header import header_qc as compute_header_qc
 from radcurate.ingest.scan import STORE_BOOKKEEPING, UNLISTABLE, scan
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk
+from radcurate.ingest.workerpool import DEFAULT_FILE_TIME_LIMIT_S, WorkerPool
 from radcurate.workflow.step import instances_hash
 
 #: files per worker task: big enough to amortise pickling, small enough to balance
@@ -218,6 +217,7 @@ def ingest(
     on_progress: Callable[[IngestProgress], None] | None = None,
     batch_files: int = BATCH_FILES,
     header_qc: bool = True,
+    file_time_limit: float | None = DEFAULT_FILE_TIME_LIMIT_S,
 ) -> IngestSummary:
     """Ingest files and folders into ``catalog``.
 
@@ -236,6 +236,11 @@ def ingest(
     header_qc
         Compute the header QC (``qc.geometry.*``, ``qc.header.*``, docs/qc-header.md) of
         every series finalized, as the ``qc-header`` workflow would.
+    file_time_limit
+        Seconds one file may take in a worker process; past it the worker is killed and
+        replaced, and the file recorded as an error (``ingest/workerpool.py``). None or 0:
+        no limit. With ``workers=1`` files are read in this process and the limit does not
+        apply (the header limits of ``dicom/reading.py`` do).
 
     Examples
     --------
@@ -289,7 +294,9 @@ def ingest(
         for files, errors in chunks:
             absorb(process_chunk(files, store_url), errors)
     else:
-        _run_parallel(chunks, workers, store_url, absorb)
+        tick = (BATCH_SECONDS, lambda: absorb(ChunkResult(), []))  # commit while one is slow
+        with WorkerPool(workers, store_url, file_time_limit, tick) as pool:
+            pool.run(chunks, absorb)
     flush()
     if gone:  # files the catalog held in the walked folders that are no longer on disk
         summary.removed_files = catalog.forget_files(gone)
@@ -320,47 +327,6 @@ def record_derived_uids(catalog: CatalogBackend, derived: dict[str, set[str]]) -
         for uid, keywords in sorted(derived.items())
     ]
     catalog.result_store.write_results(rows, producer=INGEST_PRODUCER, version="1")
-
-
-def _run_parallel(
-    chunks: Iterator[tuple[list[FileTask], list[FileError]]],
-    workers: int,
-    store_url: str | None,
-    absorb: Callable[[ChunkResult, list[FileError]], None],
-) -> None:
-    # spawn-free start on Linux keeps small ingests quick; forkserver avoids forking our threads
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    # chunks in flight, in submission order; each is absorbed as soon as it is done, so one
-    # slow file holds back only its own chunk, never the commits of the chunks after it
-    pending: dict[Future[ChunkResult], list[FileError]] = {}
-    limit = workers * 2  # bounded: memory stays flat whatever the corpus size
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for files, errors in chunks:
-            if files:
-                pending[pool.submit(process_chunk, files, store_url)] = errors
-            else:
-                absorb(ChunkResult(), errors)
-            _drain(pending, absorb, block=len(pending) >= limit)
-        while pending:
-            _drain(pending, absorb, block=True)
-
-
-def _drain(
-    pending: dict[Future[ChunkResult], list[FileError]],
-    absorb: Callable[[ChunkResult, list[FileError]], None],
-    *,
-    block: bool,
-) -> None:
-    """Absorb every chunk that is done; with ``block``, wait for at least one (absorbing an
-    empty result every ``BATCH_SECONDS`` meanwhile, so what is done is committed)."""
-    while True:
-        done, _ = wait(pending, timeout=BATCH_SECONDS if block else 0, return_when=FIRST_COMPLETED)
-        for future in [f for f in pending if f in done]:
-            absorb(future.result(), pending.pop(future))
-        if done or not block:
-            return
-        absorb(ChunkResult(), [])  # a time-based flush while a slow chunk runs
 
 
 def finalize_dirty(catalog: CatalogBackend, page: int = 200, *, header_qc: bool = True) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from radcurate.catalog.base import FileError, SeriesHeader
@@ -49,11 +50,16 @@ class ChunkResult:
         return len(self.instances) + len(self.errors)
 
 
-def process_chunk(tasks: list[FileTask], store_url: str | None = None) -> ChunkResult:
+def process_chunk(
+    tasks: list[FileTask],
+    store_url: str | None = None,
+    on_file: Callable[[int], None] | None = None,
+) -> ChunkResult:
     """Read each file's header; one header document per series (its first file in the chunk).
 
-    Files are handled in the given (sorted) order so the representative
-    instance of a series is always the one with the smallest path.
+    Files are handled in sorted order (:func:`sorted_tasks`) so the representative
+    instance of a series is always the one with the smallest path. ``on_file(i)`` is
+    called before the ``i``-th file of that order (the worker pool's watchdog).
     """
     store: StorageBackend | None = open_storage(store_url) if store_url else None
     result = ChunkResult()
@@ -61,9 +67,16 @@ def process_chunk(tasks: list[FileTask], store_url: str | None = None) -> ChunkR
     with warnings.catch_warnings():
         # pydicom warns about every non-conforming value; the document keeps them as found
         warnings.simplefilter("ignore")
-        for task in sorted(tasks, key=lambda t: t.source):
+        for index, task in enumerate(sorted_tasks(tasks)):
+            if on_file is not None:
+                on_file(index)
             _process_one(task, store, documented, result)
     return result
+
+
+def sorted_tasks(tasks: list[FileTask]) -> list[FileTask]:
+    """The order :func:`process_chunk` reads files in (by path)."""
+    return sorted(tasks, key=lambda t: t.source)
 
 
 def _fast_record(task: FileTask) -> InstanceRecord | None:
