@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import ImplicitVRLittleEndian
@@ -198,13 +197,3 @@ def _running(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-@pytest.fixture(autouse=True)
-def _no_strays() -> object:
-    """Whatever a test leaves running (a failed one) is killed after it."""
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    yield None
-    for child in psutil.Process().children(recursive=True):
-        if child.pid not in before:
-            child.kill()
