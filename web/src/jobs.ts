@@ -3,6 +3,7 @@ import { reactive, computed } from "vue";
 import { api, features, type Job } from "./api/client";
 import type { JobErrors } from "./api/client";
 import { state, toast, reportError, PAGE_SIZE } from "./store";
+import { isExportJob, exportTitle } from "./exports";
 
 /** poll intervals: while a job is queued or running, and otherwise */
 export const FAST_POLL_MS = 1000;
@@ -86,6 +87,7 @@ async function tick(): Promise<void> {
 
 /** A job seen ending: charts, cards and the open detail follow what it wrote. */
 async function finished(job: Job): Promise<void> {
+  if (isExportJob(job)) return exportFinished(job);
   const name = workflowOf(job);
   if (!name) return;
   const workflow = workflowTitles[name] ?? name;
@@ -98,6 +100,17 @@ async function finished(job: Job): Promise<void> {
   else toast(`Workflow “${workflow}” cancelled${failed}`);
   state.revision++;
   await refreshCards(job.id);
+}
+
+/** An export seen ending: a toast (the zip is in the jobs panel and the Datasets section). */
+function exportFinished(job: Job): void {
+  const result = (job.result ?? {}) as Record<string, unknown>;
+  const failed = Number(result.failed ?? 0);
+  if (job.state === "done") {
+    const summary = `${Number(result.exported ?? 0).toLocaleString()} exported${failed ? `, ${failed.toLocaleString()} failed` : ""}`;
+    toast(`${exportTitle(job)} done: ${summary}`, failed ? "error" : "info");
+  } else if (job.state === "failed") toast(`${exportTitle(job)} failed${job.error ? ": " + job.error : ""}`, "error");
+  else toast(`${exportTitle(job)} cancelled`);
 }
 
 /** The loaded cards a job wrote to get their fields again (one search, `job:ID`). */

@@ -71,11 +71,12 @@ def folder_size(folder: Path) -> tuple[int, int]:
     return files, size
 
 
-def export_job(options: ExportOptions, root: Path) -> JobFunction:
+def export_job(options: ExportOptions, root: Path, *, froze: bool = False) -> JobFunction:
     """A job function exporting ``options`` (its ``out`` is ignored) into ``root/<job id>``.
 
     ``options.dataset`` should name a frozen version (``NAME@VERSION``): the route freezes
-    an unfrozen dataset before the job starts, so the response can say so.
+    an unfrozen dataset before the job starts, so the response can say so (``froze``: it
+    did, and the result says so too).
     """
 
     def run(context: JobContext) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def export_job(options: ExportOptions, root: Path) -> JobFunction:
             catalog.record_job_errors(context.id, report.errors)
         files, size = folder_size(out)
         result = report.to_dict()
-        result.update(out=out.name, files=files, bytes=size)
+        result.update(out=out.name, files=files, bytes=size, froze=froze or report.froze)
         # no server path in what every reader of the job sees
         result["notes"] = [n.replace(str(out), out.name) for n in report.notes]
         return result

@@ -264,7 +264,7 @@ def start_export(
         "trigger": _TRIGGER, "started_by": principal.name,
         "note": f"{message}export {options.format} of {dataset}@{version}",
     }  # fmt: skip
-    return executor.submit(EXPORT_KIND, export_job(options, root), params).to_dict()
+    return executor.submit(EXPORT_KIND, export_job(options, root, froze=froze), params).to_dict()
 
 
 def _mine(record: JobRecord, principal: Principal, projects: Projects) -> bool:
