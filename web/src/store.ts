@@ -4,6 +4,7 @@ import { api, features, ApiError, type SeriesItem } from "./api/client";
 import type { Counts, Selection } from "./api/contract";
 import { knownFields, queryWarnings } from "./fieldcheck";
 import { quoteValue, units } from "./query";
+import { hasFreeText, searchExplained } from "./explain";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
@@ -45,6 +46,8 @@ export const state = reactive({
   pending: false,
   /** what the query asks that is accepted but matches nothing for a reason (src/fieldcheck.ts) */
   queryWarnings: [] as string[],
+  /** the query has free-text words: each card says where they were found (src/explain.ts) */
+  explaining: false,
   /** the server cannot be reached: what shows is the last answer; a retry is scheduled */
   offline: null as { retryIn: number; attempt: number } | null,
   // selection: explicit uids, or every match (minus exclusions)
@@ -272,16 +275,16 @@ export async function loadMore(first = false): Promise<boolean> {
   pageAbort = new AbortController();
   const started = performance.now();
   try {
-    const page = await api.search(
-      sentQuery(),
-      { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: first ? null : state.nextCursor },
-      pageAbort.signal,
-    );
+    const ask = { fields: requestedFields(), sort: state.sort, limit: PAGE_SIZE, cursor: first ? null : state.nextCursor };
+    // free-text words: the server says where each card matched them
+    const explain = hasFreeText(state.query);
+    const page = explain ? await searchExplained(sentQuery(), ask, pageAbort.signal) : await api.search(sentQuery(), ask, pageAbort.signal);
     if (generation !== state.generation) return false;
     serverReached();
     state.pageTimings.push(performance.now() - started);
     performance.mark("radcurate:page", { detail: { count: page.items.length } });
     if (first) {
+      state.explaining = explain;
       state.items = [];
       state.focus = -1;
       clearSelection();
