@@ -44,6 +44,7 @@ from radcurate.jobs.export import (
     server_deid_key,
     zip_stream,
 )
+from radcurate.query.ast import Dataset as DatasetTerm
 from radcurate.server.auth import CURATE, READ, AuthError, CuratorDep, Principal, ReaderDep
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, error_response
@@ -65,6 +66,8 @@ SAFE_STRATIFY = DEID_SAFE_FIELDS | {"PatientSex", "age_years"}
 #: result namespaces that describe images, not people (``clin.*`` may hold anything)
 SAFE_PREFIXES = ("ai.", "qc.")
 _TRIGGER = "api"
+#: the largest whole number a catalog column holds (larger ones: 422, not a database error)
+_MAX_INT = 2**63 - 1
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -74,13 +77,15 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(
-        default=None, ge=1, description="A frozen version; none: the dataset is frozen first"
+        default=None, ge=1, le=_MAX_INT, description="A frozen version; none: frozen first"
     )
     format: str = Field(description="nnunet, monai, nifti or dicom")
     split: str | None = Field(default=None, description="train=0.7,val=0.1,test=0.2")
-    folds: int | None = Field(default=None, description="Cross-validation folds (outside test)")
+    folds: int | None = Field(
+        default=None, ge=0, le=10_000, description="Cross-validation folds (outside test)"
+    )
     stratify: list[str] = Field(default_factory=list, description="Fields to stratify by")
-    seed: int = 0
+    seed: int = Field(default=0, ge=-_MAX_INT, le=_MAX_INT)
     labels: str | None = Field(default=None, description="NAME[=A+B],... in order")
     channels: list[str] = Field(default_factory=list, description="NAME=QUERY, channel order")
     include_rejected: bool = False
@@ -88,7 +93,7 @@ class ExportRequest(BaseModel):
         default=None, description="Manifest fields; none: the de-identification-safe defaults"
     )
     layout: str = Field(default="patient/study/series", description="Folders of dicom")
-    dataset_id: int = Field(default=1, description="nnU-Net's NNN")
+    dataset_id: int = Field(default=1, ge=-_MAX_INT, le=_MAX_INT, description="nnU-Net's NNN")
     deidentify: bool = Field(default=False, description="De-identify a dicom export (PS3.15)")
     deid_options: list[str] = Field(default_factory=list, description="PS3.15 options")
     deid_key: str | None = Field(
@@ -248,7 +253,8 @@ def start_export(
             "de-identification-safe fields",
         )
     if projects is not None and body.version is None:
-        _check_visible(catalog, catalog.series_uids(f'dataset:"{name}"'), projects)
+        # the membership to be frozen (a pattern in the name only widens it: stricter)
+        _check_visible(catalog, catalog.series_uids(DatasetTerm(name)), projects)
     spec = name if body.version is None else f"{name}@{body.version}"
     try:
         dataset, version, digest, froze = resolve_version(catalog, spec)
