@@ -2,8 +2,9 @@
 projects; exports run as jobs of the server and come back as streamed zips.
 
 Users: ``ada`` (admin), ``cora`` (curator, member of project ``all``: every series) and
-``rita`` (curator, member of ``ct-only``: the CT series only, so not the SEG/RTSTRUCT of
-dataset ``labelled``). Dataset ``ct`` holds the two CTs (all visible to rita).
+``rita`` (curator, member of ``ct-seg``: the two CTs and the SEG, not the RTSTRUCT). Dataset
+``ct`` holds the two CTs (one labelled by the RTSTRUCT rita may not see), ``seg-ct`` the CT
+of the SEG and the SEG (all visible to rita).
 """
 
 from __future__ import annotations
@@ -37,17 +38,20 @@ def api(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     url = f"sqlite:///{root / 'catalog.sqlite'}"
     with open_catalog(url) as catalog:
         fill(catalog, demo_root)
-        cts = [seg_series(catalog)[1], rtstruct_series(catalog)[1]]
+        seg, seg_ct = seg_series(catalog)
+        cts = [seg_ct, rtstruct_series(catalog)[1]]
         catalog.create_dataset("ct")
         catalog.add_to_dataset("ct", Selection(include=tuple(cts)))
+        catalog.create_dataset("seg-ct")
+        catalog.add_to_dataset("seg-ct", Selection(include=(seg_ct, seg)))
         for (name, password), role in ((ADA, "admin"), (CORA, "curator"), (RITA, "curator")):
             catalog.auth.add_user(name, role, password, actor="test")
         catalog.projects.create("all", actor="test")
         catalog.projects.assign("all", Selection(query="*"), actor="test")
         catalog.projects.set_members("all", add=[CORA[0]], actor="test")
-        catalog.projects.create("ct-only", actor="test")
-        catalog.projects.assign("ct-only", Selection(include=tuple(cts)), actor="test")
-        catalog.projects.set_members("ct-only", add=[RITA[0]], actor="test")
+        catalog.projects.create("ct-seg", actor="test")
+        catalog.projects.assign("ct-seg", Selection(include=(*cts, seg)), actor="test")
+        catalog.projects.set_members("ct-seg", add=[RITA[0]], actor="test")
     with serving(url, root / "home") as base:
         yield base, root / "home" / "exports"
 
@@ -206,9 +210,13 @@ def test_a_project_restricted_user_exports_only_what_they_see(api: tuple[str, Pa
         assert "outside your projects" in refused.json()["error"]["message"]
         refused = start(http, "labelled", format="nifti", version=version)
         assert refused.status_code == 403
-        job = start(http, "ct", format="nifti", split="train=1").json()
+        # every member visible, but a label series of one of them is not
+        refused = start(http, "ct", format="nifti")
+        assert refused.status_code == 403, refused.text
+        assert "labels of this version's series" in refused.json()["error"]["message"]
+        job = start(http, "seg-ct", format="nifti", split="train=1").json()
         done, _ = wait(http, job["id"])
-        assert done["state"] == "done" and done["result"]["exported"] == 2, done
+        assert done["state"] == "done" and done["result"]["exported"] == 1, done
         mine = [e["job_id"] for e in http.get("/api/exports").json()["items"]]
         assert mine == [job["id"]]  # only their own exports
     with client(base, CORA) as http:  # another restricted user sees neither the job nor the zip

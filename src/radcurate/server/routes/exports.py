@@ -34,7 +34,7 @@ from radcurate.export.channels import parse_channel
 from radcurate.export.job import DEID_SAFE_FIELDS, ExportOptions, check_options
 from radcurate.export.labels import parse_labels
 from radcurate.export.manifest import DEFAULT_FIELDS
-from radcurate.export.plan import ExportError, resolve_version
+from radcurate.export.plan import LABEL_MODALITIES, ExportError, resolve_version
 from radcurate.export.splits import SplitError, parse_split
 from radcurate.jobs.export import (
     EXPORT_KIND,
@@ -45,6 +45,7 @@ from radcurate.jobs.export import (
     zip_stream,
 )
 from radcurate.query.ast import Dataset as DatasetTerm
+from radcurate.query.ast import FieldIn, conjoin
 from radcurate.server.auth import CURATE, READ, AuthError, CuratorDep, Principal, ReaderDep
 from radcurate.server.deps import CatalogDep, SettingsDep
 from radcurate.server.errors import ERROR_RESPONSES, error_response
@@ -202,6 +203,17 @@ def _options(name: str, body: ExportRequest, root: Path) -> ExportOptions:
     return options
 
 
+def _label_series(catalog: CatalogBackend, members: list[str]) -> list[str]:
+    """The SEG/RTSTRUCT series of the catalog that reference a member (as the export finds
+    its label sources); none when the catalog has no ``referenced_series`` field."""
+    if not members or "referenced_series" not in {f.name for f in catalog.fields()}:
+        return []
+    tree = conjoin(
+        [FieldIn("Modality", LABEL_MODALITIES), FieldIn("referenced_series", tuple(members))]
+    )
+    return catalog.series_uids(tree)
+
+
 def _check_visible(catalog: CatalogBackend, uids: list[str], projects: Projects) -> None:
     if projects is not None and len(visible_uids(catalog, uids, projects)) < len(uids):
         raise AuthError(
@@ -260,7 +272,17 @@ def start_export(
         dataset, version, digest, froze = resolve_version(catalog, spec)
     except ExportError as exc:
         return _bad(str(exc))
-    _check_visible(catalog, list(catalog.version_members(dataset, version)), projects)
+    members = list(catalog.version_members(dataset, version))
+    _check_visible(catalog, members, projects)
+    if projects is not None:  # the label maps come from SEG/RTSTRUCT series outside it too
+        labels = [u for u in _label_series(catalog, members) if u not in set(members)]
+        if len(visible_uids(catalog, labels, projects)) < len(labels):
+            raise AuthError(
+                403,
+                "forbidden",
+                "labels of this version's series (SEG/RTSTRUCT) lie outside your projects; "
+                "an admin can export it",
+            )
     options = dataclasses.replace(options, dataset=f"{dataset}@{version}")
     message = f"froze {dataset} as version {version}; " if froze else ""
     params = {
