@@ -188,3 +188,22 @@ def test_a_cancelled_token_stops_a_catalog_query(tmp_path: Path, use_index: bool
             with pytest.raises(QueryCancelledError):
                 catalog.counts("lung")  # a cancelled token stops whatever comes next
         assert catalog.count("lung") == expected  # outside the scope: runs
+
+
+@pytest.mark.parametrize("sort", [None, "AcquisitionNumber"])  # in-memory index, SQL pages
+def test_a_long_listing_stops_at_its_next_page_once_cancelled(
+    tmp_path: Path, sort: str | None
+) -> None:
+    """``iter_search`` (what a QIDO-RS listing reads) checks the token between pages."""
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(2_000))
+        with cancel_scope() as token:
+            read = 0
+            with pytest.raises(QueryCancelledError, match="client closed"):
+                for _ in catalog.iter_search("*", sort=sort, page_size=100):
+                    read += 1
+                    if read == 150:
+                        token.cancel("the client closed the connection")
+            assert read == 200  # the rest of the page it was on, not the other 1,800
+        assert sum(1 for _ in catalog.iter_search("*", sort=sort)) == 2_000

@@ -26,7 +26,14 @@ from radcurate.catalog.search import Cursor, SortSpec, compile_where, page_query
 from radcurate.dicom.values import FieldType
 from radcurate.query import parse
 from radcurate.query.ast import Node
-from radcurate.query.limits import budget_spent, check_budget, dedupe, query_budget
+from radcurate.query.cancel import current_token
+from radcurate.query.limits import (
+    QueryCancelledError,
+    budget_spent,
+    check_budget,
+    dedupe,
+    query_budget,
+)
 
 if TYPE_CHECKING:
     from radcurate.catalog.base import FieldInfo
@@ -66,6 +73,15 @@ def within_budget(method: Callable[_P, _R]) -> Callable[_P, _R]:
                 raise
 
     return run
+
+
+def _check_cancelled() -> None:
+    """Raise ``QueryCancelledError`` when the consumer's work was cancelled (its client went
+    away): a long ``iter_search`` (a QIDO-RS listing) stops at its next page. Only the
+    cancel token, not the time budget: a consumer may take its time between pages."""
+    token = current_token()
+    if token is not None and token.reason is not None:
+        raise QueryCancelledError(token.reason)
 
 
 class QueryMixin:
@@ -275,6 +291,7 @@ class QueryMixin:
 
     def _documents_in_pages(self, uids: list[str], page_size: int) -> Iterator[dict[str, Any]]:
         for start in range(0, len(uids), page_size):
+            _check_cancelled()
             yield from self._documents(uids[start : start + page_size])
 
     def _pages(
@@ -282,6 +299,7 @@ class QueryMixin:
     ) -> Iterator[dict[str, Any]]:
         cursor: Cursor | None = None
         while True:
+            _check_cancelled()
             documents, cursor = self._page(where, spec, cursor, page_size)
             yield from documents
             if cursor is None:
