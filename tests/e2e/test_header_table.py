@@ -27,8 +27,8 @@ from tests.serving import serving
 
 pytestmark = pytest.mark.slow
 
-#: rtstruct.dcm: the detail view asks for ``referenced_series:UID``, which a catalog where no
-#: series references another answers with 400 "unknown field" (and shows no viewer)
+#: rtstruct.dcm: a series that references another, so the detail view's link query
+#: (``referenced_series:UID``) has its field here as in any real catalog
 FILES = ("J2K_pixelrep_mismatch.dcm", "CT_small.dcm", "rtstruct.dcm")
 DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 
