@@ -17,7 +17,15 @@ browser's Performance API:
   request the gallery makes while the benchmark scrolls to the bottom again and
   again (cursor pagination, ``--page-size`` series per page), p50 and p95.
 
-Targets (issue 6, at 1M series): first paint <= 1 s, page fetch p95 <= 50 ms.
+* **viewer scrolling** (issue 19): the detail view of a 512 x 512 CT of ``--viewer-slices``
+  slices (bench/viewer_ct.py, its own catalog and server), scrolled with ↓/↑ key presses at
+  60 Hz for ``--viewer-seconds`` (back and forth), each run in a fresh browser context on a
+  warm server; counted: the slices actually painted (the slice image's load, each
+  ``data-shown-index`` change seen by ``requestAnimationFrame``) per second, median over
+  ``--runs``. ``--no-viewer`` leaves it out.
+
+Targets (issue 6, at 1M series): first paint <= 1 s, page fetch p95 <= 50 ms; (issue 19)
+viewer scrolling >= 20 slices/s.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import httpx
 
 TARGET_FIRST_PAINT_MS = 1000.0
 TARGET_PAGE_P95_MS = 50.0
+TARGET_SLICES_PER_S = 20.0
 CHROMIUM = Path(os.environ.get("RADCURATE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -199,6 +208,102 @@ def measure(
     }
 
 
+SCROLL_VIEWER_JS = """async ([seconds, hz]) => {
+  const detail = document.querySelector('[data-testid=detail]');
+  const img = document.querySelector('[data-testid=slice]');
+  const slider = document.querySelector('[data-testid=slice-slider]');
+  const max = Number(slider.max);
+  let dir = 1, presses = 0, changes = 0, last = img.dataset.shownIndex;
+  const seen = new Set();
+  const press = () => {
+    const at = Number(slider.value);
+    if (at >= max) dir = -1;
+    if (at <= 0) dir = 1;
+    const key = dir > 0 ? 'ArrowDown' : 'ArrowUp';
+    detail.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));
+    presses++;
+  };
+  const t0 = performance.now();
+  const timer = setInterval(press, 1000 / hz);
+  await new Promise((resolve) => {
+    const frame = () => {
+      const now = img.dataset.shownIndex;
+      if (now !== last) { changes++; seen.add(now); last = now; }
+      if (performance.now() - t0 < seconds * 1000) requestAnimationFrame(frame);
+      else resolve(null);
+    };
+    requestAnimationFrame(frame);
+  });
+  clearInterval(timer);
+  return { changes, distinct: seen.size, presses, elapsed_ms: performance.now() - t0 };
+}"""
+
+
+def measure_viewer(base: str, uid: str, runs: int, seconds: float) -> dict[str, Any]:
+    """Slices painted per second while scrolling the detail view of ``uid`` (see above)."""
+    from playwright.sync_api import sync_playwright
+
+    def open_detail(context: Any) -> Any:
+        page = context.new_page()
+        page.goto(f"{base}/?series={uid}")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('[data-testid=slice]');"
+            " return i && i.complete && i.naturalWidth > 0 && i.dataset.shownIndex; }",
+            timeout=60_000,
+        )
+        return page
+
+    results: list[dict[str, float]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            warm = browser.new_context(viewport={"width": 1280, "height": 860})
+            open_detail(warm).evaluate(SCROLL_VIEWER_JS, [min(seconds, 2.0), 60])
+            warm.close()
+            for _ in range(runs):
+                context = browser.new_context(viewport={"width": 1280, "height": 860})
+                page = open_detail(context)
+                results.append(page.evaluate(SCROLL_VIEWER_JS, [seconds, 60]))
+                context.close()
+        finally:
+            browser.close()
+    rates = [r["changes"] / (r["elapsed_ms"] / 1000) for r in results]
+    return {
+        "series": uid,
+        "runs": runs,
+        "seconds": seconds,
+        "slices_per_s": {"median": statistics.median(rates), "all": rates},
+        "key_presses_per_s": statistics.median(
+            r["presses"] / (r["elapsed_ms"] / 1000) for r in results
+        ),
+        "distinct_slices": [r["distinct"] for r in results],
+        "target_slices_per_s": TARGET_SLICES_PER_S,
+        "ratio_to_target": statistics.median(rates) / TARGET_SLICES_PER_S,
+    }
+
+
+def viewer_figures(slices: int, runs: int, seconds: float) -> dict[str, Any]:
+    """The viewer scrolling figure on a catalog of one 512 x 512 CT of ``slices`` slices."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from viewer_ct import write_ct
+
+    with tempfile.TemporaryDirectory(prefix="radcurate-bench-viewer-") as tmp:
+        folder = Path(tmp)
+        uid = write_ct(folder / "archive", slices)
+        env = {**os.environ, "RADCURATE_HOME": str(folder / "home"), "RADCURATE_CATALOG": ""}
+        url = f"sqlite:///{folder / 'catalog.sqlite'}"
+        _cli("ingest", str(folder / "archive"), "--catalog", url, "--no-thumbnails", env=env)
+        server = Server(url, folder / "home")
+        try:
+            cpu = time.process_time()
+            figures = measure_viewer(server.base, uid, runs, seconds)
+            figures["bench_cpu_s"] = time.process_time() - cpu
+        finally:
+            server.stop()
+    figures["slices"] = slices
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--catalog", help="catalog URL to serve (default with --smoke: phantom)")
@@ -215,12 +320,30 @@ def main(argv: list[str] | None = None) -> int:
         help="block thumbnails in the browser (page fetches without thumbnail rendering load)",
     )
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--no-viewer", action="store_true", help="leave out viewer scrolling")
+    parser.add_argument("--viewer-only", action="store_true", help="only viewer scrolling")
+    parser.add_argument("--viewer-slices", type=int, default=120, help="slices of the CT")
+    parser.add_argument("--viewer-seconds", type=float, default=4.0, help="scrolling per run")
     args = parser.parse_args(argv)
     if not CHROMIUM.is_file():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium")
     if args.smoke:
         args.runs, args.pages = min(args.runs, 3), min(args.pages, 10)
         args.page_size = min(args.page_size, 4)  # several pages out of 22 series
+        args.viewer_seconds = min(args.viewer_seconds, 2.0)
+    viewer = None
+    if not args.no_viewer:
+        viewer = viewer_figures(args.viewer_slices, args.runs, args.viewer_seconds)
+        rate = viewer["slices_per_s"]["median"]
+        print(
+            f"viewer scrolling: {rate:.1f} slices/s painted (median of {viewer['runs']}, "
+            f"{viewer['key_presses_per_s']:.0f} key presses/s, 512x512x{viewer['slices']} CT); "
+            f"target >= {TARGET_SLICES_PER_S:.0f}: ratio {viewer['ratio_to_target']:.2f}"
+        )
+        if args.viewer_only:
+            if args.json:
+                args.json.write_text(json.dumps({"viewer": viewer}, indent=2))
+            return 0
 
     def run(base: str) -> tuple[dict[str, Any], dict[str, Any]]:
         total = httpx.get(f"{base}/api/count", params={"q": args.query}, timeout=600).json()
@@ -249,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     figures["series"] = total["series"]
     figures["thumbnails"] = "blocked" if args.stub_thumbnails else "served"
+    if viewer is not None:
+        figures["viewer"] = viewer
     figures["targets"] = {
         "first_paint_ms": TARGET_FIRST_PAINT_MS,
         "page_p95_ms": TARGET_PAGE_P95_MS,

@@ -151,6 +151,7 @@ def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
         ("GET", "/api/series/{series_uid}"): "get_series",
         ("GET", "/api/series/{series_uid}/header"): "get_series_header",
         ("GET", "/api/series/{series_uid}/instances"): "list_instances",
+        ("GET", "/api/series/{series_uid}/measure"): "get_measurement",
         ("GET", "/api/series/{series_uid}/overlay"): "get_overlay",
         ("GET", "/api/series/{series_uid}/results"): "get_series_results",
         ("GET", "/api/series/{series_uid}/slice"): "get_slice",
