@@ -31,7 +31,7 @@ from radcurate.catalog import open_catalog
 from radcurate.catalog.sql import SQLCatalog
 from radcurate.query.cancel import cancel_scope
 from radcurate.query.limits import QueryCancelledError
-from tests.serving import start_serve, stop_serve
+from tests.serving import free_port, start_serve, stop_serve
 
 #: series in the catalog; terms of the expensive query
 SERIES = 20_000
@@ -207,3 +207,50 @@ def test_a_long_listing_stops_at_its_next_page_once_cancelled(
                         token.cancel("the client closed the connection")
             assert read == 200  # the rest of the page it was on, not the other 1,800
         assert sum(1 for _ in catalog.iter_search("*", sort=sort)) == 2_000
+
+
+def test_work_after_the_answer_is_not_cancelled() -> None:
+    """Once the answer is sent the server reports ``http.disconnect`` to anyone listening;
+    work after it (a background task) must not be taken for abandoned."""
+    import asyncio
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from radcurate.query.cancel import current_token
+    from radcurate.server.disconnect import CancelOnDisconnect
+
+    seen: list[bool] = []
+
+    def later() -> None:
+        time.sleep(0.5)  # meanwhile the pump hears the post-answer "disconnect"
+        token = current_token()
+        assert token is not None
+        seen.append(token.cancelled)
+
+    async def answer(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok", background=BackgroundTask(later))
+
+    app = CancelOnDisconnect(Starlette(routes=[Route("/bg", answer)]))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with httpx.Client() as client:  # kept alive: no real disconnect
+            assert client.get(f"http://127.0.0.1:{port}/bg").text == "ok"
+            deadline = time.monotonic() + 5
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert seen == [False]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

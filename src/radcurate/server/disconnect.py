@@ -43,15 +43,24 @@ class CancelOnDisconnect:
                         await inbox.put(message)
                 except Exception:  # noqa: BLE001 - a broken channel: the client is gone too
                     pass
-                token.cancel(CLIENT_GONE)
+                if not answered:  # after the answer the server says "disconnect" to everyone
+                    token.cancel(CLIENT_GONE)
                 await inbox.put(gone)
 
             async def routed() -> Message:
                 return await inbox.get()
 
+            answered = False
+
+            async def sending(message: Message) -> None:
+                nonlocal answered
+                await send(message)
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    answered = True  # work after it (background tasks) is not cancelled
+
             pumping = asyncio.create_task(pump())
             try:
-                await self.app(scope, routed, send)
+                await self.app(scope, routed, sending)
             finally:
                 pumping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
