@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import ImplicitVRLittleEndian
@@ -71,12 +72,13 @@ def _errors(url: str) -> dict[str, str]:
         return {Path(e.source).name: e.reason for e in catalog.errors()}
 
 
-def test_a_file_that_stalls_its_worker_is_killed_and_recorded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [256, 2])  # one chunk; three chunks on two workers
+def test_a_file_that_stalls_its_worker_is_killed_and_recorded(tmp_path: Path, chunk: int) -> None:
     folder = _folder(tmp_path)
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     with open_catalog(url) as catalog:
         started = time.monotonic()
-        summary = ingest([folder], catalog, workers=2, file_time_limit=2.0)
+        summary = ingest([folder], catalog, workers=2, file_time_limit=2.0, batch_files=chunk)
         took = time.monotonic() - started
         assert summary.new_instances == len(GOOD)
         assert summary.errors == 1

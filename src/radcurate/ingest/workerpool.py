@@ -168,7 +168,8 @@ class WorkerPool:
         self._store_url = store_url
         self._limit = file_time_limit if file_time_limit and file_time_limit > 0 else None
         self._tick_s, self._tick = tick
-        self._workers = [self._start() for _ in range(workers)]
+        self._size = max(1, workers)
+        self._workers: list[_Worker] = []  # started as work comes (a small run needs few)
         self._waiting: deque[_Job] = deque()  # jobs to (re)give before new chunks
         self._numbers = iter(range(1, 1 << 62))
         #: workers killed past the limit, and workers that died on their own
@@ -190,13 +191,18 @@ class WorkerPool:
         more = True
         while True:
             while more or self._waiting:
-                worker = min(self._workers, key=lambda w: len(w.jobs))
-                if len(worker.jobs) >= _DEPTH:
+                worker = min(self._workers, key=lambda w: len(w.jobs), default=None)
+                if worker is None or (worker.jobs and len(self._workers) < self._size):
+                    worker = None  # a new one, once there is a job for it
+                elif len(worker.jobs) >= _DEPTH:
                     break
                 job = self._next(chunks, absorb)
                 if job is None:
                     more = False
                     continue
+                if worker is None:
+                    worker = self._start()
+                    self._workers.append(worker)
                 self._give(worker, job)
             if not any(w.jobs for w in self._workers):
                 return
