@@ -58,6 +58,15 @@ class PostgresCatalog(SQLCatalog):
         return self._search
 
     def _search_read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._search_once(sql, params)
+        except self._psycopg.errors.QueryCanceled:
+            check_budget()  # the budget is spent or the work cancelled: QueryTimeoutError
+            # a cancel sent for an earlier statement of this thread's connection that had
+            # just finished when it arrived: this statement was not meant, run it again
+            return self._search_once(sql, params)
+
+    def _search_once(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         # The planner prices each jsonb_path_query high, so even a small catalog's search
         # crosses jit_above_cost and spends ~1 s compiling (measured: 900 ms of JIT for a
         # 3 ms query). Searches are interactive: no JIT, for this transaction only.
@@ -71,19 +80,16 @@ class PostgresCatalog(SQLCatalog):
             token = current_token()
             # the request's client went away or the server stops: cancel the backend's statement
             # (from another thread: cancel_safe waits for the server's answer)
-            cancel = cur.connection.cancel_safe
+            conn = cur.connection
+            cancel = getattr(conn, "cancel_safe", None) or conn.cancel  # psycopg < 3.2: cancel
             watch = (
                 token.on_cancel(lambda: threading.Thread(target=cancel, daemon=True).start())
                 if token is not None
                 else nullcontext()
             )
-            try:
-                with watch:
-                    check_budget()
-                    cur.execute(self._sql(sql), tuple(params))
-            except self._psycopg.errors.QueryCanceled:
-                check_budget()  # the budget is spent: QueryTimeoutError
-                raise
+            with watch:
+                check_budget()
+                cur.execute(self._sql(sql), tuple(params))
             return [tuple(r) for r in cur.fetchall()]
 
     def _change_seq(self, cur: Any) -> int:
