@@ -149,3 +149,70 @@ def test_export_a_dataset_from_the_ui_and_download_the_zip(
     )
     assert exports.locator("[data-testid=export-download]").count() == 1
     shot(ui, "export-datasets")
+
+
+CORA = ("cora", "cora's long passphrase")
+
+
+@pytest.fixture(scope="module")
+def signed_server(phantom_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with sign-in on: ``cora`` is a curator; dataset ``chest-ct`` as above."""
+    _require(WEBUI_INDEX.is_file(), "the web UI is not built (scripts/build-web.sh)")
+    root = tmp_path_factory.mktemp("export-ui-auth")
+    env = {**os.environ, "RADCURATE_HOME": str(root / "home"), "RADCURATE_CATALOG": ""}
+    url = f"sqlite:///{root / 'catalog.sqlite'}"
+    run_cli("ingest", str(phantom_archive), "--catalog", url, env=env)
+    with open_catalog(url) as catalog:
+        catalog.create_dataset("chest-ct")
+        catalog.add_to_dataset("chest-ct", Selection(query="Modality:CT"), actor="test")
+        catalog.auth.add_user("ada", "admin", "ada's long passphrase", actor="test")
+        catalog.auth.add_user(*CORA[:1], "curator", CORA[1], actor="test")
+    with serving(url, root / "home") as base:
+        yield base
+
+
+def test_a_curator_is_told_an_identified_copy_needs_an_admin(
+    browser: Any, signed_server: str
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, accept_downloads=True, base_url=signed_server
+    )
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    ui = UI(page=page, base=signed_server)
+    page.on("console", lambda m: ui.log_console(m.type, m.text))
+    try:
+        page.goto(signed_server + "/")
+        page.locator("[data-testid=login-username]").fill(CORA[0])
+        page.locator("[data-testid=login-password]").fill(CORA[1])
+        page.locator("[data-testid=login-submit]").click()
+        page.wait_for_selector("[data-testid=card]")
+        ui.settle()
+        page.locator("[data-testid=dataset-chest-ct] [data-testid=dataset-export]").click()
+        dialog = page.locator("[data-testid=export-dialog]")
+        dialog.locator("[data-testid=export-format-dicom]").check()
+        dialog.locator("[data-testid=export-deidentify]").uncheck()
+        note = dialog.locator("[data-testid=export-identified]")
+        assert "needs an admin" in note.inner_text()
+        ui.allow_error("403")
+        dialog.locator("[data-testid=export-start]").click()
+        error = dialog.locator("[data-testid=export-error]")
+        error.wait_for()
+        assert "an identified export needs an admin" in error.inner_text()
+        shot(ui, "export-curator-refused")
+        # de-identified, the curator's export runs and downloads
+        dialog.locator("[data-testid=export-deidentify]").check()
+        dialog.locator("[data-testid=export-start]").click()
+        dialog.wait_for(state="detached")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=job]')?.dataset.state === 'done'",
+            timeout=180_000,
+        )
+        job = page.locator("[data-testid=job]").first
+        assert "de-identified DICOM" in job.inner_text()
+        with page.expect_download() as info:
+            job.locator("[data-testid=job-download]").click()
+        assert info.value.suggested_filename == "chest-ct-v1-dicom.zip"
+        assert ui.console_errors == [], ui.console_errors
+    finally:
+        context.close()

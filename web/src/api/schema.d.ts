@@ -1025,6 +1025,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/series/{series_uid}/measure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Measurement
+         * @description A length in mm, or the mean, SD, min, max and area of a region, computed from the
+         *     plane's real pixel values (HU for CT), not from the displayed grey levels.
+         */
+        get: operations["get_measurement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/series/{series_uid}/overlay": {
         parameters: {
             query?: never;
@@ -2492,7 +2513,7 @@ export interface components {
             stratify?: string[];
             /**
              * Version
-             * @description A frozen version; none: the dataset is frozen first
+             * @description A frozen version; none: frozen first
              */
             version?: number | null;
         };
@@ -2764,6 +2785,63 @@ export interface components {
             user: components["schemas"]["UserInfo"] | null;
             /** Via */
             via?: string | null;
+        };
+        /**
+         * MeasurementModel
+         * @description A length, or a region's statistics of the modality values (radcurate.render.measure).
+         */
+        MeasurementModel: {
+            /**
+             * Area Mm2
+             * @description region: pixels x pixel area
+             */
+            area_mm2?: number | null;
+            /**
+             * Length Mm
+             * @description line: length in mm
+             */
+            length_mm?: number | null;
+            /**
+             * Length Px
+             * @description line: length in picture pixels
+             */
+            length_px?: number | null;
+            /** Max */
+            max?: number | null;
+            /** Mean */
+            mean?: number | null;
+            /** Min */
+            min?: number | null;
+            /**
+             * Pixels
+             * @description region: pixels whose centres lie inside
+             */
+            pixels?: number | null;
+            /**
+             * Plane Index
+             * @description The slice of the plane measured on
+             */
+            plane_index: number;
+            /**
+             * Sd
+             * @description region: population standard deviation
+             */
+            sd?: number | null;
+            /**
+             * Shape
+             * @enum {string}
+             */
+            shape: "line" | "rectangle" | "ellipse";
+            /**
+             * Spacing Mm
+             * @description (row, column) mm between the plane's pixels; None when unknown
+             */
+            spacing_mm?: number[] | null;
+            /**
+             * Unit
+             * @description HU for CT, else 'value' (the rescaled stored values)
+             */
+            unit: string;
         };
         /**
          * MembersBody
@@ -6791,6 +6869,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InstancesResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_measurement: {
+        parameters: {
+            query: {
+                shape: "line" | "rectangle" | "ellipse";
+                /** @description x1,y1,x2,y2 in the pixels of the /slice picture of the same plane and index: a line's ends, or the corners of a rectangle (the ellipse inscribed) */
+                points: string;
+                /** @description Slice index (default: middle) */
+                index?: number | null;
+                plane?: "native" | "axial" | "coronal" | "sagittal";
+            };
+            header?: never;
+            path: {
+                series_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeasurementModel"];
                 };
             };
             /** @description Bad query (position, expected, suggestions) */
