@@ -254,3 +254,16 @@ def test_work_after_the_answer_is_not_cancelled() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_write_of_a_cancelled_request_is_not_interrupted(tmp_path: Path) -> None:
+    """Only queries stop: a write the request makes (a STOW-RS's catalog rows, a bulk tag)
+    runs to its end on the same connection even when its client has left."""
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        with cancel_scope() as token:
+            token.cancel("the client closed the connection")
+            catalog.import_series(_docs(3_000))  # far more than 20,000 VM steps
+            with pytest.raises(QueryCancelledError):
+                catalog.count("lung")
+        assert catalog.count("*") == 3_000

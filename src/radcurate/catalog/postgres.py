@@ -13,7 +13,7 @@ from radcurate.catalog.search_postgres import ICU_COLLATION, PostgresSearch
 from radcurate.catalog.sql import SQLCatalog
 from radcurate.optional import import_optional
 from radcurate.query.cancel import current_token
-from radcurate.query.limits import check_budget, remaining_budget
+from radcurate.query.limits import check_budget, in_query, remaining_budget
 
 #: any constant: all radcurate processes serialise schema migrations on it
 _MIGRATION_LOCK_ID = 0x7261_6463  # "radc"
@@ -77,7 +77,7 @@ class PostgresCatalog(SQLCatalog):
                 # the request's time budget (radcurate serve --query-budget) bounds the statement
                 milliseconds = str(max(1, int(left * 1000)))
                 cur.execute("SELECT set_config('statement_timeout', %s, true)", (milliseconds,))
-            token = current_token()
+            token = current_token() if in_query() else None
             # the request's client went away or the server stops: cancel the backend's statement
             # (from another thread: cancel_safe waits for the server's answer)
             conn = cur.connection

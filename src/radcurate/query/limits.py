@@ -36,6 +36,7 @@ MAX_QUERY_TERMS = 200
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar(
     "radcurate_query_deadline", default=None
 )
+_querying: ContextVar[bool] = ContextVar("radcurate_querying", default=False)
 
 
 class QueryTooLargeError(QueryError):
@@ -132,35 +133,50 @@ def check_terms(node: Node) -> Node:
 
 @contextmanager
 def query_budget(seconds: float | None) -> Iterator[None]:
-    """Run the ``with`` block under a time budget of ``seconds`` (None or <= 0: no budget).
+    """Run the ``with`` block as a query, under a time budget of ``seconds`` (None or <= 0:
+    no budget). Inside it a cancelled token (``radcurate.query.cancel``) stops the query;
+    outside, statements (a write of the same request) are never interrupted.
 
     A budget already running (an outer call) is kept: nested calls do not extend it.
     """
-    if seconds is None or seconds <= 0 or _deadline.get() is not None:
-        yield
-        return
-    token = _deadline.set((time.monotonic() + seconds, seconds))
+    mark = _querying.set(True)
     try:
-        yield
+        if seconds is None or seconds <= 0 or _deadline.get() is not None:
+            yield
+            return
+        token = _deadline.set((time.monotonic() + seconds, seconds))
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
     finally:
-        _deadline.reset(token)
+        _querying.reset(mark)
+
+
+def in_query() -> bool:
+    """Whether this context runs inside :func:`query_budget` (a query, not a write)."""
+    return _querying.get()
+
+
+def _cancel_reason() -> str | None:
+    token = current_token() if _querying.get() else None
+    return None if token is None else token.reason
 
 
 def budget_spent() -> bool:
-    """Whether the running budget (if any) is spent, or the work was cancelled."""
-    token = current_token()
-    if token is not None and token.cancelled:
+    """Whether the running budget (if any) is spent, or the running query was cancelled."""
+    if _cancel_reason() is not None:
         return True
     found = _deadline.get()
     return found is not None and time.monotonic() > found[0]
 
 
 def check_budget() -> None:
-    """Raise :class:`QueryCancelledError` when the work was cancelled, or
+    """Raise :class:`QueryCancelledError` when the running query was cancelled, or
     :class:`QueryTimeoutError` when the running budget is spent."""
-    token = current_token()
-    if token is not None and token.reason is not None:
-        raise QueryCancelledError(token.reason)
+    reason = _cancel_reason()
+    if reason is not None:
+        raise QueryCancelledError(reason)
     found = _deadline.get()
     if found is not None and time.monotonic() > found[0]:
         raise QueryTimeoutError(found[1])
