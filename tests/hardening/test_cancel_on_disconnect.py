@@ -15,6 +15,7 @@ in-memory index does not hold, so the whole query runs in SQL over every series 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -66,6 +67,25 @@ def _send_and_keep(base: str, path: str) -> socket.socket:
     return sock
 
 
+def _post_and_keep(base: str) -> socket.socket:
+    """A raw connection with the expensive search sent as a POST body, its answer not read."""
+    host, port = base.removeprefix("http://").split(":")
+    body = json.dumps(
+        {
+            "query": " OR ".join(f"*q{i}w*" for i in range(TERMS)),
+            "sort": "AcquisitionNumber",
+            "limit": 5,
+        }
+    ).encode()
+    sock = socket.create_connection((host, int(port)))
+    head = (
+        f"POST /api/search HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock
+
+
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
@@ -85,11 +105,14 @@ def test_sqlite_work_stops_when_the_client_leaves(tmp_path: Path) -> None:
         server = psutil.Process(process.pid)
         assert httpx.get(f"{base}/api/count", params={"q": "lung"}, timeout=30).status_code == 200
         before = _cpu(server)
-        sock = _send_and_keep(base, _expensive_path())
+        # as in the finding: expensive POSTs (and a GET), their clients gone
+        socks = [_send_and_keep(base, _expensive_path()), _post_and_keep(base)]
+        socks.append(_post_and_keep(base))
         time.sleep(2.0)
         busy = _cpu(server) - before
         assert busy > 0.5, f"the query did not run ({busy:.2f} CPU s in 2 s)"
-        sock.close()  # the client leaves
+        for sock in socks:
+            sock.close()  # the clients leave
         time.sleep(1.5)  # about a second to notice and stop
         start = _cpu(server)
         time.sleep(3.0)
