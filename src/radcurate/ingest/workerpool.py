@@ -27,7 +27,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -73,6 +72,10 @@ def _die_with_parent(parent_pid: int) -> None:
     so itself) alive after ingest is killed. Workers start no processes, so each closes its
     copy: then ``kill -9`` of ingest ends the forkserver, which ends the workers.
     """
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # no fd passing here (Windows): no forkserver either
+        forkserver = None  # type: ignore[assignment]
     server = getattr(forkserver, "_forkserver", None)
     alive = getattr(server, "_forkserver_alive_fd", None)
     if isinstance(alive, int):
