@@ -213,6 +213,11 @@ def test_long_values_wrap_at_separators_and_show_whole(hui: UI, width: int) -> N
     assert shown.endswith("…") and len(shown) < len(whole)
     more.click()
     assert value.inner_text().replace("show less", "").strip() == whole
+    # the table scrolls inside the side column: the page is never taller than the window
+    # (the whole header made it 3,218 px at 1920 x 900, and a click scrolled the page away)
+    page_box = "() => [document.documentElement.scrollHeight, innerHeight, scrollY]"
+    height, window, scrolled = hui.page.evaluate(page_box)
+    assert height <= window and scrolled == 0, (height, window, scrolled)
     hui.page.evaluate(
         "() => { const t = document.querySelector('.table-scroll');"
         " t.scrollTop = t.querySelector('tr[data-path=empty_attributes]').offsetTop - 60; }"

@@ -28,9 +28,6 @@ pytestmark = pytest.mark.slow
 DOCS_IMG = Path(__file__).parents[2] / "docs" / "img"
 WIDTHS = [1440, 1920]
 
-#: the top of each control of the viewer's bar (labels, preset group)
-CONTROL_TOPS = """() => [...document.querySelector('.viewer-controls').children]
-  .map(e => Math.round(e.getBoundingClientRect().top))"""
 LEVEL_BOX = "input[aria-label='Window level']"
 WIDTH_BOX = "input[aria-label='Window width']"
 
@@ -63,8 +60,6 @@ def test_level_box_stays_on_the_viewer_bar(ui: UI, width: int) -> None:
         found = ui.page.locator(box).bounding_box()
         assert found is not None and plane is not None
         assert abs(found["y"] - plane["y"]) < plane["height"], (box, found, plane)
-    tops = ui.page.evaluate(CONTROL_TOPS)
-    assert max(tops) - min(tops) <= 4, tops  # one line
     ui.shot(f"layout-viewer-bias-{width}")
     # back in the gallery the Bias panel is where it was
     ui.page.keyboard.press("Escape")
