@@ -125,9 +125,16 @@ def test_sqlite_work_stops_when_the_client_leaves(tmp_path: Path) -> None:
         stop_serve(process)
 
 
-def test_sigterm_stops_serve_within_seconds_while_a_query_runs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
-    _catalog(url)
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_sigterm_stops_serve_within_seconds_while_a_query_runs(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    if engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+        _catalog(url)
+    else:
+        url = request.getfixturevalue("fresh_pg_url")
+        _catalog(url, 10_000)
     process, base = start_serve(url, tmp_path / "home", "--query-budget", "0")
     try:
         assert httpx.get(f"{base}/api/count", params={"q": "lung"}, timeout=30).status_code == 200
