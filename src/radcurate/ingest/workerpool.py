@@ -22,7 +22,9 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import queue
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -102,11 +104,23 @@ def _serve(conn: Connection, progress: Any, parent_pid: int) -> None:
     """
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def read() -> None:
+        # always drained: the parent's send of the next chunk never waits for this one to
+        # end (it could not watch the clock meanwhile, nor read the result we send)
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = None  # the parent is gone
+            inbox.put(message)
+            if message is None:
+                return
+
+    threading.Thread(target=read, daemon=True).start()
     while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return  # the parent is gone
+        message = inbox.get()
         if message is None:
             return
         job, tasks, store_url = message
