@@ -379,6 +379,7 @@ class IndexedSearchMixin:
             column = index.columns.get(name) or self._column_for(index, name)
             return suggest(column, mask, prefix, limit)
 
+    @within_budget
     def cross_tabulate(
         self,
         selections: Sequence[str | Node | VersionRef | Collection[str]],
