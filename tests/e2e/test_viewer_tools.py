@@ -250,3 +250,79 @@ def test_region_mean_hu_equals_the_api_and_numpy(ui: UI, ct: tuple[Path, str]) -
     drag(ui, screen_point(ui, 385, 240), screen_point(ui, 415, 272))
     assert float(measurement(ui, 1).get_attribute("data-mean")) == 1000.0
     copy_screenshot(ui.shot("viewer-region"), DOCS_IMG / "viewer-region.png")
+
+
+def pane_point(ui: UI, plane: str, fx: float, fy: float) -> tuple[float, float]:
+    """The screen point at fractions (fx, fy) of a pane's picture."""
+    img = ui.page.locator(f"[data-testid=pane-{plane}] [data-testid=slice]")
+    box = img.bounding_box()
+    width, height = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    scale = min(box["width"] / width, box["height"] / height)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    return left + fx * width * scale, top + fy * height * scale
+
+
+def wait_panes(ui: UI) -> None:
+    ui.page.wait_for_function(
+        "() => ['axial', 'coronal', 'sagittal'].every(p => {"
+        " const i = document.querySelector(`[data-testid=pane-${p}] [data-testid=slice]`);"
+        " const pane = document.querySelector(`[data-testid=pane-${p}]`);"
+        " return i && i.complete && i.naturalWidth > 0"
+        " && i.dataset.shownIndex === pane.dataset.index; })"
+    )
+
+
+def test_three_linked_planes_follow_a_click_with_the_crosshair(
+    ui: UI, ct: tuple[Path, str]
+) -> None:
+    _, uid = ct
+    detail = open_viewer(ui, uid)
+    detail.locator("[data-testid=layout-three]").click()
+    wait_panes(ui)
+    assert detail.locator("[data-testid=tool-crosshair]").get_attribute("aria-pressed") == "true"
+    # a click on the bone column in the axial plane: column 400 of 512, row 256
+    ui.page.mouse.click(*pane_point(ui, "axial", 400.5 / 512, 256.5 / 512))
+    pane = {p: detail.locator(f"[data-testid=pane-{p}]") for p in ("axial", "coronal", "sagittal")}
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=pane-sagittal]').dataset.index === '400'"
+    )
+    assert pane["coronal"].get_attribute("data-index") == "256"
+    wait_panes(ui)
+    # the coronal and sagittal crosshairs show where the others cut them
+    cross = pane["coronal"].locator("[data-testid=crosshair]")
+    assert float(cross.get_attribute("data-x")) == pytest.approx(400.5 / 512, abs=1e-3)
+    axial = int(pane["axial"].get_attribute("data-index"))
+    assert float(cross.get_attribute("data-y")) == pytest.approx(
+        1 - (axial + 0.5) / SLICES, abs=1e-3
+    )
+    # each pane keeps its markers: the sagittal one has anterior on the left, superior up
+    letters = [
+        pane["sagittal"].locator(f"[data-testid=marker-{e}]").inner_text() for e in ("left", "top")
+    ]
+    assert letters == ["A", "S"]
+    # the sagittal cut at column 400 goes through the bone: its middle is white (1000 HU)
+    sagittal = pane["sagittal"].locator("[data-testid=slice]")
+    centre = sagittal.evaluate(
+        "i => { const c = document.createElement('canvas'); c.width = i.naturalWidth;"
+        " c.height = i.naturalHeight; const x = c.getContext('2d'); x.drawImage(i, 0, 0);"
+        " return x.getImageData(Math.floor(c.width * 256 / 512), Math.floor(c.height / 2),"
+        " 1, 1).data[0]; }"
+    )
+    assert centre == 255
+    # a click near the top of the coronal plane moves the axial plane up (superior)
+    ui.page.mouse.click(*pane_point(ui, "coronal", 100 / 512, 0.1))
+    ui.page.wait_for_function(
+        f"() => document.querySelector('[data-testid=pane-axial]').dataset.index === "
+        f"'{int(0.9 * SLICES)}'"
+    )
+    assert pane["sagittal"].get_attribute("data-index") == "100"
+    # the wheel scrolls the plane under the pointer only
+    ui.page.mouse.move(*pane_point(ui, "sagittal", 0.5, 0.5))
+    ui.page.mouse.wheel(0, 120)
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=pane-sagittal]').dataset.index === '101'"
+    )
+    assert pane["coronal"].get_attribute("data-index") == "256"
+    wait_panes(ui)
+    copy_screenshot(ui.shot("viewer-three-planes"), DOCS_IMG / "viewer-three-planes.png")

@@ -1,7 +1,7 @@
 // The viewer's mouse tools (docs/viewer.md): window/level by drag, pan, zoom, measurements.
 // Pure helpers; the state lives in ViewerStage.vue.
 
-export type Tool = "window" | "pan" | "zoom" | "length" | "ellipse" | "rectangle";
+export type Tool = "window" | "pan" | "zoom" | "length" | "ellipse" | "rectangle" | "crosshair";
 
 export const TOOLS: { tool: Tool; label: string; key: string; title: string }[] = [
   { tool: "window", label: "W/L", key: "w", title: "Window/level: drag right for a wider window, down for a higher level (W)" },
@@ -10,7 +10,32 @@ export const TOOLS: { tool: Tool; label: string; key: string; title: string }[] 
   { tool: "length", label: "Length", key: "l", title: "Length in mm: drag from one end to the other (L)" },
   { tool: "ellipse", label: "Ellipse", key: "e", title: "Mean/SD/min/max and area of an elliptic region: drag its box (E)" },
   { tool: "rectangle", label: "Rect", key: "r", title: "Mean/SD/min/max and area of a rectangle: drag its corners (R)" },
+  { tool: "crosshair", label: "Cross", key: "c", title: "Three planes: click or drag to move the crosshair, the other planes follow (C)" },
 ];
+
+export type Plane3 = "axial" | "coronal" | "sagittal";
+export const PLANES3: Plane3[] = ["axial", "coronal", "sagittal"];
+type Indices = Record<Plane3, number>;
+
+/** where the other two planes cut plane ``p``, as fractions of its picture (x, y). Each
+ * plane's index counts right to left (sagittal), anterior to posterior (coronal),
+ * inferior to superior (axial); pictures are in the display convention: patient's right
+ * on the left (axial, coronal), anterior on the left (sagittal), anterior up (axial),
+ * superior up (coronal, sagittal) */
+export function crosshairAt(p: Plane3, at: Indices, n: Indices): [number, number] {
+  const f = (q: Plane3): number => (at[q] + 0.5) / n[q];
+  if (p === "axial") return [f("sagittal"), f("coronal")];
+  if (p === "coronal") return [f("sagittal"), 1 - f("axial")];
+  return [f("coronal"), 1 - f("axial")];
+}
+
+/** the indices of the other two planes at fractions (x, y) of plane ``p``'s picture */
+export function pickAt(p: Plane3, x: number, y: number, n: Indices): Partial<Indices> {
+  const at = (q: Plane3, f: number): number => Math.min(n[q] - 1, Math.max(0, Math.floor(f * n[q])));
+  if (p === "axial") return { sagittal: at("sagittal", x), coronal: at("coronal", y) };
+  if (p === "coronal") return { sagittal: at("sagittal", x), axial: at("axial", 1 - y) };
+  return { coronal: at("coronal", x), axial: at("axial", 1 - y) };
+}
 
 /** the picture's box inside an element showing it with object-fit: contain */
 export function contentBox(rect: DOMRect, naturalWidth: number, naturalHeight: number): { left: number; top: number; scale: number } {
