@@ -257,7 +257,7 @@ def measure_viewer(base: str, uid: str, runs: int, seconds: float) -> dict[str, 
         )
         return page
 
-    results: list[dict[str, float]] = []
+    results: list[dict[str, Any]] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

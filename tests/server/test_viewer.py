@@ -228,5 +228,11 @@ def test_seg_overlay_on_reformats(overlay_client: tuple[TestClient, CatalogBacke
         expected = expected.resize(base.size, Image.Resampling.NEAREST)
         assert np.array_equal(np.asarray(expected) > 0, pixels[..., 3] > 0)
     rt = next(iter(catalog.iter_search("Modality:RTSTRUCT")))["SeriesInstanceUID"]
-    refused = client.get(f"/api/series/{rt}/overlay", params={"plane": "coronal"})
-    assert refused.status_code == 400 and refused.json()["error"]["code"] == "not_placeable"
+    # RTSTRUCT contours on a reformat too (issue 19): their sections, the slice's size
+    coronal = client.get(f"/api/series/{rt}/overlay", params={"plane": "coronal"})
+    assert coronal.status_code == 200, coronal.text
+    under = client.get(
+        f"/api/series/{coronal.headers['x-referenced-series']}/slice",
+        params={"plane": "coronal", "index": coronal.headers["x-slice-index"]},
+    )
+    assert _png(coronal).mode == "RGBA" and _png(coronal).size == _png(under).size

@@ -30,6 +30,7 @@ from radcurate.optional import import_optional
 from radcurate.render.canvas import pil
 from radcurate.render.colors import cielab_to_rgb, palette_colour
 from radcurate.render.image import slice_orientation
+from radcurate.render.rt_reformat import rt_reformat
 from radcurate.render.rtstruct import contour_colour
 
 if TYPE_CHECKING:
@@ -210,6 +211,29 @@ def _rt_overlay(rt: SeriesInput, reference: SeriesInput, index: int, count: int)
     return Overlay(layer, reference.series_uid, index, count, legend, sorted(drawn))
 
 
+def _rt_reformat(rt: SeriesInput, reference: SeriesInput, plane: str, index: int | None) -> Overlay:
+    """An RTSTRUCT on a reformat (render/rt_reformat.py); the acquired plane as drawn there."""
+    contours = _contours(rt)
+    legend = sorted({(c.roi, c.name, contour_colour(c)) for c in contours})
+    records = [record for record, _ in series_slices(reference)]
+    cut = plane_cut(records, plane)
+    if cut.along == 0:
+        stored = cut.stored(index)
+        native = _rt_overlay(rt, reference, stored, len(records))
+        return Overlay(
+            native.image,
+            reference.series_uid,
+            cut.index_of(stored),
+            cut.count,
+            legend,
+            native.drawn,
+        )
+    gap = reference.document.get("slice_spacing_median")
+    tolerance = 0.5 * float(gap) if isinstance(gap, (int, float)) and gap > 0 else 1.0
+    image, at, count, drawn = rt_reformat(contours, reference, plane, index, tolerance)
+    return Overlay(image, reference.series_uid, at, count, legend, drawn)
+
+
 def _label_volume(
     catalog: CatalogBackend, seg: SeriesInput, reference: SeriesInput
 ) -> npt.NDArray[Any]:
@@ -287,7 +311,8 @@ def render_overlay(
         ``plane``: in geometric order for the acquired plane, the row or column of
         the cut for a reformat; default the middle.
     plane
-        ``"native"``, or (SEG only) ``"axial"``, ``"coronal"``, ``"sagittal"``.
+        ``"native"``, ``"axial"``, ``"coronal"``, ``"sagittal"`` (RTSTRUCT contours on a
+        reformat: their sections, render/rt_reformat.py).
 
     Raises
     ------
@@ -299,7 +324,7 @@ def render_overlay(
         ``index`` outside the referenced series.
     ValueError
         The geometry does not let the object be placed on the referenced slices, an
-        unknown plane, or a reformat of an RTSTRUCT.
+        unknown plane.
     UndecodableError
         The segmentation frames cannot be decoded.
 
@@ -327,9 +352,9 @@ def render_overlay(
     if plane not in ("native", *PLANE_AXES):
         raise ValueError(f"unknown plane {plane!r}: choose native, {', '.join(PLANE_AXES)}")
     if plane != "native":
-        if modality != "SEG":
-            raise ValueError("RTSTRUCT contours are drawn on the acquired plane only")
-        return _seg_reformat(catalog, series, reference, plane, index)
+        if modality == "SEG":
+            return _seg_reformat(catalog, series, reference, plane, index)
+        return _rt_reformat(series, reference, plane, index)
     count = len(series_slices(reference))
     chosen = count // 2 if index is None else index
     if not 0 <= chosen < count:
