@@ -75,3 +75,58 @@ def write_ct(folder: Path, slices: int = 120, series_uid: str | None = None) -> 
         ds.PixelData = (hounsfield(k, slices).astype(np.int32) + 1024).astype(np.uint16).tobytes()
         ds.save_as(folder / f"{k:04d}.dcm", enforce_file_format=True)
     return series_uid
+
+
+def write_rtstruct(folder: Path, series_uid: str, slices: int) -> str:
+    """An RTSTRUCT over :func:`write_ct`'s series ``series_uid``: the outline of the 300 HU
+    cube (ROI "cube", green) on every slice it is in; returns its SeriesInstanceUID."""
+    from pydicom.sequence import Sequence
+    from pydicom.uid import RTStructureSetStorage
+
+    study_uid = generate_uid(entropy_srcs=[series_uid, "study"])
+    frame_uid = generate_uid(entropy_srcs=[series_uid, "frame"])
+    origin = (-SIZE / 2 * SPACING[1], -SIZE / 2 * SPACING[0])
+    low, high = CUBE[0] - 0.5, CUBE[1] - 0.5  # the cube's pixel edges
+    corners = [(low, low), (high, low), (high, high), (low, high)]  # (column, row)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = RTStructureSetStorage, meta.MediaStorageSOPInstanceUID
+    ds.PatientID, ds.PatientName, ds.Modality = "VIEWER512", "VIEWER^BENCH", "RTSTRUCT"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, generate_uid()
+    ds.StudyDate, ds.SeriesDescription, ds.SeriesNumber = "20240301", "cube contours", 2
+    ds.FrameOfReferenceUID = frame_uid
+    series = Dataset()
+    series.SeriesInstanceUID = series_uid
+    study = Dataset()
+    study.ReferencedSOPInstanceUID = study_uid
+    study.RTReferencedSeriesSequence = Sequence([series])
+    frame = Dataset()
+    frame.FrameOfReferenceUID = frame_uid
+    frame.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([frame])
+    roi = Dataset()
+    roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = 1, "cube", frame_uid
+    ds.StructureSetROISequence = Sequence([roi])
+    contours = []
+    for k in range(slices):
+        if not (CUBE[2] <= k < CUBE[3] or slices < CUBE[3]):
+            continue
+        contour = Dataset()
+        contour.ContourGeometricType, contour.NumberOfContourPoints = "CLOSED_PLANAR", 4
+        contour.ContourData = [
+            value
+            for c, r in corners
+            for value in (origin[0] + c * SPACING[1], origin[1] + r * SPACING[0], -k * STEP)
+        ]
+        contours.append(contour)
+    item = Dataset()
+    item.ReferencedROINumber, item.ROIDisplayColor = 1, [40, 220, 90]
+    item.ContourSequence = Sequence(contours)
+    ds.ROIContourSequence = Sequence([item])
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "rtstruct.dcm", enforce_file_format=True)
+    return str(ds.SeriesInstanceUID)

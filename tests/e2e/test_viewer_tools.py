@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import numpy as np
 import pytest
-from bench.viewer_ct import SPACING, STEP, hounsfield, write_ct
+from bench.viewer_ct import CUBE, SPACING, STEP, hounsfield, write_ct, write_rtstruct
 from PIL import Image
 
 from tests.e2e.conftest import UI, copy_screenshot, run_cli
@@ -35,7 +35,9 @@ SLICES = 40
 @pytest.fixture(scope="module")
 def ct(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("viewer-tools")
-    return root, write_ct(root / "archive", SLICES)
+    uid = write_ct(root / "archive" / "ct", SLICES)
+    write_rtstruct(root / "archive" / "rt", uid, SLICES)
+    return root, uid
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +328,44 @@ def test_three_linked_planes_follow_a_click_with_the_crosshair(
     assert pane["coronal"].get_attribute("data-index") == "256"
     wait_panes(ui)
     copy_screenshot(ui.shot("viewer-three-planes"), DOCS_IMG / "viewer-three-planes.png")
+
+
+BOX_JS = """([selector, bright]) => {
+  const i = document.querySelector(selector);
+  const c = document.createElement('canvas');
+  c.width = i.naturalWidth; c.height = i.naturalHeight;
+  const x = c.getContext('2d'); x.drawImage(i, 0, 0);
+  const d = x.getImageData(0, 0, c.width, c.height).data;
+  let x0 = c.width, x1 = -1, y0 = c.height, y1 = -1;
+  for (let y = 0; y < c.height; y++) for (let k = 0; k < c.width; k++) {
+    const p = (y * c.width + k) * 4;
+    if (bright ? d[p] > 200 : d[p + 3] > 0) {
+      x0 = Math.min(x0, k); x1 = Math.max(x1, k); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+  }
+  return [x0, y0, x1, y1];
+}"""
+
+
+def test_rtstruct_contours_on_a_sagittal_reformat_lie_over_their_structure(
+    ui: UI, ct: tuple[Path, str]
+) -> None:
+    """The cube's contours (every slice it is in) on the sagittal cut through its middle:
+    their section is the cube's box in the reformat, in the overlay panel's legend."""
+    _, uid = ct
+    detail = open_viewer(ui, uid)
+    detail.locator("[data-testid=plane]").select_option("sagittal")
+    wait_painted(ui, "sagittal")
+    overlay = "[data-testid=overlay][data-plane=sagittal]"
+    ui.page.wait_for_selector(overlay)
+    index = int(ui.page.locator("[data-testid=slice]").get_attribute("data-shown-index"))
+    assert CUBE[0] <= index < CUBE[1]
+    ui.page.wait_for_function(
+        "s => { const o = document.querySelector(s); return o && o.complete && o.naturalWidth; }",
+        arg=overlay,
+    )
+    cube = ui.page.evaluate(BOX_JS, ["[data-testid=slice]", True])
+    drawn = ui.page.evaluate(BOX_JS, [overlay, False])
+    assert drawn == pytest.approx(cube, abs=2), (drawn, cube)
+    assert "acquired plane only" not in detail.locator("[data-testid=overlay-panel]").inner_text()
+    copy_screenshot(ui.shot("viewer-rtstruct-sagittal"), DOCS_IMG / "viewer-rtstruct-sagittal.png")
