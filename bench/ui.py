@@ -341,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         args.runs, args.pages = min(args.runs, 3), min(args.pages, 10)
         args.page_size = min(args.page_size, 4)  # several pages out of 22 series
         args.viewer_seconds = min(args.viewer_seconds, 2.0)
+        args.viewer_slices = min(args.viewer_slices, 40)
     viewer = None
     if not args.no_viewer:
         viewer = viewer_figures(args.viewer_slices, args.runs, args.viewer_seconds)
