@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -429,7 +430,7 @@ def _write(
                 report.exported += 1
             except Exception as exc:  # noqa: BLE001 - one series never stops the others
                 shutil.rmtree(tmp / folders[uid], ignore_errors=True)
-                _failed(row, uid, exc, report)
+                _failed(row, uid, exc, report, options)
             rows.append(row)
         sink.progress(len(series), len(series), f"{report.exported} series copied")
         return rows
@@ -510,11 +511,21 @@ def _public_uid(uid: str, options: ExportOptions) -> str:
     return replace_uid(options.deid.key, uid)
 
 
-def _failed(row: dict[str, Any], uid: str, exc: Exception, report: ExportReport) -> None:
+def _failed(row: dict[str, Any], uid: str, exc: Exception, report: ExportReport,
+            options: ExportOptions | None = None) -> None:  # fmt: skip
+    """Record a failed series. In a de-identified copy every UID in what is written (the
+    series' and any inside the reason, e.g. a stored file's path: ``_UID_TEXT``) is the
+    replacement UID the exported files carry."""
     reason = f"{type(exc).__name__}: {exc}"
+    if options is not None and options.deid is not None and not options.deid.retain_uids:
+        reason = _UID_TEXT.sub(lambda m: _public_uid(m.group(0), options), reason)
+        uid = _public_uid(uid, options)
     row.update(status="failed", reason=reason)
     report.failed += 1
     report.errors.append((uid, reason))
+
+
+_UID_TEXT = re.compile(r"(?<![\d.])[0-9]+(?:\.[0-9]+){3,}(?!\.?\d)")
 
 
 def _finish(
