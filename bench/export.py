@@ -12,9 +12,11 @@ half an RTSTRUCT (a circular contour of each structure on every slice), so both 
 are timed. They are ingested into a fresh SQLite catalog and put in one dataset. Then a fresh
 process runs ``export_dataset`` (nnU-Net, every patient in train: every case gets an image
 and a label map) and reports its wall time and peak RSS (``getrusage``); a second fresh
-process copies the version de-identified (``--deidentify``'s path): instances/s, beside the
-same copy without de-identification (a byte copy, hashed for the manifest) as the baseline.
-Each export runs ``--repeat`` times (default 3, interleaved); medians are reported.
+process copies the version de-identified (``--deidentify``'s path, with its worker
+processes): instances/s, beside the same copy on threads only (``--workers 1``, how it ran
+before the worker processes) and without de-identification (a byte copy, hashed for the
+manifest) as baselines. Each export runs ``--repeat`` times (default 3, interleaved; dirty
+pages are written back before each); medians are reported, CPU with the worker processes'.
 Targets (issue 17): >= 60 series/min and <= 2 GiB for nnU-Net with labels;
 >= 2,000 instances/s de-identified.
 """
@@ -191,19 +193,26 @@ def child(args: argparse.Namespace) -> None:
         deid = DeidOptions(key=b"bench-export-key")
     with open_catalog(args.catalog) as catalog:
         options = ExportOptions(
-            "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid
+            "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid,
+            workers=args.workers,
         )
         phase = _Phase()
-        before = resource.getrusage(resource.RUSAGE_SELF)
+        before = _cpu()
         start = time.perf_counter()
         report = export_dataset(catalog, options, phase)
         seconds = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-    peak = usage.ru_maxrss / 1024
+    cpu = _cpu() - before  # with the worker processes', ended with the export
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak,
                "phase_s": phase.seconds(), **report.to_dict()}  # fmt: skip
     print(json.dumps(figures))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its ended children (an export's worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 class _Phase:
@@ -232,11 +241,14 @@ class _Phase:
         return self.last - self.first
 
 
-def _run_child(catalog: str, fmt: str, out: Path, plain: bool = False) -> dict[str, Any]:
+def _run_child(
+    catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2
+) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
+    os.sync()  # the last run's dirty pages written back now, not during this one
     done = subprocess.run(
         [sys.executable, __file__, "--child", "--catalog", catalog, "--format", fmt,
-         "--out", str(out), *(["--plain"] if plain else [])],
+         "--out", str(out), "--workers", str(workers), *(["--plain"] if plain else [])],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -257,6 +269,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each export (medians)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--catalog", help=argparse.SUPPRESS)
     parser.add_argument("--format", default="nnunet", help=argparse.SUPPRESS)
@@ -282,13 +295,17 @@ def main() -> None:
             catalog.create_dataset("bench")
             catalog.add_to_dataset("bench", Selection(query="*"))
             catalog.freeze_dataset("bench")
-        runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": []}
+        runs: dict[str, list[dict[str, Any]]] = {
+            "nnunet": [], "deid": [], "threads": [], "plain": []
+        }  # fmt: skip
         for _ in range(repeat):  # interleaved, so a noisy spell touches every kind alike
             runs["nnunet"].append(_run_child(url, "nnunet", root / "nnunet"))
             runs["deid"].append(_run_child(url, "dicom", root / "deid"))
+            runs["threads"].append(_run_child(url, "dicom", root / "deid", workers=1))
             runs["plain"].append(_run_child(url, "dicom", root / "plain", plain=True))
     instances = series * (slices + 1)
     nnunet, deid, plain = runs["nnunet"], runs["deid"], runs["plain"]
+    threads = runs["threads"]
     exported = int(nnunet[0]["exported"])
     figures: dict[str, Any] = {
         "series": series, "slices": slices, "size": 512, "archive_s": made, "repeat": repeat,
@@ -309,6 +326,10 @@ def main() -> None:
             "failed": max(int(r["failed"]) for r in deid),
             "runs_s": [round(float(r["seconds"]), 3) for r in deid],
         },
+        "deid_threads_only": {
+            "instances_per_s": instances / _median(threads, "seconds"),
+            "copy_instances_per_s": instances / _median(threads, "phase_s"),
+        },
         "plain_copy": {
             "instances_per_s": instances / _median(plain, "seconds"),
             "copy_instances_per_s": instances / _median(plain, "phase_s"),
@@ -316,6 +337,7 @@ def main() -> None:
         },
     }  # fmt: skip
     n, d, c = figures["nnunet"], figures["deid"], figures["plain_copy"]
+    t = figures["deid_threads_only"]
     print(
         f"medians of {repeat} run(s), each in a fresh process; load average now "
         f"{os.getloadavg()[0]:.1f}"
@@ -335,6 +357,12 @@ def main() -> None:
         f"an instance; the copying phase alone (without planning, manifests, card): "
         f"{d['copy_instances_per_s']:.0f} instances/s "
         f"({d['copy_instances_per_s'] / TARGET_DEID_PER_S:.2f}x)"
+    )
+    print(
+        f"before: the same de-identified copy on threads only (--workers 1): "
+        f"{t['instances_per_s']:.0f} instances/s (copying phase "
+        f"{t['copy_instances_per_s']:.0f}); processes / threads: "
+        f"{d['instances_per_s'] / t['instances_per_s']:.2f}"
     )
     print(
         f"baseline, the same export without de-identification (a byte copy, hashed): "

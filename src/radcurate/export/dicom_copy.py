@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
     from radcurate.export.deid import DeidOptions
+    from radcurate.export.deid_pool import DeidPool
 
 __all__ = ["COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
 
@@ -74,10 +75,13 @@ def series_folders(
     return folders
 
 
+_REMOTE = ("http://", "https://")
+
+
 def _source(location: str) -> str | io.BytesIO:
     from radcurate.storage.locations import read_location
 
-    if location.startswith(("http://", "https://")):
+    if location.startswith(_REMOTE):
         return io.BytesIO(read_location(location))
     return local_path(location)
 
@@ -100,6 +104,7 @@ def copy_instances(
     *,
     workers: int = COPY_WORKERS,
     digests: dict[Path, str] | None = None,
+    pool: DeidPool | None = None,
 ) -> list[Path]:
     """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
     byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
@@ -107,11 +112,20 @@ def copy_instances(
 
     ``workers`` threads copy at once (file copies and hashing release the GIL); each file's
     bytes do not depend on them. ``digests``, when given, receives every written file's sha256
-    (hex), computed while copying, so the manifest need not read the files again.
+    (hex), computed while copying, so the manifest need not read the files again. A
+    de-identified copy of stored files goes to ``pool``'s worker processes when one is given
+    (:class:`radcurate.export.deid_pool.DeidPool`: the header rewriting holds the GIL).
     """
     folder.mkdir(parents=True, exist_ok=True)
     ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
     targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
+    remote = any(r.location.startswith(_REMOTE) for r in ordered)
+    if deid is not None and pool is not None and not remote:
+        pairs = [(local_path(r.location), str(t)) for r, t in zip(ordered, targets, strict=True)]
+        hexes = pool.copy(pairs, hashed=digests is not None)
+        if digests is not None:
+            digests.update((t, h) for t, h in zip(targets, hexes, strict=True) if h is not None)
+        return targets
 
     def copy(k: int) -> str | None:
         digest = None if digests is None else hashlib.sha256()
@@ -133,8 +147,8 @@ def copy_instances(
     if workers <= 1 or len(ordered) < 2:
         hexes = [copy(k) for k in range(len(ordered))]
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            hexes = list(pool.map(copy, range(len(ordered))))
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            hexes = list(threads.map(copy, range(len(ordered))))
     if digests is not None:
         digests.update((t, h) for t, h in zip(targets, hexes, strict=True) if h is not None)
     return targets

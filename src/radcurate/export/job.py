@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +26,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from radcurate.catalog import CatalogBackend
 from radcurate.export.channels import Channel, check_channels
 from radcurate.export.channels_resample import channel_volume
-from radcurate.export.dicom_copy import (
-    LAYOUTS,
-    burned_in_reason,
-    copy_instances,
-    series_folders,
-)
+from radcurate.export.dicom_copy import LAYOUTS
+from radcurate.export.dicom_job import write_dicom
+from radcurate.export.failures import public_uid, record_failure
 from radcurate.export.labels import LabelSpec, LabelTable, case_label_map, label_names, label_table
 from radcurate.export.layouts import FORMATS, CasePaths, case_paths, dataset_folder, write_index
 from radcurate.export.manifest import (
@@ -63,7 +59,6 @@ SplitCompare = Callable[[frozenset[str], frozenset[str], tuple[str, str]], dict[
 
 #: DICOM fields a de-identified export's manifest may show (none that the Basic Profile removes)
 DEID_SAFE_FIELDS = frozenset(DEFAULT_FIELDS) - {"SeriesDescription", "PatientSex", "age_years"}
-_BURNED_IN = "pixels may carry burned-in text (--include-burned-in exports it)"
 _NO_LABELS = "a training case without labels (nnU-Net needs them)"
 
 
@@ -105,7 +100,8 @@ class ExportOptions:
     overwrite: bool = False
     dataset_id: int = 1
     layout: str = "patient/study/series"
-    #: cases converted at once (threads); the output does not depend on it
+    #: cases converted at once (threads), or files de-identified at once (the calling thread
+    #: and ``workers - 1`` processes, at most one per CPU); the output does not depend on it
     workers: int = 2
     #: de-identify a ``dicom`` export with these options (``radcurate.export.deid.DeidOptions``)
     deid: DeidOptions | None = None
@@ -395,45 +391,7 @@ def _write(
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows: list[dict[str, Any]] = []
     if options.format == "dicom":
-        series = [uid for uid in sorted(plan.documents) if uid not in plan.left_out
-                  or plan.left_out[uid].startswith(("not an image", "a label"))]  # fmt: skip
-        case_of = {c.series_uid: c for c in plan.cases}
-        patients = sorted({str(plan.documents[u].get("PatientID") or "") for u in series})
-        keys = {p: f"P{n:04d}" for n, p in enumerate(patients, start=1)}
-        docs = plan.documents
-        rows_in = [
-            (str(docs[u].get("PatientID") or ""), str(docs[u].get("StudyInstanceUID") or ""), u,
-             str(docs[u].get("Modality") or "")) for u in series
-        ]  # fmt: skip
-        folders = series_folders(rows_in, options.layout, keys)
-        for k, uid in enumerate(series):
-            sink.check()
-            sink.progress(k, len(series), f"{report.exported} series copied")
-            case = case_of.get(uid)
-            row: dict[str, Any] = {
-                "case": folders[uid], "_uid": uid, "series_uid": _public_uid(uid, options),
-                "patient": keys[str(plan.documents[uid].get("PatientID") or "")],
-                "split": case.split if case else "", "fold": case.fold if case else None,
-            }  # fmt: skip
-            try:
-                records = lookup.instances(uid)
-                risk = None if options.deid is None else burned_in_reason(records)
-                if risk is not None and not options.include_burned_in:
-                    row.update(status="left out", reason=f"{_BURNED_IN}: {risk}")
-                    report.left_out += 1
-                    rows.append(row)
-                    continue
-                digests: dict[Path, str] = {}
-                copy_instances(records, tmp / folders[uid], options.deid, digests=digests)
-                row.update(status="exported", reason="", image=folders[uid])
-                row["_sha256"] = {p.relative_to(tmp).as_posix(): h for p, h in digests.items()}
-                report.exported += 1
-            except Exception as exc:  # noqa: BLE001 - one series never stops the others
-                shutil.rmtree(tmp / folders[uid], ignore_errors=True)
-                _failed(row, uid, exc, report, options)
-            rows.append(row)
-        sink.progress(len(series), len(series), f"{report.exported} series copied")
-        return rows
+        return write_dicom(plan, lookup, options, tmp, report, sink)
     table, broken = _label_table(plan, lookup, options)
     report.notes.extend(f"label series {u}: {r}" for u, r in sorted(broken.items()))
     root = dataset_folder(plan.dataset, options.dataset_id) if options.format == "nnunet" else ""
@@ -464,7 +422,7 @@ def _write(
             }  # fmt: skip
             row.update(outcome)
             if error is not None:
-                _failed(row, case.series_uid, error, report)
+                record_failure(row, case.series_uid, error, report)
             elif paths is None:
                 report.skipped += 1
             else:
@@ -502,32 +460,6 @@ def _channel_rows(row: dict[str, Any], case: Case, options: ExportOptions) -> li
     return rows
 
 
-def _public_uid(uid: str, options: ExportOptions) -> str:
-    """The series UID the manifest shows: replaced as the de-identified files have it."""
-    if options.deid is None or options.deid.retain_uids:
-        return uid
-    from radcurate.export.deid_uids import replace_uid
-
-    return replace_uid(options.deid.key, uid)
-
-
-def _failed(row: dict[str, Any], uid: str, exc: Exception, report: ExportReport,
-            options: ExportOptions | None = None) -> None:  # fmt: skip
-    """Record a failed series. In a de-identified copy every UID in what is written (the
-    series' and any inside the reason, e.g. a stored file's path: ``_UID_TEXT``) is the
-    replacement UID the exported files carry."""
-    reason = f"{type(exc).__name__}: {exc}"
-    if options is not None and options.deid is not None and not options.deid.retain_uids:
-        reason = _UID_TEXT.sub(lambda m: _public_uid(m.group(0), options), reason)
-        uid = _public_uid(uid, options)
-    row.update(status="failed", reason=reason)
-    report.failed += 1
-    report.errors.append((uid, reason))
-
-
-_UID_TEXT = re.compile(r"(?<![\d.])[0-9]+(?:\.[0-9]+){3,}(?!\.?\d)")
-
-
 def _finish(
     plan: ExportPlan, options: ExportOptions, tmp: Path, rows: list[dict[str, Any]],
     values: dict[str, dict[str, Any]], report: ExportReport, card: CardBuilder | None,
@@ -536,8 +468,8 @@ def _finish(
     listed = {r["_uid"] for r in rows}
     for uid, reason in sorted(plan.left_out.items()):
         if uid not in listed:
-            rows.append({"_uid": uid, "series_uid": _public_uid(uid, options), "status": "left out",
-                         "reason": reason})  # fmt: skip
+            rows.append({"_uid": uid, "series_uid": public_uid(uid, options.deid),
+                         "status": "left out", "reason": reason})  # fmt: skip
             report.left_out += 1
     for row in rows:
         row.update({k: v for k, v in values.get(row["_uid"], {}).items() if k not in row})

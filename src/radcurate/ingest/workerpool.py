@@ -18,8 +18,6 @@ when they are gone. An idle worker also leaves when its command pipe closes.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import multiprocessing
 import os
 import queue
@@ -34,6 +32,7 @@ from typing import Any
 
 from radcurate.catalog.base import FileError
 from radcurate.ingest.worker import ChunkResult, FileTask, process_chunk, sorted_tasks
+from radcurate.worker_lifetime import die_with_parent
 
 #: default hard limit on one file's processing in a worker, seconds (``--file-time-limit``)
 DEFAULT_FILE_TIME_LIMIT_S = 300.0
@@ -41,7 +40,6 @@ DEFAULT_FILE_TIME_LIMIT_S = 300.0
 _DEPTH = 2
 #: seconds a worker gets to leave when the pool closes, before it is killed
 _CLOSE_GRACE_S = 5.0
-_PR_SET_PDEATHSIG = 1
 
 
 def time_limit_reason(seconds: float) -> str:
@@ -65,44 +63,13 @@ def died_reason(exitcode: int | None) -> str:
     return f"the worker process reading this file died ({how}); the file was skipped"
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent (the forkserver) ends; leave at
-    once if ingest is gone already.
-
-    The forkserver leaves when the write end of its "alive" pipe is closed everywhere, and
-    every child it forks inherits that end: a worker keeps it (and so the forkserver, and
-    so itself) alive after ingest is killed. Workers start no processes, so each closes its
-    copy: then ``kill -9`` of ingest ends the forkserver, which ends the workers.
-    """
-    try:
-        from multiprocessing import forkserver
-    except ImportError:  # no fd passing here (Windows): no forkserver either
-        forkserver = None  # type: ignore[assignment]
-    server = getattr(forkserver, "_forkserver", None)
-    alive = getattr(server, "_forkserver_alive_fd", None)
-    if isinstance(alive, int):
-        with contextlib.suppress(OSError):
-            os.close(alive)
-        server._forkserver_alive_fd = None  # type: ignore[union-attr]
-    name = ctypes.util.find_library("c")
-    if name is not None:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    try:
-        os.kill(parent_pid, 0)
-    except ProcessLookupError:
-        os._exit(0)
-    except PermissionError:
-        pass
-
-
 def _serve(conn: Connection, progress: Any, parent_pid: int) -> None:
     """A worker: read ``(job, tasks, store_url)`` from ``conn``, answer ``(job, result)``.
 
     ``progress`` is ``[job, file index, started (monotonic), 0]`` in shared memory;
     ``started`` is 0 while no file is being read.
     """
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
