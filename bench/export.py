@@ -201,7 +201,9 @@ def child(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         report = export_dataset(catalog, options, phase)
         seconds = time.perf_counter() - start
-    cpu = _cpu() - before  # with the worker processes', ended with the export
+    from radcurate.export.deid_pool import worker_cpu_seconds
+
+    cpu = _cpu() - before + worker_cpu_seconds()  # with the de-identifying workers'
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak,
                "phase_s": phase.seconds(), **report.to_dict()}  # fmt: skip
@@ -209,10 +211,9 @@ def child(args: argparse.Namespace) -> None:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process and its ended children (an export's worker processes)."""
+    """CPU seconds of this process."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime
 
 
 class _Phase:
