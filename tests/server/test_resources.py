@@ -150,6 +150,8 @@ def test_openapi_has_stable_operation_ids(client: TestClient) -> None:
         ("POST", "/api/workflows/{name}/runs"): "start_workflow_run",
         ("GET", "/api/search"): "search_series",
         ("POST", "/api/search"): "search_series_post",
+        ("GET", "/api/search/groups"): "search_groups_get",
+        ("POST", "/api/search/groups"): "search_groups",
         ("POST", "/api/selections"): "create_selection",
         ("GET", "/api/selections/{selection_id}"): "get_selection",
         ("GET", "/api/series/{series_uid}"): "get_series",

@@ -5,6 +5,7 @@ import type { Counts, Selection } from "./api/contract";
 import { knownFields, queryWarnings } from "./fieldcheck";
 import { quoteValue, units } from "./query";
 import { hasFreeText, searchExplained } from "./explain";
+import { picks, clearPicks, pickedCount, groupState, groupQuery } from "./groupSelection";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
@@ -29,6 +30,8 @@ export const state = reactive({
   /** review mode (src/review.ts) walks the query's series */
   reviewing: false,
   cardSize: 180,
+  /** the gallery flat, or grouped by patient and study (src/components/GroupedGallery.vue) */
+  galleryView: "flat" as "flat" | "grouped",
   cardFields: [...DEFAULT_CARD_FIELDS],
   tagShortcuts: [] as string[],
   savedSearches: [] as { name: string; query: string }[],
@@ -62,12 +65,18 @@ export const state = reactive({
   pageTimings: [] as number[],
 });
 
-export const selectionCount = computed(() =>
-  state.selectAll ? Math.max(0, state.total - state.excluded.size) : state.selected.size,
-);
+// With patients or studies ticked in the grouped view (src/groupSelection.ts), `selected`
+// holds series ticked outside a ticked group and `excluded` series unticked inside one.
+export const selectionCount = computed(() => {
+  if (!picks.groups.size) return state.selectAll ? Math.max(0, state.total - state.excluded.size) : state.selected.size;
+  const base = state.selectAll ? state.total : 0;
+  return Math.max(0, base + pickedCount() + state.selected.size - state.excluded.size);
+});
 
 export function isSelected(uid: string): boolean {
-  return state.selectAll ? !state.excluded.has(uid) : state.selected.has(uid);
+  if (state.selected.has(uid)) return true;
+  if (state.excluded.has(uid)) return false;
+  return groupState(uid, state.selectAll) ?? state.selectAll;
 }
 
 export function clearSelection(): void {
@@ -75,12 +84,14 @@ export function clearSelection(): void {
   state.selected = new Set();
   state.excluded = new Set();
   state.anchor = -1;
+  clearPicks();
 }
 
 export function selectAllMatches(): void {
   state.selectAll = true;
   state.selected = new Set();
   state.excluded = new Set();
+  clearPicks();
 }
 
 /** Click (replace), ctrl/cmd-click (toggle) and shift-click (range from the anchor). */
@@ -149,6 +160,9 @@ function sentOffset(): number {
 
 /** The selection as the API takes it (server-side: the query travels, not the uids). */
 export function currentSelection(): Selection {
+  if (picks.groups.size) {
+    return { query: groupQuery(sentQuery(), state.selectAll), include: [...state.selected], exclude: [...state.excluded] };
+  }
   if (state.selectAll) return { query: sentQuery(), include: [], exclude: [...state.excluded] };
   return { query: null, include: [...state.selected], exclude: [] };
 }
@@ -374,6 +388,7 @@ function applySettings(settings: Record<string, unknown>): void {
   }
   if (Array.isArray(settings.tag_shortcuts)) state.tagShortcuts = settings.tag_shortcuts.map(String).slice(0, 9);
   if (typeof settings.card_size === "number") state.cardSize = settings.card_size;
+  if (settings.gallery_view === "flat" || settings.gallery_view === "grouped") state.galleryView = settings.gallery_view;
   if (typeof settings.sort === "string") state.preferredSort = settings.sort;
   if (Array.isArray(settings.saved_searches)) {
     state.savedSearches = settings.saved_searches
@@ -415,6 +430,7 @@ export async function saveSettings(): Promise<void> {
     card_fields: state.cardFields,
     tag_shortcuts: state.tagShortcuts,
     card_size: state.cardSize,
+    gallery_view: state.galleryView,
     sort: state.preferredSort,
     saved_searches: state.savedSearches,
   };

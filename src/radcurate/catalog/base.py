@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         StoredSelection,
         TagInfo,
     )
+    from radcurate.catalog.groups import GroupPage
     from radcurate.catalog.jobs import JobRecord
     from radcurate.catalog.project_store import SQLProjectStore
     from radcurate.catalog.result_store import ResultStore
@@ -296,6 +297,22 @@ class SearchBackend(Protocol):
 
     def result_fields(self) -> list[FieldInfo]:
         """The ``ai.*``/``qc.*``/``clin.*`` fields series have, most common first."""
+
+    def patient_groups(
+        self, query: str | Node, *, limit: int = 100, after: str | None = None
+    ) -> GroupPage:
+        """A page of the patients whose series match a query, with their matching studies
+        and series counted (``catalog/grouping.py``)."""
+
+    def study_groups(
+        self,
+        query: str | Node,
+        patient_id: str | None,
+        *,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> GroupPage:
+        """A page of one patient's studies whose series match a query, newest first."""
 
 
 class JobsBackend(Protocol):

@@ -32,6 +32,7 @@ from radcurate.catalog.bulk import BulkImportMixin
 from radcurate.catalog.curation import CurationMixin
 from radcurate.catalog.fields import derived_types, field_paths
 from radcurate.catalog.file_removal import FileRemovalMixin
+from radcurate.catalog.grouping import GroupingMixin
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.catalog.jobs import JobsMixin
 from radcurate.catalog.lookup import LookupMixin
@@ -73,6 +74,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 class SQLCatalog(
     FileRemovalMixin,
     QueryMixin,
+    GroupingMixin,
     IndexedSearchMixin,
     BulkImportMixin,
     JobsMixin,

@@ -34,6 +34,7 @@ from radcurate.server.routes import (
     qc,
     review,
     search,
+    search_groups,
     selections,
     series,
     tags,
@@ -111,6 +112,7 @@ def create_app(
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (search, aggregate, autocomplete, series, thumbnails, viewer, fields, info, qc):
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
+    app.include_router(stamp_permissions(search_groups.router), prefix=API_PREFIX)  # by patient
     app.include_router(
         stamp_permissions(bias.router), prefix=API_PREFIX
     )  # bias metrics and dataset shift

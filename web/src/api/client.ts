@@ -38,6 +38,10 @@ export type CompareResponse = S["CompareResponse"];
 export type Shift = S["Shift"];
 export type ClinicalTable = S["ClinicalTablePublic"];
 export type ClinicalImport = S["ClinicalImportResponse"];
+export type GroupsRequest = S["GroupsRequest"];
+export type GroupsResponse = S["GroupsResponse"];
+export type PatientGroupItem = S["PatientGroupItem"];
+export type StudyGroupItem = S["StudyGroupItem"];
 
 // ---- users, sessions and API tokens (issue 18; docs/ui.md "Signing in, tokens and users")
 export type Role = "viewer" | "curator" | "admin";
@@ -206,6 +210,10 @@ export const api = {
       limit: opts.limit ?? 100,
       cursor: opts.cursor ?? null,
     }, signal);
+  },
+  /** the query's patients, or one patient's studies (the structured gallery, src/groups.ts) */
+  groups(body: Partial<GroupsRequest>, signal?: AbortSignal): Promise<GroupsResponse> {
+    return request("POST", "/api/search/groups", body, signal);
   },
   count(q: string, signal?: AbortSignal): Promise<Counts> {
     return request("GET", "/api/count" + qs({ q }), undefined, signal);

@@ -924,6 +924,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Groups Get
+         * @description Like ``POST /api/search/groups``, the query as text.
+         */
+        get: operations["search_groups_get"];
+        put?: never;
+        /**
+         * Search Groups
+         * @description A page of the query's patients (with matching study and series counts), or of one
+         *     patient's studies, each with the query term that selects its series.
+         */
+        post: operations["search_groups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/selections": {
         parameters: {
             query?: never;
@@ -2590,6 +2615,72 @@ export interface components {
             /** Value */
             value: unknown;
         };
+        /**
+         * GroupsRequest
+         * @description ``POST /api/search/groups``.
+         */
+        GroupsRequest: {
+            /**
+             * Cursor
+             * @description next_cursor of the previous page.
+             */
+            cursor?: string | null;
+            /**
+             * Level
+             * @description patients: the query's patients; studies: the studies of patient_id.
+             * @default patients
+             * @enum {string}
+             */
+            level: "patients" | "studies";
+            /**
+             * Limit
+             * @default 100
+             */
+            limit: number;
+            /**
+             * Patient Id
+             * @description level=studies: the patient (null: the series without a PatientID).
+             */
+            patient_id?: string | null;
+            /**
+             * Query
+             * @description Query text or its JSON tree.
+             * @default
+             */
+            query: string | {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * GroupsResponse
+         * @description One page of groups.
+         */
+        GroupsResponse: {
+            /** Items */
+            items: components["schemas"]["PatientGroupItem"][] | components["schemas"]["StudyGroupItem"][];
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "patients" | "studies";
+            /** Next Cursor */
+            next_cursor: string | null;
+            /**
+             * Series
+             * @description matching series of every group at this level
+             */
+            series: number;
+            /**
+             * Studies
+             * @description matching studies of every group at this level
+             */
+            studies: number;
+            /**
+             * Total
+             * @description groups at this level (patients, or the patient's studies)
+             */
+            total: number;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -2912,6 +3003,32 @@ export interface components {
             patients: number;
             /** Series */
             series: number;
+        };
+        /**
+         * PatientGroupItem
+         * @description A patient with matching series.
+         */
+        PatientGroupItem: {
+            /**
+             * Patient Id
+             * @description null: the series without a PatientID
+             */
+            patient_id: string | null;
+            /**
+             * Series
+             * @description its matching series
+             */
+            series: number;
+            /**
+             * Studies
+             * @description its studies with a matching series
+             */
+            studies: number;
+            /**
+             * Term
+             * @description query term selecting its series: send (query) (term)
+             */
+            term: string;
         };
         /**
          * PlaneViewModel
@@ -3523,6 +3640,32 @@ export interface components {
             series: number;
             /** Studies */
             studies: number;
+        };
+        /**
+         * StudyGroupItem
+         * @description A study of one patient with matching series.
+         */
+        StudyGroupItem: {
+            /** Modalities */
+            modalities: string[];
+            /** Patient Id */
+            patient_id: string | null;
+            /**
+             * Series
+             * @description its matching series
+             */
+            series: number;
+            /** Study Date */
+            study_date: string | null;
+            /** Study Description */
+            study_description: string | null;
+            /** Study Uid */
+            study_uid: string;
+            /**
+             * Term
+             * @description query term selecting its series: send (query) (term)
+             */
+            term: string;
         };
         /**
          * TagCreate
@@ -6622,6 +6765,114 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SearchResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_groups_get: {
+        parameters: {
+            query?: {
+                /** @description Query text (docs/query-language.md). */
+                q?: string;
+                /** @description patients, or studies of patient_id */
+                level?: "patients" | "studies";
+                /** @description level=studies: the patient (absent: without PatientID) */
+                patient_id?: string | null;
+                limit?: number;
+                /** @description next_cursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupsResponse"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupsResponse"];
                 };
             };
             /** @description Bad query (position, expected, suggestions) */
