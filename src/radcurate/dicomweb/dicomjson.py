@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
@@ -31,6 +32,7 @@ NUMBER_VRS = frozenset({"DS", "IS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "U
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 
+@lru_cache(maxsize=1 << 14)
 def tag_of(name: str) -> str | None:
     """The 8-hex-digit tag of a keyword or of a tag written as hex (``00100020``).
 
@@ -53,6 +55,7 @@ def tag_of(name: str) -> str | None:
     return None if number is None else f"{number:08X}"
 
 
+@lru_cache(maxsize=1 << 14)
 def vr_of(tag: str) -> str | None:
     """The VR of a public tag from the dictionary (first of ``US or SS`` choices), or None."""
     try:
@@ -142,6 +145,8 @@ def element_json(tag: str, value: Any, vr: str | None = None) -> dict[str, Any] 
         items = [document_to_json(item) for item in value if isinstance(item, Mapping)]
         return {"vr": "SQ", "Value": items} if items else {"vr": "SQ"}
     values = value if isinstance(value, list) else [value]
+    if vr in NUMBER_VRS and all(type(v) is int or type(v) is float for v in values):
+        return {"vr": vr, "Value": values} if values else {"vr": vr}  # as they are (json_value)
     converted = [json_value(vr, v) for v in values]
     kept = [v for v in converted if v is not None]
     if not kept:
