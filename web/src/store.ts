@@ -6,6 +6,7 @@ import { knownFields, queryWarnings } from "./fieldcheck";
 import { quoteValue, units } from "./query";
 import { hasFreeText, searchExplained } from "./explain";
 import { picks, clearPicks, pickedCount, groupState, groupQuery } from "./groupSelection";
+import { applyLayout, currentLayout, migrateOldLayout, parseLayout } from "./dashboardLayout";
 
 /** Series per page fetch; `?page_size=` overrides it (bench/ui.py measures small catalogs). */
 export let PAGE_SIZE = 200;
@@ -389,6 +390,9 @@ function applySettings(settings: Record<string, unknown>): void {
   if (Array.isArray(settings.tag_shortcuts)) state.tagShortcuts = settings.tag_shortcuts.map(String).slice(0, 9);
   if (typeof settings.card_size === "number") state.cardSize = settings.card_size;
   if (settings.gallery_view === "flat" || settings.gallery_view === "grouped") state.galleryView = settings.gallery_view;
+  const dashboard = parseLayout(settings.dashboard);
+  if (dashboard) applyLayout(dashboard);
+  else migrateOldLayout(); // charts this browser kept before they were settings
   if (typeof settings.sort === "string") state.preferredSort = settings.sort;
   if (Array.isArray(settings.saved_searches)) {
     state.savedSearches = settings.saved_searches
@@ -431,6 +435,7 @@ export async function saveSettings(): Promise<void> {
     tag_shortcuts: state.tagShortcuts,
     card_size: state.cardSize,
     gallery_view: state.galleryView,
+    dashboard: currentLayout(),
     sort: state.preferredSort,
     saved_searches: state.savedSearches,
   };

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from radcurate.catalog.groups import GroupPage
     from radcurate.catalog.jobs import JobRecord
+    from radcurate.catalog.layout_store import SQLLayoutStore
     from radcurate.catalog.project_store import SQLProjectStore
     from radcurate.catalog.result_store import ResultStore
     from radcurate.catalog.review_store import ReviewStore
@@ -527,6 +528,8 @@ class CatalogBackend(
     projects: SQLProjectStore
     #: who viewed which series' images (``catalog/access_log.py``)
     access_log: SQLAccessLog
+    #: shared dashboard layouts (``catalog/layout_store.py``)
+    layouts: SQLLayoutStore
 
     def __enter__(self) -> CatalogBackend: ...
 

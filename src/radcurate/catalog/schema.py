@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from radcurate.catalog.base import CatalogError
+from radcurate.catalog.layout_store import LAYOUT_TABLES
 from radcurate.catalog.schema_access import AUTH_TABLES, PROJECT_TABLES
 
 
@@ -525,6 +526,17 @@ MIGRATIONS = (
             )
             for s in _PROJECTS["postgresql"]
         ),
+    ),
+)
+_LAYOUTS = _both(LAYOUT_TABLES)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        version=11,
+        description="shared dashboard layouts",
+        sqlite=_LAYOUTS["sqlite"],
+        postgresql=_LAYOUTS["postgresql"],
     ),
 )
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

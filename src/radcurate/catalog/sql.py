@@ -35,6 +35,7 @@ from radcurate.catalog.file_removal import FileRemovalMixin
 from radcurate.catalog.grouping import GroupingMixin
 from radcurate.catalog.indexed import IndexedSearchMixin
 from radcurate.catalog.jobs import JobsMixin
+from radcurate.catalog.layout_store import SQLLayoutStore
 from radcurate.catalog.lookup import LookupMixin
 from radcurate.catalog.project_store import SQLProjectStore
 from radcurate.catalog.projection import search_document
@@ -110,6 +111,8 @@ class SQLCatalog(
         self.projects = SQLProjectStore(self)
         #: who viewed which series' images (catalog/access_log.py)
         self.access_log = SQLAccessLog(self)
+        #: shared dashboard layouts (catalog/layout_store.py)
+        self.layouts = SQLLayoutStore(self)
 
     # -- results: the first wave's per-series calls, kept as delegates of the result store ----
     def results(self, series_uid: str) -> dict[str, dict[str, Any]]:

@@ -21,6 +21,7 @@ from radcurate.server.routes import (
     autocomplete,
     bias,
     clinical,
+    dashboard_layouts,
     dataset_card,
     datasets,
     dicomweb,
@@ -120,6 +121,7 @@ def create_app(
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
     for module in (tags, datasets, selections, review, audit, user_settings):  # curation
         app.include_router(stamp_permissions(module.router), prefix=API_PREFIX)
+    app.include_router(stamp_permissions(dashboard_layouts.router), prefix=API_PREFIX)  # shared
     app.include_router(stamp_permissions(clinical.router), prefix=API_PREFIX)  # clinical tables
     app.include_router(stamp_permissions(dataset_card.router), prefix=API_PREFIX)  # dataset cards
     app.include_router(stamp_permissions(exports.router), prefix=API_PREFIX)  # exports (jobs)

@@ -42,6 +42,7 @@ export type GroupsRequest = S["GroupsRequest"];
 export type GroupsResponse = S["GroupsResponse"];
 export type PatientGroupItem = S["PatientGroupItem"];
 export type StudyGroupItem = S["StudyGroupItem"];
+export type SharedLayout = S["LayoutPublic"];
 
 // ---- users, sessions and API tokens (issue 18; docs/ui.md "Signing in, tokens and users")
 export type Role = "viewer" | "curator" | "admin";
@@ -262,6 +263,19 @@ export const api = {
   },
   freezeDataset(name: string, note: string): Promise<{ version: number; series_count: number }> {
     return request("POST", `/api/datasets/${encodeURIComponent(name)}/versions`, { note });
+  },
+  // --- shared dashboard layouts (src/components/LayoutMenu.vue) ---
+  layouts(): Promise<{ items: SharedLayout[] }> {
+    return request("GET", "/api/dashboard-layouts");
+  },
+  layout(name: string): Promise<SharedLayout> {
+    return request("GET", `/api/dashboard-layouts/${encodeURIComponent(name)}`);
+  },
+  putLayout(name: string, layout: object, description = ""): Promise<SharedLayout> {
+    return request("PUT", `/api/dashboard-layouts/${encodeURIComponent(name)}`, { layout, description });
+  },
+  deleteLayout(name: string): Promise<void> {
+    return request("DELETE", `/api/dashboard-layouts/${encodeURIComponent(name)}`);
   },
   getSettings(): Promise<{ user: string; settings: Record<string, unknown> }> {
     return request("GET", "/api/settings");

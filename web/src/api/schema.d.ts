@@ -284,6 +284,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard-layouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dashboard Layouts
+         * @description The shared dashboard layouts.
+         */
+        get: operations["list_dashboard_layouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dashboard-layouts/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Dashboard Layout
+         * @description One shared layout (its name in any case).
+         */
+        get: operations["get_dashboard_layout"];
+        /**
+         * Put Dashboard Layout
+         * @description Share a layout under ``name``, or replace it (its owner, a curator or an admin: 403
+         *     for anyone else).
+         */
+        put: operations["put_dashboard_layout"];
+        post?: never;
+        /**
+         * Delete Dashboard Layout
+         * @description Delete a shared layout (its owner, a curator or an admin: 403 for anyone else).
+         */
+        delete: operations["delete_dashboard_layout"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets": {
         parameters: {
             query?: never;
@@ -1239,7 +1288,8 @@ export interface paths {
         get: operations["get_user_settings"];
         /**
          * Put User Settings
-         * @description Replace the acting user's settings.
+         * @description Replace the acting user's settings (``dashboard``: their dashboard layout, checked
+         *     as a shared one is, ``catalog/layout_store.py``).
          */
         put: operations["put_user_settings"];
         post?: never;
@@ -2816,6 +2866,52 @@ export interface components {
             error: string;
             /** Series Uid */
             series_uid: string;
+        };
+        /**
+         * LayoutBody
+         * @description ``PUT /api/dashboard-layouts/{name}``.
+         */
+        LayoutBody: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Layout
+             * @description {"charts": [{"field", "zoom", "height"}], "width"}: the dashboard
+             */
+            layout: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * LayoutList
+         * @description Every shared layout, by name.
+         */
+        LayoutList: {
+            /** Items */
+            items: components["schemas"]["LayoutPublic"][];
+        };
+        /**
+         * LayoutPublic
+         * @description A shared layout.
+         */
+        LayoutPublic: {
+            /** Created At */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Layout */
+            layout: {
+                [key: string]: unknown;
+            };
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string;
+            /** Updated At */
+            updated_at: string;
         };
         /**
          * LoginBody
@@ -4857,6 +4953,202 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CountResponse"];
                 };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_dashboard_layouts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayoutList"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_dashboard_layout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayoutPublic"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_dashboard_layout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayoutBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayoutPublic"];
+                };
+            };
+            /** @description Bad query (position, expected, suggestions) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such series */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_dashboard_layout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad query (position, expected, suggestions) */
             400: {

@@ -1,9 +1,11 @@
-"""``/api/settings``: per-user settings kept server-side (cards, shortcuts, saved searches)."""
+"""``/api/settings``: per-user settings kept server-side (cards, shortcuts, saved searches,
+the dashboard's layout)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from radcurate.catalog.layout_store import check_layout
 from radcurate.server.auth import READ
 from radcurate.server.deps import CatalogDep
 from radcurate.server.errors import ERROR_RESPONSES
@@ -23,6 +25,10 @@ def get_user_settings(request: Request, catalog: CatalogDep) -> SettingsResponse
 def put_user_settings(
     body: SettingsBody, request: Request, catalog: CatalogDep
 ) -> SettingsResponse:
-    """Replace the acting user's settings."""
+    """Replace the acting user's settings (``dashboard``: their dashboard layout, checked
+    as a shared one is, ``catalog/layout_store.py``)."""
     user = request_user(request)
-    return SettingsResponse(user=user, settings=catalog.set_user_settings(body.settings, user))
+    settings = dict(body.settings)
+    if settings.get("dashboard") is not None:
+        settings["dashboard"] = check_layout(settings["dashboard"])
+    return SettingsResponse(user=user, settings=catalog.set_user_settings(settings, user))
