@@ -151,6 +151,16 @@ def test_group_expand_tick_a_study_and_tag_exactly_its_series(ui: UI, clean_tags
     assert tagged(ui, TAGS[1]) == series_of(ui, patient["term"])
     assert len(tagged(ui, TAGS[1])) == patient["series"]
 
+    # a double click opens a card; → steps to the next series of the open study
+    order = cards.evaluate_all("els => els.map(e => e.dataset.uid)")
+    cards.nth(0).dblclick()
+    ui.page.wait_for_selector("[data-testid=detail-next]")
+    assert f"series={order[0]}" in ui.page.url
+    ui.page.locator("[data-testid=detail-next]").click()
+    ui.page.wait_for_function("u => location.search.includes('series=' + u)", arg=order[1])
+    ui.page.keyboard.press("Escape")
+    ui.page.wait_for_selector("[data-testid=group-patient]")
+
     # the view is remembered
     ui.page.reload()
     ui.page.wait_for_selector("[data-testid=group-patient]")

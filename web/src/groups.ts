@@ -148,6 +148,17 @@ async function refreshOpen(): Promise<void> {
   }
 }
 
+/** The series the grouped view shows, in its order (the open studies of the open patients):
+ * what ←/→ step through in the detail view. */
+export function shownSeries(): string[] {
+  const out: string[] = [];
+  for (const patient of grouped.patients) {
+    if (!patient.open) continue;
+    for (const study of patient.studies ?? []) if (study.open) out.push(...study.series.map((s) => s.series_uid));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- ticks
 
 export type Tick = "on" | "off" | "some";
