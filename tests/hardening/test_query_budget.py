@@ -229,3 +229,43 @@ def test_a_postgresql_query_past_its_budget_is_cancelled(fresh_pg_url: str) -> N
         assert catalog.count(query) == expected  # a budget not spent changes nothing
         catalog.query_budget_s = None
         assert catalog.count("Modality:CT") > 0
+
+
+# -- upkeep outside the budget (1,000,000 series: the index took longer than the budget) ------
+
+
+def test_building_the_index_is_not_cut_short_by_a_query_budget(tmp_path: Path) -> None:
+    """At 1M series the first search's index build outlasted the 10 s budget: SQLite's
+    progress handler stopped it, the half-built index was dropped, and every later query
+    started it again: all 80 requests of the load run answered 503. The build is upkeep
+    shared by every query: it completes, whatever the budget of the query that started it."""
+    with open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}") as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(4000))
+        catalog.query_budget_s = 1e-9
+        with pytest.raises(QueryTimeoutError):
+            catalog.count("Modality:CT")  # the query itself is past its budget ...
+        index = catalog._series_index  # (not search_index(): that would build it now)
+        assert index is not None and len(index) == 4000  # ... but the index was built whole
+        catalog.query_budget_s = 30.0
+        assert catalog.count("Modality:CT") == sum(1 for i in range(4000) if i % 3)
+        assert catalog.count("ProtocolName:*lung*") == 4000
+
+
+def test_the_server_builds_the_index_at_start(tmp_path: Path) -> None:
+    """``radcurate serve`` builds the index in the background from the start: the first
+    searches of a large catalog need not wait for it (nor time out building it)."""
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    with open_catalog(url) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_docs(3000))
+    settings = ServerSettings(home=tmp_path / "home", catalog_url=url)
+    app = create_app(settings)
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while True:  # no request was sent
+            index = app.state.catalog._series_index
+            if index is not None and len(index) == 3000:
+                break
+            assert time.monotonic() < deadline, "the index was not built at start"
+            time.sleep(0.1)

@@ -58,7 +58,7 @@ from radcurate.query.ast import (
     Text,
 )
 from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field
-from radcurate.query.limits import check_budget, dedupe, query_budget
+from radcurate.query.limits import check_budget, dedupe, outside_query, query_budget
 
 
 class _BudgetedEvaluator(Evaluator):
@@ -136,9 +136,18 @@ class IndexedSearchMixin:
 
     # -- the index -----------------------------------------------------------------------------
     def search_index(self) -> SeriesIndex | None:
-        """The index, brought up to date with the catalog (None when disabled)."""
+        """The index, brought up to date with the catalog (None when disabled).
+
+        Building and refreshing it is upkeep shared by every query, run outside the calling
+        query's time budget and cancel (:func:`radcurate.query.limits.outside_query`): cut
+        short, it would be lost, and an index that takes longer to build than the budget
+        (1,000,000 series) would be started again by every query and never finished."""
         if not self.use_search_index:
             return None
+        with outside_query():
+            return self._up_to_date_index()
+
+    def _up_to_date_index(self) -> SeriesIndex:
         built = False
         with _CREATING:
             if self._series_index is None:
@@ -266,7 +275,8 @@ class IndexedSearchMixin:
         keyed = field in ("SeriesInstanceUID", "StudyInstanceUID")
         if keyed or field in NAMESPACES or is_result_path(field):
             return index.columns.get(field)
-        return index.demand_column(self, field)
+        with outside_query():  # loaded once for every later query (search_index)
+            return index.demand_column(self, field)
 
     def result_fields(self) -> list[FieldInfo]:
         """Every ``ai.*``/``qc.*``/``clin.*`` field some series has, most common first, its

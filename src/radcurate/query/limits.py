@@ -153,6 +153,22 @@ def query_budget(seconds: float | None) -> Iterator[None]:
         _querying.reset(mark)
 
 
+@contextmanager
+def outside_query() -> Iterator[None]:
+    """Run the ``with`` block as shared upkeep, not as the running query: no budget, no
+    cancel, statements never interrupted. For work that serves every later query and is
+    lost when cut short (building the search index, loading one of its columns): one
+    request's budget must not stop it, or a catalog whose index takes longer to build than
+    the budget would never get one (every query would time out and start again)."""
+    mark = _querying.set(False)
+    token = _deadline.set(None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+        _querying.reset(mark)
+
+
 def in_query() -> bool:
     """Whether this context runs inside :func:`query_budget` (a query, not a write)."""
     return _querying.get()

@@ -242,7 +242,11 @@ class SeriesIndex:
             column = self.columns[field] = Column(field)
             column.codes = np.full(len(self.uids), -1, CODE)
             self.demand_fields[field] = time.monotonic()
-            self._load_demand(source, field, None, None)
+            try:
+                self._load_demand(source, field, None, None)
+            except BaseException:  # half loaded would match too little: load it next time
+                del self.demand_fields[field], self.columns[field]
+                raise
             return column
 
     def _load_demand(
