@@ -12,11 +12,10 @@ half an RTSTRUCT (a circular contour of each structure on every slice), so both 
 are timed. They are ingested into a fresh SQLite catalog and put in one dataset. Then a fresh
 process runs ``export_dataset`` (nnU-Net, every patient in train: every case gets an image
 and a label map) and reports its wall time and peak RSS (``getrusage``); a second fresh
-process copies the version de-identified (``--deidentify``'s path, with its worker
-processes): instances/s, beside the same copy on threads only (``--workers 1``, how it ran
-before the worker processes) and without de-identification (a byte copy, hashed for the
-manifest) as baselines. Each export runs ``--repeat`` times (default 3, interleaved; dirty
-pages are written back before each); medians are reported, CPU with the worker processes'.
+process copies the version de-identified (``--deidentify``'s path): instances/s, beside the
+same copy without de-identification (a byte copy, hashed for the manifest) as the baseline.
+Each export runs ``--repeat`` times (default 3, interleaved; dirty pages are written back
+before each, so no run pays for the last one's); medians are reported.
 Targets (issue 17): >= 60 series/min and <= 2 GiB for nnU-Net with labels;
 >= 2,000 instances/s de-identified.
 """
@@ -201,9 +200,7 @@ def child(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         report = export_dataset(catalog, options, phase)
         seconds = time.perf_counter() - start
-    from radcurate.export.deid_pool import worker_cpu_seconds
-
-    cpu = _cpu() - before + worker_cpu_seconds()  # with the de-identifying workers'
+    cpu = _cpu() - before
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures = {"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak,
                "phase_s": phase.seconds(), **report.to_dict()}  # fmt: skip
@@ -296,17 +293,13 @@ def main() -> None:
             catalog.create_dataset("bench")
             catalog.add_to_dataset("bench", Selection(query="*"))
             catalog.freeze_dataset("bench")
-        runs: dict[str, list[dict[str, Any]]] = {
-            "nnunet": [], "deid": [], "threads": [], "plain": []
-        }  # fmt: skip
+        runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": []}
         for _ in range(repeat):  # interleaved, so a noisy spell touches every kind alike
             runs["nnunet"].append(_run_child(url, "nnunet", root / "nnunet"))
             runs["deid"].append(_run_child(url, "dicom", root / "deid"))
-            runs["threads"].append(_run_child(url, "dicom", root / "deid", workers=1))
             runs["plain"].append(_run_child(url, "dicom", root / "plain", plain=True))
     instances = series * (slices + 1)
     nnunet, deid, plain = runs["nnunet"], runs["deid"], runs["plain"]
-    threads = runs["threads"]
     exported = int(nnunet[0]["exported"])
     figures: dict[str, Any] = {
         "series": series, "slices": slices, "size": 512, "archive_s": made, "repeat": repeat,
@@ -327,10 +320,6 @@ def main() -> None:
             "failed": max(int(r["failed"]) for r in deid),
             "runs_s": [round(float(r["seconds"]), 3) for r in deid],
         },
-        "deid_threads_only": {
-            "instances_per_s": instances / _median(threads, "seconds"),
-            "copy_instances_per_s": instances / _median(threads, "phase_s"),
-        },
         "plain_copy": {
             "instances_per_s": instances / _median(plain, "seconds"),
             "copy_instances_per_s": instances / _median(plain, "phase_s"),
@@ -338,7 +327,6 @@ def main() -> None:
         },
     }  # fmt: skip
     n, d, c = figures["nnunet"], figures["deid"], figures["plain_copy"]
-    t = figures["deid_threads_only"]
     print(
         f"medians of {repeat} run(s), each in a fresh process; load average now "
         f"{os.getloadavg()[0]:.1f}"
@@ -358,12 +346,6 @@ def main() -> None:
         f"an instance; the copying phase alone (without planning, manifests, card): "
         f"{d['copy_instances_per_s']:.0f} instances/s "
         f"({d['copy_instances_per_s'] / TARGET_DEID_PER_S:.2f}x)"
-    )
-    print(
-        f"before: the same de-identified copy on threads only (--workers 1): "
-        f"{t['instances_per_s']:.0f} instances/s (copying phase "
-        f"{t['copy_instances_per_s']:.0f}); processes / threads: "
-        f"{d['instances_per_s'] / t['instances_per_s']:.2f}"
     )
     print(
         f"baseline, the same export without de-identification (a byte copy, hashed): "

@@ -27,5 +27,4 @@ def test_export_benchmark_smoke(tmp_path: Path) -> None:
     assert nnunet["exported"] == figures["series"] == 2 and nnunet["failed"] == 0
     assert nnunet["series_per_min"] > 0 and 0 < nnunet["peak_rss_mib"] < 2048
     assert deid["failed"] == 0 and deid["instances_per_s"] > 0
-    assert figures["deid_threads_only"]["instances_per_s"] > 0
     assert "series/min" in process.stdout and "instances/s" in process.stdout

@@ -129,8 +129,7 @@ def _deid(deidentify: bool, key: str | None, chosen: tuple[str, ...]) -> Any:
 @click.option("--include-burned-in", is_flag=True,
               help="De-identified: export series that may carry burned-in text too.")  # fmt: skip
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Cases converted at once (threads), or files de-identified at once "
-                   "(processes); same output.")  # fmt: skip
+              help="Cases converted at once (threads; same output).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def export(

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
     from radcurate.export.deid import DeidOptions
-    from radcurate.export.deid_pool import DeidPool
 
 __all__ = ["COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
 
@@ -104,7 +103,6 @@ def copy_instances(
     *,
     workers: int = COPY_WORKERS,
     digests: dict[Path, str] | None = None,
-    pool: DeidPool | None = None,
 ) -> list[Path]:
     """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
     byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
@@ -112,20 +110,11 @@ def copy_instances(
 
     ``workers`` threads copy at once (file copies and hashing release the GIL); each file's
     bytes do not depend on them. ``digests``, when given, receives every written file's sha256
-    (hex), computed while copying, so the manifest need not read the files again. A
-    de-identified copy of stored files goes to ``pool``'s worker processes when one is given
-    (:class:`radcurate.export.deid_pool.DeidPool`: the header rewriting holds the GIL).
+    (hex), computed while copying, so the manifest need not read the files again.
     """
     folder.mkdir(parents=True, exist_ok=True)
     ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
     targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
-    remote = any(r.location.startswith(_REMOTE) for r in ordered)
-    if deid is not None and pool is not None and not remote:
-        pairs = [(local_path(r.location), str(t)) for r, t in zip(ordered, targets, strict=True)]
-        hexes = pool.copy(pairs, hashed=digests is not None)
-        if digests is not None:
-            digests.update((t, h) for t, h in zip(targets, hexes, strict=True) if h is not None)
-        return targets
 
     def copy(k: int) -> str | None:
         digest = None if digests is None else hashlib.sha256()

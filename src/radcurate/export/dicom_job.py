@@ -1,7 +1,6 @@
 """The ``dicom`` format's part of an export job: each series of the version copied (or
 de-identified) into its folder, one manifest row a series (:mod:`radcurate.export.job`
-does the rest). A de-identified copy runs on a :class:`radcurate.export.deid_pool.DeidPool`
-started before the first series."""
+does the rest)."""
 
 from __future__ import annotations
 
@@ -39,42 +38,31 @@ def write_dicom(
     ]  # fmt: skip
     folders = series_folders(rows_in, options.layout, keys)
     rows: list[dict[str, Any]] = []
-    pool = None
-    if options.deid is not None and series:
-        from radcurate.export.deid_pool import DeidPool, pool_workers
-
-        processes = min(options.workers - 1, pool_workers())  # the calling thread is one
-        pool = DeidPool(options.deid, workers=processes) if processes > 0 else None
-    try:
-        for k, uid in enumerate(series):
-            sink.check()
-            sink.progress(k, len(series), f"{report.exported} series copied")
-            case = case_of.get(uid)
-            row: dict[str, Any] = {
-                "case": folders[uid], "_uid": uid, "series_uid": public_uid(uid, options.deid),
-                "patient": keys[str(docs[uid].get("PatientID") or "")],
-                "split": case.split if case else "", "fold": case.fold if case else None,
-            }  # fmt: skip
-            try:
-                records = lookup.instances(uid)
-                risk = None if options.deid is None else burned_in_reason(records)
-                if risk is not None and not options.include_burned_in:
-                    row.update(status="left out", reason=f"{BURNED_IN}: {risk}")
-                    report.left_out += 1
-                    rows.append(row)
-                    continue
-                digests: dict[Path, str] = {}
-                copy_instances(records, tmp / folders[uid], options.deid, digests=digests,
-                               pool=pool)  # fmt: skip
-                row.update(status="exported", reason="", image=folders[uid])
-                row["_sha256"] = {p.relative_to(tmp).as_posix(): h for p, h in digests.items()}
-                report.exported += 1
-            except Exception as exc:  # noqa: BLE001 - one series never stops the others
-                shutil.rmtree(tmp / folders[uid], ignore_errors=True)
-                record_failure(row, uid, exc, report, options.deid)
-            rows.append(row)
-    finally:
-        if pool is not None:
-            pool.close()
+    for k, uid in enumerate(series):
+        sink.check()
+        sink.progress(k, len(series), f"{report.exported} series copied")
+        case = case_of.get(uid)
+        row: dict[str, Any] = {
+            "case": folders[uid], "_uid": uid, "series_uid": public_uid(uid, options.deid),
+            "patient": keys[str(docs[uid].get("PatientID") or "")],
+            "split": case.split if case else "", "fold": case.fold if case else None,
+        }  # fmt: skip
+        try:
+            records = lookup.instances(uid)
+            risk = None if options.deid is None else burned_in_reason(records)
+            if risk is not None and not options.include_burned_in:
+                row.update(status="left out", reason=f"{BURNED_IN}: {risk}")
+                report.left_out += 1
+                rows.append(row)
+                continue
+            digests: dict[Path, str] = {}
+            copy_instances(records, tmp / folders[uid], options.deid, digests=digests)
+            row.update(status="exported", reason="", image=folders[uid])
+            row["_sha256"] = {p.relative_to(tmp).as_posix(): h for p, h in digests.items()}
+            report.exported += 1
+        except Exception as exc:  # noqa: BLE001 - one series never stops the others
+            shutil.rmtree(tmp / folders[uid], ignore_errors=True)
+            record_failure(row, uid, exc, report, options.deid)
+        rows.append(row)
     sink.progress(len(series), len(series), f"{report.exported} series copied")
     return rows

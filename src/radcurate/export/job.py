@@ -100,8 +100,7 @@ class ExportOptions:
     overwrite: bool = False
     dataset_id: int = 1
     layout: str = "patient/study/series"
-    #: cases converted at once (threads), or files de-identified at once (the calling thread
-    #: and ``workers - 1`` processes, at most one per CPU); the output does not depend on it
+    #: cases converted at once (threads); the output does not depend on it
     workers: int = 2
     #: de-identify a ``dicom`` export with these options (``radcurate.export.deid.DeidOptions``)
     deid: DeidOptions | None = None
