@@ -76,6 +76,9 @@ def start_server(url: str, home: Path, timeout: float) -> tuple[subprocess.Popen
     """A ``radcurate serve`` process on a free port, polled until ``/api/info`` answers."""
     port = _free_port()
     env = {**os.environ, "RADCURATE_HOME": str(home), "RADCURATE_CATALOG": ""}
+    # the IDC corpus has no files: the thumbnail job a server starts with would try (and
+    # fail) to render every one of its series for the whole run, writing a result for each
+    env["RADCURATE_BACKGROUND_THUMBNAILS"] = "0"
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCH, "serve", "--catalog", url, "--port", str(port),
          "--log-level", "warning"],
@@ -142,7 +145,7 @@ def client_loop(base: str, until: float, seed: int, recorder: Recorder) -> None:
             sort = rng.choice(SORTS)
             request: tuple[str, str, dict[str, Any]]
             if kind == "search":
-                last_query, last_sort = rng.choice(QUERIES), sort
+                last_query, last_sort, cursor = rng.choice(QUERIES), sort, None
                 params = {"q": last_query, "limit": 50, **({"sort": sort} if sort else {})}
                 request = ("GET", "/api/search", {"params": params})
             elif kind == "next_page":

@@ -269,3 +269,19 @@ def test_the_server_builds_the_index_at_start(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, "the index was not built at start"
             time.sleep(0.1)
+
+
+def test_upkeep_time_is_not_charged_to_the_query() -> None:
+    """A query that waited for the index build (upkeep) still has its own budget after."""
+    from radcurate.query.limits import check_budget, outside_query, query_budget, remaining_budget
+
+    with query_budget(0.3):
+        with outside_query():
+            assert remaining_budget() is None  # upkeep runs without a budget
+            time.sleep(0.4)
+        check_budget()  # not spent: the 0.4 s were upkeep
+        left = remaining_budget()
+        assert left is not None and 0.1 < left <= 0.3
+        time.sleep(0.35)
+        with pytest.raises(QueryTimeoutError):
+            check_budget()  # the query's own time still counts

@@ -159,14 +159,19 @@ def outside_query() -> Iterator[None]:
     cancel, statements never interrupted. For work that serves every later query and is
     lost when cut short (building the search index, loading one of its columns): one
     request's budget must not stop it, or a catalog whose index takes longer to build than
-    the budget would never get one (every query would time out and start again)."""
+    the budget would never get one (every query would time out and start again). The
+    running query's budget is extended by the time the block took."""
+    outer = _deadline.get()
     mark = _querying.set(False)
     token = _deadline.set(None)
+    started = time.monotonic()
     try:
         yield
     finally:
         _deadline.reset(token)
         _querying.reset(mark)
+        if outer is not None:  # the running query's budget does not pay for the upkeep
+            _deadline.set((outer[0] + time.monotonic() - started, outer[1]))
 
 
 def in_query() -> bool:
