@@ -161,6 +161,13 @@ def test_resize_reload_share_and_a_second_user_applies_it(browser: Any, layout_s
         ".getBoundingClientRect().height >= h",
         arg=after["modality_height"],
     )
+    # the charts take the layout's order with the next aggregation answer (its request is
+    # sent 60 ms after the layout changes; wait_for_load_state does not wait for it)
+    bob.page.wait_for_function(
+        "order => [...document.querySelectorAll('section.chart')]"
+        ".map(e => e.dataset.testid.replace('chart-', '')).join() === order",
+        arg=",".join(after["charts"]),
+    )
     assert shown(bob) == after
     bob.shot("layout-applied-by-bob")
     # it is his now: a fresh browser of his shows it
