@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,6 +48,7 @@ from radcurate.catalog.curation_types import (
     CurationError,
     CurationNotFoundError,
 )
+from radcurate.catalog.store_session import AuditedSession
 
 #: user names: letters, digits and ``._@-``, 1 to 64 characters (no spaces, no control bytes)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -105,25 +105,8 @@ class TokenUse:
     token_id: str
 
 
-class AuthSession(Protocol):
+class AuthSession(AuditedSession, Protocol):
     """What the store needs of a SQL catalog (``SQLCatalog`` provides it)."""
-
-    def _transaction(self) -> AbstractContextManager[Any]: ...
-
-    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]: ...
-
-    def _sql(self, sql: str) -> str: ...
-
-    def _audit(
-        self,
-        cur: Any,
-        actor: str,
-        action: str,
-        target: str | None,
-        selection: dict[str, Any] | None,
-        series_count: int | None,
-        detail: dict[str, Any] | None = None,
-    ) -> None: ...
 
 
 _USER_COLUMNS = "name, role, disabled, created_at, last_login_at"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +31,7 @@ from radcurate.catalog.curation_types import (
     check_text,
 )
 from radcurate.catalog.rows import dumps, loads
+from radcurate.catalog.store_session import AuditedSession
 
 LAYOUT_TABLES = """
     CREATE TABLE dashboard_layouts (
@@ -105,27 +105,10 @@ def check_layout(layout: Any) -> dict[str, Any]:
     return result
 
 
-class LayoutSession(Protocol):
+class LayoutSession(AuditedSession, Protocol):
     """What the store needs of a SQL catalog (``SQLCatalog`` provides it)."""
 
     row_lock: str
-
-    def _transaction(self) -> AbstractContextManager[Any]: ...
-
-    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]: ...
-
-    def _sql(self, sql: str) -> str: ...
-
-    def _audit(
-        self,
-        cur: Any,
-        actor: str,
-        action: str,
-        target: str | None,
-        selection: dict[str, Any] | None,
-        series_count: int | None,
-        detail: dict[str, Any] | None = None,
-    ) -> None: ...
 
 
 _COLUMNS = "name, owner, description, layout, created_at, updated_at"

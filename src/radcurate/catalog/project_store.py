@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +39,7 @@ from radcurate.catalog.curation_types import (
     check_text,
     chunks,
 )
+from radcurate.catalog.store_session import AuditedSession
 
 #: a DICOM AE title: 1-16 characters of the default repertoire, no backslash
 _AE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")
@@ -57,27 +57,10 @@ class ProjectInfo:
     series_count: int
 
 
-class ProjectSession(Protocol):
+class ProjectSession(AuditedSession, Protocol):
     """What the store needs of a SQL catalog (``SQLCatalog`` provides it)."""
 
-    def _transaction(self) -> AbstractContextManager[Any]: ...
-
-    def _read(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]: ...
-
-    def _sql(self, sql: str) -> str: ...
-
     def resolve_selection(self, selection: Selection) -> list[str]: ...
-
-    def _audit(
-        self,
-        cur: Any,
-        actor: str,
-        action: str,
-        target: str | None,
-        selection: dict[str, Any] | None,
-        series_count: int | None,
-        detail: dict[str, Any] | None = None,
-    ) -> None: ...
 
 
 def check_ae_title(ae_title: str) -> str:
