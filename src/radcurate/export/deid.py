@@ -36,6 +36,7 @@ from radcurate.export.deid_residual import RESIDUAL_KEYWORDS, RESIDUAL_VRS, resi
 from radcurate.export.deid_stream import deidentify_bytes
 from radcurate.export.deid_table import BASIC, MASKED, OPTIONS
 from radcurate.export.deid_uids import date_shift_days, is_well_known, pseudonym, replace_uid
+from radcurate.export.file_writer import write_file
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
@@ -538,13 +539,12 @@ def deidentify_file(
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=False)
         fast = buffer.getvalue()
+    if isinstance(dst, str | PathLike):
+        write_file(dst, [fast], digest)
+        return
     if digest is not None:
         digest.update(fast)
-    if isinstance(dst, str | PathLike):
-        with open(dst, "wb") as fh:
-            fh.write(fast)
-    else:
-        dst.write(fast)
+    dst.write(fast)
 
 
 def _method(options: DeidOptions) -> list[tuple[str, str]]:

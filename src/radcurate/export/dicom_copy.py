@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from pydicom import dcmread
 
 from radcurate.dicom.instance import InstanceRecord
+from radcurate.export.file_writer import SourceRange, direct_io_enabled, write_file
 from radcurate.imaging.frames import local_path
 
 if TYPE_CHECKING:
@@ -35,10 +36,16 @@ if TYPE_CHECKING:
 
     from radcurate.export.deid import DeidOptions
 
-__all__ = ["COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances", "series_folders"]
+__all__ = [
+    "COPY_WORKERS", "DIRECT_COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances",
+    "series_folders",
+]  # fmt: skip
 
-#: threads copying a series' instances at once (:func:`copy_instances`)
+#: threads copying a series' instances at once (:func:`copy_instances`): one per CPU (at most
+#: 4) through the page cache; 8 where files are written direct, each thread then waiting on
+#: the disk for most of a file (docs/architecture.md, "Export speed")
 COPY_WORKERS = max(1, min(4, os.cpu_count() or 1))
+DIRECT_COPY_WORKERS = 8
 
 #: the folder layouts of a ``dicom`` export
 LAYOUTS: tuple[str, ...] = ("patient/study/series", "series")
@@ -101,17 +108,20 @@ def copy_instances(
     folder: Path,
     deid: DeidOptions | None = None,
     *,
-    workers: int = COPY_WORKERS,
+    workers: int | None = None,
     digests: dict[Path, str] | None = None,
 ) -> list[Path]:
     """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
     byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
     pixel data bytes unchanged).
 
-    ``workers`` threads copy at once (file copies and hashing release the GIL); each file's
-    bytes do not depend on them. ``digests``, when given, receives every written file's sha256
-    (hex), computed while copying, so the manifest need not read the files again.
+    ``workers`` threads copy at once (file copies and hashing release the GIL; default
+    :data:`DIRECT_COPY_WORKERS` when files are written direct, else :data:`COPY_WORKERS`);
+    each file's bytes do not depend on them. ``digests``, when given, receives every written
+    file's sha256 (hex), computed while copying, so the manifest need not read the files again.
     """
+    if workers is None:
+        workers = DIRECT_COPY_WORKERS if direct_io_enabled() else COPY_WORKERS
     folder.mkdir(parents=True, exist_ok=True)
     ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
     targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
@@ -124,9 +134,7 @@ def copy_instances(
 
             deidentify_file(source, targets[k], deid, digest=digest)
         elif isinstance(source, io.BytesIO):
-            targets[k].write_bytes(source.getvalue())
-            if digest is not None:
-                digest.update(source.getvalue())
+            write_file(targets[k], [source.getvalue()], digest)
         elif digest is None:
             shutil.copyfile(source, targets[k])
         else:
@@ -144,7 +152,8 @@ def copy_instances(
 
 
 def _copy_hashed(source: str, target: Path, digest: Hash) -> None:
-    from radcurate.export.deid_copy import copy_range
-
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        copy_range(src.fileno(), dst.fileno(), 0, os.fstat(src.fileno()).st_size, digest)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        write_file(target, [SourceRange(fd, 0, os.fstat(fd).st_size)], digest)
+    finally:
+        os.close(fd)
