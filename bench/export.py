@@ -15,7 +15,12 @@ and a label map) and reports its wall time and peak RSS (``getrusage``); a secon
 process copies the version de-identified (``--deidentify``'s path): instances/s, beside the
 same copy without de-identification (a byte copy, hashed for the manifest) as the baseline.
 Each export runs ``--repeat`` times (default 3, interleaved; dirty pages are written back
-before each, so no run pays for the last one's); medians are reported.
+before each, so no run pays for the last one's); medians are reported. Each run's output is
+deleted when it ends, then the next run waits until 11 s have passed: ext4 without a journal
+(this machine's) skips inodes freed in the last 5-10 s when it creates a file, looking at
+each in turn, so a run started right after deleting the last one's 1,600 files paid for
+that search on every file it created (~8 % of the copy's speed; docs/architecture.md,
+"Export speed"); an export into a fresh folder does not.
 Targets (issue 17): >= 60 series/min and <= 2 GiB for nnU-Net with labels;
 >= 2,000 instances/s de-identified.
 """
@@ -192,7 +197,11 @@ def child(args: argparse.Namespace) -> None:
         deid = DeidOptions(key=b"bench-export-key")
     with open_catalog(args.catalog) as catalog:
         options = ExportOptions(
-            "bench", args.format, Path(args.out), parse_split("train=1.0"), deid=deid,
+            "bench",
+            args.format,
+            Path(args.out),
+            parse_split("train=1.0"),
+            deid=deid,
             workers=args.workers,
         )
         phase = _Phase()
@@ -239,16 +248,24 @@ class _Phase:
         return self.last - self.first
 
 
+#: seconds between deleting a run's output and starting the next run (see the docstring)
+SETTLE_S = 11.0
+_deleted_at = [0.0]
+
+
 def _run_child(
-    catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2
+    catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2, settle: bool = True
 ) -> dict[str, Any]:
-    shutil.rmtree(out, ignore_errors=True)
+    if settle:
+        time.sleep(max(0.0, _deleted_at[0] + SETTLE_S - time.monotonic()))
     os.sync()  # the last run's dirty pages written back now, not during this one
     done = subprocess.run(
         [sys.executable, __file__, "--child", "--catalog", catalog, "--format", fmt,
          "--out", str(out), "--workers", str(workers), *(["--plain"] if plain else [])],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
+    shutil.rmtree(out, ignore_errors=True)
+    _deleted_at[0] = time.monotonic()
     if done.returncode != 0:
         raise SystemExit(f"export child failed:\n{done.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -295,9 +312,12 @@ def main() -> None:
             catalog.freeze_dataset("bench")
         runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": []}
         for _ in range(repeat):  # interleaved, so a noisy spell touches every kind alike
-            runs["nnunet"].append(_run_child(url, "nnunet", root / "nnunet"))
-            runs["deid"].append(_run_child(url, "dicom", root / "deid"))
-            runs["plain"].append(_run_child(url, "dicom", root / "plain", plain=True))
+            settle = not args.smoke
+            runs["nnunet"].append(_run_child(url, "nnunet", root / "nnunet", settle=settle))
+            runs["deid"].append(_run_child(url, "dicom", root / "deid", settle=settle))
+            runs["plain"].append(
+                _run_child(url, "dicom", root / "plain", plain=True, settle=settle)
+            )
     instances = series * (slices + 1)
     nnunet, deid, plain = runs["nnunet"], runs["deid"], runs["plain"]
     exported = int(nnunet[0]["exported"])
