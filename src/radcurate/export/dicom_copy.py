@@ -21,7 +21,8 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from radcurate.export.deid import DeidOptions
 
 __all__ = [
-    "COPY_WORKERS", "DIRECT_COPY_WORKERS", "LAYOUTS", "burned_in_reason", "copy_instances",
-    "series_folders",
+    "COPY_WORKERS", "DIRECT_COPY_WORKERS", "LAYOUTS", "SeriesCopy", "burned_in_reason",
+    "copy_instances", "copy_workers", "series_folders", "submit_copies",
 ]  # fmt: skip
 
 #: threads copying a series' instances at once (:func:`copy_instances`): one per CPU (at most
@@ -103,6 +104,51 @@ def burned_in_reason(records: Sequence[InstanceRecord]) -> str | None:
     return burned_in_risk(dcmread(_source(first.location), stop_before_pixels=True))
 
 
+def copy_workers() -> int:
+    """Threads for copying instances: :data:`DIRECT_COPY_WORKERS` when files are written
+    direct, else :data:`COPY_WORKERS`."""
+    return DIRECT_COPY_WORKERS if direct_io_enabled() else COPY_WORKERS
+
+
+@dataclass
+class SeriesCopy:
+    """A series' instance copies handed to an executor (:func:`submit_copies`)."""
+
+    targets: list[Path]
+    futures: list[Future[str | None]]
+
+    def result(self, digests: dict[Path, str] | None = None) -> list[Path]:
+        """Wait for every copy of the series, then raise the first error (nothing of the
+        series is being written any more when it is raised) or return the targets;
+        ``digests`` receives each written file's sha256 (hex)."""
+        wait(self.futures)
+        hexes = [future.result() for future in self.futures]
+        if digests is not None:
+            digests.update((t, h) for t, h in zip(self.targets, hexes, strict=True) if h)
+        return self.targets
+
+
+def submit_copies(
+    records: Sequence[InstanceRecord], folder: Path, deid: DeidOptions | None,
+    executor: Executor, *, hashed: bool = True,
+) -> SeriesCopy:  # fmt: skip
+    """Start copying a series' instances (ordered by InstanceNumber, then SOP UID) as
+    ``IM0001.dcm``… on ``executor``: byte for byte, or de-identified with ``deid``
+    (:func:`radcurate.export.deid.deidentify_file`, pixel data bytes unchanged). Each file's
+    bytes depend on neither the executor nor what else it runs, so an export hands it the
+    next series before this one is done (a one-file SEG no longer leaves the other threads
+    idle). ``hashed``: each file's sha256 is computed while copying, so the manifest need not
+    read the files again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
+    targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
+    futures = [
+        executor.submit(_copy_one, record.location, target, deid, hashed)
+        for record, target in zip(ordered, targets, strict=True)
+    ]
+    return SeriesCopy(targets, futures)
+
+
 def copy_instances(
     records: Sequence[InstanceRecord],
     folder: Path,
@@ -111,44 +157,30 @@ def copy_instances(
     workers: int | None = None,
     digests: dict[Path, str] | None = None,
 ) -> list[Path]:
-    """Copy a series' instances (ordered by InstanceNumber, then SOP UID) as ``IM0001.dcm``…:
-    byte for byte, or de-identified with ``deid`` (:func:`radcurate.export.deid.deidentify_file`,
-    pixel data bytes unchanged).
+    """:func:`submit_copies` on ``workers`` threads of its own (default :func:`copy_workers`;
+    file copies and hashing release the GIL), waited for; ``digests``, when given, receives
+    every written file's sha256 (hex)."""
+    workers = copy_workers() if workers is None else workers
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
+        return submit_copies(records, folder, deid, threads, hashed=digests is not None).result(
+            digests
+        )
 
-    ``workers`` threads copy at once (file copies and hashing release the GIL; default
-    :data:`DIRECT_COPY_WORKERS` when files are written direct, else :data:`COPY_WORKERS`);
-    each file's bytes do not depend on them. ``digests``, when given, receives every written
-    file's sha256 (hex), computed while copying, so the manifest need not read the files again.
-    """
-    if workers is None:
-        workers = DIRECT_COPY_WORKERS if direct_io_enabled() else COPY_WORKERS
-    folder.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
-    targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
 
-    def copy(k: int) -> str | None:
-        digest = None if digests is None else hashlib.sha256()
-        source = _source(ordered[k].location)
-        if deid is not None:
-            from radcurate.export.deid import deidentify_file
+def _copy_one(location: str, target: Path, deid: DeidOptions | None, hashed: bool) -> str | None:
+    digest = hashlib.sha256() if hashed else None
+    source = _source(location)
+    if deid is not None:
+        from radcurate.export.deid import deidentify_file
 
-            deidentify_file(source, targets[k], deid, digest=digest)
-        elif isinstance(source, io.BytesIO):
-            write_file(targets[k], [source.getvalue()], digest)
-        elif digest is None:
-            shutil.copyfile(source, targets[k])
-        else:
-            _copy_hashed(source, targets[k], digest)
-        return None if digest is None else digest.hexdigest()
-
-    if workers <= 1 or len(ordered) < 2:
-        hexes = [copy(k) for k in range(len(ordered))]
+        deidentify_file(source, target, deid, digest=digest)
+    elif isinstance(source, io.BytesIO):
+        write_file(target, [source.getvalue()], digest)
+    elif digest is None:
+        shutil.copyfile(source, target)
     else:
-        with ThreadPoolExecutor(max_workers=workers) as threads:
-            hexes = list(threads.map(copy, range(len(ordered))))
-    if digests is not None:
-        digests.update((t, h) for t, h in zip(targets, hexes, strict=True) if h is not None)
-    return targets
+        _copy_hashed(source, target, digest)
+    return None if digest is None else digest.hexdigest()
 
 
 def _copy_hashed(source: str, target: Path, digest: Hash) -> None:

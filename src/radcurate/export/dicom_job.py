@@ -1,14 +1,23 @@
 """The ``dicom`` format's part of an export job: each series of the version copied (or
 de-identified) into its folder, one manifest row a series (:mod:`radcurate.export.job`
-does the rest)."""
+does the rest). The series' files are copied on one set of threads for the whole export,
+the next series handed out before the last ones finish (:data:`IN_FLIGHT`)."""
 
 from __future__ import annotations
 
 import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from radcurate.export.dicom_copy import burned_in_reason, copy_instances, series_folders
+from radcurate.export.dicom_copy import (
+    SeriesCopy,
+    burned_in_reason,
+    copy_workers,
+    series_folders,
+    submit_copies,
+)
 from radcurate.export.failures import public_uid, record_failure
 
 if TYPE_CHECKING:
@@ -18,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["BURNED_IN", "write_dicom"]
 
 BURNED_IN = "pixels may carry burned-in text (--include-burned-in exports it)"
+#: series copying at once beyond the one being handed out: the threads go on with the next
+#: series while the last files (or the one large file) of the previous ones finish
+IN_FLIGHT = 2
 
 
 def write_dicom(
@@ -38,31 +50,51 @@ def write_dicom(
     ]  # fmt: skip
     folders = series_folders(rows_in, options.layout, keys)
     rows: list[dict[str, Any]] = []
-    for k, uid in enumerate(series):
-        sink.check()
-        sink.progress(k, len(series), f"{report.exported} series copied")
-        case = case_of.get(uid)
-        row: dict[str, Any] = {
-            "case": folders[uid], "_uid": uid, "series_uid": public_uid(uid, options.deid),
-            "patient": keys[str(docs[uid].get("PatientID") or "")],
-            "split": case.split if case else "", "fold": case.fold if case else None,
-        }  # fmt: skip
+    #: series handed to the threads and not yet finished: (row, its copies)
+    pending: deque[tuple[dict[str, Any], SeriesCopy]] = deque()
+
+    def finish(row: dict[str, Any], copies: SeriesCopy) -> None:
+        uid = row["_uid"]
+        digests: dict[Path, str] = {}
         try:
-            records = lookup.instances(uid)
-            risk = None if options.deid is None else burned_in_reason(records)
-            if risk is not None and not options.include_burned_in:
-                row.update(status="left out", reason=f"{BURNED_IN}: {risk}")
-                report.left_out += 1
-                rows.append(row)
-                continue
-            digests: dict[Path, str] = {}
-            copy_instances(records, tmp / folders[uid], options.deid, digests=digests)
+            copies.result(digests)
             row.update(status="exported", reason="", image=folders[uid])
             row["_sha256"] = {p.relative_to(tmp).as_posix(): h for p, h in digests.items()}
             report.exported += 1
         except Exception as exc:  # noqa: BLE001 - one series never stops the others
             shutil.rmtree(tmp / folders[uid], ignore_errors=True)
             record_failure(row, uid, exc, report, options.deid)
-        rows.append(row)
+
+    threads = ThreadPoolExecutor(max_workers=copy_workers(), thread_name_prefix="export-copy")
+    try:
+        for k, uid in enumerate(series):
+            sink.check()
+            sink.progress(k, len(series), f"{report.exported} series copied")
+            case = case_of.get(uid)
+            row: dict[str, Any] = {
+                "case": folders[uid], "_uid": uid, "series_uid": public_uid(uid, options.deid),
+                "patient": keys[str(docs[uid].get("PatientID") or "")],
+                "split": case.split if case else "", "fold": case.fold if case else None,
+            }  # fmt: skip
+            rows.append(row)  # the manifest keeps the series order, whenever a row is done
+            try:
+                records = lookup.instances(uid)
+                risk = None if options.deid is None else burned_in_reason(records)
+                if risk is not None and not options.include_burned_in:
+                    row.update(status="left out", reason=f"{BURNED_IN}: {risk}")
+                    report.left_out += 1
+                    continue
+                copies = submit_copies(records, tmp / folders[uid], options.deid, threads)
+            except Exception as exc:  # noqa: BLE001 - one series never stops the others
+                shutil.rmtree(tmp / folders[uid], ignore_errors=True)
+                record_failure(row, uid, exc, report, options.deid)
+                continue
+            pending.append((row, copies))
+            while len(pending) > IN_FLIGHT:
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)  # a cancelled export stops here
     sink.progress(len(series), len(series), f"{report.exported} series copied")
     return rows
