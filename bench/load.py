@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -98,6 +99,22 @@ def start_server(url: str, home: Path, timeout: float) -> tuple[subprocess.Popen
             process.kill()
             raise SystemExit(f"radcurate serve did not answer in {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process (the clients) and of its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -187,6 +204,8 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
     recorder = Recorder()
     try:
         httpx.get(f"{base}/api/search", params={"q": "*", "limit": 1}, timeout=120)  # warm
+        server_cpu_before = _cpu_seconds(server.pid)
+        clients_cpu_before, children_cpu_before = _own_cpu_seconds()
         ingest = subprocess.Popen(
             [sys.executable, "-c", LAUNCH, "ingest", "--catalog", url, "--quiet",
              "--no-thumbnails", "--workers", "1", "--json", str(demo)],
@@ -209,8 +228,11 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - begin
+        server_cpu = _cpu_seconds(server.pid) - server_cpu_before
+        clients_cpu = _own_cpu_seconds()[0] - clients_cpu_before
         waiter.join(timeout=max(600.0, args.seconds * 10))
         ingest_out, ingest_err, ingest_seconds = ingest_done[0]
+        ingest_cpu = _own_cpu_seconds()[1] - children_cpu_before
     finally:
         stop(server)
     if ingest.returncode != 0:
@@ -238,7 +260,11 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
         "kinds": kinds,
         "error_samples": sorted(set(recorder.server_errors + recorder.other_errors))[:10],
         "dropped_samples": sorted(set(recorder.dropped))[:10],
-        "ingest": {"seconds": ingest_seconds, "summary": _json_or_text(ingest_out)},
+        "ingest": {"seconds": ingest_seconds, "summary": _json_or_text(ingest_out),
+                   "cpu_seconds": ingest_cpu},
+        # where the two cores went during the run (the clients are this process's threads)
+        "cpu_seconds": {"server": server_cpu, "clients": clients_cpu, "ingest": ingest_cpu},
+        "server_cpu_ms_per_request": 1000 * server_cpu / total if total else 0.0,
     }
 
 
@@ -258,6 +284,13 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms; 5xx {r['server_errors']}, "
             f"4xx {r['client_errors']}, dropped {r['dropped']}; "
             f"ingest {r['ingest']['seconds']:.0f} s"
+        )
+        cpu = r["cpu_seconds"]
+        lines.append(
+            f"  CPU seconds in the {r['seconds']:.0f} s: server {cpu['server']:.1f} "
+            f"({r['server_cpu_ms_per_request']:.1f} ms a request), clients "
+            f"{cpu['clients']:.1f}, ingest {cpu['ingest']:.1f} (of "
+            f"{(os.cpu_count() or 1) * r['seconds']:.0f} on {os.cpu_count()} CPUs)"
         )
         for kind, k in r["kinds"].items():
             lines.append(f"  {kind:<13} {k['requests']:>6}  p50 {k['p50_ms']:>7.0f} ms"
