@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +31,8 @@ Typed = tuple[str, Any]
 
 #: separates strings in a joined blob (NULs are stripped from DICOM values on ingest)
 _SEP = "\x00"
+#: wildcard patterns whose matching codes a :class:`StringTable` keeps
+REGEX_CACHE_SIZE = 256
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.integer[Any]]
@@ -106,6 +110,10 @@ class StringTable:
         self.codes: list[list[int]] = [by_key[k] for k in self.keys]
         self._blob: str | None = None
         self._starts: IntArray | None = None
+        #: pattern -> codes of the keys it matches (the table never changes, so neither do
+        #: they; the most recent :data:`REGEX_CACHE_SIZE` patterns are kept)
+        self._matches: OrderedDict[tuple[str, int], tuple[int, ...]] = OrderedDict()
+        self._matches_lock = threading.Lock()
 
     def span(self, low: int, high: int) -> list[int]:
         """Codes of keys ``low <= i < high``."""
@@ -131,9 +139,28 @@ class StringTable:
         return bisect.bisect_right(self.keys, value)
 
     def regex(self, regex: re.Pattern[str]) -> list[int]:
-        """Codes of keys in which ``regex`` finds a match."""
+        """Codes of keys in which ``regex`` finds a match.
+
+        Scanning every distinct string holds the GIL (a wildcard over a million series'
+        descriptions took an eighth of a loaded server's time, docs/search.md "Load"), and the
+        same patterns come back (a dashboard refreshed, the next page of a search): the
+        answer is kept per pattern for the table's life."""
         if not self.keys:
             return []
+        key = (regex.pattern, regex.flags)
+        with self._matches_lock:
+            known = self._matches.get(key)
+            if known is not None:
+                self._matches.move_to_end(key)
+                return list(known)
+        found = self._scan(regex)
+        with self._matches_lock:
+            self._matches[key] = tuple(found)
+            while len(self._matches) > REGEX_CACHE_SIZE:
+                self._matches.popitem(last=False)
+        return found
+
+    def _scan(self, regex: re.Pattern[str]) -> list[int]:
         if self._blob is None:
             self._blob = _SEP.join(self.keys)
             lengths = np.fromiter((len(k) + 1 for k in self.keys), np.int64, len(self.keys))
@@ -277,11 +304,13 @@ class Column:
     # -- rows ------------------------------------------------------------------------------
     def rows_with(self, codes: Iterable[int]) -> BoolArray:
         """Rows whose code is one of ``codes``."""
+        # one slot more than codes: a row without values (code -1) reads that last slot,
+        # always False, so the million codes need no shifted copy
         lut = np.zeros(len(self.values) + 1, np.bool_)
         picked = np.fromiter(codes, np.int64)
         if picked.size:
-            lut[picked + 1] = True
-        return lut[self.codes + 1]
+            lut[picked] = True
+        return lut[self.codes]
 
     def present(self) -> BoolArray:
         """Rows with at least one value."""
