@@ -56,6 +56,7 @@ from radcurate.query.ast import (
     Range,
     Tag,
     Text,
+    walk,
 )
 from radcurate.query.fields import NAMESPACES, is_field_path, resolve_field
 from radcurate.query.limits import check_budget, dedupe, outside_query, query_budget
@@ -204,8 +205,20 @@ class IndexedSearchMixin:
         if index is None:
             yield None
             return
+        tree = dedupe(tree)
+        self._load_demand_columns(index, tree)
         with index.lock, query_budget(self.query_budget_s):
-            yield index, self._evaluator(index).mask(dedupe(tree))
+            yield index, self._evaluator(index).mask(tree)
+
+    def _load_demand_columns(self, index: SeriesIndex, tree: Node) -> None:
+        """Load the columns ``tree``'s field terms need before the index lock is taken: a
+        column first read under it (a million rows, seconds) held every other query back
+        (:meth:`SeriesIndex.demand_column` reads the catalog without the lock)."""
+        for node in walk(tree):
+            if isinstance(node, (FieldMatch, FieldIn, Compare, Range, Has, Missing)):
+                field = node.field
+                if field not in index.columns and not is_result_path(field):
+                    self._demand_column(index, field)
 
     # -- what the index reads besides changed series and results ------------------------------
     def membership_version(self) -> int:

@@ -305,12 +305,14 @@ class Column:
     def rows_with(self, codes: Iterable[int]) -> BoolArray:
         """Rows whose code is one of ``codes``."""
         # one slot more than codes: a row without values (code -1) reads that last slot,
-        # always False, so the million codes need no shifted copy
+        # always False, so the million codes need no shifted copy; ``take`` reads the int32
+        # codes as they are (indexing converts them to intp first: 2.2 against 1.1 ms at 1M)
         lut = np.zeros(len(self.values) + 1, np.bool_)
         picked = np.fromiter(codes, np.int64)
         if picked.size:
             lut[picked] = True
-        return lut[self.codes]
+        out: BoolArray = np.take(lut, self.codes)
+        return out
 
     def present(self) -> BoolArray:
         """Rows with at least one value."""
