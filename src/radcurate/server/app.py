@@ -54,13 +54,19 @@ from radcurate.server.settings import ServerSettings
 API_PREFIX = "/api"
 
 
-def _warm_index(catalog: CatalogBackend) -> None:
+#: seconds a shutdown waits for the index build started with the server
+WARM_JOIN_S = 10.0
+
+
+def _warm_index(catalog: CatalogBackend) -> threading.Thread | None:
     """Build (or load and refresh) the search index in the background from the start, so
     the first searches need not wait for it (about a minute at 1,000,000 series); a search
-    that comes earlier waits for this build instead of starting its own."""
+    that comes earlier waits for this build instead of starting its own. The thread, which
+    the shutdown waits for before it closes the catalog (closing a SQLite connection under
+    a running read crashed the process)."""
     build = getattr(catalog, "search_index", None)
     if build is None:
-        return
+        return None
 
     def run() -> None:
         try:
@@ -68,7 +74,9 @@ def _warm_index(catalog: CatalogBackend) -> None:
         except Exception:  # noqa: BLE001 - the first query builds it then, and says why
             logging.getLogger(__name__).warning("the search index could not be built at start")
 
-    threading.Thread(target=run, name="radcurate-index-warmup", daemon=True).start()
+    thread = threading.Thread(target=run, name="radcurate-index-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 def create_app(
@@ -95,13 +103,20 @@ def create_app(
             else catalog
         )
         app.state.jobs = jobs.start_jobs(app.state.catalog, settings)
-        if owned:
-            _warm_index(app.state.catalog)
+        warming = _warm_index(app.state.catalog) if owned else None
         try:
             yield
         finally:
             app.state.jobs.shutdown()
-            if owned:
+            if warming is not None:
+                warming.join(WARM_JOIN_S)
+            if owned and warming is not None and warming.is_alive():
+                # still building (a large catalog): the process exit ends the thread and the
+                # connections; closing them under its read would crash the process
+                logging.getLogger(__name__).warning(
+                    "the search index was still being built: the catalog is left to the exit"
+                )
+            elif owned:
                 app.state.catalog.close()
 
     app = FastAPI(
