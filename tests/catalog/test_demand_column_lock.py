@@ -32,73 +32,75 @@ def _docs(count: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[SQLCatalog]:
+    """60 series, their index built; the sequence path is not loaded yet."""
+    with open_catalog(catalog_url) as opened:
+        assert isinstance(opened, SQLCatalog)
+        opened.import_series(_docs(60))
+        assert opened.count("Modality:CT") == 30
+        yield opened
+
+
 def test_other_queries_answer_while_a_demand_column_is_read(
-    catalog_url: str, monkeypatch: pytest.MonkeyPatch
+    catalog: SQLCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_catalog(catalog_url) as catalog:
-        assert isinstance(catalog, SQLCatalog)
-        catalog.import_series(_docs(60))
-        assert catalog.count("Modality:CT") == 30  # the index is built
-        reading = threading.Event()
-        real = catalog.top_level_values
+    reading = threading.Event()
+    real = catalog.top_level_values
 
-        def slow(head: str, uids: list[str] | None) -> Iterator[tuple[str, Any]]:
-            if head == "ReferencedImageSequence" and uids is None:
-                reading.set()
-                time.sleep(READ_SECONDS)  # a million rows' read, in small
-            yield from real(head, uids)
+    def slow(head: str, uids: list[str] | None) -> Iterator[tuple[str, Any]]:
+        if head == "ReferencedImageSequence" and uids is None:
+            reading.set()
+            time.sleep(READ_SECONDS)  # a million rows' read, in small
+        yield from real(head, uids)
 
-        monkeypatch.setattr(catalog, "top_level_values", slow)
-        counted: list[int] = []
-        loader = threading.Thread(target=lambda: counted.append(catalog.count(f"{FIELD}:{CT}")))
-        loader.start()
-        assert reading.wait(10)
-        start = time.monotonic()
-        assert catalog.count("Modality:MR") == 30
-        waited = time.monotonic() - start
-        loader.join(30)
-        assert counted == [40]
-        assert waited < READ_SECONDS / 2, f"the query waited {waited:.2f} s for the column"
-        # loaded once: a second query for the field does not read the catalog again
-        reading.clear()
-        assert catalog.count(f"{FIELD}:{MR}") == 20
-        assert not reading.is_set()
+    monkeypatch.setattr(catalog, "top_level_values", slow)
+    counted: list[int] = []
+    loader = threading.Thread(target=lambda: counted.append(catalog.count(f"{FIELD}:{CT}")))
+    loader.start()
+    assert reading.wait(10)
+    start = time.monotonic()
+    assert catalog.count("Modality:MR") == 30
+    waited = time.monotonic() - start
+    loader.join(30)
+    assert counted == [40]
+    assert waited < READ_SECONDS / 2, f"the query waited {waited:.2f} s for the column"
+    # loaded once: a second query for the field does not read the catalog again
+    reading.clear()
+    assert catalog.count(f"{FIELD}:{MR}") == 20
+    assert not reading.is_set()
 
 
 def test_a_series_changed_while_its_column_was_read_gets_its_new_value(
-    catalog_url: str, monkeypatch: pytest.MonkeyPatch
+    catalog: SQLCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with open_catalog(catalog_url) as catalog:
-        assert isinstance(catalog, SQLCatalog)
-        catalog.import_series(_docs(60))
-        assert catalog.count("Modality:CT") == 30
-        reading, changed = threading.Event(), threading.Event()
-        real = catalog.top_level_values
+    reading, changed = threading.Event(), threading.Event()
+    real = catalog.top_level_values
 
-        def stale(head: str, uids: list[str] | None) -> Iterator[tuple[str, Any]]:
-            if head != "ReferencedImageSequence" or uids is not None:
-                yield from real(head, uids)
-                return
-            values = list(real(head, uids))  # read before the change below
-            reading.set()
-            assert changed.wait(10)
-            yield from values
+    def stale(head: str, uids: list[str] | None) -> Iterator[tuple[str, Any]]:
+        if head != "ReferencedImageSequence" or uids is not None:
+            yield from real(head, uids)
+            return
+        values = list(real(head, uids))  # read before the change below
+        reading.set()
+        assert changed.wait(10)
+        yield from values
 
-        monkeypatch.setattr(catalog, "top_level_values", stale)
-        counted: list[int] = []
-        loader = threading.Thread(target=lambda: counted.append(catalog.count(f"{FIELD}:{MR}")))
-        loader.start()
-        assert reading.wait(10)
-        # series 0 (MR) is removed and comes back as CT, as a re-ingest would change it
-        with catalog._transaction() as cur:
-            cur.execute(catalog._sql("UPDATE series SET dirty = 1 WHERE series_uid = ?"),
-                        ("1.2.3.0",))  # fmt: skip
-        catalog.finalize_series(["1.2.3.0"])  # no instance rows: the series goes
-        doc = _docs(1)[0]
-        doc["ReferencedImageSequence"] = [{"ReferencedSOPClassUID": CT}]
-        assert catalog.import_series([doc]) == 1
-        assert catalog.count("Modality:MR") == 30  # a refresh, while the column is read
-        changed.set()
-        loader.join(30)
-        assert counted and catalog.count(f"{FIELD}:{MR}") == 19
-        assert catalog.count(f"{FIELD}:{CT}") == 41
+    monkeypatch.setattr(catalog, "top_level_values", stale)
+    counted: list[int] = []
+    loader = threading.Thread(target=lambda: counted.append(catalog.count(f"{FIELD}:{MR}")))
+    loader.start()
+    assert reading.wait(10)
+    # series 0 (MR) is removed and comes back as CT, as a re-ingest would change it
+    with catalog._transaction() as cur:
+        cur.execute(catalog._sql("UPDATE series SET dirty = 1 WHERE series_uid = ?"),
+                    ("1.2.3.0",))  # fmt: skip
+    catalog.finalize_series(["1.2.3.0"])  # no instance rows: the series goes
+    doc = _docs(1)[0]
+    doc["ReferencedImageSequence"] = [{"ReferencedSOPClassUID": CT}]
+    assert catalog.import_series([doc]) == 1
+    assert catalog.count("Modality:MR") == 30  # a refresh, while the column is read
+    changed.set()
+    loader.join(30)
+    assert counted and catalog.count(f"{FIELD}:{MR}") == 19
+    assert catalog.count(f"{FIELD}:{CT}") == 41
