@@ -10,7 +10,9 @@
    answer stay;
 6. a drag that starts in the gap under a row does not select that row;
 7. a number compared with a string field, a bad number and a misspelled card or chart
-   field are named, with the near field.
+   field are named, with the near field;
+8. a setting changed before the server's copy of the settings arrived (the gallery view
+   switched at once after a reload) is not undone by that late answer (CI, stop 25).
 
 Against ``radcurate serve`` on the phantom archive (tests/e2e/conftest.py). Screenshots
 go to tests/e2e/artifacts/ (``defect-*.png``).
@@ -252,3 +254,43 @@ def test_bad_input_is_named_with_the_near_field(ui: UI) -> None:
     add.wait_for()
     assert "Manufacturer" in add.inner_text()
     ui.shot("defect-7-field-problems")
+
+
+def test_a_setting_changed_before_the_servers_copy_arrives_stays(ui: UI) -> None:
+    # the grouped view, remembered on the server and in this browser
+    api(ui, "PUT", "/api/settings", json={"settings": {"gallery_view": "grouped"}})
+    ui.page.goto(ui.base + "/")
+    ui.page.wait_for_selector("[data-testid=group-patient]")
+    ui.settle("[data-testid=group-patient]")
+    # after a reload the server's answer (still "grouped") is held back until the user has
+    # switched view: it was read before the switch, it arrives after it
+    held: list[tuple[Any, Any]] = []
+
+    def hold_first(route: Any) -> None:
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    ui.page.route("**/api/settings", hold_first)
+    ui.page.reload(wait_until="domcontentloaded")
+    ui.page.wait_for_selector("[data-testid=group-patient]")
+    for _ in range(200):  # the page asks for them after /api/features
+        if held:
+            break
+        ui.page.wait_for_timeout(50)
+    assert held, "the page did not ask for the server's settings"
+    ui.page.locator("[data-testid=view-flat]").click()
+    ui.page.wait_for_selector("[data-testid=card]")
+    # the late answer (still saying "grouped") arrives: the user's choice stays
+    route, answer = held[0]
+    assert answer.json()["settings"]["gallery_view"] == "grouped"
+    route.fulfill(response=answer)
+    ui.page.wait_for_load_state("networkidle")
+    ui.page.wait_for_timeout(300)
+    assert ui.page.locator("[data-testid=view-flat]").get_attribute("aria-pressed") == "true"
+    assert ui.page.locator("[data-testid=card]").count() > 0
+    assert ui.page.locator("[data-testid=group-patient]").count() == 0
+    # and it is what the server remembers now
+    ui.page.unroute("**/api/settings")
+    assert api(ui, "GET", "/api/settings")["settings"]["gallery_view"] == "flat"

@@ -382,6 +382,8 @@ export function startUrlSync(): void {
 // ---------------------------------------------------------------- user settings
 
 const LOCAL_KEY = "radcurate.settings";
+/** how many times this page changed a setting (an answer asked for before one is stale) */
+let settingsEdits = 0;
 
 function applySettings(settings: Record<string, unknown>): void {
   if (Array.isArray(settings.card_fields) && settings.card_fields.length) {
@@ -416,10 +418,15 @@ export async function loadServerSettings(): Promise<boolean> {
   if (!features.has("GET", "/api/settings")) return false;
   const before = JSON.stringify(state.cardFields);
   const sortBefore = state.sort;
+  const editsBefore = settingsEdits;
   try {
     const settings = (await api.getSettings()).settings;
-    applySettings(settings);
-    localStorage.setItem(LOCAL_KEY, JSON.stringify(settings));
+    // a setting the user changed while this was on its way is newer than the answer: it
+    // stays, and saveSettings has sent it (it merges the server's copy under it)
+    if (settingsEdits === editsBefore) {
+      applySettings(settings);
+      localStorage.setItem(LOCAL_KEY, JSON.stringify(settings));
+    }
   } catch (error) {
     reportError(error);
   }
@@ -429,6 +436,7 @@ export async function loadServerSettings(): Promise<boolean> {
 
 let savedSettings: Record<string, unknown> = {};
 export async function saveSettings(): Promise<void> {
+  settingsEdits++;
   const settings = {
     ...savedSettings,
     card_fields: state.cardFields,
