@@ -3,8 +3,8 @@
 Order: the sort field's first value — numbers, then strings (lowercased,
 code points), then booleans, then rows without one, also when descending —
 then SeriesInstanceUID. A page is ``mask[perm]`` (``perm`` = every row in
-sort order, cached until the index changes) and a cut after the cursor's
-row, so a page 900,000 deep costs what the first one does.
+sort order, repaired when rows change: see ``sort_orders``) and a cut after the
+cursor's row, so a page 900,000 deep costs what the first one does.
 """
 
 from __future__ import annotations
@@ -22,20 +22,9 @@ def sorted_rows(
     index: SeriesIndex, field: str | None, descending: bool
 ) -> tuple[IntArray, IntArray]:
     """``(perm, inverse)``: rows in sort order, and each row's position in it."""
-    key = (field, descending)
-    cached = index.sort_cache.get(key)
-    if cached is not None:
-        return cached
-    rank = index.uid_rank
-    if field is None:
-        perm = np.argsort(rank, kind="stable")
-    else:
-        ordinals = index.columns[field].sort_ordinals(descending)
-        perm = np.lexsort((rank, ordinals))
-    inverse = np.empty_like(perm)
-    inverse[perm] = np.arange(perm.size, dtype=perm.dtype)
-    index.sort_cache[key] = (perm, inverse)
-    return perm, inverse
+    return index.sorts.order(
+        field, descending, index.uids, lambda: index.columns[field or ""].sort_ordinals(descending)
+    )
 
 
 def row_cursor(index: SeriesIndex, spec: SortSpec, row: int) -> Cursor:

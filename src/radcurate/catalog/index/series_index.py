@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
+from radcurate.catalog.index.sort_orders import SortOrders
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
 from radcurate.query.ast import REVIEW_FIELD
 from radcurate.query.fields import split_path
@@ -168,20 +169,19 @@ class SeriesIndex:
         self.patient: IntArray = np.zeros(0, CODE)
         self._study_codes: dict[str, int] = {}
         self._patient_codes: dict[str | None, int] = {None: -1}
-        self._uid_rank: IntArray | None = None
         self.watermark = 0
         self.lock = threading.RLock()
         #: demand fields being read from the catalog now, each with the lock its readers share
         self._demand_reading: dict[str, threading.Lock] = {}
-        #: sort permutations by (field, descending), dropped whenever rows change
-        self.sort_cache: dict[tuple[str | None, bool], tuple[IntArray, IntArray]] = {}
+        #: rows in each sort order asked for, repaired when rows change
+        self.sorts = SortOrders()
 
     def __len__(self) -> int:
         return len(self.uids)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for transient in ("lock", "sort_cache", "_uid_rank", "row_of", "_demand_reading"):
+        for transient in ("lock", "sorts", "row_of", "_demand_reading"):
             state.pop(transient)
         return state
 
@@ -189,8 +189,7 @@ class SeriesIndex:
         self.__dict__.update(state)
         self.lock = threading.RLock()
         self._demand_reading = {}
-        self.sort_cache = {}
-        self._uid_rank = None
+        self.sorts = SortOrders()
         self.row_of = {uid: row for row, uid in enumerate(self.uids)}
 
     # -- following the catalog -----------------------------------------------------------------
@@ -256,8 +255,10 @@ class SeriesIndex:
                 if len(self.demand_fields) >= MAX_DEMAND_COLUMNS:
                     oldest = min(self.demand_fields, key=self.demand_fields.__getitem__)
                     del self.demand_fields[oldest], self.columns[oldest]
+                    self.sorts.forget(oldest)
                 column = self.columns[field] = Column(field)
                 column.codes = np.full(len(self.uids), -1, CODE)
+                self.sorts.forget(field)
                 self.demand_fields[field] = time.monotonic()
                 try:
                     self._load_demand(source, field, None, None, values)
@@ -322,7 +323,10 @@ class SeriesIndex:
         if targets:
             column.codes[np.asarray(targets, np.int64)] = np.asarray(codes, CODE)
         column.changed()
-        self.sort_cache.clear()
+        if rows is None:
+            self.sorts.forget(field)
+        else:
+            self.sorts.changed(np.asarray(rows, np.int64), (field,))
 
     def _load_membership(self, source: ChangeSource) -> None:
         """Rebuild the tag and dataset membership columns (curation changed since)."""
@@ -381,7 +385,7 @@ class SeriesIndex:
             if targets is not None:
                 column.codes[np.asarray(targets[0], np.int64)] = np.asarray(targets[1], CODE)
             column.changed()
-        self.sort_cache.clear()
+        self.sorts.changed(changed, self.result_fields)
         return len(rows)
 
     def apply_reviews(self, changes: Iterable[tuple[str, str]]) -> int:
@@ -406,7 +410,7 @@ class SeriesIndex:
         if rows:
             column.codes[np.asarray(rows, np.int64)] = np.asarray(codes, CODE)
             column.changed()
-            self.sort_cache.clear()
+            self.sorts.changed(np.asarray(rows, np.int64), (REVIEW_FIELD,))
         return len(rows)
 
     def _decode(self, rows: Iterable[tuple[Any, ...]]) -> _Batch:
@@ -452,7 +456,6 @@ class SeriesIndex:
         if not batches or not any(len(b.targets) for b in batches):
             return
         size = len(self.uids)
-        grown = size > self.alive.shape[0]
         index = np.concatenate([b.targets for b in batches])
         self.alive = _grown(self.alive, size, False)
         self.alive[index] = True
@@ -461,12 +464,13 @@ class SeriesIndex:
         self.patient = _grown(self.patient, size, -1)
         self.patient[index] = np.concatenate([b.patients for b in batches])
         for name, column in self.columns.items():
-            if name == REVIEW_FIELD:  # follows its own changes (apply_reviews); new: pending
-                column.codes = _grown(column.codes, size, column.code_of((PENDING,)))
-                continue
-            if name in self.result_fields or name in self.demand_fields:
-                # results follow their own changes (apply_results); demand columns are re-read
-                column.codes = _grown(column.codes, size, -1)
+            if name == REVIEW_FIELD or name in self.result_fields or name in self.demand_fields:
+                # reviews and results follow their own changes (apply_reviews, apply_results),
+                # demand columns are re-read; new rows: pending, or no value
+                if column.codes.shape[0] < size:
+                    fill = column.code_of((PENDING,)) if name == REVIEW_FIELD else -1
+                    column.codes = _grown(column.codes, size, fill)
+                    column.changed()  # its sort ordinals (if kept) are rows short
                 continue
             if not any(name in b.codes for b in batches):
                 if not column.values:  # a field no series has: one shared read-only -1
@@ -484,20 +488,13 @@ class SeriesIndex:
             column.changed()
         for column in self.membership.values():  # new series: no tags yet until rebuilt
             column.codes = _grown(column.codes, size, -1)
-        self.sort_cache.clear()
-        if grown:
-            self._uid_rank = None
+        self.sorts.changed(index)
 
     # -- reading -------------------------------------------------------------------------------
     @property
     def uid_rank(self) -> IntArray:
         """Per row, its position in SeriesInstanceUID (code point) order."""
-        if self._uid_rank is None:
-            order = sorted(range(len(self.uids)), key=self.uids.__getitem__)
-            rank = np.empty(len(self.uids), np.int64)
-            rank[np.asarray(order, np.int64)] = np.arange(len(order), dtype=np.int64)
-            self._uid_rank = rank
-        return self._uid_rank
+        return self.sorts.uid_rank(self.uids)
 
     def rows_of_studies(self, study_uids: Iterable[str]) -> BoolArray:
         """The rows of the series of the given studies (unknown ones ignored)."""
