@@ -226,7 +226,7 @@ def worker(url: str, repeat: int) -> dict[str, Any]:
     cursors: dict[str, str | None] = {}
     for sort in (None, "-StudyDate"):
         spec = SortSpec.parse(sort)
-        perm, _ = sorted_rows(index, spec.field, spec.descending)
+        perm = sorted_rows(index, spec.field, spec.descending).perm
         cursors[str(sort)] = row_cursor(index, spec, int(perm[deep - 1])).encode() if deep else None
     some_uid = index.uids[len(index) // 2]
     timings = {

@@ -283,7 +283,7 @@ class QueryMixin:
         with self._index_mask(tree) as found:
             if found is not None and (spec.field is None or spec.field in found[0].columns):
                 index, mask = found
-                perm, _ = sorted_rows(index, spec.field, spec.descending)
+                perm = sorted_rows(index, spec.field, spec.descending).perm
                 uids = [index.uids[r] for r in perm[mask[perm]].tolist()]
                 return self._documents_in_pages(uids, page_size)
         where = self._compile(tree)

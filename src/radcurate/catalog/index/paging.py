@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from radcurate.catalog.index.column import IntArray, sort_key
+from radcurate.catalog.index.column import sort_key
 from radcurate.catalog.index.series_index import SeriesIndex
+from radcurate.catalog.index.sort_orders import SortedRows
 from radcurate.catalog.search import Cursor, SortSpec
 
 
-def sorted_rows(
-    index: SeriesIndex, field: str | None, descending: bool
-) -> tuple[IntArray, IntArray]:
-    """``(perm, inverse)``: rows in sort order, and each row's position in it."""
+def sorted_rows(index: SeriesIndex, field: str | None, descending: bool) -> SortedRows:
+    """Every row of the index in sort order (``.perm``)."""
     return index.sorts.order(
         field, descending, index.uids, lambda: index.columns[field or ""].sort_ordinals(descending)
     )
@@ -56,14 +55,15 @@ def page(
     """
     if spec.field is not None and spec.field not in index.columns:
         return None
-    perm, inverse = sorted_rows(index, spec.field, spec.descending)
+    ordered = sorted_rows(index, spec.field, spec.descending)
+    perm = ordered.perm
     positions = np.flatnonzero(mask[perm])
     start = 0
     if after is not None:
         row = index.row_of.get(after.uid)
         if row is None or not index.alive[row] or row_cursor(index, spec, row) != after:
             return None
-        start = int(np.searchsorted(positions, inverse[row], side="right"))
+        start = int(np.searchsorted(positions, ordered.position(row), side="right"))
     chosen = perm[positions[start : start + limit + 1]].tolist()
     rows = chosen[:limit]
     if len(chosen) <= limit:

@@ -33,10 +33,19 @@ Key = tuple[str | None, bool]
 
 
 @dataclass
-class _Order:
+class SortedRows:
+    """Every row in one sort order (``perm``), and where a row is in it."""
+
     perm: IntArray
-    inverse: IntArray
     generation: int  # the changes it has seen
+    _inverse: IntArray | None = None
+
+    def position(self, row: int) -> int:
+        """Where ``row`` is in ``perm`` (the inverse permutation, made when first asked: a
+        cursor page needs it, a first page does not)."""
+        if self._inverse is None:
+            self._inverse = _inverse(self.perm)
+        return int(self._inverse[row])
 
 
 @dataclass
@@ -53,7 +62,7 @@ class SortOrders:
     """
 
     def __init__(self) -> None:
-        self._orders: dict[Key, _Order] = {}
+        self._orders: dict[Key, SortedRows] = {}
         self._changes: list[_Change] = []
         self._generation = 0
         self._uid_order: IntArray | None = None  # rows in UID order
@@ -98,18 +107,17 @@ class SortOrders:
         descending: bool,
         uids: Sequence[str],
         ordinals: Callable[[], IntArray],
-    ) -> tuple[IntArray, IntArray]:
-        """``(perm, inverse)``: every row in sort order, and each row's position in it;
-        ``ordinals()`` gives per row the position of its sort value (see
-        :meth:`Column.sort_ordinals`)."""
+    ) -> SortedRows:
+        """Every row in sort order; ``ordinals()`` gives per row the position of its sort
+        value (see :meth:`Column.sort_ordinals`)."""
         order, rank = self._uid_orders(uids)
         if field is None:  # UIDs never change: the UID order is the order
-            return order, rank
+            return SortedRows(order, self._generation, rank)
         key = (field, descending)
         size = len(uids)
         known = self._orders.get(key)
         if known is not None and known.generation == self._generation and known.perm.size == size:
-            return known.perm, known.inverse
+            return known
         keys = (ordinals().astype(np.int64) << 32) | rank
         stale = None if known is None else self._stale_rows(known, field, size)
         perm: IntArray
@@ -119,10 +127,9 @@ class SortOrders:
         else:
             perm = _repaired(known.perm, stale, keys, size)
             self.repaired += 1
-        inverse = _inverse(perm)
-        self._orders[key] = _Order(perm, inverse, self._generation)
+        made = self._orders[key] = SortedRows(perm, self._generation)
         self._trim()
-        return perm, inverse
+        return made
 
     # -- inside --------------------------------------------------------------------------------
     def _uid_orders(self, uids: Sequence[str]) -> tuple[IntArray, IntArray]:
@@ -142,7 +149,7 @@ class SortOrders:
         assert self._uid_rank is not None
         return order, self._uid_rank
 
-    def _stale_rows(self, known: _Order, field: str, size: int) -> IntArray:
+    def _stale_rows(self, known: SortedRows, field: str, size: int) -> IntArray:
         """Rows whose key may have changed since ``known`` was made, new rows included (the
         log keeps every change an order has not seen: see :meth:`_trim`)."""
         parts = [
