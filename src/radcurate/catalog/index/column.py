@@ -198,7 +198,10 @@ class Column:
         self._strings: StringTable | None = None
         self._numbers: NumberTable | None = None
         self._others: list[int] | None = None
+        #: per direction: per row its sort ordinal (dropped when codes change), and per code
+        #: (dropped when a value is added; codes changing keep it)
         self._sort_cache: dict[bool, IntArray] = {}
+        self._code_ordinals: dict[bool, IntArray] = {}
 
     def code_of(self, values: tuple[Any, ...]) -> int:
         """The code of a values tuple (a new one when first seen); -1 for no values."""
@@ -212,6 +215,7 @@ class Column:
             self.values.append(values)
             self._strings = self._numbers = self._others = None
             self._sort_cache.clear()
+            self._code_ordinals.clear()
         return code
 
     def __getstate__(self) -> dict[str, Any]:
@@ -330,6 +334,15 @@ class Column:
         cached = self._sort_cache.get(descending)
         if cached is not None:
             return cached
+        ordinal = self._code_ordinals.get(descending)
+        if ordinal is None:
+            ordinal = self._code_ordinals[descending] = self._ordinals_of_codes(descending)
+        result: IntArray = np.take(ordinal, self.codes + 1)
+        self._sort_cache[descending] = result
+        return result
+
+    def _ordinals_of_codes(self, descending: bool) -> IntArray:
+        """Per code + 1 (slot 0: no value), the position of its sort key among all keys."""
         keyed: list[tuple[int, Any, int]] = []
         for code, values in enumerate(self.values):
             rank, key = sort_key(values[0])
@@ -352,9 +365,7 @@ class Column:
         for _, code in groups.get(3, []):
             ordinal[code + 1] = missing
         ordinal[0] = missing
-        result: IntArray = ordinal[self.codes + 1]
-        self._sort_cache[descending] = result
-        return result
+        return ordinal
 
 
 def sort_key(value: Any) -> tuple[int, Any]:
