@@ -81,7 +81,8 @@ class SortOrders:
         known = None if fields is None else frozenset(fields)
         self._changes.append(_Change(self._generation, np.asarray(rows, np.int64), known))
         if sum(c.rows.size for c in self._changes) > 1_000_000:  # repair costs more than a sort
-            self.clear()
+            self._orders.clear()  # the UID order stays: UIDs do not change
+            self._changes.clear()
 
     def forget(self, field: str) -> None:
         """Drop the orders by ``field`` (its column was replaced or let go)."""
@@ -122,7 +123,7 @@ class SortOrders:
         stale = None if known is None else self._stale_rows(known, field, size)
         perm: IntArray
         if known is None or stale is None or stale.size > REPAIR_SHARE * size:
-            perm = np.argsort(keys, kind="stable")
+            perm = np.argsort(keys)  # keys are unique (the UID rank): no need for a stable sort
             self.sorted += 1
         else:
             perm = _repaired(known.perm, stale, keys, size)
