@@ -57,6 +57,9 @@ def open_viewer(ui: UI, uid: str) -> Any:
     detail = ui.page.locator("[data-testid=detail]")
     detail.wait_for()
     wait_painted(ui)
+    # the picture's box can still move while late settings and panels arrive: a drag
+    # placed from a box read too early measured 155.6 mm for 150 (CI sim, a loaded machine)
+    ui.settle("[data-testid=slice]")
     return detail
 
 
