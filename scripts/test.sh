@@ -22,8 +22,11 @@ step() {
 }
 
 echo "== pytest"
-.venv/bin/python -m pytest -q "$@"
-rc=$?
+# the log is kept so that the failing tests are named again at the very end, where a
+# reader of only the output's tail (a CI page) sees them
+mkdir -p .ci/logs
+.venv/bin/python -m pytest -q -rfE "$@" 2>&1 | tee .ci/logs/pytest.txt
+rc=${PIPESTATUS[0]}
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: that is a failure (wrong -k or path?)" >&2
   failed+=("pytest (no tests collected)")
@@ -35,6 +38,10 @@ step "mypy" .venv/bin/mypy
 step "lint-imports" .venv/bin/lint-imports
 
 if [ ${#failed[@]} -gt 0 ]; then
+  if [ "$rc" -ne 0 ]; then
+    echo "== the tests that failed (the whole log: .ci/logs/pytest.txt)" >&2
+    grep -E '^(FAILED|ERROR) ' .ci/logs/pytest.txt >&2 || tail -n 30 .ci/logs/pytest.txt >&2
+  fi
   printf 'FAILED: %s\n' "${failed[@]}" >&2
   exit 1
 fi
