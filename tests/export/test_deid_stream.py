@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 from radcurate.export.deid import DeidOptions, _method, _plan, _vr_of, deidentify, deidentify_file
-from radcurate.export.deid_stream import deidentify_bytes
+from radcurate.export.deid_stream import deidentify_bytes, deidentify_head
 
 KEY = b"stream-key-98765"
 FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb.dcm", "test-SR.dcm",
@@ -52,6 +52,26 @@ def test_fast_path_equals_pydicom_path(name: str, options: DeidOptions) -> None:
     assert got.file_meta.MediaStorageSOPInstanceUID == slow.file_meta.MediaStorageSOPInstanceUID
     assert got.file_meta.TransferSyntaxUID == slow.file_meta.TransferSyntaxUID
     assert got.preamble == b"\0" * 128
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=["basic", "dates+uids", "device+chars"])
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "rtdose.dcm", "SC_rgb.dcm"])
+def test_one_walk_of_the_head_gives_the_whole_paths_header(name: str, options: DeidOptions) -> None:
+    """deidentify_head finds the Pixel Data while rewriting what lies before it, and writes
+    what the whole-file walk writes for those bytes."""
+    path = get_testdata_file(name)
+    assert path is not None
+    data = Path(path).read_bytes()
+    plan, method = _plan(options.flags()), _method(options)
+    found = deidentify_head(data, options, plan, method, _vr_of)
+    assert found is not None
+    header, start, end = found
+    assert data[start : start + 4] == b"\xe0\x7f\x10\x00"  # (7FE0,0010)
+    pixels = dcmread(path).PixelData
+    assert end <= len(data) and data[end - len(pixels) : end] == pixels
+    assert header == deidentify_bytes(data[:start], options, plan, method, _vr_of)
+    # a head cut inside the header is declined (the caller reads further), never half-done
+    assert deidentify_head(data[: start // 2], options, plan, method, _vr_of) is None
 
 
 def test_fast_path_declines_what_it_cannot_do() -> None:

@@ -2,8 +2,9 @@
 
 A CT slice is ~0.5 MB of pixel data behind a few kB of header. Reading it whole, joining the
 rewritten header to it and writing it back costs three buffer copies and most of the time of a
-de-identified export; here only the header goes through
-:func:`radcurate.export.deid_stream.deidentify_bytes`, and the Pixel Data element is read from
+de-identified export; here only the header goes through the byte-level path
+(:func:`radcurate.export.deid_stream.deidentify_head`: one walk of the first 16 KiB, which
+finds the Pixel Data as it rewrites what comes before), and the Pixel Data element is read from
 the source file straight into the buffer the new file is assembled and hashed in, then
 written past the page cache (:func:`radcurate.export.file_writer.write_file`). The bytes
 written are the ones the whole-file path writes (a test compares them).
@@ -16,7 +17,12 @@ from collections.abc import Callable
 from os import PathLike
 from typing import TYPE_CHECKING
 
-from radcurate.export.deid_stream import deidentify_bytes, pixel_data_span, split_before
+from radcurate.export.deid_stream import (
+    deidentify_bytes,
+    deidentify_head,
+    pixel_data_span,
+    split_before,
+)
 from radcurate.export.file_writer import SourceRange, write_file
 
 if TYPE_CHECKING:
@@ -50,14 +56,21 @@ def deidentify_header(
     elements before it (and a short tail after it) are read and rewritten; the pixel data is
     copied from file to file (:func:`radcurate.export.file_writer.write_file`), never decoded.
     False when the file is not such a file (or the fast path declines it): the caller then
-    reads it whole. ``digest`` is
-    updated with every byte written."""
+    reads it whole. ``digest`` is updated with every byte written.
+
+    A header longer than the first read, or elements after the pixel data, take a second
+    look: the Pixel Data found first, then what lies around it rewritten."""
     source = os.open(src, os.O_RDONLY)
     try:
         size = os.fstat(source).st_size
         if size < _SPLIT_MIN_BYTES:
             return False
         head = os.pread(source, _FIRST_READ, 0)
+        found = deidentify_head(head, options, plan, method, vr_of)
+        if found is not None and found[2] == size:  # the common case: one walk, no tail
+            header, start, end = found
+            write_file(dst, [header, SourceRange(source, start, end - start)], digest)
+            return True
         span = pixel_data_span(head, vr_of)
         if span is None:  # a long header: look further
             head = os.pread(source, _HEAD_BYTES, 0)

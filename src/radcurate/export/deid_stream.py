@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pydicom.datadict import tag_for_keyword
@@ -34,6 +35,11 @@ _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _HDR = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+#: tag, VR and 16-bit length of an explicit VR element (a long VR's length follows instead)
+_EXPLICIT = struct.Struct("<HH2sH")
+#: a top-level tag no element reaches: walk everything
+_NO_STOP = 1 << 32
+_PIXEL_DATA = 0x7FE00010
 
 
 class _Unsupported(Exception):
@@ -41,18 +47,31 @@ class _Unsupported(Exception):
 
 
 class _Walker:
-    __slots__ = ("days", "explicit", "key", "plan", "residual", "retain_uids", "vr_of")
+    __slots__ = ("_days", "_days_of", "explicit", "key", "plan", "residual", "retain_uids",
+                 "vr_of")  # fmt: skip
 
-    def __init__(self, plan: dict[int, str], key: bytes, explicit: bool, days: int,
-                 retain_uids: bool, vr_of: Callable[[int], str]) -> None:  # fmt: skip
+    def __init__(self, plan: dict[int, str], key: bytes, explicit: bool,
+                 days: int | Callable[[], int], retain_uids: bool,
+                 vr_of: Callable[[int], str]) -> None:  # fmt: skip
         self.plan = plan
         self.key = key
         self.explicit = explicit
-        self.days = days
+        # the date shift is found when a date is first shifted (most option sets shift none,
+        # and finding it walks the file up to the Patient ID)
+        self._days: int | None = days if isinstance(days, int) else None
+        self._days_of = days
         self.retain_uids = retain_uids
         self.vr_of = vr_of
         #: raw values of the patient's identifying attributes met (see deid.RESIDUAL_KEYWORDS)
         self.residual: list[bytes] = []
+
+    @property
+    def days(self) -> int:
+        """The patient's date shift (``deid_uids.date_shift_days``)."""
+        if self._days is None:
+            days_of = self._days_of
+            self._days = days_of if isinstance(days_of, int) else days_of()
+        return self._days
 
     def header(self, buf: bytes, pos: int) -> tuple[int, bytes, int, int]:
         """(tag, VR, value length, value start) of the element at ``pos``."""
@@ -110,22 +129,46 @@ class _Walker:
             pos = self.skip(buf, vr, length, start)
         raise _Unsupported
 
-    def walk(self, buf: bytes, pos: int, end: int, out: list[tuple[int, bytes]]) -> int:
-        """Process elements from ``pos`` to ``end`` (or an item delimiter) into ``out``."""
+    def walk(
+        self, buf: bytes, pos: int, end: int, out: list[tuple[int, bytes]], until: int = _NO_STOP
+    ) -> int:
+        """Process elements from ``pos`` to ``end`` (or an item delimiter) into ``out``; the
+        first element with a tag >= ``until`` is left alone and its offset returned."""
         plan = self.plan
+        explicit = self.explicit
+        size = len(buf)
+        # self.header, inlined for the explicit VR syntaxes (this loop is most of the time a
+        # de-identified copy holds the GIL)
+        element_at = _EXPLICIT.unpack_from
+        u32_at = _U32.unpack_from
         while pos < end:
             elem_pos = pos
-            tag, vr, length, start = self.header(buf, pos)
+            if explicit:
+                group, element, vr, length = element_at(buf, pos)
+                tag = group << 16 | element
+                if group == 0xFFFE:
+                    vr, length, start = b"", u32_at(buf, pos + 4)[0], pos + 8
+                elif vr in _LONG_VRS:
+                    length, start = u32_at(buf, pos + 8)[0], pos + 12
+                else:
+                    start = pos + 8
+            else:
+                tag, vr, length, start = self.header(buf, pos)
+                group = tag >> 16
+            if tag >= until:
+                return elem_pos
             if tag == _ITEM_END:
                 return start
-            if vr == b"UN" and self.explicit and not tag >> 16 & 1 and self.vr_of(tag) != "UN":
+            if vr == b"UN" and explicit and not group & 1 and self.vr_of(tag) != "UN":
                 raise _Unsupported  # a standard element stored as UN: the pydicom path
-            stop = self.skip(buf, vr, length, start)
-            if stop > len(buf):
+            stop = start + length if length != _UNDEFINED else self.skip(buf, vr, length, start)
+            if stop > size:
                 raise _Unsupported
             pos = stop
             action = plan.get(tag)
             if action is None:
+                if group & 1:  # private, not in the plan: removed (as self.default says)
+                    continue
                 action = self.default(tag, vr, buf, start, length)
             if tag in _RESIDUAL_TAGS:
                 self.residual.append(buf[start:stop])
@@ -228,9 +271,35 @@ def deidentify_bytes(
     if options.clean_descriptors or options.retain_safe_private or data[128:132] != b"DICM":
         return None
     try:
-        return _run(data, options, plan, method, vr_of)
+        return _run(data, options, plan, method, vr_of)[0]
     except (_Unsupported, struct.error, UnicodeDecodeError, ValueError, IndexError):
         return None
+
+
+def deidentify_head(
+    head: bytes,
+    options: DeidOptions,
+    plan: dict[int, str],
+    method: list[tuple[str, str]],
+    vr_of: Callable[[int], str],
+) -> tuple[bytes, int, int] | None:
+    """De-identify the elements before the top-level Pixel Data of a Part 10 file whose first
+    bytes are ``head``, in one walk: (the rewritten bytes before it, where the Pixel Data
+    element starts, where its value ends). The bytes are those :func:`deidentify_bytes` gives
+    for ``head[:start]``. None when the Pixel Data is not within ``head``, has an undefined
+    length, or the file is one the fast path declines."""
+    if options.clean_descriptors or options.retain_safe_private or head[128:132] != b"DICM":
+        return None
+    try:
+        out, at, walker = _run(head, options, plan, method, vr_of, until=_PIXEL_DATA)
+        if at >= len(head):
+            return None
+        tag, _, length, start = walker.header(head, at)
+    except (_Unsupported, struct.error, UnicodeDecodeError, ValueError, IndexError):
+        return None
+    if tag != _PIXEL_DATA or length == _UNDEFINED:
+        return None
+    return out, at, start + length
 
 
 def _run(
@@ -239,23 +308,56 @@ def _run(
     plan: dict[int, str],
     method: list[tuple[str, str]],
     vr_of: Callable[[int], str],
-) -> bytes:
+    until: int = _NO_STOP,
+) -> tuple[bytes, int, _Walker]:
+    """The rewritten file (of the elements before ``until``), where the walk stopped, and
+    the walker (its transfer syntax)."""
     key: bytes = options.key
     meta_walker = _Walker({}, key, True, 0, True, vr_of)
     meta, meta_end, explicit = _file_meta(meta_walker, data)
-    probe = _Walker({}, key, explicit, 0, True, vr_of)
-    patient_id = _find_patient_id(probe, data, meta_end)
-    walker = _Walker(plan, key, explicit, date_shift_days(key, patient_id), options.retain_uids,
-                     vr_of)  # fmt: skip
+
+    def days() -> int:
+        probe = _Walker({}, key, explicit, 0, True, vr_of)
+        return date_shift_days(key, _find_patient_id(probe, data, meta_end))
+
+    walker = _Walker(plan, key, explicit, days, options.retain_uids, vr_of)
     out: list[tuple[int, bytes]] = []
-    walker.walk(data, meta_end, len(data), out)
+    stopped = walker.walk(data, meta_end, len(data), out, until)
     body = dict(out)
     if 0x00100020 not in body:
         body[0x00100020] = _string(0x00100020, b"LO", pseudonym(key, ""), walker)
-    body[0x00120062] = _string(0x00120062, b"CS", "YES", walker)
-    body[0x00120063] = _string(
-        0x00120063, b"LO", "radcurate E.1 " + " ".join(c for c, _ in method), walker
+    temporal = "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
+    body.update(_added(explicit, tuple(method), temporal))
+    _check_residual(walker, body)
+
+    sop_uid = _value_of(walker, body.get(0x00080018))
+    new_meta: dict[int, bytes] = {}
+    for tag, (vr, value) in meta.items():
+        if tag in _META_DROPPED or (tag == 0x00020003 and sop_uid):
+            continue
+        new_meta[tag] = _meta_element(tag, vr, value)
+    if sop_uid:
+        new_meta[0x00020003] = meta_walker.encode(0x00020003, b"UI", sop_uid)
+    new_meta.update(_added_meta())
+    meta_bytes = b"".join(new_meta[t] for t in sorted(new_meta))
+    group_length = meta_walker.encode(0x00020000, b"UL", _U32.pack(len(meta_bytes)))
+    written = b"".join(
+        [b"\0" * 128, b"DICM", group_length, meta_bytes, *(body[t] for t in sorted(body))]
     )
+    return written, stopped, walker
+
+
+@lru_cache(maxsize=64)
+def _added(explicit: bool, method: tuple[tuple[str, str], ...], temporal: str) -> dict[int, bytes]:
+    """The elements every de-identified file gets (PS3.15 E.1: Patient Identity Removed, the
+    method and its codes, Longitudinal Temporal Information Modified), encoded once."""
+    walker = _Walker({}, b"", explicit, 0, True, lambda _tag: "UN")
+    added = {
+        0x00120062: _string(0x00120062, b"CS", "YES", walker),
+        0x00120063: _string(
+            0x00120063, b"LO", "radcurate E.1 " + " ".join(c for c, _ in method), walker
+        ),
+    }
     items = [walker.seq_head(0x00120064)]
     for code, meaning in method:
         items.append(_HDR.pack(0xFFFE, 0xE000) + _U32.pack(_UNDEFINED))
@@ -264,28 +366,30 @@ def _run(
         items.append(_string(0x00080104, b"LO", meaning, walker))
         items.append(_HDR.pack(0xFFFE, 0xE00D) + b"\0\0\0\0")
     items.append(_HDR.pack(0xFFFE, 0xE0DD) + b"\0\0\0\0")
-    body[0x00120064] = b"".join(items)
-    temporal = "MODIFIED" if options.retain_long_modified_dates else "REMOVED"
-    body[0x00280303] = _string(0x00280303, b"CS", temporal, walker)
-    _check_residual(walker, body)
+    added[0x00120064] = b"".join(items)
+    added[0x00280303] = _string(0x00280303, b"CS", temporal, walker)
+    return added
 
-    new_meta: dict[int, bytes] = {}
-    for tag, (vr, value) in meta.items():
-        if tag in (0x00020000, 0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102):
-            continue
-        new_meta[tag] = meta_walker.encode(tag, vr, value)
-    sop_uid = _value_of(walker, body.get(0x00080018))
-    if sop_uid:
-        new_meta[0x00020003] = meta_walker.encode(0x00020003, b"UI", sop_uid)
-    new_meta[0x00020012] = meta_walker.encode(
-        0x00020012, b"UI", PYDICOM_IMPLEMENTATION_UID.encode()
-    )
-    new_meta[0x00020013] = meta_walker.encode(0x00020013, b"SH", b"RADCURATE_DEID")
-    meta_bytes = b"".join(new_meta[t] for t in sorted(new_meta))
-    group_length = meta_walker.encode(0x00020000, b"UL", _U32.pack(len(meta_bytes)))
-    return b"".join(
-        [b"\0" * 128, b"DICM", group_length, meta_bytes, *(body[t] for t in sorted(body))]
-    )
+
+#: File Meta elements not copied (group length, source AE titles, private information)
+_META_DROPPED = frozenset({0x00020000, 0x00020016, 0x00020017, 0x00020018, 0x00020100,
+                           0x00020102})  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _meta_element(tag: int, vr: bytes, value: bytes) -> bytes:
+    """A File Meta element encoded (the class and transfer syntax repeat in every file)."""
+    return _Walker({}, b"", True, 0, True, lambda _tag: "UN").encode(tag, vr, value)
+
+
+@lru_cache(maxsize=1)
+def _added_meta() -> dict[int, bytes]:
+    """The File Meta elements naming the writer (explicit VR little endian, always)."""
+    walker = _Walker({}, b"", True, 0, True, lambda _tag: "UN")
+    return {
+        0x00020012: walker.encode(0x00020012, b"UI", PYDICOM_IMPLEMENTATION_UID.encode()),
+        0x00020013: walker.encode(0x00020013, b"SH", b"RADCURATE_DEID"),
+    }
 
 
 def _file_meta(
@@ -380,10 +484,17 @@ _RESIDUAL_TAGS = frozenset(int(tag_for_keyword(k) or 0) for k in RESIDUAL_KEYWOR
 def _check_residual(walker: _Walker, body: dict[int, bytes]) -> None:
     """Leave a file whose kept elements repeat the patient's identifiers (free text such as a
     SEG's TrackingID) to the pydicom path, which cleans them; pixel data is not searched."""
-    values = [raw.decode("latin-1").strip("\0 ") for raw in walker.residual]
-    tokens = [t.lower().encode("latin-1", "ignore") for t in residual_tokens(values)]
+    tokens = _tokens(tuple(walker.residual))
     if not tokens:
         return
     kept = b"".join(v for t, v in body.items() if t != 0x7FE00010).lower()
     if any(token in kept for token in tokens):
         raise _Unsupported
+
+
+@lru_cache(maxsize=256)
+def _tokens(raw_values: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The lower-cased residual tokens of these raw values (the same for every file of a
+    patient's series)."""
+    values = [raw.decode("latin-1").strip("\0 ") for raw in raw_values]
+    return tuple(t.lower().encode("latin-1", "ignore") for t in residual_tokens(values))
