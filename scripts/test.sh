@@ -28,7 +28,7 @@ mkdir -p .ci/logs
 .venv/bin/python -m pytest -q -rfE "$@" 2>&1 | tee .ci/logs/pytest.txt
 rc=${PIPESTATUS[0]}
 # Browser tests drive Chromium against a live server on a 2-core machine; under load one of
-# ~300 has timed out where nothing was wrong (docs/testing.md, "Flaky browser tests"). When
+# ~300 has timed out where nothing was wrong (docs/developer-guide.md, "Flaky browser tests"). When
 # every failure is such a test (three at most), they run once more, alone: a real defect
 # fails again and fails the run; a pass is reported by name as FLAKY, never hidden.
 flaky=()
