@@ -15,12 +15,15 @@ and a label map) and reports its wall time and peak RSS (``getrusage``); a secon
 process copies the version de-identified (``--deidentify``'s path): instances/s, beside the
 same copy without de-identification (a byte copy, hashed for the manifest) as the baseline.
 Each export runs ``--repeat`` times (default 3, interleaved; dirty pages are written back
-before each, so no run pays for the last one's); medians are reported. Each run's output is
-deleted when it ends, then the next run waits until 11 s have passed: ext4 without a journal
-(this machine's) skips inodes freed in the last 5-10 s when it creates a file, looking at
-each in turn, so a run started right after deleting the last one's 1,600 files paid for
-that search on every file it created (~8 % of the copy's speed; docs/architecture.md,
-"Export speed"); an export into a fresh folder does not.
+before each, so no run pays for the last one's); medians are reported. Every run writes into
+a folder of its own, and all are deleted only when the bench ends (8 CTs: ~2.5 GB a round):
+ext4 without a journal (this machine's) skips every inode freed in the last 60 s (360 s
+while its inode table block is dirty; ``recently_deleted`` in the kernel's ``ialloc.c``)
+when it creates a file, looking each up in turn. A run started 11 s after deleting the last
+run's 1,600 files (what this bench did until 2026-12-04) spent 14 % of its CPU there and
+4 % more spinning on the folder's lock behind it (``perf``; 34 % fewer CPU samples in a run
+started 70 s after the deletion; docs/architecture.md, "Export speed"). An export into a
+fresh folder, as users run one, pays for none of that.
 Targets (issue 17): >= 60 series/min and <= 2 GiB for nnU-Net with labels;
 >= 2,000 instances/s de-identified.
 """
@@ -248,24 +251,26 @@ class _Phase:
         return self.last - self.first
 
 
-#: seconds between deleting a run's output and starting the next run (see the docstring)
-SETTLE_S = 11.0
-_deleted_at = [0.0]
+#: bytes of output a round writes per instance, at most (the copies: 0.5 MB a slice; nnU-Net
+#: less), for the free-space check
+_OUT_BYTES_PER_INSTANCE = 530_000
 
 
 def _run_child(
-    catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2, settle: bool = True
-) -> dict[str, Any]:
-    if settle:
-        time.sleep(max(0.0, _deleted_at[0] + SETTLE_S - time.monotonic()))
+    catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2,
+    src: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One export in a fresh process into the new folder ``out`` (kept: see the docstring;
+    ``src``: another checkout's ``src`` folder imported instead of this one's)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(":")
     os.sync()  # the last run's dirty pages written back now, not during this one
     done = subprocess.run(
         [sys.executable, __file__, "--child", "--catalog", catalog, "--format", fmt,
          "--out", str(out), "--workers", str(workers), *(["--plain"] if plain else [])],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True, text=True, cwd=ROOT, check=False, env=env,
     )  # fmt: skip
-    shutil.rmtree(out, ignore_errors=True)
-    _deleted_at[0] = time.monotonic()
     if done.returncode != 0:
         raise SystemExit(f"export child failed:\n{done.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -283,6 +288,11 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each export (medians)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--compare-src", type=Path, default=None, metavar="DIR",
+        help="also run the de-identified copy with the radcurate of another checkout's "
+        "src folder (e.g. a clone of an older commit), interleaved: side-by-side figures",
+    )  # fmt: skip
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -299,6 +309,15 @@ def main() -> None:
     from radcurate.catalog.curation_types import Selection
     from radcurate.ingest import ingest
 
+    kinds = 4 if args.compare_src is not None else 3
+    need = repeat * kinds * series * (slices + 1) * _OUT_BYTES_PER_INSTANCE * 1.3
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    if free < need:
+        raise SystemExit(
+            f"bench/export.py keeps every run's output until it ends (see its docstring) and "
+            f"needs ~{need / 1e9:.1f} GB free in {tempfile.gettempdir()} ({free / 1e9:.1f} GB "
+            f"are): point TMPDIR at a larger disk, or use fewer --repeat or --series"
+        )
     with tempfile.TemporaryDirectory(prefix="radcurate-bench-export-") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
@@ -310,14 +329,16 @@ def main() -> None:
             catalog.create_dataset("bench")
             catalog.add_to_dataset("bench", Selection(query="*"))
             catalog.freeze_dataset("bench")
-        runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": []}
-        for _ in range(repeat):  # interleaved, so a noisy spell touches every kind alike
-            settle = not args.smoke
-            runs["nnunet"].append(_run_child(url, "nnunet", root / "nnunet", settle=settle))
-            runs["deid"].append(_run_child(url, "dicom", root / "deid", settle=settle))
-            runs["plain"].append(
-                _run_child(url, "dicom", root / "plain", plain=True, settle=settle)
-            )
+        runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": [],
+                                                 "compare": []}  # fmt: skip
+        for n in range(repeat):  # interleaved, so a noisy spell touches every kind alike
+            runs["nnunet"].append(_run_child(url, "nnunet", root / f"nnunet{n}"))
+            runs["deid"].append(_run_child(url, "dicom", root / f"deid{n}"))
+            if args.compare_src is not None:
+                runs["compare"].append(_run_child(
+                    url, "dicom", root / f"compare{n}", src=args.compare_src.resolve()
+                ))  # fmt: skip
+            runs["plain"].append(_run_child(url, "dicom", root / f"plain{n}", plain=True))
     instances = series * (slices + 1)
     nnunet, deid, plain = runs["nnunet"], runs["deid"], runs["plain"]
     exported = int(nnunet[0]["exported"])
@@ -373,6 +394,23 @@ def main() -> None:
         f"{c['cpu_ms_per_instance']:.2f} CPU ms an instance; de-identified / plain: "
         f"{d['instances_per_s'] / c['instances_per_s']:.2f}"
     )
+    if runs["compare"]:
+        other = runs["compare"]
+        figures["deid_compared"] = {
+            "src": str(args.compare_src),
+            "instances_per_s": instances / _median(other, "seconds"),
+            "copy_instances_per_s": instances / _median(other, "phase_s"),
+            "cpu_ms_per_instance": 1000 * _median(other, "cpu_s") / instances,
+            "runs_s": [round(float(r["seconds"]), 3) for r in other],
+        }
+        o = figures["deid_compared"]
+        print(
+            f"the same de-identified copy with {args.compare_src}: "
+            f"{o['instances_per_s']:.0f} instances/s (copying phase "
+            f"{o['copy_instances_per_s']:.0f}), {o['cpu_ms_per_instance']:.2f} CPU ms an "
+            f"instance; this checkout / that one: {d['instances_per_s'] / o['instances_per_s']:.2f}"
+            f" (copying phase {d['copy_instances_per_s'] / o['copy_instances_per_s']:.2f})"
+        )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
