@@ -10,7 +10,7 @@ T1ce on the same grid (copied, no resampling), T2 and FLAIR on an oblique grid (
 degrees, 1.2 mm, shifted), so half the channels are resampled trilinearly. Int16 values,
 uncompressed, written with pydicom; ingested into a fresh SQLite catalog; then a fresh
 process runs ``export_dataset`` (nnU-Net, ``--channel`` x 4, no labels, every patient in test)
-and reports wall and CPU time, cases per minute and peak RSS (``getrusage``).
+and reports wall and CPU time, cases per minute and peak RSS (the child's own ``VmHWM``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from export import peak_rss_mib  # bench/export.py: the child's own peak RSS
 
 CHANNELS = (
     ("T1", "SeriesDescription:t1_mprage"),
@@ -102,7 +106,7 @@ def child(args: argparse.Namespace) -> None:
         seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": usage.ru_maxrss / 1024,
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_rss_mib": peak_rss_mib(),
                       **report.to_dict()}))  # fmt: skip
 
 

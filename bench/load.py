@@ -260,8 +260,11 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
         "kinds": kinds,
         "error_samples": sorted(set(recorder.server_errors + recorder.other_errors))[:10],
         "dropped_samples": sorted(set(recorder.dropped))[:10],
-        "ingest": {"seconds": ingest_seconds, "summary": _json_or_text(ingest_out),
-                   "cpu_seconds": ingest_cpu},
+        "ingest": {
+            "seconds": ingest_seconds,
+            "summary": _json_or_text(ingest_out),
+            "cpu_seconds": ingest_cpu,
+        },
         # where the two cores went during the run (the clients are this process's threads)
         "cpu_seconds": {"server": server_cpu, "clients": clients_cpu, "ingest": ingest_cpu},
         "server_cpu_ms_per_request": 1000 * server_cpu / total if total else 0.0,
