@@ -18,6 +18,7 @@ from os import PathLike
 from typing import TYPE_CHECKING
 
 from radcurate.export.deid_stream import (
+    declines,
     deidentify_bytes,
     deidentify_head,
     pixel_data_span,
@@ -60,6 +61,8 @@ def deidentify_header(
 
     A header longer than the first read, or elements after the pixel data, take a second
     look: the Pixel Data found first, then what lies around it rewritten."""
+    if declines(options):  # nothing to walk for: the caller's pydicom path
+        return False
     source = os.open(src, os.O_RDONLY)
     try:
         size = os.fstat(source).st_size

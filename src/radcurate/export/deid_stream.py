@@ -260,6 +260,12 @@ def _string(tag: int, vr: bytes, text: str, walker: _Walker) -> bytes:
     return walker.encode(tag, vr, text.encode("ascii"))
 
 
+def declines(options: DeidOptions) -> bool:
+    """Whether the byte-level path leaves every file to the pydicom path under these options
+    (Clean Descriptors and Retain Safe Private rewrite text the walker only copies)."""
+    return options.clean_descriptors or options.retain_safe_private
+
+
 def deidentify_bytes(
     data: bytes,
     options: DeidOptions,
@@ -268,7 +274,7 @@ def deidentify_bytes(
     vr_of: Callable[[int], str],
 ) -> bytes | None:
     """De-identify a whole Part 10 file held in ``data``; None when unsupported."""
-    if options.clean_descriptors or options.retain_safe_private or data[128:132] != b"DICM":
+    if declines(options) or data[128:132] != b"DICM":
         return None
     try:
         return _run(data, options, plan, method, vr_of)[0]
@@ -288,7 +294,7 @@ def deidentify_head(
     element starts, where its value ends). The bytes are those :func:`deidentify_bytes` gives
     for ``head[:start]``. None when the Pixel Data is not within ``head``, has an undefined
     length, or the file is one the fast path declines."""
-    if options.clean_descriptors or options.retain_safe_private or head[128:132] != b"DICM":
+    if declines(options) or head[128:132] != b"DICM":
         return None
     try:
         out, at, walker = _run(head, options, plan, method, vr_of, until=_PIXEL_DATA)
