@@ -27,16 +27,17 @@ echo "== pytest"
 mkdir -p .ci/logs
 .venv/bin/python -m pytest -q -rfE "$@" 2>&1 | tee .ci/logs/pytest.txt
 rc=${PIPESTATUS[0]}
-# Browser tests drive Chromium against a live server on a 2-core machine; under load one of
-# ~300 has timed out where nothing was wrong (docs/developer-guide.md, "Flaky browser tests"). When
-# every failure is such a test (three at most), they run once more, alone: a real defect
-# fails again and fails the run; a pass is reported by name as FLAKY, never hidden.
+# Browser tests (tests/e2e) and hardening tests (tests/hardening: live servers, sockets,
+# subprocesses) race real processes on a 2-core machine; under load one has timed out where
+# nothing was wrong (docs/developer-guide.md, "Flaky browser tests"). When every failure is
+# such a test (three at most), they run once more, alone: a real defect fails again and fails
+# the run; a pass is reported by name as FLAKY, never hidden.
 flaky=()
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then
   mapfile -t failures < <(grep -E '^(FAILED|ERROR) ' .ci/logs/pytest.txt | sed -E 's/^(FAILED|ERROR) //; s/ - .*$//' | sort -u)
-  others=$(printf '%s\n' "${failures[@]}" | grep -cv '^tests/e2e/' || true)
+  others=$(printf '%s\n' "${failures[@]}" | grep -cvE '^tests/(e2e|hardening)/' || true)
   if [ "${#failures[@]}" -gt 0 ] && [ "${#failures[@]}" -le 3 ] && [ "$others" -eq 0 ]; then
-    echo "== pytest: the browser tests that failed, once more: ${failures[*]}"
+    echo "== pytest: the live-service tests that failed, once more: ${failures[*]}"
     if .venv/bin/python -m pytest -q -rfE "${failures[@]}" 2>&1 | tee .ci/logs/pytest-rerun.txt; then
       flaky=("${failures[@]}")
       rc=0
