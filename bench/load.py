@@ -16,7 +16,12 @@ their next pages, counts, six-chart dashboards (``POST /api/aggregate``),
 value autocomplete; free text, wildcards, private-tag and sequence terms.
 Reported per request kind: count, p50 and p99 latency; overall requests/s,
 5xx answers, other errors and dropped connections (transport errors), with
-the ratio of p50 and p99 to their targets (SQLite: p50 100 ms, p99 1 s).
+the ratio of p50 and p99 to their targets (SQLite: p50 100 ms, p99 1 s); and
+the requests sent while the ingest ran apart from those sent after it.
+
+The server keeps answers while its index is unchanged (catalog/index/answers.py),
+and this mix repeats its queries: ``--baseline`` runs SQLite a second time with
+``RADCURATE_ANSWER_CACHE=0`` (every answer computed) and prints both side by side.
 """
 
 from __future__ import annotations
@@ -73,10 +78,12 @@ def _free_port() -> int:
         return port
 
 
-def start_server(url: str, home: Path, timeout: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    url: str, home: Path, timeout: float, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """A ``radcurate serve`` process on a free port, polled until ``/api/info`` answers."""
     port = _free_port()
-    env = {**os.environ, "RADCURATE_HOME": str(home), "RADCURATE_CATALOG": ""}
+    env = {**os.environ, "RADCURATE_HOME": str(home), "RADCURATE_CATALOG": "", **(extra_env or {})}
     # the IDC corpus has no files: the thumbnail job a server starts with would try (and
     # fail) to render every one of its series for the whole run, writing a result for each
     env["RADCURATE_BACKGROUND_THUMBNAILS"] = "0"
@@ -132,16 +139,30 @@ class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        #: (monotonic start, seconds) of every answered request
+        self.timeline: list[tuple[float, float]] = []
+        #: (seconds, monotonic start, what was asked) of every answered request
+        self.asked: list[tuple[float, float, str]] = []
         self.server_errors: list[str] = []
         self.other_errors: list[str] = []
         self.dropped: list[str] = []
 
-    def record(self, kind: str, seconds: float, status: int | None, detail: str = "") -> None:
+    def record(
+        self,
+        kind: str,
+        seconds: float,
+        status: int | None,
+        detail: str = "",
+        start: float = 0.0,
+        asked: str = "",
+    ) -> None:
         with self.lock:
             if status is None:
                 self.dropped.append(f"{kind}: {detail}")
                 return
             self.latencies[kind].append(seconds)
+            self.timeline.append((start, seconds))
+            self.asked.append((seconds, start, f"{kind} {asked}"))
             if status >= 500:
                 self.server_errors.append(f"{kind} {status}: {detail[:200]}")
             elif status >= 400:
@@ -179,14 +200,17 @@ def client_loop(base: str, until: float, seed: int, recorder: Recorder) -> None:
                 params = {"field": field, "prefix": prefix, "q": rng.choice(QUERIES), "limit": 10}
                 request = ("GET", "/api/autocomplete/values", {"params": params})
             method, path, kwargs = request
+            began = time.monotonic()
             start = time.perf_counter()
             try:
                 response = http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 recorder.record(kind, time.perf_counter() - start, None, type(exc).__name__)
                 continue
-            recorder.record(kind, time.perf_counter() - start, response.status_code,
-                            response.text if response.status_code >= 400 else "")  # fmt: skip
+            detail = response.text if response.status_code >= 400 else ""
+            asked = json.dumps(kwargs.get("params") or kwargs.get("json", {}).get("query"))
+            seconds = time.perf_counter() - start
+            recorder.record(kind, seconds, response.status_code, detail, began, asked)
             if kind in ("search", "next_page") and response.status_code == 200:
                 cursor = response.json().get("next_cursor")
 
@@ -196,10 +220,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> dict[str, Any]:
+def _phase(timeline: list[tuple[float, float]]) -> dict[str, float]:
+    latencies = [seconds for _, seconds in timeline]
+    return {
+        "requests": len(latencies),
+        "p50_ms": _percentile(latencies, 0.50) if latencies else 0.0,
+        "p99_ms": _percentile(latencies, 0.99) if latencies else 0.0,
+    }
+
+
+def run_engine(
+    url: str, args: argparse.Namespace, demo: Path, work: Path, extra_env: dict[str, str]
+) -> dict[str, Any]:
     """Serve ``url``, ingest the demo beside the clients, and return the figures."""
     started = time.perf_counter()
-    server, base = start_server(url, work / "home", timeout=args.start_timeout)
+    server, base = start_server(url, work / "home", args.start_timeout, extra_env)
     startup = time.perf_counter() - started
     recorder = Recorder()
     try:
@@ -246,6 +281,11 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
         for kind, values in sorted(recorder.latencies.items())
     }
     every = [value for values in recorder.latencies.values() for value in values]
+    ingest_end = begin + ingest_seconds
+    phases = {
+        "while_ingesting": _phase([t for t in recorder.timeline if t[0] < ingest_end]),
+        "after_ingest": _phase([t for t in recorder.timeline if t[0] >= ingest_end]),
+    }
     total = len(every) + len(recorder.dropped)
     return {
         "server_start_seconds": startup,
@@ -258,6 +298,11 @@ def run_engine(url: str, args: argparse.Namespace, demo: Path, work: Path) -> di
         "client_errors": len(recorder.other_errors),
         "dropped": len(recorder.dropped),
         "kinds": kinds,
+        "phases": phases,
+        "slowest": [
+            {"ms": 1000 * seconds, "at_s": at - begin, "request": asked}
+            for seconds, at, asked in sorted(recorder.asked, reverse=True)[:30]
+        ],
         "error_samples": sorted(set(recorder.server_errors + recorder.other_errors))[:10],
         "dropped_samples": sorted(set(recorder.dropped))[:10],
         "ingest": {
@@ -298,7 +343,10 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         for kind, k in r["kinds"].items():
             lines.append(f"  {kind:<13} {k['requests']:>6}  p50 {k['p50_ms']:>7.0f} ms"
                          f"  p99 {k['p99_ms']:>7.0f} ms")  # fmt: skip
-        if engine == "sqlite":
+        for phase, k in r["phases"].items():
+            lines.append(f"  {phase.replace('_', ' '):<16} {k['requests']:>6}  p50 "
+                         f"{k['p50_ms']:>7.0f} ms  p99 {k['p99_ms']:>7.0f} ms")  # fmt: skip
+        if engine.startswith("sqlite"):
             lines.append(f"  ratio to target: p50 {r['p50_ms'] / TARGET_P50_MS:.2f}x "
                          f"(<= 1 passes), p99 {r['p99_ms'] / TARGET_P99_MS:.2f}x")  # fmt: skip
         for sample in r["error_samples"] + r["dropped_samples"]:
@@ -318,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=1800.0)
     parser.add_argument("--smoke", action="store_true", help="2,000 series, 4 clients, 5 s")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--baseline", action="store_true",
+        help="also run SQLite with RADCURATE_ANSWER_CACHE=0 (every answer computed)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.smoke:
         args.series, args.seconds, args.clients, args.patients = 2_000, 5.0, 4, 1
@@ -328,13 +380,26 @@ def main(argv: list[str] | None = None) -> int:
                         "--patients", str(args.patients), "--seed", str(args.seed)],
                        check=True, capture_output=True)  # fmt: skip
         results: dict[str, dict[str, Any]] = {}
-        for backend in ["sqlite"] + (["postgresql"] if args.pg else []):
+        runs: list[tuple[str, str, dict[str, str]]] = [("sqlite", "sqlite", {})]
+        if args.baseline:
+            runs.append(("sqlite", "sqlite, no answer cache", {"RADCURATE_ANSWER_CACHE": "0"}))
+        if args.pg:
+            runs.append(("postgresql", "postgresql", {}))
+        for n, (backend, name, extra_env) in enumerate(runs):
             url = prepare_catalog(backend, args.series, args.seed, args.pg, args.fresh)
             try:
-                results[backend] = run_engine(url, args, demo, work / backend)
+                results[name] = run_engine(url, args, demo, work / f"run{n}", extra_env)
             finally:
                 drop_catalog(url, args.pg)
     print(report(results, args))
+    if args.baseline:
+        cached, baseline = results["sqlite"], results["sqlite, no answer cache"]
+        rate = cached["requests_per_second"] / max(baseline["requests_per_second"], 1e-9)
+        print(
+            f"answer cache against none: requests/s {rate:.2f}x, "
+            f"p50 {baseline['p50_ms'] / max(cached['p50_ms'], 1e-9):.2f}x lower, "
+            f"p99 {baseline['p99_ms'] / max(cached['p99_ms'], 1e-9):.2f}x lower"
+        )
     if args.json:
         figures = {"series": args.series, "clients": args.clients, "seconds": args.seconds,
                    "engines": results}  # fmt: skip

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from radcurate.catalog.base import FieldInfo
 from radcurate.catalog.fields import infer_type
 from radcurate.catalog.index import snapshot
 from radcurate.catalog.index.aggregate import aggregate, suggest
+from radcurate.catalog.index.answers import Matching
 from radcurate.catalog.index.column import BoolArray, Column, IntArray
 from radcurate.catalog.index.crosstab import MAX_GROUPS, Tabulation, VersionRef, tabulate
 from radcurate.catalog.index.evaluate import Evaluator, is_result_path
@@ -201,6 +203,16 @@ class IndexedSearchMixin:
 
     @contextmanager
     def _locked_mask(self, tree: Node) -> Iterator[tuple[SeriesIndex, BoolArray] | None]:
+        with self._index_matching(tree) as found:
+            yield None if found is None else (found.index, found.mask())
+
+    def _index_matching(self, tree: Node) -> AbstractContextManager[Matching | None]:
+        """The rows matching ``tree`` and the answers kept for them (catalog/index/answers.py),
+        held under the index lock like :meth:`_index_mask`; None when the index is off."""
+        return self._locked_matching(tree)
+
+    @contextmanager
+    def _locked_matching(self, tree: Node) -> Iterator[Matching | None]:
         index = self.search_index()
         if index is None:
             yield None
@@ -208,7 +220,7 @@ class IndexedSearchMixin:
         tree = dedupe(tree)
         self._load_demand_columns(index, tree)
         with index.lock, query_budget(self.query_budget_s):
-            yield index, self._evaluator(index).mask(tree)
+            yield Matching(index, tree, lambda: self._evaluator(index), cache=True)
 
     def _load_demand_columns(self, index: SeriesIndex, tree: Node) -> None:
         """Load the columns ``tree``'s field terms need before the index lock is taken: a
@@ -354,22 +366,28 @@ class IndexedSearchMixin:
     @contextmanager
     def _mask_for(self, query: str | Node) -> Iterator[tuple[SeriesIndex, BoolArray]]:
         """Like :meth:`_index_mask`, with a private index for this call when it is disabled."""
+        with self._matching(query) as found:
+            yield found.index, found.mask()
+
+    @contextmanager
+    def _matching(self, query: str | Node) -> Iterator[Matching]:
+        """Like :meth:`_index_matching`, with a private index (nothing kept) when it is off."""
         tree = parse(query) if isinstance(query, str) else query
-        with self._index_mask(tree) as found:
+        with self._index_matching(tree) as found:
             if found is not None:
                 yield found
                 return
         index = SeriesIndex()
         index.refresh(self)
         with index.lock, query_budget(self.query_budget_s):
-            yield index, self._evaluator(index).mask(dedupe(tree))
+            yield Matching(index, dedupe(tree), lambda: self._evaluator(index), cache=False)
 
     @within_budget
     def counts(self, query: str | Node = "*") -> Counts:
         """Series, studies and patients matching ``query``."""
-        with self._mask_for(query) as (index, mask):
-            found = index.counts(mask)
-        return Counts(found["series"], found["studies"], found["patients"])
+        with self._matching(query) as found:
+            counted = found.answer("counts", found.index.counts)
+        return Counts(counted["series"], counted["studies"], counted["patients"])
 
     @within_budget
     def aggregate(
@@ -381,14 +399,29 @@ class IndexedSearchMixin:
         matching series' documents (slower on large catalogs).
         """
         fields = [_aggregation_field(r.field) for r in requests]
-        with self._mask_for(query) as (index, mask):
-            found = index.counts(mask)
+        with self._matching(query) as found:
+            index = found.index
+            counted = found.answer("counts", index.counts)
             out = []
             for request, field in zip(requests, fields, strict=True):
                 check_budget()  # a field outside the index reads documents: stop between them
-                column = index.columns.get(field) or self._column_for(index, field)
-                out.append(replace(aggregate(column, mask, request), field=request.field))
-        return AggregateResult(Counts(found["series"], found["studies"], found["patients"]), out)
+                if field in index.columns:
+                    column = index.columns[field]
+                    out.append(
+                        found.answer(
+                            ("aggregate", request), partial(aggregate, column, request=request)
+                        )
+                    )
+                    continue
+                column = self._column_for(index, field)
+                out.append(aggregate(column, found.mask(), request))
+        out = [
+            replace(result, field=request.field)
+            for result, request in zip(out, requests, strict=True)
+        ]
+        return AggregateResult(
+            Counts(counted["series"], counted["studies"], counted["patients"]), out
+        )
 
     @within_budget
     def suggest_values(
@@ -398,9 +431,17 @@ class IndexedSearchMixin:
         without the query's own terms on ``field`` (so its other values stay visible)."""
         name = _aggregation_field(field)
         tree = parse(query) if isinstance(query, str) else query
-        with self._mask_for(without_field(tree, name)) as (index, mask):
-            column = index.columns.get(name) or self._column_for(index, name)
-            return suggest(column, mask, prefix, limit)
+        with self._matching(without_field(tree, name)) as found:
+            index = found.index
+            if name in index.columns:
+                column = index.columns[name]
+                return list(
+                    found.answer(
+                        ("suggest", name, prefix, limit),
+                        lambda mask: suggest(column, mask, prefix, limit),
+                    )
+                )
+            return suggest(self._column_for(index, name), found.mask(), prefix, limit)
 
     @within_budget
     def cross_tabulate(

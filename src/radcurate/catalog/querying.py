@@ -37,6 +37,7 @@ from radcurate.query.limits import (
 
 if TYPE_CHECKING:
     from radcurate.catalog.base import FieldInfo
+    from radcurate.catalog.index.answers import Matching
     from radcurate.catalog.index.column import BoolArray
     from radcurate.catalog.index.series_index import SeriesIndex
     from radcurate.catalog.result_store import ResultStore
@@ -105,6 +106,8 @@ class QueryMixin:
         def _index_mask(
             self, tree: Node
         ) -> AbstractContextManager[tuple[SeriesIndex, BoolArray] | None]: ...
+
+        def _index_matching(self, tree: Node) -> AbstractContextManager[Matching | None]: ...
 
     def _field_types(self) -> dict[str, FieldType]:
         return {f.name: f.type for f in self.fields()}
@@ -185,11 +188,14 @@ class QueryMixin:
         spec = SortSpec.parse(sort)
         cursor = Cursor.decode(after, spec) if after else None
         tree = dedupe(parse(query) if isinstance(query, str) else query)
-        with self._index_mask(tree) as found:
+        with self._index_matching(tree) as found:
             if found is not None:
-                index, mask = found
-                counts = Counts(**index.counts(mask))
-                paged = index_page(index, mask, spec, cursor, limit)
+                index = found.index
+                counts = Counts(**found.answer("counts", index.counts))
+                paged = found.answer(
+                    ("page", sort, after, limit),
+                    lambda mask: index_page(index, mask, spec, cursor, limit),
+                )
                 uids = None if paged is None else [index.uids[r] for r in paged[0]]
         if found is not None and paged is not None and uids is not None:
             last = paged[1]

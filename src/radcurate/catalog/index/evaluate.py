@@ -67,6 +67,12 @@ class Evaluator:
         self.text_fields = text_fields
         #: loads a column the index does not hold yet (None: such terms go to ``sql_rows``)
         self.load_column = load_column
+        #: whether a term was answered in SQL (the mask then depends on more than the index)
+        self.asked_sql = False
+
+    def _sql_rows(self, *args: object) -> Iterable[str]:
+        self.asked_sql = True
+        return self.sql_rows(*args)
 
     def mask(self, node: Node) -> BoolArray:
         """Rows (alive series) matching ``node``."""
@@ -96,7 +102,7 @@ class Evaluator:
             members = index.membership[node_kind(node)]
             return members.rows_with(_named_codes(members, node.pattern, fullmatch))
         if isinstance(node, (Tag, Dataset, Project, Job)):
-            return index.rows_of(self.sql_rows(node, ()))
+            return index.rows_of(self._sql_rows(node, ()))
         if isinstance(node, Review):
             statuses = index.columns[REVIEW_FIELD]
             wanted = (node.status,)
@@ -120,8 +126,8 @@ class Evaluator:
                 if found is None:
                     found = index.rows_of_studies(uids)
                 candidates = [index.uids[r] for r in np.flatnonzero(found).tolist()]
-                return index.rows_of(self.sql_rows(node, (), candidates) if candidates else ())
-            return index.rows_of(self.sql_rows(node, ()))
+                return index.rows_of(self._sql_rows(node, (), candidates) if candidates else ())
+            return index.rows_of(self._sql_rows(node, ()))
         if isinstance(node, Has):
             return column.present()
         codes = accepted_codes(column, node, declared_type(field, self.field_types))
@@ -151,9 +157,9 @@ class Evaluator:
                 if codes:
                     result |= column.rows_with(codes)
             if outside:
-                result |= index.rows_of(self.sql_rows(node, outside))
+                result |= index.rows_of(self._sql_rows(node, outside))
             return result
-        result |= index.rows_of(self.sql_rows(node, outside))
+        result |= index.rows_of(self._sql_rows(node, outside))
         return result
 
 

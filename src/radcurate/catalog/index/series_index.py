@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from radcurate.catalog.index.answers import AnswerCache
 from radcurate.catalog.index.column import BoolArray, Column, IntArray, flatten
 from radcurate.catalog.index.sort_orders import SortOrders
 from radcurate.catalog.projection import INDEXED_FIELDS, search_document
@@ -175,13 +176,15 @@ class SeriesIndex:
         self._demand_reading: dict[str, threading.Lock] = {}
         #: rows in each sort order asked for, repaired when rows change
         self.sorts = SortOrders()
+        #: answers computed from the index as it is now (emptied by every change)
+        self.answers = AnswerCache()
 
     def __len__(self) -> int:
         return len(self.uids)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for transient in ("lock", "sorts", "row_of", "_demand_reading"):
+        for transient in ("lock", "sorts", "row_of", "_demand_reading", "answers"):
             state.pop(transient)
         return state
 
@@ -190,6 +193,7 @@ class SeriesIndex:
         self.lock = threading.RLock()
         self._demand_reading = {}
         self.sorts = SortOrders()
+        self.answers = AnswerCache()
         self.row_of = {uid: row for row, uid in enumerate(self.uids)}
 
     # -- following the catalog -----------------------------------------------------------------
@@ -219,6 +223,9 @@ class SeriesIndex:
             if version != self.membership_seen:
                 self._load_membership(source)
                 self.membership_seen = version
+                self.answers.clear()
+            if changed or watermark != self.watermark:
+                self.answers.clear()
             self.watermark = watermark
             if changed >= 10_000:
                 for column in self.columns.values():
@@ -256,6 +263,7 @@ class SeriesIndex:
                     oldest = min(self.demand_fields, key=self.demand_fields.__getitem__)
                     del self.demand_fields[oldest], self.columns[oldest]
                     self.sorts.forget(oldest)
+                self.answers.clear()
                 column = self.columns[field] = Column(field)
                 column.codes = np.full(len(self.uids), -1, CODE)
                 self.sorts.forget(field)
@@ -374,6 +382,7 @@ class SeriesIndex:
                 targets[1].append(code)
         if not rows:
             return 0
+        self.answers.clear()
         changed = np.asarray(rows, np.int64)
         for name in self.result_fields:
             column = columns[name]
@@ -408,6 +417,7 @@ class SeriesIndex:
             rows.append(row)
             codes.append(column.code_of((status,)))
         if rows:
+            self.answers.clear()
             column.codes[np.asarray(rows, np.int64)] = np.asarray(codes, CODE)
             column.changed()
             self.sorts.changed(np.asarray(rows, np.int64), (REVIEW_FIELD,))
@@ -455,6 +465,7 @@ class SeriesIndex:
         """Write decoded pages into the arrays (grown once for all of them)."""
         if not batches or not any(len(b.targets) for b in batches):
             return
+        self.answers.clear()
         size = len(self.uids)
         index = np.concatenate([b.targets for b in batches])
         self.alive = _grown(self.alive, size, False)
@@ -528,8 +539,29 @@ class SeriesIndex:
 
 
 def _grown(array: Any, size: int, fill: Any) -> Any:
-    """``array`` extended to ``size`` rows with ``fill``."""
-    if array.shape[0] >= size:
+    """``array`` extended to ``size`` rows with ``fill``.
+
+    The rows live at the start of a buffer with room for a quarter more: while an ingest
+    runs, each refresh adds a few rows, and copying every column's million rows for each
+    (``np.concatenate``) was 6 % of a loaded server's time (bench/load.py, session 12). The
+    array returned is a view of that buffer; one that is not (a snapshot's, a read-only
+    one) is copied into a new buffer once."""
+    have = array.shape[0]
+    if have >= size:
         return array
-    extra = np.full(size - array.shape[0], fill, dtype=array.dtype)
-    return np.concatenate((array, extra))
+    base = array.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.ndim == 1
+        and base.dtype == array.dtype
+        and base.shape[0] >= size
+        and array.flags.writeable
+        and array.flags.c_contiguous
+        and array.ctypes.data == base.ctypes.data
+    ):
+        grown = base[:size]
+    else:
+        grown = np.empty(size + max(size // 4, 1024), array.dtype)[:size]
+        grown[:have] = array
+    grown[have:] = fill
+    return grown
