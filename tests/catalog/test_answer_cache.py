@@ -123,7 +123,8 @@ def test_repeated_answers_come_from_memory_and_follow_every_change(
         assert catalog.counts("tag:keep").series == 1
         _check(catalog, monkeypatch)
         with writer._transaction() as cur:  # the last instance row gone: the series goes
-            cur.execute(writer._sql("UPDATE series SET dirty = 1 WHERE series_uid = ?"), ("1.2.3.1",))
+            sql = writer._sql("UPDATE series SET dirty = 1 WHERE series_uid = ?")
+            cur.execute(sql, ("1.2.3.1",))
         writer.finalize_series(["1.2.3.1"])
         assert catalog.counts("*").series == 41 and catalog.counts("tag:keep").series == 0
         _check(catalog, monkeypatch)

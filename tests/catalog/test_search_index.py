@@ -154,6 +154,24 @@ def test_fields_outside_the_index_get_columns_on_demand_kept_fresh(catalog_url: 
         assert catalog.count("ScanOptions:AXIAL") == 5
 
 
+def test_a_column_loaded_on_demand_is_kept_in_the_snapshot_written_at_close(
+    catalog_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "MIN_ROWS", 1)
+    directory = tmp_path / "index"
+    with open_catalog(catalog_url, index_dir=directory) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        catalog.import_series(_with_scan_options(0, 6, "HELICAL"))
+        assert catalog.count("*") == 6  # built and saved, without the column
+        assert catalog.count("ScanOptions:helical") == 6  # read now: saved again at close
+    with open_catalog(catalog_url, index_dir=directory) as catalog:
+        assert isinstance(catalog, SQLCatalog)
+        index = catalog.search_index()
+        assert index is not None and "ScanOptions" in index.demand_fields
+        catalog.top_level_values = None  # type: ignore[assignment,method-assign]  # not read again
+        assert catalog.count("ScanOptions:helical") == 6
+
+
 def test_tag_and_dataset_membership_columns_follow_curation(catalog_url: str) -> None:
     from radcurate.catalog.curation_types import Selection
 
