@@ -18,6 +18,7 @@ from radcurate.catalog.curation_types import Selection
 from radcurate.catalog.index.series_index import _grown
 from radcurate.catalog.result_types import ResultRow
 from radcurate.catalog.sql import SQLCatalog
+from tests.catalog.test_search_index import _docs, _import
 
 QUERIES = ["*", "Modality:CT", "lung", "Modality:MR OR instance_count:>3", "tag:keep",
            "dataset:train", "review:accepted", "ai.score:>4", "NOT lung"]  # fmt: skip
@@ -26,26 +27,6 @@ DASHBOARD = [
     AggregationRequest("instance_count", type="histogram"),
     AggregationRequest("review"),
 ]
-
-
-def _docs(start: int, count: int, modality: str = "CT") -> list[dict[str, Any]]:
-    return [
-        {
-            "SeriesInstanceUID": f"1.2.3.{i}",
-            "StudyInstanceUID": f"1.2.9.{i // 3}",
-            "PatientID": f"P{i // 6}",
-            "Modality": modality,
-            "SeriesDescription": f"series {i} lung" if i % 2 else f"series {i}",
-            "instance_count": i % 7,
-        }
-        for i in range(start, start + count)
-    ]
-
-
-def _import(url: str, start: int, count: int, modality: str) -> None:
-    with open_catalog(url) as catalog:
-        assert isinstance(catalog, SQLCatalog)
-        catalog.import_series(_docs(start, count, modality))
 
 
 def _answers(catalog: SQLCatalog) -> list[Any]:
