@@ -70,7 +70,12 @@ def test_search_with_autocomplete(ui: UI) -> None:
     box.click()
     box.type("Modal")
     suggestions = ui.page.locator("[data-testid=suggestions] li")
-    suggestions.first.wait_for()
+    # on a loaded machine a pause between keys lets the list for "M" show first (Manufacturer
+    # on top): wait for the list of the whole word, which must put Modality first
+    ui.page.wait_for_function(
+        "() => document.querySelector('[data-testid=suggestions] li')"
+        "?.innerText.startsWith('Modality')"
+    )
     assert suggestions.first.inner_text().startswith("Modality")
     ui.shot("02-autocomplete-field")
     box.press("Enter")  # accepts the field name
