@@ -8,8 +8,8 @@ datasets, projects: :meth:`SeriesIndex.refresh`), always under the index lock, s
 answer is exactly what computing it again would give.
 
 Only answers that depend on nothing but the index are kept: a query with a term the index
-answers through SQL (a field read from the catalog, a tag before memberships are loaded, a
-job term) is computed each time (:attr:`Matching.pure`). Memory is bounded in bytes (masks
+answers through SQL (a SeriesInstanceUID confirmed in SQL, a text field outside the index,
+a job term) is computed each time (:attr:`Matching.pure`). Memory is bounded in bytes (masks
 are a byte per row: 1 MB at a million series) and by count; the least recently used answer
 goes first. ``RADCURATE_ANSWER_CACHE=0`` turns it off (each answer computed, as before).
 """
