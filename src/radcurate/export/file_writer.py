@@ -122,7 +122,7 @@ def _write_direct(path: str | PathLike[str], view: memoryview, total: int) -> bo
             return False
         raise
     try:
-        if os.fstat(fd).st_dev in _buffered_devices:
+        if _buffered_devices and os.fstat(fd).st_dev in _buffered_devices:
             return False
         written = 0
         while written < whole:
@@ -133,7 +133,9 @@ def _write_direct(path: str | PathLike[str], view: memoryview, total: int) -> bo
         if whole != total:
             import fcntl  # POSIX only, as O_DIRECT
 
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_DIRECT)
+            # the descriptor's other status flags (O_APPEND, O_NONBLOCK...) were never set:
+            # clearing them all clears O_DIRECT without asking for them first
+            fcntl.fcntl(fd, fcntl.F_SETFL, 0)
             _write_all(fd, view[whole:total])
     except OSError as exc:
         if exc.errno not in _NO_DIRECT:

@@ -511,8 +511,7 @@ def _finish(
     }
     for row in rows:  # the files of a dicom export, hashed while copied
         known.update(row.get("_sha256") or {})
-    checksums(tmp, known)
-    report.files = sum(1 for p in tmp.rglob("*") if p.is_file())
+    report.files = checksums(tmp, known)
 
 
 def _swap(tmp: Path, out: Path, overwrite: bool) -> None:

@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,15 +134,28 @@ def sha256_file(path: Path) -> str:
 
 def checksums(
     folder: Path, known: Mapping[str, str] | None = None, name: str = "SHA256SUMS"
-) -> Path:
+) -> int:
     """Write ``sha256sum``'s format for every file under ``folder`` but itself (sorted by
-    path), so ``sha256sum -c SHA256SUMS`` checks the export; ``known`` (relative path ->
-    sha256) spares hashing the volumes twice."""
+    path, component by component), so ``sha256sum -c SHA256SUMS`` checks the export;
+    ``known`` (relative path -> sha256) spares hashing the volumes twice. Returns the number
+    of files in ``folder`` (the list written included).
+
+    One ``os.walk`` (directory entries carry their type, so no file is stat'ed): a DICOM
+    export of 1,600 files listed with ``rglob``, ``is_file`` and ``relative_to`` took 0.13 s,
+    and counting them again as long (docs/architecture.md, "Export speed")."""
+    known = known or {}
+    files: list[list[str]] = []
+    for top, dirs, names in os.walk(folder):
+        dirs.sort()
+        base = os.path.relpath(top, folder)
+        parts = [] if base == "." else base.split(os.sep)
+        files.extend([*parts, n] for n in names if parts or n != name)
+    files.sort()  # as pathlib orders paths: by their components
     lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != name):
-        relative = path.relative_to(folder).as_posix()
-        digest = (known or {}).get(relative) or sha256_file(path)
+    for parts in files:
+        relative = "/".join(parts)
+        digest = known.get(relative) or sha256_file(folder.joinpath(*parts))
         lines.append(f"{digest}  {relative}\n")
     target = folder / name
     target.write_text("".join(lines), encoding="utf-8")
-    return target
+    return len(files) + 1
