@@ -235,9 +235,11 @@ def child(args: argparse.Namespace) -> None:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process."""
+    """CPU seconds of this process and of the processes it waited for (an export's helper
+    processes)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + helpers.ru_utime + helpers.ru_stime
 
 
 class _Phase:
@@ -273,11 +275,14 @@ _OUT_BYTES_PER_INSTANCE = 530_000
 
 def _run_child(
     catalog: str, fmt: str, out: Path, plain: bool = False, workers: int = 2,
-    src: Path | None = None,
+    src: Path | None = None, helpers: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """One export in a fresh process into the new folder ``out`` (kept: see the docstring;
-    ``src``: another checkout's ``src`` folder imported instead of this one's)."""
+    ``src``: another checkout's ``src`` folder imported instead of this one's; ``helpers``
+    False: the de-identified copy on the export's own threads alone)."""
     env = dict(os.environ)
+    if not helpers:
+        env["RADCURATE_EXPORT_HELPERS"] = "0"
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(":")
     os.sync()  # the last run's dirty pages written back now, not during this one
@@ -308,6 +313,11 @@ def main() -> None:
         help="also run the de-identified copy with the radcurate of another checkout's "
         "src folder (e.g. a clone of an older commit), interleaved: side-by-side figures",
     )  # fmt: skip
+    parser.add_argument(
+        "--copy-only", action="store_true",
+        help="only the DICOM copies (e.g. --copy-only --series 24 --repeat 2: a copy large "
+        "enough for the helper processes, timed beside the same copy without them)",
+    )  # fmt: skip
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -322,9 +332,13 @@ def main() -> None:
     repeat = 1 if args.smoke else max(1, args.repeat)
     from radcurate.catalog import open_catalog
     from radcurate.catalog.curation_types import Selection
+    from radcurate.export.copy_helpers import helper_count
     from radcurate.ingest import ingest
 
-    kinds = 4 if args.compare_src is not None else 3
+    instances = series * (slices + 1)
+    #: helpers start for this copy: time it beside the same copy on threads alone
+    helped = helper_count(instances) > 0
+    kinds = 3 + (args.compare_src is not None) + helped - args.copy_only
     need = repeat * kinds * series * (slices + 1) * _OUT_BYTES_PER_INSTANCE * 1.3
     free = shutil.disk_usage(tempfile.gettempdir()).free
     if free < need:
@@ -345,28 +359,23 @@ def main() -> None:
             catalog.add_to_dataset("bench", Selection(query="*"))
             catalog.freeze_dataset("bench")
         runs: dict[str, list[dict[str, Any]]] = {"nnunet": [], "deid": [], "plain": [],
-                                                 "compare": []}  # fmt: skip
+                                                 "compare": [], "threads": []}  # fmt: skip
         for n in range(repeat):  # interleaved, so a noisy spell touches every kind alike
-            runs["nnunet"].append(_run_child(url, "nnunet", root / f"nnunet{n}"))
+            if not args.copy_only:
+                runs["nnunet"].append(_run_child(url, "nnunet", root / f"nnunet{n}"))
             runs["deid"].append(_run_child(url, "dicom", root / f"deid{n}"))
+            if helped:
+                runs["threads"].append(
+                    _run_child(url, "dicom", root / f"threads{n}", helpers=False)
+                )
             if args.compare_src is not None:
                 runs["compare"].append(_run_child(
                     url, "dicom", root / f"compare{n}", src=args.compare_src.resolve()
                 ))  # fmt: skip
             runs["plain"].append(_run_child(url, "dicom", root / f"plain{n}", plain=True))
-    instances = series * (slices + 1)
     nnunet, deid, plain = runs["nnunet"], runs["deid"], runs["plain"]
-    exported = int(nnunet[0]["exported"])
     figures: dict[str, Any] = {
         "series": series, "slices": slices, "size": 512, "archive_s": made, "repeat": repeat,
-        "nnunet": {
-            "exported": exported, "failed": max(int(r["failed"]) for r in nnunet),
-            "seconds": _median(nnunet, "seconds"),
-            "series_per_min": 60 * exported / _median(nnunet, "seconds"),
-            "cpu_s_per_series": _median(nnunet, "cpu_s") / max(1, exported),
-            "peak_rss_mib": max(float(r["peak_rss_mib"]) for r in nnunet),
-            "runs_s": [round(float(r["seconds"]), 3) for r in nnunet],
-        },
         "deid": {
             "instances": instances, "seconds": _median(deid, "seconds"),
             "instances_per_s": instances / _median(deid, "seconds"),
@@ -382,21 +391,33 @@ def main() -> None:
             "cpu_ms_per_instance": 1000 * _median(plain, "cpu_s") / instances,
         },
     }  # fmt: skip
-    n, d, c = figures["nnunet"], figures["deid"], figures["plain_copy"]
+    d, c = figures["deid"], figures["plain_copy"]
     print(
         f"medians of {repeat} run(s), each in a fresh process; load average now "
         f"{os.getloadavg()[0]:.1f}"
     )
+    if nnunet:
+        exported = int(nnunet[0]["exported"])
+        nn: dict[str, Any] = {
+            "exported": exported, "failed": max(int(r["failed"]) for r in nnunet),
+            "seconds": _median(nnunet, "seconds"),
+            "series_per_min": 60 * exported / _median(nnunet, "seconds"),
+            "cpu_s_per_series": _median(nnunet, "cpu_s") / max(1, exported),
+            "peak_rss_mib": max(float(r["peak_rss_mib"]) for r in nnunet),
+            "runs_s": [round(float(r["seconds"]), 3) for r in nnunet],
+        }  # fmt: skip
+        figures["nnunet"] = nn
+        print(
+            f"nnU-Net with labels: {series} CTs of 512x512x{slices}: {nn['seconds']:.1f} s, "
+            f"{nn['series_per_min']:.1f} series/min (target >= {TARGET_SERIES_PER_MIN:.0f}: "
+            f"{nn['series_per_min'] / TARGET_SERIES_PER_MIN:.2f}x), peak RSS "
+            f"{nn['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:.0f}); "
+            f"{nn['cpu_s_per_series']:.2f} CPU s a series (2 idle cores: "
+            f"{120 / nn['cpu_s_per_series']:.0f} series/min at most)"
+        )
     print(
-        f"nnU-Net with labels: {series} CTs of 512x512x{slices}: {n['seconds']:.1f} s, "
-        f"{n['series_per_min']:.1f} series/min (target >= {TARGET_SERIES_PER_MIN:.0f}: "
-        f"{n['series_per_min'] / TARGET_SERIES_PER_MIN:.2f}x), peak RSS "
-        f"{n['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:.0f}); "
-        f"{n['cpu_s_per_series']:.2f} CPU s a series (2 idle cores: "
-        f"{120 / n['cpu_s_per_series']:.0f} series/min at most)"
-    )
-    print(
-        f"de-identified DICOM copy: {instances} instances in {d['seconds']:.2f} s, "
+        f"de-identified DICOM copy{' (with helper processes)' if helped else ''}: "
+        f"{instances} instances in {d['seconds']:.2f} s, "
         f"{d['instances_per_s']:.0f} instances/s (target >= {TARGET_DEID_PER_S:.0f}: "
         f"{d['instances_per_s'] / TARGET_DEID_PER_S:.2f}x); {d['cpu_ms_per_instance']:.2f} CPU ms "
         f"an instance; the copying phase alone (without planning, manifests, card): "
@@ -409,6 +430,21 @@ def main() -> None:
         f"{c['cpu_ms_per_instance']:.2f} CPU ms an instance; de-identified / plain: "
         f"{d['instances_per_s'] / c['instances_per_s']:.2f}"
     )
+    if runs["threads"]:
+        alone = runs["threads"]
+        figures["deid_threads"] = t = {
+            "instances_per_s": instances / _median(alone, "seconds"),
+            "copy_instances_per_s": instances / _median(alone, "phase_s"),
+            "cpu_ms_per_instance": 1000 * _median(alone, "cpu_s") / instances,
+            "runs_s": [round(float(r["seconds"]), 3) for r in alone],
+        }
+        print(
+            f"the same de-identified copy on the export's threads alone "
+            f"(RADCURATE_EXPORT_HELPERS=0): {t['instances_per_s']:.0f} instances/s (copying "
+            f"phase {t['copy_instances_per_s']:.0f}), {t['cpu_ms_per_instance']:.2f} CPU ms an "
+            f"instance; with helpers / without: {d['instances_per_s'] / t['instances_per_s']:.2f}"
+            f" (copying phase {d['copy_instances_per_s'] / t['copy_instances_per_s']:.2f})"
+        )
     if runs["compare"]:
         other = runs["compare"]
         figures["deid_compared"] = {

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COPY_WORKERS", "DIRECT_COPY_WORKERS", "LAYOUTS", "SeriesCopy", "burned_in_reason",
-    "copy_instances", "copy_workers", "series_folders", "submit_copies",
+    "copy_instances", "copy_one", "copy_workers", "ordered_targets", "series_folders",
+    "submit_copies",
 ]  # fmt: skip
 
 #: threads copying a series' instances at once (:func:`copy_instances`): one per CPU (at most
@@ -140,13 +141,22 @@ def submit_copies(
     idle). ``hashed``: each file's sha256 is computed while copying, so the manifest need not
     read the files again."""
     folder.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
-    targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
+    locations, targets = ordered_targets(records, folder)
     futures = [
-        executor.submit(_copy_one, record.location, target, deid, hashed)
-        for record, target in zip(ordered, targets, strict=True)
+        executor.submit(copy_one, location, target, deid, hashed)
+        for location, target in zip(locations, targets, strict=True)
     ]
     return SeriesCopy(targets, futures)
+
+
+def ordered_targets(
+    records: Sequence[InstanceRecord], folder: Path
+) -> tuple[list[str], list[Path]]:
+    """The series' instance locations ordered by InstanceNumber, then SOP UID, and their
+    files in ``folder``: ``IM0001.dcm``…"""
+    ordered = sorted(records, key=lambda r: (r.instance_number or 0, r.sop_uid))
+    targets = [folder / f"IM{n:04d}.dcm" for n in range(1, len(ordered) + 1)]
+    return [r.location for r in ordered], targets
 
 
 def copy_instances(
@@ -167,7 +177,9 @@ def copy_instances(
         )
 
 
-def _copy_one(location: str, target: Path, deid: DeidOptions | None, hashed: bool) -> str | None:
+def copy_one(location: str, target: Path, deid: DeidOptions | None, hashed: bool) -> str | None:
+    """Copy one instance to ``target`` (de-identified with ``deid``); its sha256 (hex) when
+    ``hashed``."""
     digest = hashlib.sha256() if hashed else None
     source = _source(location)
     if deid is not None:

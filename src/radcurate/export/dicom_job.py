@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import shutil
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from radcurate.export.copy_helpers import CopyHelpers, HelperSeriesCopy, helper_count
 from radcurate.export.dicom_copy import (
     SeriesCopy,
     burned_in_reason,
@@ -21,6 +23,7 @@ from radcurate.export.dicom_copy import (
 from radcurate.export.failures import public_uid, record_failure
 
 if TYPE_CHECKING:
+    from radcurate.dicom.instance import InstanceRecord
     from radcurate.export.job import ExportOptions, ExportReport, Progress
     from radcurate.export.plan import ExportPlan, FrozenLookup
 
@@ -51,9 +54,9 @@ def write_dicom(
     folders = series_folders(rows_in, options.layout, keys)
     rows: list[dict[str, Any]] = []
     #: series handed to the threads and not yet finished: (row, its copies)
-    pending: deque[tuple[dict[str, Any], SeriesCopy]] = deque()
+    pending: deque[tuple[dict[str, Any], SeriesCopy | HelperSeriesCopy]] = deque()
 
-    def finish(row: dict[str, Any], copies: SeriesCopy) -> None:
+    def finish(row: dict[str, Any], copies: SeriesCopy | HelperSeriesCopy) -> None:
         uid = row["_uid"]
         digests: dict[Path, str] = {}
         try:
@@ -65,6 +68,7 @@ def write_dicom(
             shutil.rmtree(tmp / folders[uid], ignore_errors=True)
             record_failure(row, uid, exc, report, options.deid)
 
+    helpers = _helpers(plan, series, options)
     threads = ThreadPoolExecutor(max_workers=copy_workers(), thread_name_prefix="export-copy")
     try:
         for k, uid in enumerate(series):
@@ -84,17 +88,42 @@ def write_dicom(
                     row.update(status="left out", reason=f"{BURNED_IN}: {risk}")
                     report.left_out += 1
                     continue
-                copies = submit_copies(records, tmp / folders[uid], options.deid, threads)
+                copies = _submit(records, tmp / folders[uid], options, threads, helpers)
             except Exception as exc:  # noqa: BLE001 - one series never stops the others
                 shutil.rmtree(tmp / folders[uid], ignore_errors=True)
                 record_failure(row, uid, exc, report, options.deid)
                 continue
             pending.append((row, copies))
-            while len(pending) > IN_FLIGHT:
+            while len(pending) > IN_FLIGHT + (0 if helpers is None else helpers.queued):
                 finish(*pending.popleft())
         while pending:
             finish(*pending.popleft())
     finally:
         threads.shutdown(wait=True, cancel_futures=True)  # a cancelled export stops here
+        if helpers is not None:
+            helpers.shutdown()
     sink.progress(len(series), len(series), f"{report.exported} series copied")
     return rows
+
+
+def _helpers(plan: ExportPlan, series: list[str], options: ExportOptions) -> CopyHelpers | None:
+    """Helper processes for a large de-identified copy (:mod:`radcurate.export.copy_helpers`):
+    the byte copy holds the GIL too briefly to gain from them."""
+    if options.deid is None:
+        return None
+    instances = sum(len(plan.members.get(uid, ())) for uid in series)
+    count = helper_count(instances)
+    return CopyHelpers(count, options.deid) if count else None
+
+
+def _submit(
+    records: list[InstanceRecord], folder: Path, options: ExportOptions, threads: Executor,
+    helpers: CopyHelpers | None,
+) -> SeriesCopy | HelperSeriesCopy:  # fmt: skip
+    """Start copying a series: in a helper when one is ready for it, else on ``threads``."""
+    if helpers is not None and helpers.accepts():
+        try:
+            return helpers.submit(records, folder)
+        except BrokenProcessPool:
+            pass  # a helper died: this series and the next are copied here
+    return submit_copies(records, folder, options.deid, threads)
