@@ -26,6 +26,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -49,6 +50,7 @@ HELPER_THREADS = 4
 QUEUED = 2
 #: helpers at most, whatever the CPU count (each is a ~70 MB process)
 MAX_HELPERS = 3
+_MAIN_LOCK = threading.Lock()
 
 
 def helper_count(instances: int) -> int:
@@ -154,16 +156,19 @@ def _main_not_imported() -> Iterator[None]:
     (an interactive session's ``__main__`` has neither)."""
     import sys
 
-    main = sys.modules.get("__main__")
-    names = ("__spec__", "__file__")
-    saved: dict[str, Any] = {k: main.__dict__.pop(k) for k in names if main and k in main.__dict__}
-    if main is not None and "__spec__" in saved:
-        main.__spec__ = None
-    try:
-        yield
-    finally:
-        if main is not None:
-            main.__dict__.update(saved)
+    with _MAIN_LOCK:  # two exports starting helpers at once restore what each found
+        main = sys.modules.get("__main__")
+        names = ("__spec__", "__file__")
+        saved: dict[str, Any] = {
+            k: main.__dict__.pop(k) for k in names if main and k in main.__dict__
+        }
+        if main is not None and "__spec__" in saved:
+            main.__spec__ = None
+        try:
+            yield
+        finally:
+            if main is not None:
+                main.__dict__.update(saved)
 
 
 # -- in the helper ---------------------------------------------------------------------------
