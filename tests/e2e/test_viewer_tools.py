@@ -195,6 +195,40 @@ def test_zoom_and_pan_keep_markers_at_the_edges_and_left_on_the_right(
     assert fitted == pytest.approx(before, abs=1)
 
 
+def test_a_cleared_or_zero_window_width_leaves_the_image_as_it_was(
+    ui: UI, ct: tuple[Path, str]
+) -> None:
+    """Typing a new width starts by clearing the field: the viewer asked the server for an
+    empty (or zero) window, which it refuses with a 400 (a broken image until the next key,
+    and a console error: a flake of the zoom test under load, CI 2026-12-05)."""
+    _, uid = ct
+    open_viewer(ui, uid)
+    asked: list[dict[str, list[str]]] = []
+    ui.page.on(
+        "request",
+        lambda r: asked.append(parse_qs(urlparse(r.url).query, keep_blank_values=True))
+        if "/slice" in r.url else None,
+    )  # fmt: skip
+    slice_src = "() => document.querySelector('[data-testid=slice]').src"
+    ui.page.fill("input[aria-label='Window width']", "400")
+    ui.page.fill("input[aria-label='Window level']", "600")
+    ui.page.wait_for_function(f"() => ({slice_src})().includes('window=400')")
+    ui.page.wait_for_function(f"() => ({slice_src})().includes('level=600')")
+    wait_painted(ui)
+    for text in ("", "0"):
+        ui.page.fill("input[aria-label='Window width']", text)
+        ui.page.wait_for_timeout(400)  # a request would have gone out by now
+        src = ui.page.evaluate(slice_src)
+        assert "window=400" in src and "level=600" in src
+    ui.page.fill("input[aria-label='Window width']", "350")
+    ui.page.wait_for_function(f"() => ({slice_src})().includes('window=350')")
+    wait_painted(ui)
+    widths = [q["window"][0] for q in asked if "window" in q]
+    assert widths and all(float(w) > 0 for w in widths if w), widths
+    assert "" not in widths
+    assert ui.page.input_value("input[aria-label='Window width']") == "350"
+
+
 def measurement(ui: UI, n: int) -> Any:
     item = ui.page.locator("[data-testid=measurement]").nth(n)
     ui.page.wait_for_function(
