@@ -332,10 +332,26 @@ def bench_postgresql(archive: Archive, repeats: int, workers: int | None) -> Eng
                 url = urlunsplit(parts._replace(path=f"/{name}"))
                 result.runs.append(_radcurate_run(archive, url, workers))
             finally:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+                _drop_database(admin, name)
     return result
+
+
+def _drop_database(admin: Any, name: str) -> None:
+    """DROP ... WITH (FORCE), retried while an autovacuum worker holds the new database: the
+    bench's role may not terminate it ("must be a member of the role whose process is being
+    terminated", CI 2026-12-05); it leaves within seconds."""
+    import psycopg
+    from psycopg import sql
+
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(40):
+        try:
+            admin.execute(drop)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
 
 
 def bench_orthanc(archive: Archive, repeats: int, method: str) -> EngineResult:

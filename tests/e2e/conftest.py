@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PG_ENV, pg_admin_url
+from tests.conftest import PG_ENV, _drop_database, pg_admin_url
 
 CHROMIUM = Path(os.environ.get("RADCURATE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -99,7 +99,7 @@ def phantom_catalog(
         yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop_database(conn, name)  # retried while an autovacuum worker holds it
 
 
 @pytest.fixture(scope="session")
